@@ -1,0 +1,62 @@
+#include "engine/params.h"
+
+namespace mr {
+
+Param& ParamStore::add(const std::string& name, Shape s, bool decay) {
+  MR_CHECK(!finalized_, "parameter {} added after finalize()", name);
+  MR_CHECK(find(name) == nullptr, "parameter {} declared twice", name);
+  Param p;
+  p.name = name;
+  p.w.shape = s;
+  p.g.shape = s;
+  p.offset = numel_;
+  p.decay = decay;
+  numel_ += s.numel();
+  params_.push_back(std::move(p));
+  return params_.back();
+}
+
+void ParamStore::finalize(Device dev) {
+  MR_CHECK(!finalized_, "finalize() called twice");
+  dev_ = dev;
+  pbuf_ = Buffer(size_t(numel_) * 4, dev);
+  gbuf_ = Buffer(size_t(numel_) * 4, dev);
+  fill_zero(flat_params());
+  fill_zero(flat_grads());
+  for (Param& p : params_) {
+    Shape s = p.w.shape;
+    p.w = pbuf_.as(Shape{numel_}, DType::F32).rows(p.offset, p.offset + s.numel()).view(s);
+    p.g = gbuf_.as(Shape{numel_}, DType::F32).rows(p.offset, p.offset + s.numel()).view(s);
+  }
+  finalized_ = true;
+}
+
+Param* ParamStore::find(const std::string& name) {
+  for (Param& p : params_)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+Param& ParamStore::at(const std::string& name) {
+  Param* p = find(name);
+  MR_CHECK(p, "no parameter named {}", name);
+  return *p;
+}
+
+int64_t ParamStore::trainable_numel() const {
+  int64_t n = 0;
+  for (const Param& p : params_)
+    if (!p.frozen) n += p.w.numel();
+  return n;
+}
+
+void ParamStore::zero_grad() {
+  if (finalized_) fill_zero(flat_grads());
+}
+
+void ParamStore::set_frozen(const std::string& prefix, bool frozen) {
+  for (Param& p : params_)
+    if (p.name.rfind(prefix, 0) == 0) p.frozen = frozen;
+}
+
+}  // namespace mr
