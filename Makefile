@@ -39,33 +39,56 @@ LDFLAGS += -fopenmp
 LDLIBS  := -lopenblas -lfmt -lutf8proc -lpthread
 
 # ---------------------------------------------------------------- sources
-# Everything under these folders is library code; add a file and it is built.
-LIB_DIRS := engine kernels/ref kernels/cpu weights tokenizer
-LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
-CLI_SRCS := $(wildcard tools/cli/*.cpp)
-TEST_SRCS := $(wildcard tests/*_test.cpp)
-CUDA_SRCS := $(wildcard kernels/cuda/*.cu)
-
-# Sub-makefiles (kernels/emu/emu.mk, ...) may append to these lists and add test binaries
-# to TEST_BINS; they are read after the defaults below are set.
-TEST_BINS :=
-EXTRA_LIBS :=
+# A module is a set of folders compiled into build/lib/libmr_<module>.a; add a .cpp to one
+# of its folders and it is built. A test suite is a folder tests/<suite>/ of *_test.cpp
+# files, linked into build/tests/<suite>_tests against <suite>_LIBS (default: all modules).
+# Fragments (tokenizer/tokenizer.mk, kernels/emu/emu.mk, ...) may add modules, set a suite's
+# libraries or add test binaries to TEST_BINS; they are read after these defaults.
+MODULES       := core tokenizer
+core_DIRS     := engine kernels/ref kernels/cpu weights
+tokenizer_DIRS := tokenizer
+CLI_SRCS      := $(wildcard tools/cli/*.cpp)
+CUDA_SRCS     := $(wildcard kernels/cuda/*.cu)
+SUITES        := $(patsubst tests/%/,%,$(sort $(dir $(wildcard tests/*/*_test.cpp))))
+TEST_BINS     :=
 -include $(wildcard */*.mk kernels/*/*.mk)
 
-LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
-CLI_OBJS  := $(CLI_SRCS:%.cpp=$(BUILD)/obj/%.o)
-TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/doctest_main.o
-CUDA_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/cuda/%.o)
+# Static libraries link dependents first: every module before core.
+LINK_ORDER := $(filter-out core,$(MODULES)) core
+lib_of = $(BUILD)/lib/libmr_$(1).a
 
-LIB     := $(BUILD)/libmetarec.a
-BIN     := $(BUILD)/metarec
-TESTBIN := $(BUILD)/tests/metarec_tests
-TEST_BINS += $(TESTBIN)
+define MODULE_RULES
+$(1)_SRCS := $$(foreach d,$$($(1)_DIRS),$$(wildcard $$(d)/*.cpp))
+$(1)_OBJS := $$($(1)_SRCS:%.cpp=$(BUILD)/obj/%.o)
+ALL_OBJS += $$($(1)_OBJS)
+$(call lib_of,$(1)): $$($(1)_OBJS)
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	ar rcs $$@ $$($(1)_OBJS)
+endef
+$(foreach m,$(MODULES),$(eval $(call MODULE_RULES,$(m))))
+
+define SUITE_RULES
+$(1)_LIBS ?= $(LINK_ORDER)
+$(1)_TOBJS := $$(patsubst %.cpp,$(BUILD)/obj/%.o,$$(wildcard tests/$(1)/*.cpp)) $(BUILD)/obj/tests/doctest_main.o
+ALL_OBJS += $$($(1)_TOBJS)
+$(BUILD)/tests/$(1)_tests: $$($(1)_TOBJS) $$(foreach l,$$($(1)_LIBS),$$(call lib_of,$$(l)))
+	@mkdir -p $$(dir $$@)
+	$$(CXX) $$(LDFLAGS) -o $$@ $$($(1)_TOBJS) $$(foreach l,$$($(1)_LIBS),$$(call lib_of,$$(l))) $$(LDLIBS)
+TEST_BINS += $(BUILD)/tests/$(1)_tests
+endef
+$(foreach s,$(SUITES),$(eval $(call SUITE_RULES,$(s))))
+
+CLI_OBJS  := $(CLI_SRCS:%.cpp=$(BUILD)/obj/%.o)
+ALL_OBJS  += $(CLI_OBJS)
+CUDA_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/cuda/%.o)
+ALL_LIBS  := $(foreach m,$(LINK_ORDER),$(call lib_of,$(m)))
+BIN       := $(BUILD)/metarec
 
 NVCCFLAGS := -std=c++20 -O3 -I. -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter \
              -Werror all-warnings -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
 
-.PHONY: all setup test test-only golden clean cuda info bench
+.PHONY: all setup test test-only tests golden clean cuda info bench
 all: info $(BIN) $(if $(filter 1,$(CUDA)),cuda)
 
 info:
@@ -84,17 +107,10 @@ $(BUILD)/obj/tests/doctest_main.o: tests/doctest_main.cc | setup
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJS)
-	@mkdir -p $(dir $@)
-	@rm -f $@
-	ar rcs $@ $^
+$(BIN): $(CLI_OBJS) $(ALL_LIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(ALL_LIBS) $(LDLIBS)
 
-$(BIN): $(CLI_OBJS) $(LIB) $(EXTRA_LIBS)
-	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(EXTRA_LIBS) $(LDLIBS)
-
-$(TESTBIN): $(TEST_OBJS) $(LIB) $(EXTRA_LIBS)
-	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $(TEST_OBJS) $(LIB) $(EXTRA_LIBS) $(LDLIBS)
+tests: $(TEST_BINS)
 
 # CUDA: every kernels/cuda source compiles with nvcc for sm_80 and sm_90, warnings as errors.
 cuda: $(CUDA_OBJS)
@@ -118,4 +134,4 @@ golden:
 clean:
 	rm -rf build build-debug build-asan build-debug-asan
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d)
+-include $(ALL_OBJS:.o=.d)
