@@ -3,6 +3,7 @@
 # Options: CUDA=0 (skip nvcc objects), DEBUG=1, ASAN=1 (address + undefined sanitizers),
 #          NATIVE=0 (portable code instead of -march=native), SETUP=0 (skip tools/setup.sh).
 
+.DEFAULT_GOAL := all
 CXX      ?= g++
 NVCC     ?= nvcc
 BUILD    ?= build
