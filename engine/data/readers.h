@@ -1,0 +1,87 @@
+// Readers for recommendation data. Each format has a parse function over the file's text
+// (the libFuzzer targets and the tests feed them memory) and a loader over a directory.
+//
+//   RecBole atomic files   NAME.inter (user_id, item_id[, rating][, timestamp]), or the sequence
+//                          form (user_id, item_id_list, item_id); NAME.item / .user / .text side
+//                          fields; NAME.kg + NAME.link knowledge graph; NAME.item2index (text keyed
+//                          by the original item token); NAME.{train,valid,test}.inter benchmarks.
+//   MovieLens native       ml-100k (u.data, u.item), ml-1m (ratings.dat, movies.dat),
+//                          ml-latest(-small) (ratings.csv, movies.csv).
+//   Generic CSV / JSONL    a column mapping names the user, item, rating and time columns.
+#pragma once
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/data/dataset.h"
+#include "engine/data/report.h"
+
+namespace mr::data {
+
+// ---------------------------------------------------------------- RecBole atomic files
+enum class FieldType { Token, TokenSeq, Float, FloatSeq };
+
+struct AtomicTable {
+  std::string path;
+  std::vector<std::string> names;          // header names without the type
+  std::vector<FieldType> types;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<size_t> lines;               // file line of each row
+  int col(std::string_view name) const;    // -1 when absent
+  int require(std::string_view name) const;  // mr::Error "path: line 1: missing column NAME"
+};
+
+// Parses a RecBole atomic file: a header `name:type` (token, token_seq, float, float_seq)
+// separated by tabs, then one record per line. Float fields must parse; token fields named
+// *_id must be non-empty; the field count must match the header.
+AtomicTable parse_atomic(std::string_view text, const std::string& path, const ReadOptions& opt, ReadReport& rep);
+AtomicTable read_atomic(const std::string& path, const ReadOptions& opt, ReadReport& rep);
+
+// One user's lines of a sequence-form file (history, target), in file order, turned into the
+// full sequence: lines are prefixes of one sequence (each history possibly truncated to its
+// last items), ascending or descending. Returns false when the lines do not form one sequence.
+struct SeqLine {
+  std::vector<std::string> history;
+  std::string target;
+  size_t line = 0;
+  const std::string* path = nullptr;
+};
+bool merge_sequence_lines(const std::vector<SeqLine>& lines, std::vector<std::string>& seq, std::string& why);
+
+// ---------------------------------------------------------------- loading a directory
+struct LoadOptions {
+  ReadOptions read;
+  ImplicitOptions implicit;
+  std::string format = "auto";  // auto, recbole, recbole-benchmark, ml-100k, ml-1m, ml-latest, csv, jsonl
+  std::string name;             // RecBole dataset name; default: the directory's base name
+  // Generic CSV/JSONL: role -> column (roles: user, item, rating, time). For csv, columns may
+  // also be 0-based indices when there is no header.
+  std::map<std::string, std::string> columns;
+  char delimiter = ',';
+  bool header = true;
+  std::string items_file;       // generic: optional CSV/JSONL of item fields (needs columns["item"])
+};
+
+// Detects the format of a path (a directory, or a file for csv/jsonl) and reads it.
+Dataset load_dataset(const std::string& path, const LoadOptions& opt);
+std::string detect_format(const std::string& path, std::string& name);
+
+Dataset load_recbole(const std::string& dir, const std::string& name, const LoadOptions& opt);
+Dataset load_recbole_benchmark(const std::string& dir, const std::string& name, const LoadOptions& opt);
+Dataset load_movielens(const std::string& dir, const std::string& variant, const LoadOptions& opt);
+Dataset load_generic(const std::string& file, const std::string& format, const LoadOptions& opt);
+
+// Pieces of the MovieLens/CSV readers, over text (tests and fuzzers use these directly).
+void parse_ml_ratings(std::string_view text, const std::string& path, std::string_view sep, bool header,
+                      DatasetBuilder& b, const ReadOptions& opt, ReadReport& rep);
+void parse_ml_movies(std::string_view text, const std::string& path, const std::string& variant,
+                     DatasetBuilder& b, const ReadOptions& opt, ReadReport& rep);
+// RFC 4180 fields of one line (quotes, "" escapes); false on an unterminated quote.
+bool split_csv(std::string_view line, char delim, std::vector<std::string>& out);
+void parse_generic(std::string_view text, const std::string& path, const std::string& format, const LoadOptions& o,
+                   DatasetBuilder& b, ReadReport& rep);
+// Splits "Title (1995)" into title and year (year "" when absent).
+void split_title_year(std::string_view s, std::string& title, std::string& year);
+
+}  // namespace mr::data
