@@ -1,0 +1,40 @@
+// What the evaluator needs from a recommender: fit on a split's training interactions, then
+// score every item for one evaluation case. Baselines implement it; a trained metarec run
+// will too.
+#pragma once
+#include <memory>
+#include <span>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/data/split.h"
+
+namespace mr::baselines {
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual std::string name() const = 0;
+  virtual void fit(const data::Split& sp) = 0;
+  // out has n_items entries; higher is better. Must be safe to call from several threads.
+  virtual void score(const data::EvalCase& c, std::span<float> out) const = 0;
+  virtual nlohmann::json config() const { return nlohmann::json::object(); }
+};
+
+struct Options {
+  // itemknn
+  size_t knn_k = 100;          // neighbours kept per item
+  double knn_shrink = 0;       // sim = c_ij / (sqrt(c_i c_j) + shrink)
+  // bpr
+  size_t bpr_dim = 64;
+  size_t bpr_epochs = 40;
+  double bpr_lr = 0.05;
+  double bpr_reg = 1e-3;
+  uint64_t seed = 0;
+};
+
+// "pop", "itemknn", "bpr"; mr::Error for anything else.
+std::unique_ptr<Model> make_model(const std::string& name, const Options& opt);
+
+}  // namespace mr::baselines

@@ -1,0 +1,175 @@
+#include "engine/bert.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+namespace mr {
+
+BertConfig BertConfig::from_json_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) FAIL_INPUT(path, "open", "cannot read the model config");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(f);
+  } catch (const nlohmann::json::parse_error& e) {
+    FAIL_INPUT(path, fmt::format("byte {}", e.byte), "invalid JSON: {}", e.what());
+  }
+  if (!j.is_object()) FAIL_INPUT(path, "byte 0", "the config is not a JSON object");
+  BertConfig c;
+  auto get_int = [&](const char* key, int& dst) {
+    if (!j.contains(key)) return;
+    if (!j[key].is_number_integer()) FAIL_INPUT(path, std::string("key ") + key, "expected an integer, got {}", j[key].dump());
+    dst = j[key].get<int>();
+  };
+  auto get_float = [&](const char* key, float& dst) {
+    if (!j.contains(key)) return;
+    if (!j[key].is_number()) FAIL_INPUT(path, std::string("key ") + key, "expected a number, got {}", j[key].dump());
+    dst = j[key].get<float>();
+  };
+  get_int("vocab_size", c.vocab_size);
+  get_int("hidden_size", c.hidden_size);
+  get_int("num_hidden_layers", c.num_hidden_layers);
+  get_int("num_attention_heads", c.num_attention_heads);
+  get_int("intermediate_size", c.intermediate_size);
+  get_int("max_position_embeddings", c.max_position_embeddings);
+  get_int("type_vocab_size", c.type_vocab_size);
+  get_float("layer_norm_eps", c.layer_norm_eps);
+  get_float("hidden_dropout_prob", c.hidden_dropout_prob);
+  get_float("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
+  if (j.contains("hidden_act")) {
+    if (!j["hidden_act"].is_string()) FAIL_INPUT(path, "key hidden_act", "expected a string");
+    c.hidden_act = j["hidden_act"].get<std::string>();
+  }
+  if (j.contains("position_embedding_type") && j["position_embedding_type"] != "absolute")
+    FAIL_INPUT(path, "key position_embedding_type", "only \"absolute\" is supported, got {}",
+               j["position_embedding_type"].dump());
+  c.validate(path);
+  return c;
+}
+
+void BertConfig::validate(const std::string& where) const {
+  auto pos = [&](const char* key, int v) {
+    if (v <= 0) FAIL_INPUT(where, std::string("key ") + key, "must be positive, got {}", v);
+  };
+  pos("vocab_size", vocab_size);
+  pos("hidden_size", hidden_size);
+  pos("num_hidden_layers", num_hidden_layers);
+  pos("num_attention_heads", num_attention_heads);
+  pos("intermediate_size", intermediate_size);
+  pos("max_position_embeddings", max_position_embeddings);
+  pos("type_vocab_size", type_vocab_size);
+  if (hidden_size % num_attention_heads)
+    FAIL_INPUT(where, "key num_attention_heads", "hidden_size {} is not divisible by {} heads", hidden_size,
+               num_attention_heads);
+  if (hidden_act != "gelu")
+    FAIL_INPUT(where, "key hidden_act", "only \"gelu\" (the erf form) is supported, got \"{}\"", hidden_act);
+  if (!(layer_norm_eps > 0)) FAIL_INPUT(where, "key layer_norm_eps", "must be positive");
+  for (auto [k, p] : {std::pair{"hidden_dropout_prob", hidden_dropout_prob},
+                      std::pair{"attention_probs_dropout_prob", attention_probs_dropout_prob}})
+    if (!(p >= 0 && p < 1)) FAIL_INPUT(where, std::string("key ") + k, "must be in [0, 1), got {}", p);
+}
+
+BertModel::BertModel(const BertConfig& cfg, ParamStore& ps, const std::string& prefix, bool pooler)
+    : cfg_(cfg), ps_(ps), prefix_(prefix), pooler_(pooler) {
+  cfg.validate("BertConfig");
+  const int64_t C = cfg.hidden_size, F = cfg.intermediate_size;
+  auto add = [&](const std::string& n, Shape s, bool decay) { return &ps.add(prefix + n, s, decay); };
+  wte_ = add("embeddings.word_embeddings.weight", Shape{cfg.vocab_size, C}, true);
+  wpe_ = add("embeddings.position_embeddings.weight", Shape{cfg.max_position_embeddings, C}, true);
+  wtt_ = add("embeddings.token_type_embeddings.weight", Shape{cfg.type_vocab_size, C}, true);
+  eln_g_ = add("embeddings.LayerNorm.weight", Shape{C}, false);
+  eln_b_ = add("embeddings.LayerNorm.bias", Shape{C}, false);
+  for (int l = 0; l < cfg.num_hidden_layers; ++l) {
+    const std::string p = "encoder.layer." + std::to_string(l) + ".";
+    Layer L;
+    // q, k, v weights adjacent -> one (3C, C) matrix; biases adjacent -> one (3C) vector
+    L.q_w = add(p + "attention.self.query.weight", Shape{C, C}, true);
+    L.k_w = add(p + "attention.self.key.weight", Shape{C, C}, true);
+    L.v_w = add(p + "attention.self.value.weight", Shape{C, C}, true);
+    L.q_b = add(p + "attention.self.query.bias", Shape{C}, false);
+    L.k_b = add(p + "attention.self.key.bias", Shape{C}, false);
+    L.v_b = add(p + "attention.self.value.bias", Shape{C}, false);
+    L.ao_w = add(p + "attention.output.dense.weight", Shape{C, C}, true);
+    L.ao_b = add(p + "attention.output.dense.bias", Shape{C}, false);
+    L.ln1_g = add(p + "attention.output.LayerNorm.weight", Shape{C}, false);
+    L.ln1_b = add(p + "attention.output.LayerNorm.bias", Shape{C}, false);
+    L.i_w = add(p + "intermediate.dense.weight", Shape{F, C}, true);
+    L.i_b = add(p + "intermediate.dense.bias", Shape{F}, false);
+    L.o_w = add(p + "output.dense.weight", Shape{C, F}, true);
+    L.o_b = add(p + "output.dense.bias", Shape{C}, false);
+    L.ln2_g = add(p + "output.LayerNorm.weight", Shape{C}, false);
+    L.ln2_b = add(p + "output.LayerNorm.bias", Shape{C}, false);
+    layers_.push_back(L);
+  }
+  if (pooler) {
+    pool_w_ = add("pooler.dense.weight", Shape{C, C}, true);
+    pool_b_ = add("pooler.dense.bias", Shape{C}, false);
+  }
+}
+
+// A view over n parameters declared adjacently (same frozen state), as one tensor.
+static Var* fused(Tape& t, std::initializer_list<Param*> ps, Shape s) {
+  Param* first = *ps.begin();
+  int64_t n = 0;
+  for (Param* p : ps) {
+    MR_CHECK(p->offset == first->offset + n, "{} is not adjacent to {}", p->name, first->name);
+    MR_CHECK(p->frozen == first->frozen, "{} and {} must be frozen together", p->name, first->name);
+    n += p->w.numel();
+  }
+  Tensor w = first->w, g = first->g;
+  w.shape = s;
+  g.shape = s;
+  MR_CHECK(s.numel() == n, "fused shape {} for {} elements", s.str(), n);
+  return t.param_view(w, g, first->frozen);
+}
+
+BertModel::Output BertModel::forward(Tape& t, const Tensor& ids, const Tensor& types, const Tensor& mask) {
+  MR_CHECK(ps_.finalized(), "BertModel::forward before ParamStore::finalize");
+  const int B = int(ids.size(0)), T = int(ids.size(1)), C = cfg_.hidden_size, H = cfg_.num_attention_heads;
+  const float p_hidden = cfg_.hidden_dropout_prob, p_attn = cfg_.attention_probs_dropout_prob;
+  const float eps = cfg_.layer_norm_eps;
+  Var* x = ops::embedding(t, ids, types, t.param(*wte_), t.param(*wpe_), t.param(*wtt_));
+  x = ops::layernorm(t, x, nullptr, t.param(*eln_g_), t.param(*eln_b_), eps);
+  x = ops::dropout(t, x, p_hidden);
+  for (Layer& L : layers_) {
+    Var* wqkv = fused(t, {L.q_w, L.k_w, L.v_w}, Shape{3 * C, C});
+    Var* bqkv = fused(t, {L.q_b, L.k_b, L.v_b}, Shape{3 * C});
+    Var* qkv = ops::linear(t, x, wqkv, bqkv);
+    Var* a = ops::attention(t, qkv, mask, B, T, H, p_attn);
+    Var* ao = ops::dropout(t, ops::linear(t, a, t.param(*L.ao_w), t.param(*L.ao_b)), p_hidden);
+    Var* x1 = ops::layernorm(t, ao, x, t.param(*L.ln1_g), t.param(*L.ln1_b), eps);
+    Var* h = ops::linear(t, x1, t.param(*L.i_w), t.param(*L.i_b), Act::Gelu);
+    Var* o = ops::dropout(t, ops::linear(t, h, t.param(*L.o_w), t.param(*L.o_b)), p_hidden);
+    x = ops::layernorm(t, o, x1, t.param(*L.ln2_g), t.param(*L.ln2_b), eps);
+  }
+  Output out;
+  out.hidden = x;
+  if (pooler_) {
+    Var* cls = ops::cls_pool(t, x, B, T);
+    out.pooled = ops::linear(t, cls, t.param(*pool_w_), t.param(*pool_b_), Act::Tanh);
+  }
+  return out;
+}
+
+void BertModel::init_random(uint64_t seed, float std) {
+  MR_CHECK(ps_.finalized(), "init_random before finalize");
+  MR_CHECK(ps_.device() == Device::CPU, "init_random runs on CPU parameters");
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0.0f, std);
+  for (Param& p : ps_.all()) {
+    if (p.name.rfind(prefix_, 0) != 0) continue;
+    float* w = p.w.f32();
+    const bool ln = p.name.find("LayerNorm") != std::string::npos;
+    const bool bias = p.name.size() >= 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
+    for (int64_t i = 0; i < p.w.numel(); ++i) w[i] = bias ? 0.0f : ln ? 1.0f : nd(rng);
+  }
+}
+
+void BertModel::freeze_bottom(int n) {
+  ps_.set_frozen(prefix_ + "embeddings.", n > 0);
+  for (int l = 0; l < cfg_.num_hidden_layers; ++l)
+    ps_.set_frozen(prefix_ + "encoder.layer." + std::to_string(l) + ".", l < n);
+}
+
+}  // namespace mr

@@ -1,0 +1,58 @@
+// BertModel with HuggingFace semantics: post-LN encoder layers, erf GELU, layer_norm_eps
+// from the config, token_type_ids, attention_mask (1 = token, 0 = padding), optional pooler
+// (tanh(W h_CLS + b)). Parameter names are HuggingFace's without the "bert." prefix, e.g.
+// encoder.layer.0.attention.self.query.weight; query/key/value are declared adjacently so
+// the three projections run as one (3C, C) GEMM.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/ops.h"
+#include "engine/params.h"
+
+namespace mr {
+
+struct BertConfig {
+  int vocab_size = 30522, hidden_size = 768, num_hidden_layers = 12, num_attention_heads = 12;
+  int intermediate_size = 3072, max_position_embeddings = 512, type_vocab_size = 2;
+  float layer_norm_eps = 1e-12f, hidden_dropout_prob = 0.1f, attention_probs_dropout_prob = 0.1f;
+  std::string hidden_act = "gelu";
+  // Reads a HuggingFace config.json; unknown keys are ignored, a wrong type or an unsupported
+  // value (hidden_act other than gelu, hidden not divisible by heads) is an error naming the key.
+  static BertConfig from_json_file(const std::string& path);
+  void validate(const std::string& where) const;
+};
+
+class BertModel {
+ public:
+  // Declares the parameters in ps under prefix (e.g. "" or "bert.").
+  BertModel(const BertConfig& cfg, ParamStore& ps, const std::string& prefix = "", bool pooler = true);
+
+  struct Output {
+    Var* hidden = nullptr;  // (B*T, C) last hidden state
+    Var* pooled = nullptr;  // (B, C), null without pooler
+  };
+  // ids, types, mask: (B, T) i32 CPU/device tensors; types and mask may be undefined.
+  Output forward(Tape& t, const Tensor& ids, const Tensor& types, const Tensor& mask);
+
+  // HF's _init_weights: N(0, std) weights and embeddings, zero biases, LayerNorm 1 / 0.
+  void init_random(uint64_t seed, float std = 0.02f);
+  // Freezes the embeddings and the first n layers.
+  void freeze_bottom(int n);
+  const BertConfig& config() const { return cfg_; }
+  bool has_pooler() const { return pooler_; }
+  const std::string& prefix() const { return prefix_; }
+
+ private:
+  struct Layer {
+    Param *q_w, *k_w, *v_w, *q_b, *k_b, *v_b, *ao_w, *ao_b, *ln1_g, *ln1_b, *i_w, *i_b, *o_w, *o_b, *ln2_g, *ln2_b;
+  };
+  BertConfig cfg_;
+  ParamStore& ps_;
+  std::string prefix_;
+  bool pooler_;
+  Param *wte_, *wpe_, *wtt_, *eln_g_, *eln_b_, *pool_w_ = nullptr, *pool_b_ = nullptr;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace mr

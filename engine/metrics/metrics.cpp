@@ -1,0 +1,147 @@
+#include "engine/metrics/metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+#include "engine/check.h"
+
+namespace mr::metrics {
+
+// a ranks above b: higher score, or equal score and lower id
+static inline bool before(float sa, uint32_t a, float sb, uint32_t b) { return sa > sb || (sa == sb && a < b); }
+
+static std::vector<uint8_t> removed_mask(size_t n, std::span<const uint32_t> exclude, std::span<const uint32_t> targets) {
+  std::vector<uint8_t> m(n, 0);
+  for (auto i : exclude) {
+    MR_CHECK(i < n, "excluded item {} out of range ({} items)", i, n);
+    m[i] = 1;
+  }
+  for (auto t : targets) m[t] = 0;
+  return m;
+}
+
+std::vector<uint32_t> target_ranks(std::span<const float> scores, std::span<const uint32_t> targets,
+                                   std::span<const uint32_t> exclude, std::span<const uint8_t> candidate,
+                                   size_t* n_candidates) {
+  size_t n = scores.size();
+  MR_CHECK(candidate.empty() || candidate.size() == n, "candidate mask has {} entries for {} items", candidate.size(), n);
+  for (auto t : targets) {
+    MR_CHECK(t < n, "target item {} out of range ({} items)", t, n);
+    MR_CHECK(candidate.empty() || candidate[t], "target item {} is not a candidate", t);
+  }
+  std::vector<uint32_t> tg(targets.begin(), targets.end());
+  std::sort(tg.begin(), tg.end());
+  tg.erase(std::unique(tg.begin(), tg.end()), tg.end());
+  auto removed = removed_mask(n, exclude, tg);
+  std::vector<uint32_t> above(tg.size(), 0);
+  size_t count = 0;
+  for (size_t i = 0; i < n; i++) {
+    MR_CHECK(!std::isnan(scores[i]), "score of item {} is NaN", i);
+    if (removed[i] || (!candidate.empty() && !candidate[i])) continue;
+    count++;
+    for (size_t k = 0; k < tg.size(); k++)
+      if (before(scores[i], static_cast<uint32_t>(i), scores[tg[k]], tg[k])) above[k]++;
+  }
+  if (n_candidates) *n_candidates = count;
+  for (auto& a : above) a += 1;
+  std::sort(above.begin(), above.end());
+  return above;
+}
+
+std::vector<uint32_t> top_k(std::span<const float> scores, size_t k, std::span<const uint32_t> exclude,
+                            std::span<const uint32_t> targets, std::span<const uint8_t> candidate) {
+  size_t n = scores.size();
+  auto removed = removed_mask(n, exclude, targets);
+  std::vector<uint32_t> ids;
+  ids.reserve(n);
+  for (size_t i = 0; i < n; i++)
+    if (!removed[i] && (candidate.empty() || candidate[i])) ids.push_back(static_cast<uint32_t>(i));
+  k = std::min(k, ids.size());
+  auto cmp = [&](uint32_t a, uint32_t b) { return before(scores[a], a, scores[b], b); };
+  std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), cmp);
+  ids.resize(k);
+  return ids;
+}
+
+CaseResult score_case(std::span<const float> scores, std::span<const uint32_t> targets, std::span<const uint32_t> exclude,
+                      std::span<const uint8_t> candidate, const std::vector<int>& ks) {
+  MR_CHECK(!targets.empty(), "an evaluation case needs at least one target");
+  CaseResult r;
+  size_t n = 0;
+  auto ranks = target_ranks(scores, targets, exclude, candidate, &n);
+  size_t m = ranks.size();
+  r.n_targets = static_cast<uint32_t>(m);
+  for (int k : ks) {
+    size_t hits = 0;
+    double dcg = 0, idcg = 0;
+    for (auto x : ranks)
+      if (x <= static_cast<uint32_t>(k)) { hits++; dcg += 1.0 / std::log2(x + 1.0); }
+    for (size_t j = 1; j <= std::min<size_t>(m, k); j++) idcg += 1.0 / std::log2(j + 1.0);
+    r.hit.push_back(hits > 0);
+    r.recall.push_back(static_cast<double>(hits) / m);
+    r.precision.push_back(static_cast<double>(hits) / k);
+    r.ndcg.push_back(dcg / idcg);
+    r.mrr_k.push_back(ranks[0] <= static_cast<uint32_t>(k) ? 1.0 / ranks[0] : 0.0);
+  }
+  r.mrr = 1.0 / ranks[0];
+  if (n > m) {
+    double s = 0;
+    for (size_t i = 0; i < m; i++) s += 1.0 - static_cast<double>(ranks[i] - 1 - i) / static_cast<double>(n - m);
+    r.auc = s / m;
+    r.has_auc = true;
+  }
+  int kmax = ks.empty() ? 0 : *std::max_element(ks.begin(), ks.end());
+  r.top = top_k(scores, kmax, exclude, targets, candidate);
+  return r;
+}
+
+Accumulator::Accumulator(size_t n_items, std::vector<int> ks, size_t n_candidates)
+    : ks_(std::move(ks)), n_candidates_(n_candidates) {
+  for (int k : ks_) MR_CHECK(k > 0, "cutoff K must be positive, got {}", k);
+  hit_.assign(ks_.size(), 0);
+  recall_ = precision_ = ndcg_ = mrr_k_ = hit_;
+  seen_.assign(ks_.size(), std::vector<uint8_t>(n_items, 0));
+}
+
+void Accumulator::add(const CaseResult& r) {
+  n_++;
+  for (size_t j = 0; j < ks_.size(); j++) {
+    hit_[j] += r.hit[j];
+    recall_[j] += r.recall[j];
+    precision_[j] += r.precision[j];
+    ndcg_[j] += r.ndcg[j];
+    mrr_k_[j] += r.mrr_k[j];
+    for (size_t p = 0; p < r.top.size() && p < static_cast<size_t>(ks_[j]); p++) seen_[j][r.top[p]] = 1;
+  }
+  mrr_ += r.mrr;
+  if (r.has_auc) {
+    n_auc_++;
+    auc_ += r.auc;
+    gauc_num_ += r.auc * r.n_targets;
+    gauc_den_ += r.n_targets;
+  }
+}
+
+nlohmann::json Accumulator::result(const std::string& prefix) const {
+  nlohmann::json j = nlohmann::json::object();
+  double n = std::max<size_t>(n_, 1);
+  for (size_t i = 0; i < ks_.size(); i++) {
+    std::string k = std::to_string(ks_[i]);
+    j[prefix + "recall@" + k] = recall_[i] / n;
+    j[prefix + "hit@" + k] = hit_[i] / n;
+    j[prefix + "ndcg@" + k] = ndcg_[i] / n;
+    j[prefix + "precision@" + k] = precision_[i] / n;
+    j[prefix + "mrr@" + k] = mrr_k_[i] / n;
+    size_t c = 0;
+    for (auto s : seen_[i]) c += s;
+    j[prefix + "coverage@" + k] = n_candidates_ ? static_cast<double>(c) / n_candidates_ : 0.0;
+  }
+  j[prefix + "mrr"] = mrr_ / n;
+  j[prefix + "auc"] = n_auc_ ? auc_ / n_auc_ : 0.0;
+  j[prefix + "gauc"] = gauc_den_ > 0 ? gauc_num_ / gauc_den_ : 0.0;
+  j["cases"] = n_;
+  return j;
+}
+
+}  // namespace mr::metrics

@@ -1,0 +1,336 @@
+#include "engine/ops.h"
+
+namespace mr::ops {
+
+namespace {
+
+int rows_of(const Tensor& x) { return int(x.numel() / x.size(-1)); }
+
+Var* out_var(Tape& t, Shape s, std::initializer_list<const Var*> ins) {
+  return t.alloc(s, t.any_requires_grad(ins));
+}
+
+float* G(Tape& t, Var* v, bool* acc) { return t.grad_for(v, acc); }
+const float* P(const Var* v) { return v ? v->v.f32() : nullptr; }
+
+}  // namespace
+
+// ---------------------------------------------------------------- embedding
+static void embedding_bwd(Tape& t, Record& r) {
+  bool a0, a1, a2;
+  float* dwte = G(t, r.in[0], &a0);
+  float* dwpe = G(t, r.in[1], &a1);
+  float* dwtt = G(t, r.in[2], &a2);
+  // Tables are parameters (always accumulate); a non-parameter table would need zeroing.
+  MR_CHECK((!dwte || a0) && (!dwpe || a1) && (!dwtt || a2), "embedding tables must be parameters");
+  const Tensor& ids = r.saved[0];
+  t.k().embedding_bwd(dwte, dwpe, dwtt, r.out->g.f32(), ids.i32(), r.saved[1].defined() ? r.saved[1].i32() : nullptr,
+                      int(ids.size(0)), int(ids.size(1)), int(r.i[0]));
+}
+
+Var* embedding(Tape& t, const Tensor& ids, const Tensor& types, Var* wte, Var* wpe, Var* wtt) {
+  MR_CHECK(ids.ndim() == 2, "ids must be (B, T), got {}", ids.str());
+  const int B = int(ids.size(0)), T = int(ids.size(1)), C = int(wte->v.size(1));
+  MR_CHECK(T <= wpe->v.size(0), "sequence length {} exceeds max_position_embeddings {}", T, wpe->v.size(0));
+  Var* out = out_var(t, Shape{int64_t(B) * T, C}, {wte, wpe, wtt});
+  t.k().embedding_fwd(out->v.f32(), ids.i32(), types.defined() ? types.i32() : nullptr, wte->v.f32(), wpe->v.f32(),
+                      wtt->v.f32(), B, T, C);
+  if (out->requires_grad) {
+    Record r;
+    r.backward = embedding_bwd;
+    r.name = "embedding";
+    r.in[0] = wte; r.in[1] = wpe; r.in[2] = wtt;
+    r.out = out;
+    r.saved[0] = ids;
+    r.saved[1] = types;
+    r.i[0] = C;
+    t.record(r);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- linear (+ bias + activation)
+static void linear_bwd(Tape& t, Record& r) {
+  Var *x = r.in[0], *w = r.in[1], *b = r.in[2];
+  const int N = rows_of(x->v), IN = int(x->v.size(-1)), OUT = int(w->v.size(0));
+  const Act act = Act(r.i[0]);
+  bool ax, aw, ab;
+  float* dx = G(t, x, &ax);
+  float* dw = G(t, w, &aw);
+  float* db = b ? G(t, b, &ab) : nullptr;
+  const float* dout = r.out->g.f32();
+  if (act != Act::None) {
+    // out = act(h + b) with h = x w^T saved: first back through the activation into dh.
+    Tensor dh = t.arena().alloc(r.saved[0].shape);
+    t.k().bias_act_bwd(dh.f32(), db, dout, r.saved[0].f32(), P(b), N, OUT, act, false);
+    dout = dh.f32();
+    db = nullptr;
+  }
+  t.k().linear_bwd(dx, dw, db, dout, x->v.f32(), w->v.f32(), N, IN, OUT, ax);
+}
+
+Var* linear(Tape& t, Var* x, Var* w, Var* b, Act act) {
+  const int IN = int(x->v.size(-1)), OUT = int(w->v.size(0)), N = rows_of(x->v);
+  MR_CHECK(w->v.ndim() == 2 && w->v.size(1) == IN, "linear: input {} does not match weight {}", x->v.str(), w->v.str());
+  MR_CHECK(!b || b->v.numel() == OUT, "linear: bias {} for {} outputs", b ? b->v.str() : "", OUT);
+  Var* out = out_var(t, Shape{N, OUT}, {x, w, b});
+  Tensor h;
+  if (act == Act::None) {
+    t.k().linear_fwd(out->v.f32(), x->v.f32(), w->v.f32(), P(b), N, IN, OUT);
+  } else {
+    h = t.arena().alloc(Shape{N, OUT});
+    t.k().linear_fwd(h.f32(), x->v.f32(), w->v.f32(), nullptr, N, IN, OUT);
+    t.k().bias_act_fwd(out->v.f32(), h.f32(), P(b), N, OUT, act);
+  }
+  if (out->requires_grad) {
+    Record r;
+    r.backward = linear_bwd;
+    r.name = "linear";
+    r.in[0] = x; r.in[1] = w; r.in[2] = b;
+    r.out = out;
+    r.saved[0] = h;
+    r.i[0] = int64_t(act);
+    t.record(r);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- layernorm (+ residual)
+static void layernorm_bwd(Tape& t, Record& r) {
+  Var *a = r.in[0], *res = r.in[1], *gamma = r.in[2], *beta = r.in[3];
+  const int C = int(a->v.size(-1)), N = rows_of(a->v);
+  bool aa, ar, ag, ab;
+  float* da = G(t, a, &aa);
+  float* dr = res ? G(t, res, &ar) : nullptr;
+  float* dg = G(t, gamma, &ag);
+  float* dbt = G(t, beta, &ab);
+  t.k().layernorm_bwd(da, dr, dg, dbt, r.out->g.f32(), r.saved[0].f32(), r.saved[1].f32(), r.saved[2].f32(),
+                      gamma->v.f32(), N, C, aa, res ? ar : false);
+}
+
+Var* layernorm(Tape& t, Var* a, Var* res, Var* gamma, Var* beta, float eps) {
+  const int C = int(a->v.size(-1)), N = rows_of(a->v);
+  MR_CHECK(!res || res->v.shape == a->v.shape, "layernorm residual {} vs {}", res ? res->v.str() : "", a->v.str());
+  MR_CHECK(gamma->v.numel() == C && beta->v.numel() == C, "layernorm over {} channels with gamma {}", C, gamma->v.str());
+  Var* out = out_var(t, a->v.shape, {a, res, gamma, beta});
+  Tensor s = res ? t.arena().alloc(a->v.shape) : a->v;
+  Tensor mean = t.arena().alloc(Shape{N}), rstd = t.arena().alloc(Shape{N});
+  t.k().layernorm_fwd(out->v.f32(), res ? s.f32() : nullptr, mean.f32(), rstd.f32(), a->v.f32(), P(res),
+                      gamma->v.f32(), beta->v.f32(), N, C, eps);
+  if (out->requires_grad) {
+    Record r;
+    r.backward = layernorm_bwd;
+    r.name = "layernorm";
+    r.in[0] = a; r.in[1] = res; r.in[2] = gamma; r.in[3] = beta;
+    r.out = out;
+    r.saved[0] = s; r.saved[1] = mean; r.saved[2] = rstd;
+    t.record(r);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- attention
+static void attention_bwd(Tape& t, Record& r) {
+  bool acc;
+  float* dqkv = G(t, r.in[0], &acc);
+  const Tensor& mask = r.saved[1];
+  t.k().attention_bwd(dqkv, r.out->g.f32(), r.in[0]->v.f32(), r.saved[0].f32(), mask.defined() ? mask.i32() : nullptr,
+                      int(r.i[0]), int(r.i[1]), int(r.i[2]), int(r.i[3]), r.f[0], uint64_t(r.i[4]), uint64_t(r.i[5]),
+                      acc);
+}
+
+Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, float p_drop) {
+  const int C3 = int(qkv->v.size(-1)), C = C3 / 3;
+  MR_CHECK(C3 % 3 == 0 && C % heads == 0, "attention: {} columns for {} heads", C3, heads);
+  MR_CHECK(rows_of(qkv->v) == B * T, "attention: {} rows for B={} T={}", rows_of(qkv->v), B, T);
+  MR_CHECK(!mask.defined() || mask.numel() == int64_t(B) * T, "attention mask {} for B={} T={}", mask.str(), B, T);
+  if (!t.training()) p_drop = 0.0f;
+  const uint64_t seed = t.seed(), off = p_drop > 0 ? t.take_counters(uint64_t(B) * heads * T * T) : 0;
+  Var* out = out_var(t, Shape{int64_t(B) * T, C}, {qkv});
+  Tensor probs = t.arena().alloc(Shape{B, heads, T, T});
+  t.k().attention_fwd(out->v.f32(), probs.f32(), qkv->v.f32(), mask.defined() ? mask.i32() : nullptr, B, T, C, heads,
+                      p_drop, seed, off);
+  if (out->requires_grad) {
+    Record r;
+    r.backward = attention_bwd;
+    r.name = "attention";
+    r.in[0] = qkv;
+    r.out = out;
+    r.saved[0] = probs;
+    r.saved[1] = mask;
+    r.i[0] = B; r.i[1] = T; r.i[2] = C; r.i[3] = heads; r.i[4] = int64_t(seed); r.i[5] = int64_t(off);
+    r.f[0] = p_drop;
+    t.record(r);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- dropout
+static void dropout_bwd(Tape& t, Record& r) {
+  bool acc;
+  float* dx = G(t, r.in[0], &acc);
+  t.k().dropout_bwd(dx, r.out->g.f32(), r.out->v.numel(), r.f[0], uint64_t(r.i[0]), uint64_t(r.i[1]), acc);
+}
+
+Var* dropout(Tape& t, Var* x, float p) {
+  MR_CHECK(p >= 0.0f && p < 1.0f, "dropout probability {} outside [0, 1)", p);
+  if (p == 0.0f || !t.training()) return x;
+  const uint64_t seed = t.seed(), off = t.take_counters(uint64_t(x->v.numel()));
+  Var* out = out_var(t, x->v.shape, {x});
+  t.k().dropout_fwd(out->v.f32(), x->v.f32(), x->v.numel(), p, seed, off);
+  if (out->requires_grad) {
+    Record r;
+    r.backward = dropout_bwd;
+    r.name = "dropout";
+    r.in[0] = x;
+    r.out = out;
+    r.f[0] = p;
+    r.i[0] = int64_t(seed); r.i[1] = int64_t(off);
+    t.record(r);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- pooling
+static void mean_pool_bwd(Tape& t, Record& r) {
+  bool acc;
+  float* dh = G(t, r.in[0], &acc);
+  const Tensor& mask = r.saved[0];
+  t.k().mean_pool_bwd(dh, r.out->g.f32(), mask.defined() ? mask.i32() : nullptr, int(r.i[0]), int(r.i[1]),
+                      int(r.i[2]), acc);
+}
+
+Var* mean_pool(Tape& t, Var* h, const Tensor& mask, int B, int T) {
+  const int C = int(h->v.size(-1));
+  MR_CHECK(rows_of(h->v) == B * T, "mean_pool: {} rows for B={} T={}", rows_of(h->v), B, T);
+  Var* out = out_var(t, Shape{B, C}, {h});
+  t.k().mean_pool_fwd(out->v.f32(), h->v.f32(), mask.defined() ? mask.i32() : nullptr, B, T, C);
+  if (out->requires_grad) {
+    Record r;
+    r.backward = mean_pool_bwd;
+    r.name = "mean_pool";
+    r.in[0] = h;
+    r.out = out;
+    r.saved[0] = mask;
+    r.i[0] = B; r.i[1] = T; r.i[2] = C;
+    t.record(r);
+  }
+  return out;
+}
+
+static void cls_pool_bwd(Tape& t, Record& r) {
+  bool acc;
+  float* dh = G(t, r.in[0], &acc);
+  t.k().cls_pool_bwd(dh, r.out->g.f32(), int(r.i[0]), int(r.i[1]), int(r.i[2]), acc);
+}
+
+Var* cls_pool(Tape& t, Var* h, int B, int T) {
+  const int C = int(h->v.size(-1));
+  MR_CHECK(rows_of(h->v) == B * T, "cls_pool: {} rows for B={} T={}", rows_of(h->v), B, T);
+  Var* out = out_var(t, Shape{B, C}, {h});
+  t.k().cls_pool_fwd(out->v.f32(), h->v.f32(), B, T, C);
+  if (out->requires_grad) {
+    Record r;
+    r.backward = cls_pool_bwd;
+    r.name = "cls_pool";
+    r.in[0] = h;
+    r.out = out;
+    r.i[0] = B; r.i[1] = T; r.i[2] = C;
+    t.record(r);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- losses
+static void xent_bwd(Tape& t, Record& r) {
+  bool acc;
+  float* dx = G(t, r.in[0], &acc);
+  const int V = int(r.in[0]->v.size(-1)), N = rows_of(r.in[0]->v);
+  t.k().xent_bwd(dx, r.out->g.f32(), r.in[0]->v.f32(), r.saved[0].f32(), r.saved[1].i32(), N, V, acc);
+}
+
+Var* cross_entropy(Tape& t, Var* logits, const Tensor& targets) {
+  const int V = int(logits->v.size(-1)), N = rows_of(logits->v);
+  MR_CHECK(targets.numel() == N, "cross_entropy: {} targets for {} rows", targets.numel(), N);
+  Var* out = out_var(t, Shape{1}, {logits});
+  Tensor lse = t.arena().alloc(Shape{N});
+  t.k().xent_fwd(out->v.f32(), lse.f32(), logits->v.f32(), targets.i32(), N, V);
+  if (out->requires_grad) {
+    Record r;
+    r.backward = xent_bwd;
+    r.name = "cross_entropy";
+    r.in[0] = logits;
+    r.out = out;
+    r.saved[0] = lse;
+    r.saved[1] = targets;
+    t.record(r);
+  }
+  return out;
+}
+
+template <bool kBce>
+static void pointwise_loss_bwd(Tape& t, Record& r) {
+  bool acc;
+  float* dx = G(t, r.in[0], &acc);
+  const int64_t n = r.in[0]->v.numel();
+  if (kBce) t.k().bce_bwd(dx, r.out->g.f32(), r.in[0]->v.f32(), r.saved[0].f32(), n, acc);
+  else t.k().mse_bwd(dx, r.out->g.f32(), r.in[0]->v.f32(), r.saved[0].f32(), n, acc);
+}
+
+template <bool kBce>
+static Var* pointwise_loss(Tape& t, Var* x, const Tensor& y) {
+  MR_CHECK(x->v.numel() == y.numel(), "{}: prediction {} vs target {}", kBce ? "bce" : "mse", x->v.str(), y.str());
+  Var* out = out_var(t, Shape{1}, {x});
+  if (kBce) t.k().bce_fwd(out->v.f32(), x->v.f32(), y.f32(), x->v.numel());
+  else t.k().mse_fwd(out->v.f32(), x->v.f32(), y.f32(), x->v.numel());
+  if (out->requires_grad) {
+    Record r;
+    r.backward = pointwise_loss_bwd<kBce>;
+    r.name = kBce ? "bce_with_logits" : "mse";
+    r.in[0] = x;
+    r.out = out;
+    r.saved[0] = y;
+    t.record(r);
+  }
+  return out;
+}
+
+Var* bce_with_logits(Tape& t, Var* x, const Tensor& y) { return pointwise_loss<true>(t, x, y); }
+Var* mse(Tape& t, Var* x, const Tensor& y) { return pointwise_loss<false>(t, x, y); }
+
+// ---------------------------------------------------------------- weighted sum
+static void weighted_sum_bwd(Tape& t, Record& r) {
+  for (int k = 0; k < int(r.i[0]); ++k) {
+    bool acc;
+    float* dx = G(t, r.in[k], &acc);
+    if (dx) t.k().axpy(dx, r.out->g.f32(), r.f[k], r.out->v.numel(), acc);
+  }
+}
+
+Var* weighted_sum(Tape& t, const std::vector<std::pair<Var*, float>>& terms) {
+  MR_CHECK(!terms.empty() && terms.size() <= 4, "weighted_sum takes 1 to 4 terms, got {}", terms.size());
+  const Shape s = terms[0].first->v.shape;
+  bool rg = false;
+  for (auto& [v, w] : terms) {
+    MR_CHECK(v->v.shape == s, "weighted_sum: {} vs {}", v->v.str(), s.str());
+    rg = rg || t.any_requires_grad({v});
+  }
+  Var* out = t.alloc(s, rg);
+  for (size_t k = 0; k < terms.size(); ++k)
+    t.k().axpy(out->v.f32(), terms[k].first->v.f32(), terms[k].second, s.numel(), k > 0);
+  if (out->requires_grad) {
+    Record r;
+    r.backward = weighted_sum_bwd;
+    r.name = "weighted_sum";
+    for (size_t k = 0; k < terms.size(); ++k) {
+      r.in[k] = terms[k].first;
+      r.f[k] = terms[k].second;
+    }
+    r.out = out;
+    r.i[0] = int64_t(terms.size());
+    t.record(r);
+  }
+  return out;
+}
+
+}  // namespace mr::ops

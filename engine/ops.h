@@ -1,0 +1,32 @@
+// The differentiable op API: each function runs the forward through the tape's kernel table
+// and, when an input requires a gradient, records its backward. Activations are 2-D
+// (rows = B*T tokens, columns = features) unless stated; integer inputs are i32 tensors.
+#pragma once
+#include <utility>
+#include <vector>
+
+#include "engine/tape.h"
+
+namespace mr::ops {
+
+// (B*T, C) = wte[ids] + wpe[0..T) + wtt[types]; ids/types (B, T) i32, types may be undefined.
+Var* embedding(Tape& t, const Tensor& ids, const Tensor& types, Var* wte, Var* wpe, Var* wtt);
+// (N, OUT) = act(x (N, IN) @ w (OUT, IN)^T + b); b may be null.
+Var* linear(Tape& t, Var* x, Var* w, Var* b, Act act = Act::None);
+// layernorm(a + r) * gamma + beta; r may be null (no residual).
+Var* layernorm(Tape& t, Var* a, Var* r, Var* gamma, Var* beta, float eps);
+// Self-attention over a fused projection qkv (B*T, 3C) -> (B*T, C); mask (B, T) i32 or undefined.
+Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, float p_drop);
+// Identity when p == 0 or the tape is not in training mode.
+Var* dropout(Tape& t, Var* x, float p);
+// (B*T, C) -> (B, C)
+Var* mean_pool(Tape& t, Var* h, const Tensor& mask, int B, int T);
+Var* cls_pool(Tape& t, Var* h, int B, int T);
+// Scalar losses (mean reduction).
+Var* cross_entropy(Tape& t, Var* logits, const Tensor& targets);  // targets (N) i32, -100 ignored
+Var* bce_with_logits(Tape& t, Var* x, const Tensor& y);          // y: same numel, f32 in [0, 1]
+Var* mse(Tape& t, Var* x, const Tensor& y);
+// sum_i w_i * x_i over tensors of one shape (e.g. combining losses).
+Var* weighted_sum(Tape& t, const std::vector<std::pair<Var*, float>>& terms);
+
+}  // namespace mr::ops

@@ -1,0 +1,82 @@
+#include "engine/tape.h"
+
+namespace mr {
+
+static const KernelTable* g_cuda_kernels = nullptr;
+
+void register_cuda_kernels(const KernelTable* kt) { g_cuda_kernels = kt; }
+
+const KernelTable& kernels_for(Device d) {
+  if (d == Device::CPU) return kCpuKernels;
+  MR_CHECK(g_cuda_kernels, "CUDA tensors need the CUDA backend, which this build does not have");
+  return *g_cuda_kernels;
+}
+
+Tape::Tape(Arena& arena, uint64_t seed) : arena_(arena), kt_(&kernels_for(arena.device())), seed_(seed) {}
+
+uint64_t Tape::take_counters(uint64_t n) {
+  const uint64_t off = rng_offset_;
+  rng_offset_ += (n + 3) / 4 * 4;  // keep every call on its own Philox blocks
+  return off;
+}
+
+Var* Tape::input(Tensor t, bool requires_grad) {
+  vars_.push_back(Var{t, Tensor{}, requires_grad && grad_enabled_, false});
+  return &vars_.back();
+}
+
+Var* Tape::alloc(Shape s, bool requires_grad, DType dt) {
+  return input(arena_.alloc(s, dt), requires_grad);
+}
+
+Var* Tape::param(Param& p) {
+  auto it = param_vars_.find(&p);
+  if (it != param_vars_.end()) return it->second;
+  Var* v = param_view(p.w, p.g, p.frozen);
+  param_vars_[&p] = v;
+  return v;
+}
+
+Var* Tape::param_view(Tensor w, Tensor g, bool frozen) {
+  vars_.push_back(Var{w, g, !frozen, true});
+  return &vars_.back();
+}
+
+bool Tape::any_requires_grad(std::initializer_list<const Var*> vs) const {
+  if (!grad_enabled_) return false;
+  for (const Var* v : vs)
+    if (v && v->requires_grad) return true;
+  return false;
+}
+
+float* Tape::grad_for(Var* v, bool* acc) {
+  *acc = true;
+  if (!v || !v->requires_grad) return nullptr;
+  if (v->is_param) return v->g.f32();
+  if (!v->g.defined()) {
+    v->g = arena_.alloc(v->v.shape);
+    *acc = false;
+  }
+  return v->g.f32();
+}
+
+void Tape::backward(Var* loss) {
+  MR_CHECK(loss->v.numel() == 1, "backward() needs a scalar loss, got {}", loss->v.str());
+  MR_CHECK(loss->requires_grad, "the loss does not depend on anything that requires a gradient");
+  if (!loss->g.defined()) loss->g = arena_.alloc(loss->v.shape);
+  const float one = 1.0f;
+  copy(loss->g, Tensor{const_cast<float*>(&one), Shape{1}, DType::F32, Device::CPU}.view(loss->v.shape));
+  for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
+    if (!it->out->g.defined()) continue;  // nothing downstream used this output
+    it->backward(*this, *it);
+  }
+}
+
+void Tape::reset() {
+  records_.clear();
+  vars_.clear();
+  param_vars_.clear();
+  arena_.reset();
+}
+
+}  // namespace mr

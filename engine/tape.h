@@ -1,0 +1,100 @@
+// The autograd tape: a flat vector of records {backward fn, input/output vars, saved tensors,
+// scalars}. Ops (engine/ops.h) run their forward through the kernel table of the tape's
+// device and append a record; backward() walks the records in reverse.
+//
+// Gradient convention (see kernels/kernel_table.h): parameter gradients accumulate into the
+// ParamStore's gradient buffer; an activation's gradient buffer is allocated from the arena
+// by the first op that writes it (write mode) and every later writer accumulates (the tape
+// tracks this, so a tensor feeding several ops gets the sum). Records are only made when an
+// input requires a gradient: frozen parameters and no-grad mode record nothing.
+#pragma once
+#include <deque>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/arena.h"
+#include "engine/params.h"
+#include "kernels/kernel_table.h"
+
+namespace mr {
+
+struct Var {
+  Tensor v;                    // value
+  Tensor g;                    // gradient: undefined until written (or the param's grad view)
+  bool requires_grad = false;
+  bool is_param = false;       // g is a parameter gradient: always accumulate
+};
+
+class Tape;
+
+struct Record {
+  void (*backward)(Tape&, Record&) = nullptr;
+  const char* name = "";
+  Var* in[4] = {};
+  Var* out = nullptr;
+  Tensor saved[4];  // saved activations, index tensors
+  float f[4] = {};
+  int64_t i[6] = {};
+};
+
+// The kernel table for a device (CUDA only when a CUDA backend registered itself).
+const KernelTable& kernels_for(Device d);
+void register_cuda_kernels(const KernelTable* kt);
+
+class Tape {
+ public:
+  explicit Tape(Arena& arena, uint64_t seed = 0);
+
+  Arena& arena() { return arena_; }
+  const KernelTable& k() const { return *kt_; }
+  // Runs every op on the naive reference kernels instead (tests, debugging).
+  void use_reference(bool on) { kt_ = on ? &kRefKernels : &kernels_for(arena_.device()); }
+
+  bool grad_enabled() const { return grad_enabled_; }
+  void set_grad_enabled(bool on) { grad_enabled_ = on; }
+  bool training() const { return training_; }
+  void set_training(bool on) { training_ = on; }  // off: dropout is the identity
+
+  // Dropout stream: every dropout call takes the next `n` counters of Philox under `seed`.
+  uint64_t seed() const { return seed_; }
+  uint64_t take_counters(uint64_t n);
+  void set_rng(uint64_t seed, uint64_t offset) { seed_ = seed; rng_offset_ = offset; }
+  uint64_t rng_offset() const { return rng_offset_; }
+
+  Var* input(Tensor t, bool requires_grad = false);     // wraps an existing tensor
+  Var* alloc(Shape s, bool requires_grad, DType dt = DType::F32);
+  Var* param(Param& p);                                  // cached per parameter
+  Var* param_view(Tensor w, Tensor g, bool frozen);      // e.g. fused QKV over three params
+
+  bool any_requires_grad(std::initializer_list<const Var*> vs) const;
+  void record(const Record& r) { records_.push_back(r); }
+  size_t num_records() const { return records_.size(); }
+  const std::vector<Record>& records() const { return records_; }
+
+  // d(loss)/d(everything): seeds the scalar loss's gradient with 1 and walks back.
+  void backward(Var* loss);
+  // The gradient buffer an op's backward writes for v (null if v needs none); *acc tells it
+  // whether to add (a buffer already written, or a parameter) or overwrite.
+  float* grad_for(Var* v, bool* acc);
+  // Clears records and vars and rewinds the arena; parameters and their grads are untouched.
+  void reset();
+
+ private:
+  Arena& arena_;
+  const KernelTable* kt_;
+  std::deque<Var> vars_;
+  std::vector<Record> records_;
+  std::unordered_map<const Param*, Var*> param_vars_;
+  bool grad_enabled_ = true, training_ = true;
+  uint64_t seed_ = 0, rng_offset_ = 0;
+};
+
+// Scoped no-grad mode.
+struct NoGrad {
+  Tape& t;
+  bool prev;
+  explicit NoGrad(Tape& tape) : t(tape), prev(tape.grad_enabled()) { t.set_grad_enabled(false); }
+  ~NoGrad() { t.set_grad_enabled(prev); }
+};
+
+}  // namespace mr
