@@ -88,6 +88,8 @@ struct KernelTable {
   void (*sgd)(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float weight_decay,
               bool first_step);
   double (*sumsq)(const float* x, int64_t n);
+  // y = a * x (acc = false) or y += a * x (acc = true)
+  void (*axpy)(float* y, const float* x, float a, int64_t n, bool acc);
   void (*scale)(float* x, int64_t n, float s);
 };
 

@@ -35,6 +35,7 @@ void cls_pool_bwd(float* dh, const float* dout, int B, int T, int C, bool acc);
 void adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps, float weight_decay, int t);
 void sgd(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float weight_decay, bool first_step);
 double sumsq(const float* x, int64_t n);
+void axpy(float* y, const float* x, float a, int64_t n, bool acc);
 void scale(float* x, int64_t n, float s);
 
 }  // namespace mr::cpu

@@ -15,7 +15,7 @@ const KernelTable kCpuKernels = {
     cpu::mse_fwd, cpu::mse_bwd,
     cpu::mean_pool_fwd, cpu::mean_pool_bwd,
     cpu::cls_pool_fwd, cpu::cls_pool_bwd,
-    cpu::adamw, cpu::sgd, cpu::sumsq, cpu::scale,
+    cpu::adamw, cpu::sgd, cpu::sumsq, cpu::axpy, cpu::scale,
 };
 
 }  // namespace mr

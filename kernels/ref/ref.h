@@ -44,6 +44,7 @@ template <class T> void cls_pool_bwd(T* dh, const T* dout, int B, int T_, int C,
 void adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps, float weight_decay, int t);
 void sgd(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float weight_decay, bool first_step);
 double sumsq(const float* x, int64_t n);
+void axpy(float* y, const float* x, float a, int64_t n, bool acc);
 void scale(float* x, int64_t n, float s);
 
 // Writes v into *dst, or adds it when acc (the activation-gradient convention).

@@ -15,7 +15,7 @@ const KernelTable kRefKernels = {
     ref::mse_fwd<float>, ref::mse_bwd<float>,
     ref::mean_pool_fwd<float>, ref::mean_pool_bwd<float>,
     ref::cls_pool_fwd<float>, ref::cls_pool_bwd<float>,
-    ref::adamw, ref::sgd, ref::sumsq, ref::scale,
+    ref::adamw, ref::sgd, ref::sumsq, ref::axpy, ref::scale,
 };
 
 }  // namespace mr
