@@ -1,0 +1,16 @@
+# Tokenizer module: build rules beyond the Makefile's defaults (see docs/tokenizer.md).
+# The test suite needs only the tokenizer library (engine/check.h is header-only) and zlib to
+# read the gzip fixtures; CI also runs it under ASan+UBSan (make test-asan).
+tokenizer_LIBS := tokenizer
+ASAN_SUITES += tokenizer
+$(BUILD)/tests/tokenizer_tests: LDLIBS += -lz
+
+# libFuzzer target (clang; not part of `make test`):
+#   make fuzz-tokenizer && build/fuzz/tokenizer_fuzz -max_total_time=600 build/fuzz/corpus
+FUZZ_CXX ?= clang++
+.PHONY: fuzz-tokenizer
+fuzz-tokenizer: build/fuzz/tokenizer_fuzz
+build/fuzz/tokenizer_fuzz: fuzz/tokenizer_fuzz.cpp $(wildcard tokenizer/*.cpp tokenizer/*.h tokenizer/*.inc)
+	@mkdir -p $(dir $@) build/fuzz/corpus
+	$(FUZZ_CXX) -std=c++20 -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -o $@ fuzz/tokenizer_fuzz.cpp $(wildcard tokenizer/*.cpp) -lfmt -lutf8proc -fopenmp

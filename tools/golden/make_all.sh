@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Regenerates every reference fixture under tests/data (run by `make golden`): one line per
+# generator in tools/golden/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+python3 -m pip install -q "tokenizers==0.23.3" >&2 && python3 tools/golden/tokenizer_golden.py
