@@ -114,6 +114,7 @@ class Bpr : public Model {
       double a = std::max(uniform(rng), 1e-300), b = uniform(rng);
       return std::sqrt(-2 * std::log(a)) * std::cos(2 * M_PI * b);
     };
+    n_items_ = ni;
     p_.resize(nu * d);
     q_.resize(ni * d);
     for (auto& x : p_) x = static_cast<float>(0.1 * normal());
@@ -147,7 +148,6 @@ class Bpr : public Model {
         }
       }
     }
-    n_items_ = ni;
   }
   void score(const data::EvalCase& c, std::span<float> out) const override {
     size_t d = o_.bpr_dim;

@@ -1,0 +1,113 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "engine/baselines/evaluate.h"
+#include "engine/baselines/model.h"
+#include "engine/check.h"
+
+using namespace mr;
+using V = std::vector<uint32_t>;
+
+static data::Split manual(size_t nu, size_t ni, const std::vector<std::pair<uint32_t, uint32_t>>& train) {
+  data::Split sp;
+  sp.protocol = "manual";
+  sp.n_users = nu;
+  sp.n_items = ni;
+  for (auto [u, i] : train) sp.train.push_back({u, i, 0, NAN});
+  return sp;
+}
+
+TEST_CASE("pop: scores are training counts; evaluate by hand") {
+  // item counts: 0 -> 3, 1 -> 1, 2 -> 2, 3 -> 0
+  auto sp = manual(3, 4, {{0, 0}, {1, 0}, {2, 0}, {0, 2}, {1, 2}, {2, 1}});
+  sp.test.push_back({0, {0}, {0}, {1}});  // ranking 0 2 1 3; item 0 known
+  sp.test.push_back({1, {}, {}, {3}});
+  auto m = baselines::make_model("pop", {});
+  m->fit(sp);
+  std::vector<float> s(4);
+  m->score(sp.test[0], s);
+  CHECK(s == std::vector<float>{3, 1, 2, 0});
+  baselines::EvalOptions eo;
+  eo.ks = {1, 2};
+  eo.mask_known = true;
+  auto j = baselines::evaluate(sp, *m, eo);
+  // case 0: masked 0 -> order 2 1 3: rank 2. case 1: order 0 2 1 3: rank 4
+  CHECK(j["hit@1"].get<double>() == 0);
+  CHECK(j["hit@2"].get<double>() == doctest::Approx(0.5));
+  CHECK(j["ndcg@2"].get<double>() == doctest::Approx(0.5 / std::log2(3.0)));
+  CHECK(j["mrr"].get<double>() == doctest::Approx((0.5 + 0.25) / 2));
+  CHECK(j["auc"].get<double>() == doctest::Approx((0.5 + 0.0) / 2));
+  eo.mask_known = false;
+  auto u = baselines::evaluate(sp, *m, eo);
+  CHECK(u["mrr"].get<double>() == doctest::Approx((1.0 / 3 + 0.25) / 2));
+  CHECK(u["ranking"] == "full");
+  eo.sampled = 2;
+  auto smp = baselines::evaluate(sp, *m, eo);
+  CHECK(smp.contains("sampled2_recall@1"));
+  CHECK(smp["recall@1"] == u["recall@1"]);
+  eo.part = "valid";
+  CHECK_THROWS_AS(baselines::evaluate(sp, *m, eo), Error);
+  CHECK_THROWS_AS(baselines::make_model("nope", {}), Error);
+}
+
+TEST_CASE("itemknn: co-occurrence cosine by hand") {
+  // users: {a,b}, {a,b,c}, {c,d}; a=0 b=1 c=2 d=3
+  auto sp = manual(3, 4, {{0, 0}, {0, 1}, {1, 0}, {1, 1}, {1, 2}, {2, 2}, {2, 3}});
+  auto m = baselines::make_model("itemknn", {});
+  m->fit(sp);
+  std::vector<float> s(4);
+  m->score({0, {0}, {0}, {}}, s);  // history {a}: b 2/sqrt(2*2)=1, c 1/sqrt(2*2)=.5, d 0
+  CHECK(s[0] == 0);
+  CHECK(s[1] == doctest::Approx(1.0));
+  CHECK(s[2] == doctest::Approx(0.5));
+  CHECK(s[3] == 0);
+  m->score({0, {2, 2}, {2}, {}}, s);  // history {c} (duplicates once): a .5, b .5, d 1/sqrt(2)
+  CHECK(s[0] == doctest::Approx(0.5));
+  CHECK(s[3] == doctest::Approx(1 / std::sqrt(2.0)));
+  baselines::Options o;
+  o.knn_k = 1;  // keep only the best neighbour of c: d
+  auto m1 = baselines::make_model("itemknn", o);
+  m1->fit(sp);
+  m1->score({0, {2}, {2}, {}}, s);
+  CHECK(s[0] == 0);
+  CHECK(s[3] == doctest::Approx(1 / std::sqrt(2.0)));
+}
+
+TEST_CASE("bpr: learns a planted two-cluster structure, deterministically") {
+  // 40 users, 40 items; users < 20 like items < 20, the others items >= 20. Hold one item out.
+  std::vector<std::pair<uint32_t, uint32_t>> tr;
+  data::Split sp;
+  for (uint32_t u = 0; u < 40; u++) {
+    uint32_t base = u < 20 ? 0 : 20;
+    for (uint32_t k = 0; k < 20; k++)
+      if (k != u % 20 && (k + u) % 3 != 0) tr.push_back({u, base + k});
+  }
+  sp = manual(40, 40, tr);
+  for (uint32_t u = 0; u < 40; u++) {
+    uint32_t base = u < 20 ? 0 : 20;
+    data::EvalCase c{u, {}, {}, {base + u % 20}};
+    for (auto [uu, i] : tr)
+      if (uu == u) c.known.push_back(i);
+    sp.test.push_back(c);
+  }
+  baselines::Options o;
+  o.bpr_dim = 8;
+  o.bpr_epochs = 60;
+  o.seed = 1;
+  auto m = baselines::make_model("bpr", o);
+  m->fit(sp);
+  baselines::EvalOptions eo;
+  eo.ks = {5};
+  auto j = baselines::evaluate(sp, *m, eo);
+  CHECK(j["auc"].get<double>() > 0.9);  // random would be 0.5; in-cluster items are ~1/3 of candidates
+  auto m2 = baselines::make_model("bpr", o);
+  m2->fit(sp);
+  std::vector<float> a(40), b(40);
+  m->score(sp.test[3], a);
+  m2->score(sp.test[3], b);
+  CHECK(a == b);
+  auto pop = baselines::make_model("pop", {});
+  pop->fit(sp);
+  CHECK(baselines::evaluate(sp, *pop, eo)["auc"].get<double>() < 0.8);
+}
