@@ -1,0 +1,47 @@
+# SIMT emulator (issue 5): the runtime library (libmr_emu.a), the rule that compiles any CUDA
+# source with g++ for the emulator, and the emu test suite. docs/emulator.md shows how another
+# suite runs kernels/cuda/*.cu through it.
+MODULES     += emu
+emu_DIRS    := kernels/emu
+ASAN_SUITES += emu
+
+# A .cu compiled by g++ for the emulator: every name nvcc provides comes from the
+# force-included kernels/emu/emu.h; <cuda_runtime.h>, <cuda_bf16.h>, ... resolve to the
+# stand-ins in kernels/emu/include (host .cpp files that call launchers use EMU_INCLUDES).
+EMU_INCLUDES = -Ikernels/emu/include
+EMU_CU_FLAGS = -x c++ -include kernels/emu/emu.h $(EMU_INCLUDES) -fno-strict-aliasing
+EMU_LDLIBS   = -lboost_context
+
+# any/path/x.cu -> $(BUILD)/emu/any/path/x.o
+$(BUILD)/emu/%.o: %.cu | setup
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(EMU_CU_FLAGS) -c $< -o $@
+
+# $(BUILD)/lib/libmr_<name>_emu.a: an archive of emulator objects; give its objects as
+# prerequisites (`$(BUILD)/lib/libmr_foo_emu.a: $(BUILD)/emu/kernels/cuda/foo.o`) and put
+# foo_emu in a suite's _LIBS.
+$(BUILD)/lib/libmr_%_emu.a:
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+# ---- the emu suite: tests/emu/*_test.cpp against the kernels in tests/emu/kernels/*.cu
+EMU_TEST_CU   := $(wildcard tests/emu/kernels/*.cu)
+EMU_TEST_OBJS := $(EMU_TEST_CU:%.cu=$(BUILD)/emu/%.o)
+emu_LIBS      := emu_tests_emu emu
+$(BUILD)/lib/libmr_emu_tests_emu.a: $(EMU_TEST_OBJS)
+$(BUILD)/tests/emu_tests: LDLIBS += $(EMU_LDLIBS)
+$(BUILD)/obj/tests/emu/%.o: CXXFLAGS += $(EMU_INCLUDES)
+-include $(EMU_TEST_OBJS:.o=.d)
+
+# The same test kernels must compile with nvcc (sm_80, sm_90, warnings as errors): checked
+# before the suite links whenever CUDA objects are built; `make emu-nvcc-check` on its own.
+EMU_NVCC_OBJS := $(EMU_TEST_CU:%.cu=$(BUILD)/emu-nvcc/%.o)
+$(BUILD)/emu-nvcc/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+.PHONY: emu-nvcc-check
+emu-nvcc-check: $(EMU_NVCC_OBJS)
+ifeq ($(CUDA)$(ASAN),10)
+$(BUILD)/tests/emu_tests: | $(EMU_NVCC_OBJS)
+endif

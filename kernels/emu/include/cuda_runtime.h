@@ -1,0 +1,3 @@
+// SIMT emulator stand-in for <cuda_runtime.h>: everything lives in kernels/emu/emu.h.
+#pragma once
+#include "kernels/emu/emu.h"
