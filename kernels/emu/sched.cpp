@@ -6,6 +6,7 @@
 // threads remain, that is a deadlock. Misuse (divergent barriers, masks naming exited or
 // absent lanes, shuffles from outside the mask, ...) throws mr::Error naming the kernel,
 // block, thread(s) and call site(s).
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -336,6 +337,60 @@ void run_block(Worker& W, Block& B, const Config& cfg) {
   }
 }
 
+// ---------------------------------------------------------------- crash context
+// A crash inside a kernel (segfault, fiber stack overflow into the guard page, or an ASan
+// report) prints which kernel, block and thread was running before the process dies.
+void print_crash_context(const char* why) {
+  Worker& W = tl_w;
+  if (!W.block || !W.cur) return;
+  const Block& B = *W.block;
+  const Fiber& f = *W.cur;
+  char buf[512];
+  int n = std::snprintf(buf, sizeof buf, "emu: %s in kernel '%s' (launched at %s:%u) block (%u,%u,%u) thread (%u,%u,%u)\n",
+                        why, B.call->name, B.call->loc.file_name(), unsigned(B.call->loc.line()), B.bid.x, B.bid.y,
+                        B.bid.z, f.tid.x, f.tid.y, f.tid.z);
+  if (n > 0) (void)!write(2, buf, size_t(std::min(n, int(sizeof buf) - 1)));
+}
+
+void on_segv(int sig, siginfo_t* info, void*) {
+  Worker& W = tl_w;
+  const char* why = "segmentation fault";
+  if (W.cur && info) {
+    auto* a = static_cast<char*>(info->si_addr);
+    if (a >= W.cur->map && a < W.cur->stack_lo) why = "fiber stack overflow (raise MR_EMU_STACK_KB)";
+  }
+  print_crash_context(why);
+  signal(sig, SIG_DFL);  // returning re-runs the faulting access under the default action
+}
+
+void install_crash_handlers() {
+  static thread_local bool done = false;
+  if (done) return;
+  done = true;
+  // The handler runs on an alternate stack: a fiber that overflowed its own cannot host it.
+  static thread_local std::vector<char> alt(size_t(64) << 10);
+  stack_t ss{};
+  ss.ss_sp = alt.data();
+  ss.ss_size = alt.size();
+  sigaltstack(&ss, nullptr);
+  static std::once_flag once;
+  std::call_once(once, [] {
+#ifdef MR_EMU_ASAN
+    __sanitizer_set_death_callback([] { print_crash_context("sanitizer report"); });
+#else
+    struct sigaction old {};
+    if (sigaction(SIGSEGV, nullptr, &old) == 0 && old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO)) {
+      struct sigaction sa {};
+      sa.sa_sigaction = on_segv;
+      sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+      sigemptyset(&sa.sa_mask);
+      sigaction(SIGSEGV, &sa, nullptr);
+      sigaction(SIGBUS, &sa, nullptr);
+    }
+#endif
+  });
+}
+
 struct BlockScope {  // resets the worker after a block, also when it throws
   Worker& W;
   Block& B;
@@ -350,6 +405,7 @@ struct BlockScope {  // resets the worker after a block, also when it throws
 void run_blocks(const KernelCall& call, const Config& cfg, const std::vector<uint3>& blocks, std::atomic<size_t>& next,
                 std::atomic<bool>& stop) {
   Worker& W = tl_w;
+  install_crash_handlers();
   tl_block_dim = call.block;
   tl_grid_dim = call.grid;
   for (;;) {
