@@ -45,3 +45,17 @@ emu-nvcc-check: $(EMU_NVCC_OBJS)
 ifeq ($(CUDA)$(ASAN),10)
 $(BUILD)/tests/emu_tests: | $(EMU_NVCC_OBJS)
 endif
+
+# The same suite natively on a GPU (kernels by nvcc, tests against the real runtime; the
+# emulator-only cases compile out): `make emu-gpu-tests` builds and runs it.
+EMU_GPU_TOBJS := $(patsubst %.cpp,$(BUILD)/emu-gpu/%.o,$(wildcard tests/emu/*.cpp))
+$(BUILD)/emu-gpu/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
+$(BUILD)/tests/emu_gpu_tests: $(EMU_GPU_TOBJS) $(EMU_NVCC_OBJS) $(BUILD)/obj/tests/doctest_main.o
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart $(LDLIBS)
+-include $(EMU_GPU_TOBJS:.o=.d)
+.PHONY: emu-gpu-tests
+emu-gpu-tests: $(BUILD)/tests/emu_gpu_tests
+	@bash tools/run_tests.sh $<

@@ -1,13 +1,16 @@
-// Host half / bfloat16 conversions of the emulator (kernels/emu/fp16.h) against values
-// worked out by hand from the IEEE binary16 and bfloat16 formats (round to nearest even).
+// Host half / bfloat16 conversions against values worked out by hand from the IEEE binary16
+// and bfloat16 formats (round to nearest even). Under the emulator they test kernels/emu/fp16.h;
+// built by `make emu-gpu-tests` they run against the CUDA toolkit's own host implementation
+// (no GPU needed: `build/tests/emu_gpu_tests -tc="emu fp16:*"`), which checks the tables.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
-TEST_CASE("emu: float -> half rounds to nearest even, with subnormals, overflow and NaN") {
+TEST_CASE("emu fp16: float -> half rounds to nearest even, with subnormals, overflow and NaN") {
   auto h = [](float f) { return __half_as_ushort(__float2half(f)); };
   CHECK(h(1.0f) == 0x3c00);
   CHECK(h(-2.0f) == 0xc000);
@@ -28,7 +31,7 @@ TEST_CASE("emu: float -> half rounds to nearest even, with subnormals, overflow 
   CHECK(((n & 0x7c00) == 0x7c00 && (n & 0x3ff) != 0));
 }
 
-TEST_CASE("emu: half -> float") {
+TEST_CASE("emu fp16: half -> float") {
   auto f = [](uint16_t b) { return __half2float(__ushort_as_half(b)); };
   CHECK(f(0x3c00) == 1.0f);
   CHECK(f(0x3555) == 0.333251953125f);
@@ -39,7 +42,7 @@ TEST_CASE("emu: half -> float") {
   CHECK(std::isnan(f(0x7e00)));
 }
 
-TEST_CASE("emu: float -> bf16 rounds to nearest even") {
+TEST_CASE("emu fp16: float -> bf16 rounds to nearest even") {
   auto b = [](float f) { return __bfloat16_as_ushort(__float2bfloat16(f)); };
   CHECK(b(1.0f) == 0x3f80);
   CHECK(b(0.1f) == 0x3dcd);
@@ -52,7 +55,7 @@ TEST_CASE("emu: float -> bf16 rounds to nearest even") {
   CHECK(__bfloat162float(__ushort_as_bfloat16(0x4120)) == 10.0f);
 }
 
-TEST_CASE("emu: half and bf16 arithmetic rounds once") {
+TEST_CASE("emu fp16: half and bf16 arithmetic rounds once") {
   __half a = __float2half(1.0f), e = __float2half(std::ldexp(1.0f, -11));
   CHECK(__half_as_ushort(__hadd(a, e)) == 0x3c00);  // 1 + 2^-11: tie to even
   CHECK(__half2float(__hmul(__float2half(3.0f), __float2half(0.5f))) == 1.5f);
