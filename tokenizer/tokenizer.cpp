@@ -5,7 +5,9 @@
 // goes through greedy longest-match-first WordPiece.
 #include "tokenizer/tokenizer.h"
 
+#ifdef _OPENMP
 #include <omp.h>
+#endif
 
 #include <algorithm>
 #include <exception>
@@ -504,7 +506,12 @@ static std::vector<Encoding> batch(const Tokenizer& tk, size_t n, int threads, F
   std::vector<Encoding> out(n);
   std::exception_ptr err;
   std::mutex mu;
+#ifdef _OPENMP
   int nt = threads > 0 ? threads : omp_get_max_threads();
+#else
+  int nt = 1;
+  (void)threads;
+#endif
 #pragma omp parallel for schedule(dynamic, 32) num_threads(nt)
   for (size_t i = 0; i < n; ++i) {
     try {

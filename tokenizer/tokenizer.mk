@@ -13,4 +13,9 @@ fuzz-tokenizer: build/fuzz/tokenizer_fuzz
 build/fuzz/tokenizer_fuzz: fuzz/tokenizer_fuzz.cpp $(wildcard tokenizer/*.cpp tokenizer/*.h tokenizer/*.inc)
 	@mkdir -p $(dir $@) build/fuzz/corpus
 	$(FUZZ_CXX) -std=c++20 -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ fuzz/tokenizer_fuzz.cpp $(wildcard tokenizer/*.cpp) -lfmt -lutf8proc -fopenmp
+	  -o $@ fuzz/tokenizer_fuzz.cpp $(wildcard tokenizer/*.cpp) -lfmt -lutf8proc
+
+# Throughput benchmark against HuggingFace tokenizers: bench/tokenizer.sh (results: bench/tokenizer.md)
+$(BUILD)/bench/tokenizer_bench: bench/tokenizer_bench.cpp $(BUILD)/lib/libmr_tokenizer.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/lib/libmr_tokenizer.a -lfmt -lutf8proc
