@@ -16,9 +16,9 @@ struct DataArgs {
   CLI::Option* thr = nullptr;
 
   void add(CLI::App& app) {
-    app.add_option("--data", path, "dataset directory (RecBole atomic, RecBole benchmark, MovieLens) or .csv/.jsonl file")
+    app.add_option("--data", path, "dataset: a directory (prepared, RecBole atomic, RecBole benchmark, MovieLens) or a .csv/.jsonl file")
         ->required();
-    app.add_option("--format", format, "auto | recbole | recbole-benchmark | ml-100k | ml-1m | ml-latest | csv | jsonl");
+    app.add_option("--format", format, "auto | prepared | recbole | recbole-benchmark | ml-100k | ml-1m | ml-latest | csv | jsonl");
     app.add_option("--name", name, "RecBole dataset name (default: the directory name)");
     thr = app.add_option("--threshold", threshold, "implicit feedback: positive when rating >= threshold (default: all)");
     app.add_flag("--lenient", lenient, "skip malformed lines (counted on stderr) instead of failing");

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/check.h"
+#include "engine/data/prepared.h"
 #include "engine/data/readers.h"
 
 namespace mr::data {
@@ -275,11 +276,13 @@ std::string detect_format(const std::string& path, std::string& name) {
   name = basename_of(path);
   if (!is_dir(path)) {
     if (path.size() > 6 && path.substr(path.size() - 6) == ".jsonl") return "jsonl";
+    if (path.size() > 4 && path.substr(path.size() - 4) == ".mrd") return "prepared";
     if (path.size() > 4 && (path.substr(path.size() - 4) == ".csv" || path.substr(path.size() - 4) == ".tsv")) return "csv";
     if (!file_exists(path)) throw Error(fmt::format("{}: no such file or directory", path));
     throw Error(fmt::format("{}: cannot tell the format of a file (use a directory, a .csv or a .jsonl file)", path));
   }
   std::string d = path + "/";
+  if (file_exists(d + kPreparedFile)) return "prepared";
   if (file_exists(d + name + ".inter")) return "recbole";
   if (file_exists(d + name + ".train.inter")) return "recbole-benchmark";
   if (file_exists(d + "u.data")) return "ml-100k";
@@ -306,11 +309,12 @@ Dataset load_dataset(const std::string& path, const LoadOptions& opt) {
   if (fmt_ == "auto") fmt_ = detect_format(path, name);
   else name = basename_of(path);
   if (!opt.name.empty()) name = opt.name;
+  if (fmt_ == "prepared") return PreparedDataset::open(path).to_dataset();
   if (fmt_ == "recbole") return load_recbole(path, name, opt);
   if (fmt_ == "recbole-benchmark") return load_recbole_benchmark(path, name, opt);
   if (fmt_ == "ml-100k" || fmt_ == "ml-1m" || fmt_ == "ml-latest") return load_movielens(path, fmt_, opt);
   if (fmt_ == "csv" || fmt_ == "jsonl") return load_generic(path, fmt_, opt);
-  throw Error(fmt::format("unknown data format '{}' (auto, recbole, recbole-benchmark, ml-100k, ml-1m, ml-latest, csv, jsonl)",
+  throw Error(fmt::format("unknown data format '{}' (auto, prepared, recbole, recbole-benchmark, ml-100k, ml-1m, ml-latest, csv, jsonl)",
                           fmt_));
 }
 

@@ -53,7 +53,7 @@ bool merge_sequence_lines(const std::vector<SeqLine>& lines, std::vector<std::st
 struct LoadOptions {
   ReadOptions read;
   ImplicitOptions implicit;
-  std::string format = "auto";  // auto, recbole, recbole-benchmark, ml-100k, ml-1m, ml-latest, csv, jsonl
+  std::string format = "auto";  // auto, prepared, recbole, recbole-benchmark, ml-100k, ml-1m, ml-latest, csv, jsonl
   std::string name;             // RecBole dataset name; default: the directory's base name
   // Generic CSV/JSONL: role -> column (roles: user, item, rating, time). For csv, columns may
   // also be 0-based indices when there is no header.
