@@ -25,6 +25,8 @@ CXXFLAGS := -std=c++20 -Wall -Wextra -Wno-unused-parameter -Wno-restrict -fopenm
 ifeq ($(DEBUG),1)
   CXXFLAGS += -O0 -g3
   BUILD := $(BUILD)-debug
+else ifeq ($(ASAN),1)
+  CXXFLAGS += -O1 -g
 else
   CXXFLAGS += -O3 -g
 endif
@@ -52,6 +54,7 @@ CLI_SRCS      := $(wildcard tools/cli/*.cpp)
 CUDA_SRCS     := $(wildcard kernels/cuda/*.cu)
 SUITES        := $(patsubst tests/%/,%,$(sort $(dir $(wildcard tests/*/*_test.cpp))))
 TEST_BINS     :=
+ASAN_SUITES   := core
 -include $(wildcard */*.mk kernels/*/*.mk)
 
 # Static libraries link dependents first: every module before core.
@@ -130,9 +133,8 @@ endif
 test: all $(TEST_BINS) $(BIN) test-data
 	@bash tools/run_tests.sh $(TEST_BINS)
 
-# Suites listed in ASAN_SUITES (set by fragments) are also built and run under
-# address + undefined-behaviour sanitizers; CI runs this after `make test`.
-ASAN_SUITES ?=
+# Suites listed in ASAN_SUITES (core here, more from fragments) are also built and run
+# under address + undefined-behaviour sanitizers; CI runs this after `make test`.
 test-asan:
 ifneq ($(strip $(ASAN_SUITES)),)
 	@$(MAKE) --no-print-directory ASAN=1 $(foreach s,$(ASAN_SUITES),$(BUILD)-asan/tests/$(s)_tests)

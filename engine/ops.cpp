@@ -1,5 +1,7 @@
 #include "engine/ops.h"
 
+#include "engine/profile.h"
+
 namespace mr::ops {
 
 namespace {
@@ -29,6 +31,7 @@ static void embedding_bwd(Tape& t, Record& r) {
 }
 
 Var* embedding(Tape& t, const Tensor& ids, const Tensor& types, Var* wte, Var* wpe, Var* wtt) {
+  MR_PROFILE("embedding", prof::kForward);
   MR_CHECK(ids.ndim() == 2, "ids must be (B, T), got {}", ids.str());
   const int B = int(ids.size(0)), T = int(ids.size(1)), C = int(wte->v.size(1));
   MR_CHECK(T <= wpe->v.size(0), "sequence length {} exceeds max_position_embeddings {}", T, wpe->v.size(0));
@@ -70,6 +73,7 @@ static void linear_bwd(Tape& t, Record& r) {
 }
 
 Var* linear(Tape& t, Var* x, Var* w, Var* b, Act act) {
+  MR_PROFILE("linear", prof::kForward);
   const int IN = int(x->v.size(-1)), OUT = int(w->v.size(0)), N = rows_of(x->v);
   MR_CHECK(w->v.ndim() == 2 && w->v.size(1) == IN, "linear: input {} does not match weight {}", x->v.str(), w->v.str());
   MR_CHECK(!b || b->v.numel() == OUT, "linear: bias {} for {} outputs", b ? b->v.str() : "", OUT);
@@ -109,6 +113,7 @@ static void layernorm_bwd(Tape& t, Record& r) {
 }
 
 Var* layernorm(Tape& t, Var* a, Var* res, Var* gamma, Var* beta, float eps) {
+  MR_PROFILE("layernorm", prof::kForward);
   const int C = int(a->v.size(-1)), N = rows_of(a->v);
   MR_CHECK(!res || res->v.shape == a->v.shape, "layernorm residual {} vs {}", res ? res->v.str() : "", a->v.str());
   MR_CHECK(gamma->v.numel() == C && beta->v.numel() == C, "layernorm over {} channels with gamma {}", C, gamma->v.str());
@@ -140,6 +145,7 @@ static void attention_bwd(Tape& t, Record& r) {
 }
 
 Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, float p_drop) {
+  MR_PROFILE("attention", prof::kForward);
   const int C3 = int(qkv->v.size(-1)), C = C3 / 3;
   MR_CHECK(C3 % 3 == 0 && C % heads == 0, "attention: {} columns for {} heads", C3, heads);
   MR_CHECK(rows_of(qkv->v) == B * T, "attention: {} rows for B={} T={}", rows_of(qkv->v), B, T);
@@ -175,6 +181,7 @@ static void dropout_bwd(Tape& t, Record& r) {
 Var* dropout(Tape& t, Var* x, float p) {
   MR_CHECK(p >= 0.0f && p < 1.0f, "dropout probability {} outside [0, 1)", p);
   if (p == 0.0f || !t.training()) return x;
+  MR_PROFILE("dropout", prof::kForward);
   const uint64_t seed = t.seed(), off = t.take_counters(uint64_t(x->v.numel()));
   Var* out = out_var(t, x->v.shape, {x});
   t.k().dropout_fwd(out->v.f32(), x->v.f32(), x->v.numel(), p, seed, off);
@@ -201,6 +208,7 @@ static void mean_pool_bwd(Tape& t, Record& r) {
 }
 
 Var* mean_pool(Tape& t, Var* h, const Tensor& mask, int B, int T) {
+  MR_PROFILE("mean_pool", prof::kForward);
   const int C = int(h->v.size(-1));
   MR_CHECK(rows_of(h->v) == B * T, "mean_pool: {} rows for B={} T={}", rows_of(h->v), B, T);
   Var* out = out_var(t, Shape{B, C}, {h});
@@ -225,6 +233,7 @@ static void cls_pool_bwd(Tape& t, Record& r) {
 }
 
 Var* cls_pool(Tape& t, Var* h, int B, int T) {
+  MR_PROFILE("cls_pool", prof::kForward);
   const int C = int(h->v.size(-1));
   MR_CHECK(rows_of(h->v) == B * T, "cls_pool: {} rows for B={} T={}", rows_of(h->v), B, T);
   Var* out = out_var(t, Shape{B, C}, {h});
@@ -250,6 +259,7 @@ static void xent_bwd(Tape& t, Record& r) {
 }
 
 Var* cross_entropy(Tape& t, Var* logits, const Tensor& targets) {
+  MR_PROFILE("cross_entropy", prof::kForward);
   const int V = int(logits->v.size(-1)), N = rows_of(logits->v);
   MR_CHECK(targets.numel() == N, "cross_entropy: {} targets for {} rows", targets.numel(), N);
   Var* out = out_var(t, Shape{1}, {logits});
@@ -279,6 +289,7 @@ static void pointwise_loss_bwd(Tape& t, Record& r) {
 
 template <bool kBce>
 static Var* pointwise_loss(Tape& t, Var* x, const Tensor& y) {
+  MR_PROFILE("pointwise_loss", prof::kForward);
   MR_CHECK(x->v.numel() == y.numel(), "{}: prediction {} vs target {}", kBce ? "bce" : "mse", x->v.str(), y.str());
   Var* out = out_var(t, Shape{1}, {x});
   if (kBce) t.k().bce_fwd(out->v.f32(), x->v.f32(), y.f32(), x->v.numel());
@@ -308,6 +319,7 @@ static void weighted_sum_bwd(Tape& t, Record& r) {
 }
 
 Var* weighted_sum(Tape& t, const std::vector<std::pair<Var*, float>>& terms) {
+  MR_PROFILE("weighted_sum", prof::kForward);
   MR_CHECK(!terms.empty() && terms.size() <= 4, "weighted_sum takes 1 to 4 terms, got {}", terms.size());
   const Shape s = terms[0].first->v.shape;
   bool rg = false;

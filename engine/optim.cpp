@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/profile.h"
 #include "engine/tape.h"
 
 namespace mr {
@@ -14,15 +15,16 @@ AdamW::AdamW(ParamStore& ps, AdamWConfig cfg)
 }
 
 void AdamW::step(float lr) {
+  MR_PROFILE("adamw", prof::kOther);
   ++t_;
   const KernelTable& k = kernels_for(ps_.device());
   float* m = static_cast<float*>(m_.data());
   float* v = static_cast<float*>(v_.data());
-  for (Param& p : ps_.all()) {
-    if (p.frozen) continue;
-    k.adamw(p.w.f32(), p.g.f32(), m + p.offset, v + p.offset, p.w.numel(), lr, cfg_.beta1, cfg_.beta2, cfg_.eps,
-            p.decay ? cfg_.weight_decay : 0.0f, t_);
-  }
+  float* w = ps_.flat_params().f32();
+  const float* g = ps_.flat_grads().f32();
+  for (const ParamStore::Run& r : ps_.runs())
+    k.adamw(w + r.offset, g + r.offset, m + r.offset, v + r.offset, r.n, lr, cfg_.beta1, cfg_.beta2, cfg_.eps,
+            r.decay ? cfg_.weight_decay : 0.0f, t_);
 }
 
 SGD::SGD(ParamStore& ps, float lr, float momentum, float weight_decay)
@@ -33,24 +35,24 @@ SGD::SGD(ParamStore& ps, float lr, float momentum, float weight_decay)
 void SGD::step() {
   const KernelTable& k = kernels_for(ps_.device());
   float* buf = static_cast<float*>(buf_.data());
-  for (Param& p : ps_.all()) {
-    if (p.frozen) continue;
-    k.sgd(p.w.f32(), p.g.f32(), buf ? buf + p.offset : nullptr, p.w.numel(), lr_, momentum_, p.decay ? wd_ : 0.0f,
+  float* w = ps_.flat_params().f32();
+  const float* g = ps_.flat_grads().f32();
+  for (const ParamStore::Run& r : ps_.runs())
+    k.sgd(w + r.offset, g + r.offset, buf ? buf + r.offset : nullptr, r.n, lr_, momentum_, r.decay ? wd_ : 0.0f,
           first_);
-  }
   first_ = false;
 }
 
 double clip_grad_norm(ParamStore& ps, double max_norm) {
+  MR_PROFILE("clip_grad_norm", prof::kOther);
   const KernelTable& k = kernels_for(ps.device());
+  float* g = ps.flat_grads().f32();
   double ss = 0;
-  for (Param& p : ps.all())
-    if (!p.frozen) ss += k.sumsq(p.g.f32(), p.g.numel());
+  for (const ParamStore::Run& r : ps.runs()) ss += k.sumsq(g + r.offset, r.n);
   const double norm = std::sqrt(ss);
   const double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0)
-    for (Param& p : ps.all())
-      if (!p.frozen) k.scale(p.g.f32(), p.g.numel(), float(coef));
+    for (const ParamStore::Run& r : ps.runs()) k.scale(g + r.offset, r.n, float(coef));
   return norm;
 }
 

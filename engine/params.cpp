@@ -54,6 +54,26 @@ void ParamStore::zero_grad() {
   if (finalized_) fill_zero(flat_grads());
 }
 
+const std::vector<ParamStore::Run>& ParamStore::runs() {
+  std::vector<bool> key;
+  for (const Param& p : params_) {
+    key.push_back(p.frozen);
+    key.push_back(p.decay);
+  }
+  if (key != runs_key_ || runs_.empty()) {
+    runs_.clear();
+    for (const Param& p : params_) {
+      if (p.frozen) continue;
+      if (!runs_.empty() && runs_.back().decay == p.decay && runs_.back().offset + runs_.back().n == p.offset)
+        runs_.back().n += p.w.numel();
+      else
+        runs_.push_back(Run{p.offset, p.w.numel(), p.decay});
+    }
+    runs_key_ = key;
+  }
+  return runs_;
+}
+
 void ParamStore::set_frozen(const std::string& prefix, bool frozen) {
   for (Param& p : params_)
     if (p.name.rfind(prefix, 0) == 0) p.frozen = frozen;

@@ -41,10 +41,19 @@ class ParamStore {
   Device device() const { return dev_; }
 
   void zero_grad();
+  // Maximal runs of adjacent trainable parameters with the same decay flag, in elements:
+  // optimizers and clipping make one kernel call per run instead of one per tensor.
+  struct Run {
+    int64_t offset, n;
+    bool decay;
+  };
+  const std::vector<Run>& runs();
   void set_frozen(const std::string& prefix, bool frozen);  // every name starting with prefix
 
  private:
   std::deque<Param> params_;  // deque: Param& stays valid while adding
+  std::vector<Run> runs_;
+  std::vector<bool> runs_key_;  // frozen/decay flags the runs were computed for
   Buffer pbuf_, gbuf_;
   int64_t numel_ = 0;
   bool finalized_ = false;

@@ -1,5 +1,7 @@
 #include "engine/tape.h"
 
+#include "engine/profile.h"
+
 namespace mr {
 
 static const KernelTable* g_cuda_kernels = nullptr;
@@ -68,6 +70,7 @@ void Tape::backward(Var* loss) {
   copy(loss->g, Tensor{const_cast<float*>(&one), Shape{1}, DType::F32, Device::CPU}.view(loss->v.shape));
   for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
     if (!it->out->g.defined()) continue;  // nothing downstream used this output
+    MR_PROFILE(it->name, prof::kBackward);
     it->backward(*this, *it);
   }
 }
