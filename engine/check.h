@@ -7,20 +7,8 @@
 // use FAIL_INPUT(path, where, fmt, ...) so the message always carries them.
 #pragma once
 #include <fmt/format.h>
-#include <stdexcept>
-#include <string>
 
-namespace mr {
-
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-[[noreturn]] inline void throw_error(const char* file, int line, const char* what, const std::string& msg) {
-  throw Error(fmt::format("{}:{}: {}{}{}", file, line, what, msg.empty() ? "" : ": ", msg));
-}
-
-}  // namespace mr
+#include "engine/error.h"
 
 #define MR_STR2(x) #x
 #define MR_CHECK(cond, ...)                                                                        \

@@ -8,11 +8,11 @@
 #include <string>
 
 #include "engine/check.h"
+#include "engine/device.h"
 
 namespace mr {
 
 enum class DType : uint8_t { F32, BF16, F16, I32 };
-enum class Device : uint8_t { CPU, CUDA };
 
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);
@@ -105,15 +105,6 @@ struct HostTensor {
   Tensor* operator->() { return &t; }
 };
 
-// Device memory hooks: the CUDA backend installs these; without it, CUDA tensors are an error.
-struct DeviceAllocator {
-  void* (*alloc)(size_t bytes) = nullptr;
-  void (*free)(void* p) = nullptr;
-  void (*memset0)(void* p, size_t bytes) = nullptr;
-  void (*copy)(void* dst, Device dd, const void* src, Device sd, size_t bytes) = nullptr;
-};
-void set_cuda_allocator(const DeviceAllocator& a);
-bool cuda_available();
 void fill_zero(const Tensor& t);
 void copy(const Tensor& dst, const Tensor& src);  // same dtype and numel, any devices
 
