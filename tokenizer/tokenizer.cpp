@@ -625,7 +625,7 @@ static std::string_view trim_end(std::string_view s) {
   return s;
 }
 
-Tokenizer Tokenizer::from_vocab_txt(const std::string& path, const NormalizerConfig& norm) {
+Tokenizer Tokenizer::from_vocab_txt(const std::string& path, const NormalizerConfig& norm, const SpecialTokens& special) {
   std::string text = read_file(path);
   Tokenizer tk;
   Impl& m = *tk.impl_;
@@ -641,12 +641,14 @@ Tokenizer Tokenizer::from_vocab_txt(const std::string& path, const NormalizerCon
   }
   if (line_no == 0) FAIL_INPUT(path, "line 1", "empty vocabulary");
   // BertTokenizerFast: the special tokens present in the vocabulary, [CLS] A [SEP] (B [SEP]).
-  for (const char* s : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"})
-    if (int32_t id = m.whole.find(s); id >= 0) m.add_special(s, id, true);
+  for (const std::string& s : {special.pad, special.unk, special.cls, special.sep, special.mask})
+    if (int32_t id = m.whole.find(s); id >= 0 && !s.empty()) m.add_special(s, id, true);
+  m.unk_token = special.unk;
   m.unk_id = m.whole.find(m.unk_token);
   if (m.unk_id < 0) FAIL_INPUT(path, fmt::format("{} lines", line_no), "the vocabulary has no {} token", m.unk_token);
-  int32_t cls = m.whole.find("[CLS]"), sep = m.whole.find("[SEP]");
-  if (cls < 0 || sep < 0) FAIL_INPUT(path, fmt::format("{} lines", line_no), "the vocabulary lacks [CLS] or [SEP]");
+  int32_t cls = m.whole.find(special.cls), sep = m.whole.find(special.sep);
+  if (cls < 0 || sep < 0)
+    FAIL_INPUT(path, fmt::format("{} lines", line_no), "the vocabulary lacks {} or {}", special.cls, special.sep);
   m.bert_template(cls, sep);
   return tk;
 }
@@ -853,6 +855,7 @@ Tokenizer Tokenizer::from_dir(const std::string& dir) {
   fs::path vocab = d / "vocab.txt";
   if (!fs::exists(vocab)) FAIL_INPUT(dir, "directory", "neither tokenizer.json nor vocab.txt found");
   NormalizerConfig norm;
+  SpecialTokens special;
   fs::path cfg = d / "tokenizer_config.json";
   if (fs::exists(cfg)) {
     std::string path = cfg.string();
@@ -866,8 +869,24 @@ Tokenizer Tokenizer::from_dir(const std::string& dir) {
     norm.lowercase = r.get_or<bool>(j, "do_lower_case", true, "top level");
     norm.handle_chinese_chars = r.get_or<bool>(j, "tokenize_chinese_chars", true, "top level");
     if (j.contains("strip_accents") && !j["strip_accents"].is_null()) norm.strip_accents = r.get<bool>(j, "strip_accents", "top level");
+    // special token names: a string, or an AddedToken object {"content": ...}
+    auto name = [&](const char* key, std::string& dst) {
+      if (!j.contains(key) || j[key].is_null()) return;
+      const json& v = j[key];
+      if (v.is_string())
+        dst = v.get<std::string>();
+      else if (v.is_object() && v.contains("content") && v["content"].is_string())
+        dst = v["content"].get<std::string>();
+      else
+        r.fail(fmt::format("top level.{}", key), fmt::format("expected a token, found {}", v.dump()));
+    };
+    name("unk_token", special.unk);
+    name("cls_token", special.cls);
+    name("sep_token", special.sep);
+    name("pad_token", special.pad);
+    name("mask_token", special.mask);
   }
-  return from_vocab_txt(vocab.string(), norm);
+  return from_vocab_txt(vocab.string(), norm, special);
 }
 
 }  // namespace mr::tok

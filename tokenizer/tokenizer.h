@@ -69,14 +69,22 @@ struct RawToken {
   uint32_t start, end;
 };
 
+// Names of the special tokens of a vocab.txt tokenizer (tokenizer_config.json may rename them).
+struct SpecialTokens {
+  std::string unk = "[UNK]", cls = "[CLS]", sep = "[SEP]", pad = "[PAD]", mask = "[MASK]";
+};
+
 class Tokenizer {
  public:
   // tokenizer.json when DIR has one; else vocab.txt with tokenizer_config.json's do_lower_case,
   // strip_accents and tokenize_chinese_chars when present.
   static Tokenizer from_dir(const std::string& dir);
   static Tokenizer from_tokenizer_json(const std::string& path);
-  // vocab.txt (one token per line, id = line number) with BertTokenizerFast's defaults.
-  static Tokenizer from_vocab_txt(const std::string& path, const NormalizerConfig& norm = {});
+  // vocab.txt (one token per line, id = line number) with BertTokenizerFast's defaults:
+  // the special tokens below that the vocabulary has are matched in the text and skipped by
+  // decode; [CLS] A [SEP] (B [SEP]).
+  static Tokenizer from_vocab_txt(const std::string& path, const NormalizerConfig& norm = {},
+                                  const SpecialTokens& special = {});
 
   Tokenizer();
   ~Tokenizer();

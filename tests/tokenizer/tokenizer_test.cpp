@@ -180,6 +180,16 @@ TEST_CASE("tokenizer: bad files give errors that name the file") {
   CHECK(cased.encode("Hello").ids == std::vector<int32_t>{2, 1, 3});
   CHECK(cased.encode("hello").ids == std::vector<int32_t>{2, 5, 3});
 
+  // special token names from tokenizer_config.json
+  d.write("vocab.txt", "<pad>\n<unk>\n<s>\n</s>\nhello\n");
+  d.write("tokenizer_config.json",
+          R"({"unk_token": "<unk>", "cls_token": {"content": "<s>"}, "sep_token": "</s>", "pad_token": "<pad>", "mask_token": null})");
+  Tokenizer custom = Tokenizer::from_dir(d.path.string());
+  CHECK(custom.encode("hello </s>x").ids == std::vector<int32_t>{2, 4, 3, 1, 3});
+  CHECK(custom.decode(std::vector<int32_t>{2, 4, 1, 3}) == "hello");
+  d.write("tokenizer_config.json", R"({"unk_token": 5})");
+  CHECK(error_of([&] { Tokenizer::from_dir(d.path.string()); }).find("unk_token") != std::string::npos);
+
   d.write("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {}}}");
   err = error_of([&] { Tokenizer::from_dir(d.path.string()); });
   CHECK(err.find("tokenizer.json") != std::string::npos);
