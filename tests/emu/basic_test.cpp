@@ -4,6 +4,9 @@
 
 #include <climits>
 #include <cmath>
+#include <string>
+
+#include "engine/check.h"
 
 #include "tests/emu/emu_test_util.h"
 #include "tests/emu/kernels/kernels.h"
@@ -234,3 +237,52 @@ TEST_CASE("emu: launch configuration errors go to cudaGetLastError as on the GPU
   CHECK(cudaGetLastError() == cudaSuccess);  // reading it cleared it
   CHECK(launch_config(64, 64 << 10) != cudaSuccess);  // over the 48 KiB default dynamic shared memory
 }
+
+TEST_CASE("emu: cudaFuncSetAttribute opts in to more dynamic shared memory") {
+  Dev<float> out(64);
+  CHECK(launch_big_smem(out.p, 100 << 10) == cudaSuccess);
+  auto o = out.get();
+  for (int t = 0; t < 64; ++t) CHECK(o[size_t(t)] == float((t + 1) % 64));
+}
+
+TEST_CASE("emu: streams, async copies, memset and events") {
+  cudaStream_t s;
+  cudaEvent_t a, b;
+  REQUIRE(cudaStreamCreate(&s) == cudaSuccess);
+  REQUIRE(cudaEventCreate(&a) == cudaSuccess);
+  REQUIRE(cudaEventCreate(&b) == cudaSuccess);
+  std::vector<int> h(100, 7), back(100, 0);
+  Dev<int> d(100);
+  CHECK(cudaEventRecord(a, s) == cudaSuccess);
+  CHECK(cudaMemsetAsync(d.p, 0, 100 * sizeof(int), s) == cudaSuccess);
+  CHECK(cudaMemcpyAsync(d.p, h.data(), 50 * sizeof(int), cudaMemcpyHostToDevice, s) == cudaSuccess);
+  CHECK(cudaMemcpyAsync(back.data(), d.p, 100 * sizeof(int), cudaMemcpyDeviceToHost, s) == cudaSuccess);
+  CHECK(cudaEventRecord(b, s) == cudaSuccess);
+  CHECK(cudaStreamSynchronize(s) == cudaSuccess);
+  for (int i = 0; i < 100; ++i) CHECK(back[size_t(i)] == (i < 50 ? 7 : 0));
+  float ms = -1;
+  CHECK(cudaEventElapsedTime(&ms, a, b) == cudaSuccess);
+  CHECK(ms >= 0.0f);
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  cudaStreamDestroy(s);
+}
+
+#ifdef MR_EMU
+TEST_CASE("emu: freshly allocated device memory is NaN; bad frees are errors") {
+  Dev<float> d(8);
+  for (float v : d.get()) CHECK(bits(v) == 0xffffffffu);
+  int x = 0;
+  CHECK(cudaFree(&x) == cudaErrorInvalidDevicePointer);
+  CHECK(cudaGetLastError() == cudaErrorInvalidDevicePointer);
+  CHECK(cudaGetLastError() == cudaSuccess);
+  CHECK(std::string(cudaGetErrorString(cudaErrorInvalidConfiguration)) == "invalid configuration argument");
+}
+
+TEST_CASE("emu: __trap and misaligned ldmatrix / cp.async are reported") {
+  CHECK_THROWS_WITH_AS(trap(), doctest::Contains("kernel 'trap_k'"), mr::Error);
+  CHECK_THROWS_WITH_AS(trap(), doctest::Contains("thread (2,0,0): __trap() called"), mr::Error);
+  CHECK_THROWS_WITH_AS(ldmatrix_misaligned(), doctest::Contains("is not 16-byte aligned"), mr::Error);
+  CHECK_THROWS_WITH_AS(cp_async_misaligned(), doctest::Contains("are not 16-byte aligned"), mr::Error);
+}
+#endif

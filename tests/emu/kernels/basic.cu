@@ -148,5 +148,22 @@ cudaError_t launch_config(int threads, size_t smem) {
   LAUNCH(empty_k, 1, threads, smem, 0)(0);
   return cudaGetLastError();
 }
+__global__ void big_smem_k(float* out) {
+  DYNAMIC_SMEM(float, s);
+  s[threadIdx.x] = float(threadIdx.x);
+  __syncthreads();
+  out[threadIdx.x] = s[(threadIdx.x + 1) % blockDim.x];
+}
+cudaError_t launch_big_smem(float* out, size_t smem) {
+  cudaError_t e = cudaFuncSetAttribute(big_smem_k, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+  if (e != cudaSuccess) return e;
+  LAUNCH(big_smem_k, 1, 64, smem, 0)(out);
+  return cudaGetLastError();
+}
+
+__global__ void trap_k() {
+  if (threadIdx.x == 2) __trap();
+}
+void trap() { LAUNCH(trap_k, 1, 4, 0, 0)(); }
 
 }  // namespace emutest

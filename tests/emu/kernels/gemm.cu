@@ -159,6 +159,27 @@ void cp_async_zfill(float* out, const float* in, int src_bytes) {
   LAUNCH(cp_async_zfill_k, 1, 1, 0, 0)(out, in, src_bytes);
 }
 
+__global__ void ldmatrix_misaligned_k() {
+  __shared__ __align__(16) uint16_t s[8 * 8 + 8];
+  for (int i = threadIdx.x; i < 72; i += 32) s[i] = uint16_t(i);
+  __syncthreads();
+  uint32_t r;
+  mr::ptx::ldmatrix_x1(r, &s[1 + (threadIdx.x % 8) * 8]);
+  s[threadIdx.x] = uint16_t(r);
+}
+void ldmatrix_misaligned() { LAUNCH(ldmatrix_misaligned_k, 1, 32, 0, 0)(); }
+__global__ void cp_async_misaligned_k(const float* in) {
+  __shared__ __align__(16) float s[8];
+  mr::ptx::cp_async_16(&s[2], in);
+  mr::ptx::cp_async_wait_all();
+}
+void cp_async_misaligned() {
+  float* in = nullptr;
+  cudaMalloc(&in, 64);
+  LAUNCH(cp_async_misaligned_k, 1, 1, 0, 0)(in);
+  cudaFree(in);
+}
+
 __global__ void overhead_k(float* out, int kind, int iters) {
   __shared__ float s[1024];
   float v = float(threadIdx.x);

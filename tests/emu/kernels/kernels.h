@@ -21,6 +21,8 @@ void fast_math(float* out, const float* in, int n);  // 6 per element
 void halves(float* out, const uint16_t* h, const uint16_t* b, int n);  // 4 per element
 void syncwarp_partial(int* out);  // 32 threads: lanes 0..15 and 16..31 sync separately
 cudaError_t launch_config(int threads, size_t smem);  // launches an empty kernel, returns cudaGetLastError()
+cudaError_t launch_big_smem(float* out, size_t smem);  // opts in to `smem` bytes; out[t] = (t+1) % 64, 64 threads
+void trap();  // thread 2 calls __trap()
 
 // bugs.cu: each is a deliberately broken kernel; the emulator must catch it
 void neighbour_no_barrier(float* out, const float* in, int n);    // out[t] = in[t-1] without __syncthreads
@@ -43,6 +45,8 @@ void mma_ldmatrix(float* D, const uint16_t* A, const uint16_t* B, const float* C
 void mma_direct(float* D, const uint16_t* A, const uint16_t* B, const float* C, int bf16);  // fragments from global
 void cp_async_copy(float* out, const float* in, int n, int wait);  // wait=0: read smem before waiting
 void cp_async_zfill(float* out, const float* in, int src_bytes);   // one 16-byte copy of 4 floats
+void ldmatrix_misaligned();  // emulator only: row addresses off by 2 bytes
+void cp_async_misaligned();  // emulator only: a 16-byte copy to an 8-byte aligned address
 // overhead: `iters` __syncthreads (kind 0) or __shfl_xor_sync (kind 1) per thread
 void overhead(float* out, int kind, int iters, int nthreads, int nblocks);
 
