@@ -57,7 +57,8 @@ TEST_BINS     :=
 ASAN_SUITES   := core
 -include $(wildcard */*.mk kernels/*/*.mk)
 
-# Static libraries link dependents first: every module before core.
+# Libraries link inside --start-group/--end-group, so modules may use each other; the order
+# below only keeps the command line readable.
 LINK_ORDER := $(filter-out core,$(MODULES)) core
 lib_of = $(BUILD)/lib/libmr_$(1).a
 
@@ -78,7 +79,7 @@ $(1)_TOBJS := $$(patsubst %.cpp,$(BUILD)/obj/%.o,$$(wildcard tests/$(1)/*.cpp)) 
 ALL_OBJS += $$($(1)_TOBJS)
 $(BUILD)/tests/$(1)_tests: $$($(1)_TOBJS) $$(foreach l,$$($(1)_LIBS),$$(call lib_of,$$(l)))
 	@mkdir -p $$(dir $$@)
-	$$(CXX) $$(LDFLAGS) -o $$@ $$($(1)_TOBJS) $$(foreach l,$$($(1)_LIBS),$$(call lib_of,$$(l))) $$(LDLIBS)
+	$$(CXX) $$(LDFLAGS) -o $$@ $$($(1)_TOBJS) -Wl,--start-group $$(foreach l,$$($(1)_LIBS),$$(call lib_of,$$(l))) -Wl,--end-group $$(LDLIBS)
 TEST_BINS += $(BUILD)/tests/$(1)_tests
 endef
 $(foreach s,$(SUITES),$(eval $(call SUITE_RULES,$(s))))
@@ -112,7 +113,7 @@ $(BUILD)/obj/tests/doctest_main.o: tests/doctest_main.cc | setup
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 $(BIN): $(CLI_OBJS) $(ALL_LIBS)
-	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(ALL_LIBS) $(LDLIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
 
 tests: $(TEST_BINS)
 
