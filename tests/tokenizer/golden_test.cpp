@@ -178,3 +178,64 @@ TEST_CASE("golden: vocab.txt + tokenizer_config.json give the same as tokenizer.
   CHECK(lower.failed == 0);
   CHECK(cased.failed == 0);
 }
+
+TEST_CASE("golden: encode_batch with padding and truncation in both directions" *
+          doctest::skip(!test::have_model() || !test::have_fixture("cases_batch.jsonl.gz"))) {
+  std::map<std::string, std::unique_ptr<Tokenizer>> toks;
+  size_t batches = 0, encodings = 0, failed = 0, refused = 0;
+  for (const std::string& line : test::read_gz_lines(test::kDataDir + "/cases_batch.jsonl.gz")) {
+    json c = json::parse(line);
+    auto& tk = toks[c["norm"]];
+    if (!tk) tk = from_json(c["norm"]);
+    tk->truncation = {};
+    tk->padding = {};
+    if (c.contains("max_len")) {
+      tk->truncation.max_length = c["max_len"];
+      std::string st = c["strategy"];
+      tk->truncation.strategy = st == "only_first"    ? TruncationStrategy::OnlyFirst
+                                : st == "only_second" ? TruncationStrategy::OnlySecond
+                                                      : TruncationStrategy::LongestFirst;
+      tk->truncation.left = c["trunc_dir"] == "left";
+    }
+    if (c["pad"] != 0) {
+      tk->padding.strategy = c["pad"] == "longest" ? PaddingStrategy::BatchLongest : PaddingStrategy::Fixed;
+      if (c["pad"] != "longest") tk->padding.length = c["pad"];
+      tk->padding.left = c["pad_dir"] == "left";
+      tk->padding.multiple_of = c["pad_multiple"];
+    }
+    ++batches;
+    std::vector<Encoding> got;
+    try {
+      if (c["pair"]) {
+        std::vector<std::pair<std::string, std::string>> items;
+        for (const auto& p : c["batch"]) items.emplace_back(p[0], p[1]);
+        got = tk->encode_batch(items, 2);
+      } else {
+        got = tk->encode_batch(c["batch"].get<std::vector<std::string>>(), 2);
+      }
+    } catch (const mr::Error& e) {
+      if (!c.contains("error") && failed++ < 10) FAIL_CHECK("we refused (" << std::string(e.what()) << "): " << line);
+      refused += c.contains("error");
+      continue;
+    }
+    if (c.contains("error")) {
+      if (failed++ < 10) FAIL_CHECK("HF refused but we encoded: " << line);
+      continue;
+    }
+    const json& want = c["results"];
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i, ++encodings) {
+      std::vector<Offset> offs;
+      for (const auto& o : want[i]["offsets"]) offs.push_back({o[0].get<uint32_t>(), o[1].get<uint32_t>()});
+      bool ok = got[i].ids == want[i]["ids"].get<std::vector<int32_t>>() &&
+                got[i].type_ids == want[i]["type_ids"].get<std::vector<int32_t>>() &&
+                got[i].attention_mask == want[i]["mask"].get<std::vector<int32_t>>() && got[i].offsets == offs;
+      if (!ok && failed++ < 10)
+        FAIL_CHECK("batch item " << i << " differs: " << line.substr(0, 2000) << "\n ours ids: " << show(got[i].ids)
+                                 << "\n ours offsets: " << show(got[i].offsets));
+    }
+  }
+  MESSAGE(batches << " batches, " << encodings << " encodings, " << refused << " refused like HF, " << failed << " differ");
+  CHECK(batches >= 100);
+  CHECK(failed == 0);
+}

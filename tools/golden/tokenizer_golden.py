@@ -4,6 +4,7 @@
 Writes into tests/data/tokenizer/:
   unicode_hf.txt.gz   what HF's BertNormalizer / BertPreTokenizer do to every code point
                       (U+0000..U+10FFFF without surrogates), one section per property
+  cases_batch.jsonl.gz  encode_batch with padding/truncation in both directions
   cases_*.jsonl.gz    >= 5,000 diverse texts (and pairs) with HF's ids, type ids, attention
                       mask, char offsets and decode, under several normalizer/truncation/padding
                       settings, with all-MiniLM-L6-v2's vocabulary
@@ -306,6 +307,36 @@ def record(tok, norm, a, b=None, max_len=0, strategy="longest_first", pad=0, raw
     return r
 
 
+def batch_record(tok, norm, items, pair, rng):
+    """encode_batch with BatchLongest or Fixed padding (either direction, maybe to a multiple)
+    and truncation from either side."""
+    r = {"norm": norm, "batch": items, "pair": pair}
+    ml = rng.choice([0, 0, 4, 7, 16, 40])
+    if ml:
+        r.update(max_len=ml, strategy=rng.choice(["longest_first", "longest_first", "only_first", "only_second"] if pair
+                                                  else ["longest_first"]),
+                 trunc_dir=rng.choice(["right", "left"]))
+        tok.enable_truncation(ml, strategy=r["strategy"], direction=r["trunc_dir"])
+    else:
+        tok.no_truncation()
+    r["pad"] = rng.choice(["longest", "longest", 0, 24])
+    r["pad_dir"] = rng.choice(["right", "left"])
+    r["pad_multiple"] = rng.choice([0, 0, 8, 5])
+    if r["pad"] == 0:
+        tok.no_padding()
+    else:
+        tok.enable_padding(direction=r["pad_dir"], pad_to_multiple_of=r["pad_multiple"] or None, pad_id=0,
+                           pad_token="[PAD]", length=None if r["pad"] == "longest" else r["pad"])
+    try:
+        encs = tok.encode_batch([tuple(x) for x in items] if pair else items)
+    except Exception as ex:
+        r["error"] = str(ex)
+        return r
+    r["results"] = [{"ids": e.ids, "type_ids": e.type_ids, "mask": e.attention_mask,
+                     "offsets": [list(o) for o in e.offsets]} for e in encs]
+    return r
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     sweep(os.path.join(OUT, "unicode_hf.txt.gz"))
@@ -333,6 +364,17 @@ def main():
         strat = rng.choice(["longest_first", "longest_first", "only_first", "only_second"])
         recs.append(record(toks[norm], norm, a, b, max_len=ml, strategy=strat, pad=rng.choice([0, 0, 0, 40, 140])))
     n_texts = len(set(texts)) + len(invalid)
+    brng = random.Random(11)
+    batches = []
+    for _ in range(150):
+        pair = brng.random() < 0.5
+        norm = brng.choice(["lower", "cased"])
+        n = brng.randint(1, 8)
+        items = [[brng.choice(texts), brng.choice(texts)] if pair else brng.choice(texts) for _ in range(n)]
+        batches.append(batch_record(toks[norm], norm, items, pair, brng))
+    with gzip.GzipFile(os.path.join(OUT, "cases_batch.jsonl.gz"), "wb", mtime=0) as f:
+        for r in batches:
+            f.write((json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
     # three files, each well under 2 MiB
     for name, keep in [("cases_single_lower", lambda r: "b" not in r and r["norm"] == "lower"),
                        ("cases_single_other", lambda r: "b" not in r and r["norm"] != "lower"),
