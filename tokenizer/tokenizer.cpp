@@ -355,6 +355,7 @@ thread_local Scratch tls_scratch;
 }  // namespace
 
 void Tokenizer::tokenize(std::string_view text, std::vector<RawToken>& out) const {
+  MR_CHECK(text.size() < (size_t(1) << 32), "text of {} bytes: offsets are 32-bit, at most 4 GiB per text", text.size());
   Encoder e{*impl_, normalizer, normalizer.strips(), tls_scratch, out};
   e.s.word.clear();
   e.s.orig.clear();
