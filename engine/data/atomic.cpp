@@ -275,12 +275,8 @@ static void read_pointwise(const AtomicTable& t, const LoadOptions& opt, Dataset
   }
 }
 
-Dataset load_recbole(const std::string& dir, const std::string& name, const LoadOptions& opt) {
-  Dataset ds;
-  ds.name = name;
-  DatasetBuilder b(ds);
-  std::string path = dir + "/" + name + ".inter";
-  auto t = read_atomic(path, opt.read, ds.report);
+// The .inter part of load_recbole; returns the implicit options to finalize with.
+static ImplicitOptions read_inter(const AtomicTable& t, const LoadOptions& opt, DatasetBuilder& b, Dataset& ds) {
   ImplicitOptions imp = opt.implicit;
   if (t.col("item_id_list") >= 0) {
     ds.source = "recbole-sequence";
@@ -294,6 +290,25 @@ Dataset load_recbole(const std::string& dir, const std::string& name, const Load
     ds.source = "recbole-atomic";
     read_pointwise(t, opt, b, ds);
   }
+  return imp;
+}
+
+Dataset recbole_inter_from_text(std::string_view text, const std::string& path, const LoadOptions& opt) {
+  Dataset ds;
+  ds.name = "text";
+  DatasetBuilder b(ds);
+  auto t = parse_atomic(text, path, opt.read, ds.report);
+  b.finalize(read_inter(t, opt, b, ds));
+  return ds;
+}
+
+Dataset load_recbole(const std::string& dir, const std::string& name, const LoadOptions& opt) {
+  Dataset ds;
+  ds.name = name;
+  DatasetBuilder b(ds);
+  std::string path = dir + "/" + name + ".inter";
+  auto t = read_atomic(path, opt.read, ds.report);
+  ImplicitOptions imp = read_inter(t, opt, b, ds);
   read_item_side(dir, name, opt, b, ds);
   b.finalize(imp);
   read_kg(dir, name, opt, ds);

@@ -10,7 +10,7 @@
 namespace mr::cli {
 
 struct DataArgs {
-  std::string path, format = "auto", name, map, delimiter = ",";
+  std::string path, format = "auto", name, map, delimiter = ",", items;
   double threshold = 0;
   bool has_threshold = false, lenient = false, no_header = false;
   CLI::Option* thr = nullptr;
@@ -24,6 +24,7 @@ struct DataArgs {
     app.add_flag("--lenient", lenient, "skip malformed lines (counted on stderr) instead of failing");
     app.add_option("--map", map, "csv/jsonl columns: user=COL,item=COL[,rating=COL][,time=COL]");
     app.add_option("--delimiter", delimiter, "csv delimiter (one character; \\t for tab)");
+    app.add_option("--items", items, "csv/jsonl: item side fields file (.csv with a header, or .jsonl), keyed by --map's item");
     app.add_flag("--no-header", no_header, "csv without a header: --map gives 0-based column indices");
   }
 
@@ -37,6 +38,7 @@ struct DataArgs {
     if (d.size() != 1) throw Error(fmt::format("--delimiter must be one character, got '{}'", delimiter));
     o.delimiter = d[0];
     o.header = !no_header;
+    o.items_file = items;
     if (!map.empty())
       for (auto kv : data::split(map, ',')) {
         auto eq = kv.find('=');

@@ -247,6 +247,57 @@ void parse_generic(std::string_view text, const std::string& path, const std::st
   if (!seen_header) FAIL_INPUT(path, "line 1", "empty file (expected a header)");
 }
 
+void parse_generic_items(std::string_view text, const std::string& path, const std::string& format, const LoadOptions& o,
+                         DatasetBuilder& b, ReadReport& rep) {
+  auto it = o.columns.find("item");
+  if (it == o.columns.end()) FAIL_INPUT(path, "options", "the column mapping must name the item column");
+  const std::string& ci = it->second;
+  if (format == "jsonl") {
+    for_each_line(text, [&](size_t no, std::string_view line) {
+      if (trim(line).empty()) return;
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.is_object()) { rep.bad(o.read, path, no, "not a JSON object", ""); return; }
+      auto id = j.find(ci);
+      if (id == j.end() || !(id->is_string() || id->is_number_integer() || id->is_number_unsigned())) {
+        rep.bad(o.read, path, no, "missing column", ci);
+        return;
+      }
+      std::string key = id->is_string() ? id->get<std::string>() : id->dump();
+      for (auto f = j.begin(); f != j.end(); ++f) {
+        if (f.key() == ci) continue;
+        std::string v;
+        if (f->is_string()) v = f->get<std::string>();
+        else if (f->is_array()) {  // ["Drama", "War"] -> "Drama War"
+          for (auto& x : *f) v += (v.empty() ? "" : " ") + (x.is_string() ? x.get<std::string>() : x.dump());
+        } else if (!f->is_null()) v = f->dump();
+        b.item_field(key, canonical_item_field(f.key()), to_utf8(v));
+      }
+    });
+    return;
+  }
+  std::vector<std::string> hdr, f;
+  int id = -1;
+  for_each_line(text, [&](size_t no, std::string_view line) {
+    if (trim(line).empty()) return;
+    if (!split_csv(line, o.delimiter, f)) { rep.bad(o.read, path, no, "bad CSV quoting", ""); return; }
+    if (hdr.empty()) {
+      hdr = f;
+      for (size_t k = 0; k < hdr.size(); k++)
+        if (trim(hdr[k]) == ci) id = static_cast<int>(k);
+      if (id < 0) FAIL_INPUT(path, fmt::format("line {}", no), "missing column '{}' (header has: {})", ci, fmt::join(hdr, ", "));
+      return;
+    }
+    if (f.size() != hdr.size()) {
+      rep.bad(o.read, path, no, "wrong number of fields", fmt::format("{} fields, header has {}", f.size(), hdr.size()));
+      return;
+    }
+    if (trim(f[id]).empty()) { rep.bad(o.read, path, no, "empty id", ci); return; }
+    for (size_t k = 0; k < f.size(); k++)
+      if (static_cast<int>(k) != id) b.item_field(trim(f[id]), canonical_item_field(trim(hdr[k])), to_utf8(f[k]));
+  });
+  if (hdr.empty()) FAIL_INPUT(path, "line 1", "empty file (expected a header)");
+}
+
 Dataset load_generic(const std::string& file, const std::string& format, const LoadOptions& opt) {
   Dataset ds;
   ds.source = format;
@@ -255,6 +306,11 @@ Dataset load_generic(const std::string& file, const std::string& format, const L
   if (opt.columns.count("rating")) ds.signal_name = opt.columns.at("rating");
   DatasetBuilder b(ds);
   parse_generic(read_file(file), file, format, opt, b, ds.report);
+  if (!opt.items_file.empty()) {
+    std::string f = opt.items_file;
+    std::string ifmt = f.size() > 6 && f.substr(f.size() - 6) == ".jsonl" ? "jsonl" : "csv";
+    parse_generic_items(read_file(f), f, ifmt, opt, b, ds.report);
+  }
   b.finalize(opt.implicit);
   return ds;
 }

@@ -60,7 +60,9 @@ struct LoadOptions {
   std::map<std::string, std::string> columns;
   char delimiter = ',';
   bool header = true;
-  std::string items_file;       // generic: optional CSV/JSONL of item fields (needs columns["item"])
+  // generic: optional CSV (with a header) or JSONL of item side fields, keyed by the column
+  // columns["item"]; every other column becomes a field (canonical names: title, genres, ...)
+  std::string items_file;
 };
 
 // Detects the format of a path (a directory, or a file for csv/jsonl) and reads it.
@@ -68,6 +70,8 @@ Dataset load_dataset(const std::string& path, const LoadOptions& opt);
 std::string detect_format(const std::string& path, std::string& name);
 
 Dataset load_recbole(const std::string& dir, const std::string& name, const LoadOptions& opt);
+// A .inter file given as text (pointwise or sequence form), without side files.
+Dataset recbole_inter_from_text(std::string_view text, const std::string& path, const LoadOptions& opt);
 Dataset load_recbole_benchmark(const std::string& dir, const std::string& name, const LoadOptions& opt);
 Dataset load_movielens(const std::string& dir, const std::string& variant, const LoadOptions& opt);
 Dataset load_generic(const std::string& file, const std::string& format, const LoadOptions& opt);
@@ -81,6 +85,8 @@ void parse_ml_movies(std::string_view text, const std::string& path, const std::
 bool split_csv(std::string_view line, char delim, std::vector<std::string>& out);
 void parse_generic(std::string_view text, const std::string& path, const std::string& format, const LoadOptions& o,
                    DatasetBuilder& b, ReadReport& rep);
+void parse_generic_items(std::string_view text, const std::string& path, const std::string& format, const LoadOptions& o,
+                         DatasetBuilder& b, ReadReport& rep);
 // Splits "Title (1995)" into title and year (year "" when absent).
 void split_title_year(std::string_view s, std::string& title, std::string& year);
 

@@ -249,3 +249,44 @@ TEST_CASE("amazon-scientific benchmark files" * doctest::skip(!rt::have_amazon()
   for (uint32_t i = 0; i < ds.n_items(); i++) with_text += !ds.item_field("text", i).empty();
   CHECK(with_text == 4385);
 }
+
+TEST_CASE("generic item side file, csv and jsonl") {
+  LoadOptions o;
+  o.columns = {{"user", "uid"}, {"item", "iid"}};
+  Dataset ds;
+  ds.name = "g";
+  DatasetBuilder b(ds);
+  parse_generic("uid,iid\na,x\na,y\n", "g.csv", "csv", o, b, ds.report);
+  parse_generic_items("iid,name,genre\nx,\"Film X, The\",Drama\ny,Y,\nz,Z,War\n", "items.csv", "csv", o, b, ds.report);
+  b.finalize({});
+  CHECK(ds.item_field("title", ds.items.find("x")) == "Film X, The");
+  CHECK(ds.item_field("genres", ds.items.find("x")) == "Drama");
+  CHECK(ds.item_field("genres", ds.items.find("y")) == "");
+  Dataset dj;
+  dj.name = "j";
+  DatasetBuilder bj(dj);
+  parse_generic("{\"uid\":1,\"iid\":7}\n", "g.jsonl", "jsonl", o, bj, dj.report);
+  parse_generic_items("{\"iid\":7,\"title\":\"Seven\",\"genres\":[\"Crime\",\"Drama\"],\"year\":1995}\n", "i.jsonl", "jsonl", o,
+                      bj, dj.report);
+  bj.finalize({});
+  CHECK(dj.item_field("title", 0) == "Seven");
+  CHECK(dj.item_field("genres", 0) == "Crime Drama");
+  CHECK(dj.item_field("year", 0) == "1995");
+  ReadReport rep;
+  CHECK(error_of([&] { parse_generic_items("id,name\n", "bad.csv", "csv", o, bj, rep); }).find("bad.csv: line 1: missing column 'iid'") == 0);
+  CHECK(error_of([&] { parse_generic_items("iid,name\nx\n", "bad.csv", "csv", o, bj, rep); }).find("bad.csv: line 2: wrong number of fields") == 0);
+}
+
+TEST_CASE("recbole .inter from text: sequence form and bad lines") {
+  LoadOptions o;
+  auto ds = recbole_inter_from_text("user_id:token\titem_id_list:token_seq\titem_id:token\nu\ta b\tc\nu\ta\tb\n", "s.inter", o);
+  CHECK(ds.source == "recbole-sequence");
+  CHECK(names(ds, 0) == std::vector<std::string>{"a", "b", "c"});
+  CHECK(error_of([&] { recbole_inter_from_text("user_id:token\titem_id_list:token_seq\titem_id:token\nu\ta\tb\nu\tx y\tz\n", "s.inter", o); })
+            .find("s.inter: line 2: inconsistent sequence") == 0);
+  CHECK(error_of([&] { recbole_inter_from_text("user_id:token\nu\n", "p.inter", o); }).find("p.inter: line 1: missing column 'item_id'") == 0);
+  o.read.lenient = true;
+  auto l = recbole_inter_from_text("user_id:token\titem_id:token\ttimestamp:float\nu\ti\t1\nu\tj\t\nv\tk\t2\n", "p.inter", o);
+  CHECK(l.inter.size() == 2);
+  CHECK(l.report.skipped["missing value"] == 1);
+}
