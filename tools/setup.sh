@@ -48,8 +48,11 @@ case "${1:-deps}" in
     if [ ! -x .venv/bin/python ]; then
       /usr/bin/python3 -m venv --system-site-packages .venv
     fi
-    .venv/bin/python -c "import transformers, safetensors" 2>/dev/null ||
-      .venv/bin/pip install -q "transformers==4.40.2" "safetensors>=0.4" >&2
+    # numpy 1.26 (not 2.x): Debian's torch 1.13 is built against numpy 1; scipy (pulled in by
+    # sentence-transformers) needs >= 1.26.
+    .venv/bin/python -c "import transformers, safetensors, sentence_transformers" 2>/dev/null ||
+      .venv/bin/pip install -q "transformers==4.40.2" "safetensors>=0.4" "sentence-transformers==2.7.0" \
+        "numpy==1.26.4" >&2
     ;;
   models)
     if [ ! -f models/all-MiniLM-L6-v2/vocab.txt ]; then

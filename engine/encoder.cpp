@@ -1,0 +1,121 @@
+#include "engine/encoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "engine/ops.h"
+#include "weights/hf_bert.h"
+#include "weights/model_dir.h"
+#include "weights/safetensors.h"
+
+namespace mr {
+
+TextEncoder::TextEncoder(const std::string& dir) {
+  verify_model_dir(dir);
+  cfg_ = BertConfig::from_json_file((std::filesystem::path(dir) / "config.json").string());
+  SafeTensors st(hf_weights_file(dir));
+  model_ = std::make_unique<BertModel>(cfg_, ps_, "", hf_has_pooler(st));
+  ps_.finalize();
+  load_hf_bert(st, *model_, ps_);
+  tok_ = tok::Tokenizer::from_dir(dir);
+  // tokenizer.json may ask for fixed padding (all-MiniLM-L6-v2 pads to 128): batches are
+  // padded here, to the longest text of each batch, with the attention mask marking padding.
+  tok_.padding.strategy = tok::PaddingStrategy::None;
+  ModelInfo info = read_model_info(dir);
+  pool_ = info.pooling;
+  normalize_ = info.normalize;
+}
+
+namespace {
+
+struct Batch {
+  HostTensor ids, types, mask;
+  int B = 0, T = 0;
+};
+
+Batch make_batch(const tok::Tokenizer& tk, const std::vector<const std::string*>& texts, int max_len) {
+  std::vector<tok::Encoding> enc(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) enc[i] = tk.encode(*texts[i]);
+  Batch b;
+  b.B = int(texts.size());
+  for (auto& e : enc) b.T = std::max(b.T, int(std::min<size_t>(e.size(), size_t(max_len))));
+  b.T = std::max(b.T, 1);
+  b.ids = HostTensor(Shape{b.B, b.T}, DType::I32);
+  b.types = HostTensor(Shape{b.B, b.T}, DType::I32);
+  b.mask = HostTensor(Shape{b.B, b.T}, DType::I32);
+  for (int i = 0; i < b.B; ++i)
+    for (int t = 0; t < int(std::min<size_t>(enc[i].size(), size_t(b.T))); ++t) {
+      b.ids->i32()[i * b.T + t] = enc[i].ids[t];
+      b.types->i32()[i * b.T + t] = enc[i].type_ids[t];
+      b.mask->i32()[i * b.T + t] = enc[i].attention_mask[t];
+    }
+  return b;
+}
+
+}  // namespace
+
+std::vector<float> TextEncoder::embed(const std::vector<std::string>& texts, const EmbedOptions& opt,
+                                      const std::function<void(size_t)>& progress) {
+  const std::string pool = opt.pool.empty() ? pool_ : opt.pool;
+  const bool norm = opt.normalize < 0 ? normalize_ : opt.normalize == 1;
+  MR_CHECK(pool == "mean" || pool == "cls", "pooling must be mean or cls, got '{}'", pool);
+  MR_CHECK(opt.max_len >= 2 && opt.max_len <= cfg_.max_position_embeddings,
+           "max_len {} outside [2, max_position_embeddings = {}]", opt.max_len, cfg_.max_position_embeddings);
+  tok_.truncation.max_length = size_t(opt.max_len);
+  const int C = cfg_.hidden_size;
+  std::vector<float> out(texts.size() * size_t(C));
+  // Order by byte length so a batch holds texts of similar token counts.
+  std::vector<size_t> order(texts.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return texts[a].size() < texts[b].size(); });
+  Arena arena;
+  size_t done = 0;
+  for (size_t s = 0; s < order.size(); s += size_t(opt.batch)) {
+    std::vector<const std::string*> bt;
+    for (size_t k = s; k < std::min(order.size(), s + size_t(opt.batch)); ++k) bt.push_back(&texts[order[k]]);
+    Batch b = make_batch(tok_, bt, opt.max_len);
+    Tape t(arena);
+    t.set_training(false);
+    NoGrad ng(t);
+    auto o = model_->forward(t, *b.ids, *b.types, *b.mask);
+    Var* pooled = pool == "mean" ? ops::mean_pool(t, o.hidden, *b.mask, b.B, b.T) : ops::cls_pool(t, o.hidden, b.B, b.T);
+    for (int i = 0; i < b.B; ++i) {
+      float* dst = out.data() + order[s + size_t(i)] * size_t(C);
+      const float* src = pooled->v.f32() + size_t(i) * C;
+      double n2 = 0;
+      for (int c = 0; c < C; ++c) n2 += double(src[c]) * src[c];
+      // sentence-transformers' Normalize: x / max(||x||, 1e-12)
+      const float sc = norm ? float(1.0 / std::max(std::sqrt(n2), 1e-12)) : 1.0f;
+      for (int c = 0; c < C; ++c) dst[c] = src[c] * sc;
+    }
+    t.reset();
+    done += size_t(b.B);
+    if (progress) progress(done);
+  }
+  return out;
+}
+
+std::vector<std::vector<float>> TextEncoder::hidden_states(const std::vector<std::string>& texts, int max_len) {
+  tok_.truncation.max_length = size_t(max_len);
+  std::vector<const std::string*> bt;
+  for (auto& s : texts) bt.push_back(&s);
+  Batch b = make_batch(tok_, bt, max_len);
+  Arena arena;
+  Tape t(arena);
+  t.set_training(false);
+  NoGrad ng(t);
+  auto o = model_->forward(t, *b.ids, *b.types, *b.mask);
+  const int C = cfg_.hidden_size;
+  std::vector<std::vector<float>> out(texts.size());
+  for (int i = 0; i < b.B; ++i) {
+    int len = 0;
+    for (int k = 0; k < b.T; ++k) len += b.mask->i32()[i * b.T + k];
+    const float* src = o.hidden->v.f32() + size_t(i) * b.T * C;
+    out[size_t(i)].assign(src, src + size_t(len) * C);
+  }
+  return out;
+}
+
+}  // namespace mr

@@ -1,0 +1,55 @@
+// metarec embed --model DIR --in texts.txt --out emb.npy [--pool mean|cls] [--normalize]
+//               [--max-len N] [--batch N]
+#include <omp.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+
+#include "engine/encoder.h"
+#include "engine/progress.h"
+#include "tools/cli/command.h"
+#include "weights/npy.h"
+
+namespace {
+
+int run(int argc, char** argv) {
+  CLI::App app("sentence embeddings of UTF-8 lines, as a float32 .npy matrix (rows in input order)", "metarec embed");
+  std::string model, in, out, pool;
+  bool normalize = false, no_normalize = false;
+  mr::EmbedOptions opt;
+  int threads = 0;
+  app.add_option("--model", model, "metarec or HuggingFace model folder")->required()->check(CLI::ExistingDirectory);
+  app.add_option("--in", in, "text file, one text per line")->required()->check(CLI::ExistingFile);
+  app.add_option("--out", out, "output .npy")->required();
+  app.add_option("--pool", pool, "mean or cls (default: the model folder's)")->check(CLI::IsMember({"mean", "cls"}));
+  app.add_flag("--normalize", normalize, "L2-normalise every embedding");
+  app.add_flag("--no-normalize", no_normalize, "do not normalise even if the model folder says so");
+  app.add_option("--max-len", opt.max_len, "tokens per text, [CLS]/[SEP] included")->capture_default_str();
+  app.add_option("--batch", opt.batch, "texts per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "threads (0: all cores)");
+  app.parse(argc, argv);
+  if (threads > 0) omp_set_num_threads(threads);
+  opt.pool = pool;
+  opt.normalize = normalize ? 1 : no_normalize ? 0 : -1;
+
+  std::ifstream f(in);
+  std::vector<std::string> texts;
+  std::string line;
+  while (std::getline(f, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    texts.push_back(line);
+  }
+  if (f.bad()) FAIL_INPUT(in, fmt::format("line {}", texts.size() + 1), "read error");
+  mr::TextEncoder enc(model);
+  mr::Progress bar("embed", int64_t(texts.size()), "texts");
+  std::vector<float> e = enc.embed(texts, opt, [&](size_t done) { bar.update(int64_t(done)); });
+  bar.finish();
+  mr::write_npy_f32(out, e.data(), int64_t(texts.size()), enc.config().hidden_size);
+  std::fprintf(stderr, "wrote %s: %zu x %d float32\n", out.c_str(), texts.size(), enc.config().hidden_size);
+  return 0;
+}
+
+mr::cli::Command reg{"embed", "sentence embeddings of text lines -> .npy (mean/CLS pooling, normalisation)", run};
+
+}  // namespace

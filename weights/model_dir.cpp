@@ -1,0 +1,151 @@
+#include "weights/model_dir.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/bert.h"
+#include "weights/hf_bert.h"
+#include "weights/safetensors.h"
+#include "weights/sha256.h"
+
+namespace mr {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+static const char* kTokenizerFiles[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json",
+                                        "special_tokens_map.json"};
+
+static json read_json(const fs::path& p) {
+  std::ifstream f(p);
+  if (!f) FAIL_INPUT(p.string(), "open", "cannot read");
+  try {
+    return json::parse(f);
+  } catch (const json::parse_error& e) {
+    FAIL_INPUT(p.string(), fmt::format("byte {}", e.byte), "invalid JSON: {}", e.what());
+  }
+}
+
+static void write_text_atomic(const fs::path& p, const std::string& text) {
+  const fs::path tmp = p.string() + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    f << text;
+    if (!f.flush()) FAIL_INPUT(tmp.string(), "write", "cannot write");
+  }
+  fs::rename(tmp, p);
+}
+
+// sentence-transformers' modules.json / 1_Pooling/config.json, when present.
+static void read_sentence_transformers(const fs::path& dir, ConvertReport* r) {
+  r->pooling = "mean";
+  r->normalize = false;
+  const fs::path pool = dir / "1_Pooling" / "config.json";
+  if (fs::exists(pool)) {
+    json j = read_json(pool);
+    if (j.value("pooling_mode_cls_token", false)) r->pooling = "cls";
+    else if (j.value("pooling_mode_mean_tokens", false)) r->pooling = "mean";
+  }
+  const fs::path mods = dir / "modules.json";
+  if (fs::exists(mods)) {
+    json j = read_json(mods);
+    if (j.is_array())
+      for (auto& m : j)
+        if (m.is_object() && m.value("type", "").find("Normalize") != std::string::npos) r->normalize = true;
+  }
+}
+
+ConvertReport convert_from_hf(const std::string& src, const std::string& dst) {
+  const fs::path s(src), d(dst);
+  const BertConfig cfg = BertConfig::from_json_file((s / "config.json").string());
+  const std::string wfile = hf_weights_file(src);
+  SafeTensors st(wfile);
+  ConvertReport rep;
+  rep.pooler = hf_has_pooler(st);
+  ParamStore ps;
+  BertModel model(cfg, ps, "", rep.pooler);
+  ps.finalize();
+  HfLoadReport lr = load_hf_bert(st, model, ps);
+  rep.unexpected = lr.unexpected;
+  if (!fs::exists(s / "vocab.txt") && !fs::exists(s / "tokenizer.json"))
+    FAIL_INPUT(src, "directory", "no vocab.txt or tokenizer.json: the tokenizer is part of a model");
+  read_sentence_transformers(s, &rep);
+
+  fs::create_directories(d);
+  std::vector<StEntry> entries;
+  for (Param& p : ps.all()) entries.push_back({p.name, p.w});
+  write_safetensors((d / "model.safetensors").string(), entries, {{"format", "pt"}, {"producer", "metarec"}});
+  json cj = read_json(s / "config.json");
+  write_text_atomic(d / "config.json", cj.dump(2) + "\n");
+  json meta = {{"format", "metarec-model"}, {"version", 1}, {"source", fs::absolute(s).string()},
+               {"pooling", rep.pooling}, {"normalize", rep.normalize}, {"pooler", rep.pooler}};
+  json sums = json::object();
+  for (const char* f : kTokenizerFiles)
+    if (fs::exists(s / f)) fs::copy_file(s / f, d / f, fs::copy_options::overwrite_existing);
+  for (const char* f : {"model.safetensors", "config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
+                        "special_tokens_map.json"})
+    if (fs::exists(d / f)) sums[f] = sha256_file((d / f).string());
+  meta["sha256"] = sums;
+  write_text_atomic(d / "metarec.json", meta.dump(2) + "\n");
+  return rep;
+}
+
+void verify_model_dir(const std::string& dir) {
+  const fs::path m = fs::path(dir) / "metarec.json";
+  if (!fs::exists(m)) return;
+  json j = read_json(m);
+  if (j.value("format", "") != "metarec-model") FAIL_INPUT(m.string(), "key format", "not a metarec model folder");
+  if (!j.contains("sha256") || !j["sha256"].is_object()) FAIL_INPUT(m.string(), "key sha256", "missing checksums");
+  for (auto& [file, want] : j["sha256"].items()) {
+    const fs::path p = fs::path(dir) / file;
+    if (!fs::exists(p)) FAIL_INPUT(p.string(), "file", "listed in metarec.json but missing");
+    const std::string got = sha256_file(p.string());
+    if (got != want.get<std::string>())
+      FAIL_INPUT(p.string(), "checksum", "sha256 {} does not match metarec.json ({}): the file is corrupt or was edited",
+                 got, want.get<std::string>());
+  }
+}
+
+ModelInfo read_model_info(const std::string& dir) {
+  ModelInfo info;
+  const fs::path m = fs::path(dir) / "metarec.json";
+  if (fs::exists(m)) {
+    json j = read_json(m);
+    info.pooling = j.value("pooling", "mean");
+    info.normalize = j.value("normalize", false);
+  } else {
+    ConvertReport r;
+    read_sentence_transformers(dir, &r);
+    info.pooling = r.pooling;
+    info.normalize = r.normalize;
+  }
+  return info;
+}
+
+void export_hf(const std::string& src, const std::string& dst) {
+  verify_model_dir(src);
+  const fs::path s(src), d(dst);
+  const BertConfig cfg = BertConfig::from_json_file((s / "config.json").string());
+  SafeTensors st(hf_weights_file(src));
+  ParamStore ps;
+  BertModel model(cfg, ps, "", hf_has_pooler(st));
+  ps.finalize();
+  load_hf_bert(st, model, ps);
+  fs::create_directories(d);
+  std::vector<StEntry> entries;
+  for (Param& p : ps.all()) entries.push_back({p.name, p.w});
+  write_safetensors((d / "model.safetensors").string(), entries, {{"format", "pt"}});
+  json cj = read_json(s / "config.json");
+  cj["architectures"] = {"BertModel"};
+  cj["model_type"] = "bert";
+  write_text_atomic(d / "config.json", cj.dump(2) + "\n");
+  for (const char* f : kTokenizerFiles)
+    if (fs::exists(s / f)) fs::copy_file(s / f, d / f, fs::copy_options::overwrite_existing);
+  if (!fs::exists(d / "tokenizer_config.json")) {
+    json tc = {{"tokenizer_class", "BertTokenizer"}, {"do_lower_case", true}, {"model_max_length", cfg.max_position_embeddings}};
+    write_text_atomic(d / "tokenizer_config.json", tc.dump(2) + "\n");
+  }
+}
+
+}  // namespace mr

@@ -1,0 +1,36 @@
+// metarec model folders and HuggingFace export.
+//
+// A metarec model folder (written by `metarec convert`, later by training):
+//   config.json          HuggingFace BertConfig
+//   model.safetensors    BERT weights, F32, HF names without the "bert." prefix
+//   vocab.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json (as present)
+//   metarec.json         {"format": "metarec-model", "version": 1, "source": ..., "pooling":
+//                        "mean"|"cls", "normalize": bool, "sha256": {file: hex, ...}}
+// Loading verifies every checksum and names the file that does not match.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace mr {
+
+struct ConvertReport {
+  std::vector<std::string> unexpected;  // tensors of the source that were dropped (heads, ...)
+  std::string pooling;                  // from sentence-transformers' 1_Pooling if present
+  bool normalize = false;
+  bool pooler = false;
+};
+
+// HF folder (config.json + model.safetensors + vocab.txt/tokenizer.json) -> metarec folder.
+ConvertReport convert_from_hf(const std::string& src, const std::string& dst);
+// metarec folder -> a folder `transformers` AutoModel/AutoTokenizer load.
+void export_hf(const std::string& src, const std::string& dst);
+// Checks metarec.json's checksums; a folder without metarec.json (plain HF) passes.
+void verify_model_dir(const std::string& dir);
+
+struct ModelInfo {
+  std::string pooling = "mean";
+  bool normalize = false;
+};
+ModelInfo read_model_info(const std::string& dir);
+
+}  // namespace mr
