@@ -704,9 +704,12 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   m.max_input_chars_per_word = r.get_or<size_t>(model, "max_input_chars_per_word", 100, "model");
   const json& vocab = r.need(model, "vocab", "model");
   if (!vocab.is_object()) r.fail("model.vocab", "expected an object {token: id}");
+  // ids index a dense table: refuse ids far beyond the vocabulary size (a corrupt file must
+  // not make us allocate gigabytes)
+  const int64_t max_id = int64_t(vocab.size()) * 2 + 4096;
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() >= (1 << 30))
-      r.fail("model.vocab", fmt::format("token \"{}\": id {} is not a valid id", it.key(), it.value().dump()));
+    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() >= max_id)
+      r.fail("model.vocab", fmt::format("token \"{}\": id {} is not a valid id (0..{})", it.key(), it.value().dump(), max_id - 1));
     m.add_token(it.key(), it.value().get<int32_t>());
   }
   m.unk_id = m.whole.find(m.unk_token);
@@ -740,14 +743,14 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
     for (const json& a : j["added_tokens"]) {
       std::string where = fmt::format("added_tokens[{}]", k++);
       std::string content = r.get<std::string>(a, "content", where);
-      int32_t id = r.get<int32_t>(a, "id", where);
+      int64_t id = r.get<int64_t>(a, "id", where);
       bool special = r.get_or<bool>(a, "special", false, where);
       if (content.empty()) r.fail(where, "empty content");
       if (r.get_or<bool>(a, "lstrip", false, where) || r.get_or<bool>(a, "rstrip", false, where) ||
           r.get_or<bool>(a, "single_word", false, where) || r.get_or<bool>(a, "normalized", false, where))
         r.fail(where, fmt::format("added token \"{}\": lstrip, rstrip, single_word and normalized are not supported", content));
-      if (id < 0 || id >= (1 << 30)) r.fail(where, fmt::format("invalid id {}", id));
-      m.add_special(content, id, special);
+      if (id < 0 || id >= max_id) r.fail(where, fmt::format("invalid id {} (0..{})", id, max_id - 1));
+      m.add_special(content, int32_t(id), special);
     }
   }
 
@@ -765,7 +768,9 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
       const json& sep = r.need(pp, "sep", "post_processor");
       if (!cls.is_array() || cls.size() != 2 || !sep.is_array() || sep.size() != 2 || !cls[1].is_number_integer() || !sep[1].is_number_integer())
         r.fail("post_processor", "cls and sep must be [token, id]");
-      m.bert_template(cls[1].get<int32_t>(), sep[1].get<int32_t>());
+      int64_t cls_id = cls[1].get<int64_t>(), sep_id = sep[1].get<int64_t>();
+      if (cls_id < 0 || cls_id >= max_id || sep_id < 0 || sep_id >= max_id) r.fail("post_processor", "cls or sep id out of range");
+      m.bert_template(int32_t(cls_id), int32_t(sep_id));
     } else if (t == "TemplateProcessing") {
       const json& specials = r.get_or<json>(pp, "special_tokens", json::object(), "post_processor");
       auto parse = [&](const char* key, bool is_pair) {
@@ -779,7 +784,10 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
             std::string sid = r.get<std::string>(st, "id", where);
             TemplatePiece p{TemplatePiece::Special, {}, r.get_or<int32_t>(st, "type_id", 0, where)};
             if (specials.contains(sid)) {
-              p.ids = r.get<std::vector<int32_t>>(specials[sid], "ids", where + ".special_tokens");
+              for (int64_t id : r.get<std::vector<int64_t>>(specials[sid], "ids", where + ".special_tokens")) {
+                if (id < 0 || id >= max_id) r.fail(where + ".special_tokens", fmt::format("id {} out of range", id));
+                p.ids.push_back(int32_t(id));
+              }
             } else {
               p.ids = {token_id(sid, where)};
             }

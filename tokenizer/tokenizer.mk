@@ -7,13 +7,14 @@ $(BUILD)/tests/tokenizer_tests: LDLIBS += -lz
 
 # libFuzzer target (clang; not part of `make test`):
 #   make fuzz-tokenizer && build/fuzz/tokenizer_fuzz -max_total_time=600 build/fuzz/corpus
+# (texts), build/fuzz/tokenizer_load_fuzz (tokenizer.json / vocab.txt / tokenizer_config.json).
 FUZZ_CXX ?= clang++
 .PHONY: fuzz-tokenizer
-fuzz-tokenizer: build/fuzz/tokenizer_fuzz
-build/fuzz/tokenizer_fuzz: fuzz/tokenizer_fuzz.cpp $(wildcard tokenizer/*.cpp tokenizer/*.h tokenizer/*.inc)
-	@mkdir -p $(dir $@) build/fuzz/corpus
+fuzz-tokenizer: build/fuzz/tokenizer_fuzz build/fuzz/tokenizer_load_fuzz
+build/fuzz/tokenizer_%: fuzz/tokenizer_%.cpp $(wildcard tokenizer/*.cpp tokenizer/*.h tokenizer/*.inc)
+	@mkdir -p $(dir $@) build/fuzz/corpus build/fuzz/load_corpus
 	$(FUZZ_CXX) -std=c++20 -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ fuzz/tokenizer_fuzz.cpp $(wildcard tokenizer/*.cpp) -lfmt -lutf8proc
+	  -o $@ $< $(wildcard tokenizer/*.cpp) -lfmt -lutf8proc
 
 # Throughput benchmark against HuggingFace tokenizers: bench/tokenizer.sh (results: bench/tokenizer.md)
 $(BUILD)/bench/tokenizer_bench: bench/tokenizer_bench.cpp $(BUILD)/lib/libmr_tokenizer.a
