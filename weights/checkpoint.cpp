@@ -1,0 +1,117 @@
+#include "weights/checkpoint.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "weights/safetensors.h"
+#include "weights/sha256.h"
+
+namespace mr {
+
+namespace fs = std::filesystem;
+
+static std::string ckpt_name(int64_t step) { return fmt::format("ckpt-{:09d}.safetensors", step); }
+
+std::vector<std::string> list_checkpoints(const std::string& dir) {
+  std::vector<std::string> v;
+  if (!fs::is_directory(dir)) return v;
+  for (auto& e : fs::directory_iterator(dir)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("ckpt-", 0) == 0 && e.path().extension() == ".safetensors") v.push_back(e.path().string());
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+std::string latest_checkpoint(const std::string& dir) {
+  std::ifstream f(fs::path(dir) / "latest");
+  std::string name;
+  if (!f || !std::getline(f, name) || name.empty()) return "";
+  return (fs::path(dir) / name).string();
+}
+
+// sha256 over the data section (everything after the header) of a safetensors file.
+static std::string data_sha(const SafeTensors& st) {
+  size_t begin = SIZE_MAX, end = 0;
+  for (const std::string& n : st.names()) {
+    const StTensor& t = st.get(n);
+    begin = std::min(begin, t.file_offset);
+    end = std::max(end, t.file_offset + t.nbytes);
+  }
+  if (begin == SIZE_MAX) return sha256_hex("", 0);
+  return sha256_hex(st.get(st.names()[0]).data - (st.get(st.names()[0]).file_offset - begin), end - begin);
+}
+
+std::string save_checkpoint(const std::string& dir, ParamStore& ps, const AdamW* opt, const TrainState& s, int keep) {
+  MR_CHECK(ps.device() == Device::CPU, "checkpoints are written from CPU parameters");
+  fs::create_directories(dir);
+  std::vector<StEntry> entries;
+  for (Param& p : ps.all()) entries.push_back({"param." + p.name, p.w});
+  if (opt) {
+    entries.push_back({"adamw.m", opt->m()});
+    entries.push_back({"adamw.v", opt->v()});
+  }
+  // The data section is the tensors' bytes in order: hash them the way the writer lays them out.
+  Sha256 h;
+  for (auto& e : entries) h.update(e.t.data, e.t.nbytes());
+  std::map<std::string, std::string> meta = {{"format", "metarec-checkpoint-1"},
+                                             {"step", std::to_string(s.step)},
+                                             {"adamw_t", std::to_string(opt ? opt->t() : 0)},
+                                             {"rng_seed", std::to_string(s.rng_seed)},
+                                             {"rng_offset", std::to_string(s.rng_offset)},
+                                             {"cursor", s.cursor},
+                                             {"config", s.config},
+                                             {"sha256", h.hex()}};
+  const fs::path path = fs::path(dir) / ckpt_name(s.step);
+  write_safetensors(path.string(), entries, meta);
+  {
+    const fs::path tmp = fs::path(dir) / "latest.tmp";
+    std::ofstream f(tmp);
+    f << path.filename().string() << "\n";
+    f.flush();
+    if (!f) FAIL_INPUT(tmp.string(), "write", "cannot write");
+    f.close();
+    fs::rename(tmp, fs::path(dir) / "latest");
+  }
+  auto all = list_checkpoints(dir);
+  for (size_t i = 0; i + size_t(std::max(keep, 1)) < all.size(); ++i) fs::remove(all[i]);
+  return path.string();
+}
+
+TrainState load_checkpoint(const std::string& path, ParamStore& ps, AdamW* opt) {
+  SafeTensors st(path);  // structure: header, offsets, sizes (a truncated file fails here)
+  const auto& md = st.metadata();
+  auto get = [&](const char* k) -> const std::string& {
+    auto it = md.find(k);
+    if (it == md.end()) FAIL_INPUT(path, "header", "not a metarec checkpoint: metadata '{}' missing", k);
+    return it->second;
+  };
+  if (get("format") != "metarec-checkpoint-1") FAIL_INPUT(path, "header", "unknown checkpoint format '{}'", get("format"));
+  const std::string sum = data_sha(st);
+  if (sum != get("sha256"))
+    FAIL_INPUT(path, "data", "checksum mismatch (sha256 {} recorded, {} found): the checkpoint is corrupt; an older "
+               "one in the same folder may still load", get("sha256"), sum);
+  for (Param& p : ps.all()) {
+    if (!st.has("param." + p.name)) FAIL_INPUT(path, "tensor 'param." + p.name + "'", "missing: another model?");
+    st.read_into("param." + p.name, p.w);
+  }
+  TrainState s;
+  try {
+    s.step = std::stoll(get("step"));
+    s.rng_seed = std::stoull(get("rng_seed"));
+    s.rng_offset = std::stoull(get("rng_offset"));
+    if (opt) {
+      st.read_into("adamw.m", opt->m());
+      st.read_into("adamw.v", opt->v());
+      opt->set_t(std::stoi(get("adamw_t")));
+    }
+  } catch (const std::logic_error& e) {
+    FAIL_INPUT(path, "header", "bad number in the metadata: {}", e.what());
+  }
+  s.cursor = get("cursor");
+  s.config = get("config");
+  return s;
+}
+
+}  // namespace mr
