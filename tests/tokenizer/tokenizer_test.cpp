@@ -204,6 +204,17 @@ TEST_CASE("tokenizer: bad files give errors that name the file") {
           "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"a\": -3}}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}");
   err = error_of([&] { Tokenizer::from_dir(d.path.string()); });
   CHECK(err.find("not a valid id") != std::string::npos);
+  // a huge id must not make us allocate a huge table
+  d.write("tokenizer.json",
+          "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"a\": 1000000000}}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}");
+  err = error_of([&] { Tokenizer::from_dir(d.path.string()); });
+  CHECK(err.find("not a valid id") != std::string::npos);
+  d.write("tokenizer.json",
+          "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, "
+          "\"added_tokens\": [{\"id\": 1, \"content\": \"<x>\", \"lstrip\": true}]}");
+  err = error_of([&] { Tokenizer::from_dir(d.path.string()); });
+  CHECK(err.find("added_tokens[0]") != std::string::npos);
+  CHECK(err.find("lstrip") != std::string::npos);
 }
 
 TEST_CASE("tokenizer: words over max_input_chars_per_word are one [UNK]" * doctest::skip(!test::have_model())) {
