@@ -21,4 +21,9 @@ for f in files:
     for mode in range(0, 256, 7):
         open(os.path.join(out, f"{os.path.basename(f)}.{mode}"), "wb").write(bytes([mode]) + data)
 PY
+# a real prepared.mrd as a seed for the prepared-file modes (reader mode 5: first byte 0x14/0x34)
+if [ -x build/metarec ]; then
+  build/metarec prepare --data tests/data/recdata/tiny --out "$out/tiny_prepared" >/dev/null 2>&1 &&
+    for m in 20 52; do printf "\\$(printf %o $m)" | cat - "$out/tiny_prepared/prepared.mrd" > "$out/data_corpus/prepared.$m"; done
+fi
 "$out/data_readers_fuzz" -max_total_time="$secs" -max_len=4096 -timeout=10 "$@" "$out/data_corpus"

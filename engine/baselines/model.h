@@ -28,9 +28,9 @@ struct Options {
   double knn_shrink = 0;       // sim = c_ij / (sqrt(c_i c_j) + shrink)
   // bpr
   size_t bpr_dim = 64;
-  size_t bpr_epochs = 40;
-  double bpr_lr = 0.05;
-  double bpr_reg = 1e-3;
+  size_t bpr_epochs = 200;
+  double bpr_lr = 0.1;
+  double bpr_reg = 0.01;   // defaults: best of a small grid on ml-100k loo validation
   uint64_t seed = 0;
 };
 
