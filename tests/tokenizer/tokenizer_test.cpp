@@ -228,3 +228,14 @@ TEST_CASE("tokenizer: words over max_input_chars_per_word are one [UNK]" * docte
   CHECK(e.ids[2] == tk.unk_id());
   CHECK(e.offsets[2] == Offset{2, 103});
 }
+
+TEST_CASE("tokenizer: say which test inputs are absent") {
+  if (!test::have_model())
+    MESSAGE("SKIPPING the tests that need " << test::kModelDir
+                                            << ": it is absent (tools/setup.sh models fetches it; make test does)");
+  if (!fs::exists(test::kAmazon))
+    MESSAGE(test::kAmazon << " is absent: the batch test uses synthetic texts only");
+  for (const char* f : {"unicode_hf.txt.gz", "cases_single_lower.jsonl.gz", "cases_single_other.jsonl.gz",
+                        "cases_pair.jsonl.gz", "cases_batch.jsonl.gz"})
+    CHECK_MESSAGE(test::have_fixture(f), "committed fixture missing: " << test::kDataDir << "/" << f);
+}
