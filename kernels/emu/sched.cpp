@@ -363,16 +363,29 @@ void on_segv(int sig, siginfo_t* info, void*) {
   signal(sig, SIG_DFL);  // returning re-runs the faulting access under the default action
 }
 
+// The SIGSEGV handler runs on an alternate stack (a fiber that overflowed its own cannot host
+// it), installed per OS thread unless the thread already has one (ASan installs its own).
+struct AltStack {
+  std::vector<char> mem;
+  bool ours = false;
+  AltStack() {
+    stack_t old{};
+    if (sigaltstack(nullptr, &old) != 0 || !(old.ss_flags & SS_DISABLE)) return;
+    mem.resize(size_t(64) << 10);
+    stack_t ss{};
+    ss.ss_sp = mem.data();
+    ss.ss_size = mem.size();
+    ours = sigaltstack(&ss, nullptr) == 0;
+  }
+  ~AltStack() {
+    if (!ours) return;
+    stack_t off{};
+    off.ss_flags = SS_DISABLE;
+    sigaltstack(&off, nullptr);
+  }
+};
+
 void install_crash_handlers() {
-  static thread_local bool done = false;
-  if (done) return;
-  done = true;
-  // The handler runs on an alternate stack: a fiber that overflowed its own cannot host it.
-  static thread_local std::vector<char> alt(size_t(64) << 10);
-  stack_t ss{};
-  ss.ss_sp = alt.data();
-  ss.ss_size = alt.size();
-  sigaltstack(&ss, nullptr);
   static std::once_flag once;
   std::call_once(once, [] {
 #ifdef MR_EMU_ASAN
@@ -389,6 +402,10 @@ void install_crash_handlers() {
     }
 #endif
   });
+#ifndef MR_EMU_ASAN
+  static thread_local AltStack alt;
+  (void)alt;
+#endif
 }
 
 struct BlockScope {  // resets the worker after a block, also when it throws

@@ -4,6 +4,7 @@
 // emulator's overhead per __syncthreads and per shuffle.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -178,10 +179,14 @@ TEST_CASE("emu: overhead per __syncthreads and per shuffle") {
   for (int kind : {0, 1}) {
     CAPTURE(kind);
     Dev<float> out(nt);
-    auto t0 = std::chrono::steady_clock::now();
-    overhead(out.p, kind, iters, nt, 1);
-    auto o = out.get();
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double best = 1e30;
+    std::vector<float> o;
+    for (int rep = 0; rep < 3; ++rep) {  // best of three: the machine is shared
+      auto t0 = std::chrono::steady_clock::now();
+      overhead(out.p, kind, iters, nt, 1);
+      o = out.get();
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
     // the same recurrences on the host: kind 0 adds the right neighbour (via shared memory,
     // two barriers per step), kind 1 adds the xor-1 partner (one shuffle per step)
     std::vector<float> v(nt), w(nt);
@@ -191,9 +196,10 @@ TEST_CASE("emu: overhead per __syncthreads and per shuffle") {
       v.swap(w);
     }
     for (int t = 0; t < nt; ++t) CHECK(o[size_t(t)] == v[size_t(t)]);
-    double per = s / (double(nt) * iters * (kind == 0 ? 2 : 1));
-    std::printf("emu overhead: %s: %.1f ns per thread per %s (%d threads, %d x %d)\n",
-                kind == 0 ? "__syncthreads" : "__shfl_xor_sync", per * 1e9, kind == 0 ? "barrier" : "shuffle", nt,
-                iters, kind == 0 ? 2 : 1);
+    double ops = double(iters) * (kind == 0 ? 2 : 1);  // per thread
+    std::printf("emu overhead: %s: %.1f ns per thread, %.2f us per %s (%d threads, %g per thread, best of 3)\n",
+                kind == 0 ? "__syncthreads" : "__shfl_xor_sync", best / (ops * nt) * 1e9,
+                kind == 0 ? best / ops * 1e6 : best / (ops * nt / 32) * 1e6, kind == 0 ? "block barrier" : "warp shuffle",
+                nt, ops);
   }
 }

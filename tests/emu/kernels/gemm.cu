@@ -174,10 +174,12 @@ __global__ void cp_async_misaligned_k(const float* in) {
   mr::ptx::cp_async_wait_all();
 }
 void cp_async_misaligned() {
-  float* in = nullptr;
-  cudaMalloc(&in, 64);
-  LAUNCH(cp_async_misaligned_k, 1, 1, 0, 0)(in);
-  cudaFree(in);
+  struct Buf {  // freed also when the launch throws
+    float* p = nullptr;
+    Buf() { cudaMalloc(&p, 64); }
+    ~Buf() { cudaFree(p); }
+  } in;
+  LAUNCH(cp_async_misaligned_k, 1, 1, 0, 0)(in.p);
 }
 
 __global__ void overhead_k(float* out, int kind, int iters) {
