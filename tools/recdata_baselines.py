@@ -24,7 +24,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--amazon", default="../shared/data/amazon-scientific")
     ap.add_argument("--ml100k", default="data/ml-100k")
-    ap.add_argument("--models", default="pop,itemknn,bpr")
+    ap.add_argument("--models", default="random,pop,itemknn,bpr")
     a = ap.parse_args()
     models = a.models.split(",")
     rows = []

@@ -35,6 +35,24 @@ class Pop : public Model {
   std::vector<float> count_;
 };
 
+// Random: uniform scores from a hash of (seed, user, item); the no-information reference.
+class Random : public Model {
+ public:
+  explicit Random(uint64_t seed) : seed_(seed) {}
+  std::string name() const override { return "random"; }
+  void fit(const data::Split& sp) override { n_ = sp.n_items; }
+  void score(const data::EvalCase& c, std::span<float> out) const override {
+    for (size_t i = 0; i < n_; i++) {
+      uint64_t s = seed_ ^ (static_cast<uint64_t>(c.user) << 32) ^ i;
+      out[i] = static_cast<float>(uniform(s));
+    }
+  }
+
+ private:
+  uint64_t seed_;
+  size_t n_ = 0;
+};
+
 // ItemKNN: cosine of the item-user co-occurrence (binary): sim(i,j) = c_ij / (sqrt(c_i c_j) +
 // shrink), top-k neighbours per item; score(j) = sum over the case's history items h of sim(h,j).
 class ItemKnn : public Model {
@@ -170,9 +188,10 @@ class Bpr : public Model {
 
 std::unique_ptr<Model> make_model(const std::string& name, const Options& opt) {
   if (name == "pop") return std::make_unique<Pop>();
+  if (name == "random") return std::make_unique<Random>(opt.seed);
   if (name == "itemknn") return std::make_unique<ItemKnn>(opt);
   if (name == "bpr") return std::make_unique<Bpr>(opt);
-  throw Error(fmt::format("unknown model '{}' (pop, itemknn, bpr; the text baseline needs the BERT encoder)", name));
+  throw Error(fmt::format("unknown model '{}' (random, pop, itemknn, bpr; the text baseline needs the BERT encoder)", name));
 }
 
 }  // namespace mr::baselines

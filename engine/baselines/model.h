@@ -34,7 +34,7 @@ struct Options {
   uint64_t seed = 0;
 };
 
-// "pop", "itemknn", "bpr"; mr::Error for anything else.
+// "random", "pop", "itemknn", "bpr"; mr::Error for anything else.
 std::unique_ptr<Model> make_model(const std::string& name, const Options& opt);
 
 }  // namespace mr::baselines

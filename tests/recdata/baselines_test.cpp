@@ -111,3 +111,18 @@ TEST_CASE("bpr: learns a planted two-cluster structure, deterministically") {
   pop->fit(sp);
   CHECK(baselines::evaluate(sp, *pop, eo)["auc"].get<double>() < 0.8);
 }
+
+TEST_CASE("random: near 0.5 auc, deterministic per seed") {
+  auto sp = manual(50, 200, {{0, 0}});
+  for (uint32_t u = 0; u < 50; u++) sp.test.push_back({u, {}, {}, {u, u + 50, u + 100}});
+  auto m = baselines::make_model("random", {});
+  m->fit(sp);
+  auto j = baselines::evaluate(sp, *m, {});
+  CHECK(j["auc"].get<double>() == doctest::Approx(0.5).epsilon(0.1));
+  std::vector<float> a(200), b(200);
+  m->score(sp.test[1], a);
+  m->score(sp.test[1], b);
+  CHECK(a == b);
+  m->score(sp.test[2], b);
+  CHECK(a != b);
+}

@@ -34,7 +34,7 @@ int run(int argc, char** argv) {
   mr::baselines::Options mo;
   uint64_t seed = 0;
   app.add_option("--protocol", protocol, "loo | cold-user | cold-item")->check(CLI::IsMember({"loo", "cold-user", "cold-item"}));
-  app.add_option("--model", model, "pop | itemknn | bpr | text | RUN_DIR");
+  app.add_option("--model", model, "random | pop | itemknn | bpr | text | RUN_DIR");
   app.add_option("--k", ks, "cutoffs, comma separated");
   app.add_option("--mask", mask,
                  "remove the case's known items from the ranking: yes | no | auto (auto: no for loo, as RecBole's "
@@ -65,11 +65,11 @@ int run(int argc, char** argv) {
   std::unique_ptr<mr::baselines::Model> m;
   if (model == "text")
     throw mr::Error("--model text needs the BERT encoder, which metarec does not have yet");
-  if (model != "pop" && model != "itemknn" && model != "bpr") {
+  if (model != "random" && model != "pop" && model != "itemknn" && model != "bpr") {
     struct stat st;
     if (::stat(model.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
       throw mr::Error(fmt::format("--model {}: evaluating a trained run is not implemented yet", model));
-    throw mr::Error(fmt::format("--model '{}': expected pop, itemknn, bpr, text or a run directory", model));
+    throw mr::Error(fmt::format("--model '{}': expected random, pop, itemknn, bpr, text or a run directory", model));
   }
   m = mr::baselines::make_model(model, mo);
 
@@ -102,6 +102,6 @@ int run(int argc, char** argv) {
   return 0;
 }
 
-mr::cli::Command reg{"eval", "evaluate pop/itemknn/bpr under loo, cold-user or cold-item; prints JSON metrics", run};
+mr::cli::Command reg{"eval", "evaluate random/pop/itemknn/bpr under loo, cold-user or cold-item; prints JSON metrics", run};
 
 }  // namespace
