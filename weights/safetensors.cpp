@@ -83,7 +83,9 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
     if (!j.is_object()) FAIL_INPUT(path, "byte 8", "the header is not a JSON object");
     const size_t data_start = 8 + size_t(n), data_len = size_ - data_start;
     std::vector<std::pair<size_t, size_t>> spans;
-    for (auto& [name, v] : j.items()) {
+    for (auto& item : j.items()) {
+      const std::string name = item.key();
+      auto& v = item.value();
       if (name == "__metadata__") {
         if (!v.is_object()) FAIL_INPUT(path, "header", "__metadata__ is not an object");
         for (auto& [mk, mv] : v.items()) {

@@ -36,6 +36,14 @@ TEST_CASE("bf16 and f16 conversions round to nearest even") {
   CHECK(f16_to_f32(f32_to_f16(65504.0f)) == 65504.0f);      // f16 max
   CHECK(std::isinf(f16_to_f32(f32_to_f16(65520.0f))));       // rounds past max -> inf
   CHECK(f16_to_f32(f32_to_f16(1.0f + 1.0f / 2048)) == 1.0f); // tie to even
+  CHECK(f16_to_f32(f32_to_f16(1.0f + 3.0f / 2048)) == 1.0f + 2.0f / 1024);  // tie to even, upwards
+  CHECK(f32_to_f16(std::ldexp(1.0f, -24)) == 1);              // smallest subnormal
+  CHECK(f32_to_f16(std::ldexp(1.0f, -25)) == 0);              // half of it: tie to even (0)
+  CHECK(f32_to_f16(std::ldexp(3.0f, -26)) == 1);              // 0.75 of it rounds up
+  CHECK(f16_to_f32(0x3555) == doctest::Approx(0.33325195).epsilon(1e-7));
+  CHECK(f32_to_f16(-2.0f) == 0xc000);
+  CHECK(std::isnan(f16_to_f32(f32_to_f16(NAN))));
+  for (uint32_t h = 0; h < 0x7c00; ++h) CHECK(f32_to_f16(f16_to_f32(uint16_t(h))) == h);  // exact round trip
   HostTensor a(Shape{4}), b(Shape{4}, DType::BF16), c(Shape{4});
   float vals[4] = {0.5f, -3.0f, 1e-3f, 1234.5f};
   std::memcpy(a->data, vals, sizeof vals);
