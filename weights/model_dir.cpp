@@ -37,6 +37,9 @@ static void write_text_atomic(const fs::path& p, const std::string& text) {
   fs::rename(tmp, p);
 }
 
+static void write_meta(const fs::path& d, const std::string& source, const std::string& pooling, bool normalize,
+                       bool pooler);
+
 // sentence-transformers' modules.json / 1_Pooling/config.json, when present.
 static void read_sentence_transformers(const fs::path& dir, ConvertReport* r) {
   r->pooling = "mean";
@@ -78,17 +81,42 @@ ConvertReport convert_from_hf(const std::string& src, const std::string& dst) {
   write_safetensors((d / "model.safetensors").string(), entries, {{"format", "pt"}, {"producer", "metarec"}});
   json cj = read_json(s / "config.json");
   write_text_atomic(d / "config.json", cj.dump(2) + "\n");
-  json meta = {{"format", "metarec-model"}, {"version", 1}, {"source", fs::absolute(s).string()},
-               {"pooling", rep.pooling}, {"normalize", rep.normalize}, {"pooler", rep.pooler}};
-  json sums = json::object();
   for (const char* f : kTokenizerFiles)
     if (fs::exists(s / f)) fs::copy_file(s / f, d / f, fs::copy_options::overwrite_existing);
+  write_meta(d, fs::absolute(s).string(), rep.pooling, rep.normalize, rep.pooler);
+  return rep;
+}
+
+static void write_meta(const fs::path& d, const std::string& source, const std::string& pooling, bool normalize,
+                       bool pooler) {
+  json meta = {{"format", "metarec-model"}, {"version", 1}, {"source", source},
+               {"pooling", pooling}, {"normalize", normalize}, {"pooler", pooler}};
+  json sums = json::object();
   for (const char* f : {"model.safetensors", "config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
                         "special_tokens_map.json"})
     if (fs::exists(d / f)) sums[f] = sha256_file((d / f).string());
   meta["sha256"] = sums;
   write_text_atomic(d / "metarec.json", meta.dump(2) + "\n");
-  return rep;
+}
+
+void save_model_dir(const std::string& dst, const BertModel& model, ParamStore& ps, const std::string& config_json,
+                    const std::string& tokenizer_dir, const ModelInfo& info, const std::string& source) {
+  const BertConfig file_cfg = BertConfig::from_json_file(config_json);
+  const BertConfig& c = model.config();
+  if (file_cfg.hidden_size != c.hidden_size || file_cfg.num_hidden_layers != c.num_hidden_layers ||
+      file_cfg.vocab_size != c.vocab_size || file_cfg.intermediate_size != c.intermediate_size)
+    FAIL_INPUT(config_json, "config", "does not describe the model being saved");
+  const fs::path d(dst);
+  fs::create_directories(d);
+  std::vector<StEntry> entries;
+  for (Param& p : ps.all())
+    if (p.name.rfind(model.prefix(), 0) == 0) entries.push_back({p.name.substr(model.prefix().size()), p.w});
+  write_safetensors((d / "model.safetensors").string(), entries, {{"format", "pt"}, {"producer", "metarec"}});
+  write_text_atomic(d / "config.json", read_json(config_json).dump(2) + "\n");
+  for (const char* f : kTokenizerFiles)
+    if (fs::exists(fs::path(tokenizer_dir) / f) && fs::absolute(tokenizer_dir) != fs::absolute(d))
+      fs::copy_file(fs::path(tokenizer_dir) / f, d / f, fs::copy_options::overwrite_existing);
+  write_meta(d, source, info.pooling, info.normalize, model.has_pooler());
 }
 
 void verify_model_dir(const std::string& dir) {

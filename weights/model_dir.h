@@ -33,4 +33,12 @@ struct ModelInfo {
 };
 ModelInfo read_model_info(const std::string& dir);
 
+class BertModel;
+class ParamStore;
+// Writes a metarec model folder from a BertModel in memory (e.g. after fine-tuning): its
+// parameters (names without model.prefix()), config.json from config_json (HF config file to
+// copy; the model's own sizes must agree), the tokenizer files of tokenizer_dir, metarec.json.
+void save_model_dir(const std::string& dst, const BertModel& model, ParamStore& ps, const std::string& config_json,
+                    const std::string& tokenizer_dir, const ModelInfo& info, const std::string& source);
+
 }  // namespace mr

@@ -12,7 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/encoder.h"
+#include "engine/optim.h"
 #include "weights/model_dir.h"
+#include "weights/npy.h"
 #include "weights/safetensors.h"
 
 using namespace mr;
@@ -110,4 +112,55 @@ TEST_CASE("model folder: a corrupted file is refused by name" * doctest::skip(!h
   }
   CHECK_THROWS_AS(TextEncoder enc(dir), Error);
   fs::remove_all(dir);
+}
+
+TEST_CASE("fine-tune, save, export-hf: the export gives the fine-tuned model's embeddings" * doctest::skip(!have())) {
+  // One AdamW step on all-MiniLM-L6-v2 (pull two texts' embeddings together), then the model
+  // folder and its HF export must reproduce the in-memory fine-tuned embeddings. Set
+  // METAREC_KEEP_EXPORT=DIR to keep the export for tools/check_export_hf.py (transformers).
+  std::vector<std::string> texts = {"nitrile lab gloves", "safety goggles", "推荐系统", "sanding roll 80 grit"};
+  TextEncoder enc(kModel);
+  ParamStore& ps = enc.params();
+  std::vector<float> before = enc.embed(texts, EmbedOptions{});
+  {
+    Arena arena;
+    Tape t(arena);
+    t.set_training(false);  // no dropout: a deterministic step
+    HostTensor ids(Shape{2, 6}, DType::I32), mask(Shape{2, 6}, DType::I32), target(Shape{2, 384});
+    for (int i = 0; i < 2; ++i) {
+      auto e = enc.tokenizer().encode(texts[size_t(i)]);
+      for (size_t k = 0; k < e.ids.size() && k < 6; ++k) {
+        ids->i32()[i * 6 + int(k)] = e.ids[k];
+        mask->i32()[i * 6 + int(k)] = 1;
+      }
+    }
+    auto o = enc.model().forward(t, *ids, Tensor{}, *mask);
+    Var* pooled = ops::mean_pool(t, o.hidden, *mask, 2, 6);
+    for (int c = 0; c < 384; ++c) target->f32()[c] = target->f32()[384 + c] = 0.05f;
+    t.backward(ops::mse(t, pooled, *target));
+    AdamW opt(ps, AdamWConfig{1e-3f});
+    opt.step();
+  }
+  std::vector<float> after = enc.embed(texts, EmbedOptions{});
+  double moved = 0;
+  for (size_t i = 0; i < after.size(); ++i) moved = std::max(moved, double(std::fabs(after[i] - before[i])));
+  CHECK(moved > 1e-3);  // the step changed the model
+  const char* keep = std::getenv("METAREC_KEEP_EXPORT");
+  const std::string base = keep ? std::string(keep) : (fs::temp_directory_path() / "metarec_test_ft").string();
+  fs::remove_all(base);
+  save_model_dir(base + "/model", enc.model(), ps, kModel + "/config.json", kModel, ModelInfo{"mean", true}, "test");
+  export_hf(base + "/model", base + "/hf");
+  for (const std::string& d : {base + "/model", base + "/hf"}) {
+    TextEncoder again(d);
+    std::vector<float> e = again.embed(texts, EmbedOptions{"mean", 1});
+    CAPTURE(d);
+    CHECK(max_abs(e.data(), after.data(), e.size()) == 0.0);
+  }
+  if (keep) {
+    std::ofstream f(base + "/texts.txt");
+    for (auto& s : texts) f << s << "\n";
+    write_npy_f32(base + "/metarec.npy", after.data(), int64_t(texts.size()), 384);
+  } else {
+    fs::remove_all(base);
+  }
 }
