@@ -59,3 +59,31 @@ $(BUILD)/tests/emu_gpu_tests: $(EMU_GPU_TOBJS) $(EMU_NVCC_OBJS) $(BUILD)/obj/tes
 .PHONY: emu-gpu-tests
 emu-gpu-tests: $(BUILD)/tests/emu_gpu_tests
 	@bash tools/run_tests.sh $<
+
+# ThreadSanitizer mode: the runtime is built uninstrumented with MR_EMU_TSAN (every CUDA
+# thread a TSan fiber, barriers and collectives as happens-before edges), kernels and driver
+# with -fsanitize=thread, so a missing __syncthreads is reported as a data race whatever the
+# thread order. tests/emu/tsan_test.cpp runs $(BUILD)/emu-tsan/race_check (not in ASan builds).
+EMU_TSAN_DIR  := $(BUILD)/emu-tsan
+EMU_TSAN_FLAGS = $(filter-out -fsanitize=% -fno-sanitize-recover=% -fopenmp,$(CXXFLAGS))
+EMU_TSAN_OBJS := $(patsubst kernels/emu/%.cpp,$(EMU_TSAN_DIR)/rt/%.o,$(wildcard kernels/emu/*.cpp)) \
+                 $(EMU_TSAN_DIR)/k/bugs.o $(EMU_TSAN_DIR)/k/gemm.o $(EMU_TSAN_DIR)/k/basic.o \
+                 $(EMU_TSAN_DIR)/race_check.o
+$(EMU_TSAN_DIR)/rt/%.o: kernels/emu/%.cpp | setup
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_TSAN_FLAGS) -DMR_EMU_TSAN -c $< -o $@
+$(EMU_TSAN_DIR)/k/%.o: tests/emu/kernels/%.cu | setup
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_TSAN_FLAGS) -fsanitize=thread $(EMU_CU_FLAGS) -c $< -o $@
+$(EMU_TSAN_DIR)/race_check.o: tests/emu/tsan/race_check.cpp | setup
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_TSAN_FLAGS) -fsanitize=thread $(EMU_INCLUDES) -c $< -o $@
+$(EMU_TSAN_DIR)/race_check: $(EMU_TSAN_OBJS)
+	$(CXX) -fsanitize=thread -o $@ $^ -lboost_context -lfmt -lpthread
+-include $(EMU_TSAN_OBJS:.o=.d)
+.PHONY: emu-tsan
+emu-tsan: $(EMU_TSAN_DIR)/race_check
+ifneq ($(ASAN),1)
+$(BUILD)/tests/emu_tests: | $(EMU_TSAN_DIR)/race_check
+$(BUILD)/obj/tests/emu/tsan_test.o: CXXFLAGS += -DMR_EMU_TSAN_CHECK='"$(EMU_TSAN_DIR)/race_check"'
+endif

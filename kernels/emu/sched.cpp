@@ -30,6 +30,18 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+// ThreadSanitizer mode (make emu-tsan): this file is compiled without instrumentation and with
+// MR_EMU_TSAN, the kernels with -fsanitize=thread. Every CUDA thread is a TSan fiber; switching
+// between fibers creates no happens-before; __syncthreads and warp collectives do (release
+// on arrival, acquire on wake-up), and so do the start and end of a launch. A shared-memory
+// access pair not ordered by a barrier is then reported as a data race.
+#if defined(MR_EMU_TSAN)
+#include <sanitizer/tsan_interface.h>
+#define MR_TSAN(...) __VA_ARGS__
+#else
+#define MR_TSAN(...)
+#endif
+
 namespace bctx = boost::context::detail;
 
 namespace mr::emu {
@@ -54,6 +66,7 @@ struct Fiber {
   bctx::fcontext_t fctx = nullptr;
   void* asan_fake = nullptr;
   bool dirty = false;  // abandoned mid-run (ASan: the whole stack must be unpoisoned)
+  void* tsan = nullptr;  // TSan fiber context (MR_EMU_TSAN)
 
   uint3 tid{};
   int linear = 0;
@@ -69,6 +82,7 @@ struct Fiber {
   Fiber(const Fiber&) = delete;
   Fiber& operator=(const Fiber&) = delete;
   ~Fiber() {
+    MR_TSAN(if (tsan) __tsan_destroy_fiber(tsan));
     if (map) munmap(map, map_bytes);
   }
 };
@@ -81,8 +95,13 @@ struct Worker {
   size_t sched_size = 0;
   Block* block = nullptr;
   Fiber* cur = nullptr;
+  void* tsan_sched = nullptr;  // TSan context of the scheduler (the OS thread)
 };
 thread_local Worker tl_w;
+// TSan: the host's work before a block happens before its threads start (g_tsan_start);
+// their work happens before the host continues (g_tsan_end). Two objects, so that one thread's
+// end does not order it before another thread's start.
+MR_TSAN(char g_tsan_start; char g_tsan_end;)
 
 struct Block {
   const KernelCall* call = nullptr;
@@ -96,6 +115,8 @@ struct Block {
   unsigned char* smem = nullptr;
   bool failed = false;
   std::string error;
+  unsigned bar_epoch = 0;
+  MR_TSAN(char tsan_bar[2] = {}; std::vector<char> tsan_warp;)  // TSan sync objects (addresses)
 };
 
 std::mutex g_attr_mu;
@@ -138,6 +159,7 @@ Worker& worker_in_kernel() {
 
 // ---------------------------------------------------------------- fiber switching
 void yield_to_scheduler(Worker& W, Fiber& f) {
+  MR_TSAN(__tsan_switch_to_fiber(W.tsan_sched, __tsan_switch_to_fiber_no_sync));
 #ifdef MR_EMU_ASAN
   __sanitizer_start_switch_fiber(&f.asan_fake, W.sched_bottom, W.sched_size);
 #endif
@@ -191,6 +213,7 @@ void fiber_main(bctx::transfer_t t) {
   __sanitizer_finish_switch_fiber(nullptr, &W.sched_bottom, &W.sched_size);
 #endif
   Block& B = *W.block;
+  MR_TSAN(__tsan_acquire(&g_tsan_start));
   try {
     B.call->thunk(B.call->pack);
     thread_exit(W, B, *f);
@@ -202,6 +225,8 @@ void fiber_main(bctx::transfer_t t) {
     B.failed = true;
   }
   f->state = St::Done;
+  MR_TSAN(__tsan_release(&g_tsan_end));
+  MR_TSAN(__tsan_switch_to_fiber(W.tsan_sched, __tsan_switch_to_fiber_no_sync));
 #ifdef MR_EMU_ASAN
   __sanitizer_start_switch_fiber(nullptr, W.sched_bottom, W.sched_size);
 #endif
@@ -212,6 +237,7 @@ void fiber_main(bctx::transfer_t t) {
 void resume(Worker& W, Fiber& f) {
   tl_thread_idx = f.tid;
   W.cur = &f;
+  MR_TSAN(__tsan_switch_to_fiber(f.tsan, __tsan_switch_to_fiber_no_sync));
 #ifdef MR_EMU_ASAN
   __sanitizer_start_switch_fiber(&W.sched_fake, f.stack_lo, f.stack_size);
 #endif
@@ -238,6 +264,7 @@ void ensure_fibers(Worker& W, int n, size_t stack_bytes) {
     MR_CHECK(mprotect(f->map, page, PROT_NONE) == 0, "emu: cannot protect a fiber stack guard page");
     f->stack_lo = f->map + page;
     f->stack_size = sz;
+    MR_TSAN(f->tsan = __tsan_create_fiber(0));
   }
 }
 
@@ -299,6 +326,7 @@ void run_block(Worker& W, Block& B, const Config& cfg) {
   B.present.assign(size_t(B.nwarps), 0);
   B.exited.assign(size_t(B.nwarps), 0);
   B.waiting.assign(size_t(B.nwarps), 0);
+  MR_TSAN(B.tsan_warp.assign(size_t(B.nwarps), 0));
   for (int i = 0; i < B.n; ++i) {
     Fiber& f = *W.fibers[size_t(i)];
     f.linear = i;
@@ -314,6 +342,12 @@ void run_block(Worker& W, Block& B, const Config& cfg) {
     __asan_unpoison_memory_region(f.stack_lo + f.stack_size - clean, clean);
 #endif
     f.dirty = true;  // until it finishes
+#ifdef MR_EMU_TSAN
+    char name[64];  // how the thread appears in race reports
+    std::snprintf(name, sizeof name, "%s b(%u,%u,%u) t(%u,%u,%u)", B.call->name, B.bid.x, B.bid.y, B.bid.z, f.tid.x,
+                  f.tid.y, f.tid.z);
+    __tsan_set_fiber_name(f.tsan, name);
+#endif
     f.fctx = bctx::make_fcontext(f.stack_lo + f.stack_size, f.stack_size, fiber_main);
     B.th[size_t(i)] = &f;
     B.present[size_t(i >> 5)] |= 1u << (i & 31);
@@ -414,6 +448,7 @@ struct BlockScope {  // resets the worker after a block, also when it throws
   ~BlockScope() {
     W.block = nullptr;
     W.cur = nullptr;
+    MR_TSAN(__tsan_acquire(&g_tsan_end));  // the block's threads are done with its memory
     if (B.smem) ::operator delete(B.smem, std::align_val_t(16));
     B.smem = nullptr;
   }
@@ -423,6 +458,7 @@ void run_blocks(const KernelCall& call, const Config& cfg, const std::vector<uin
                 std::atomic<bool>& stop) {
   Worker& W = tl_w;
   install_crash_handlers();
+  MR_TSAN(W.tsan_sched = __tsan_get_current_fiber());
   tl_block_dim = call.block;
   tl_grid_dim = call.grid;
   for (;;) {
@@ -436,6 +472,7 @@ void run_blocks(const KernelCall& call, const Config& cfg, const std::vector<uin
     std::memset(B.smem, 0xff, std::max<size_t>(call.smem, 1));  // NaN in float, half and bf16
     W.block = &B;
     tl_block_idx = B.bid;
+    MR_TSAN(__tsan_release(&g_tsan_start));  // the poisoning above happens before the threads
     run_block(W, B, cfg);
   }
 }
@@ -520,8 +557,10 @@ void launch(const KernelCall& call) {
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   int nw = int(std::min<size_t>(size_t(cfg.workers), blocks.size()));
+  MR_TSAN(__tsan_release(&g_tsan_start));
   if (nw <= 1) {
     run_blocks(call, cfg, blocks, next, stop);
+    MR_TSAN(__tsan_acquire(&g_tsan_end));
     return;
   }
   std::exception_ptr first;
@@ -538,6 +577,7 @@ void launch(const KernelCall& call) {
       }
     });
   for (auto& t : pool) t.join();
+  MR_TSAN(__tsan_acquire(&g_tsan_end));
   if (first) std::rethrow_exception(first);
 }
 
@@ -576,12 +616,15 @@ int barrier(int kind, int pred, const Loc& loc) {
   else if (kind == kBarOr) B.bar_acc |= pred;
   f.state = St::Barrier;
   f.loc = loc;
+  MR_TSAN(char* sync = &B.tsan_bar[B.bar_epoch & 1]; __tsan_release(sync));  // one object per epoch parity
   if (++B.at_barrier == B.n) {
     B.bar_result = B.bar_acc;
     B.at_barrier = 0;
+    B.bar_epoch++;
     for (Fiber* t : B.th) t->state = St::Runnable;
   }
   yield_to_scheduler(W, f);
+  MR_TSAN(__tsan_acquire(sync));
   return B.bar_result;
 }
 
@@ -605,6 +648,7 @@ void collective(const CollectiveOp& op, unsigned mask, void* data, const Loc& lo
   f.mask = mask;
   f.data = data;
   f.loc = loc;
+  MR_TSAN(__tsan_release(&B.tsan_warp[size_t(w)]));
   B.waiting[size_t(w)] |= bit;
   if ((B.waiting[size_t(w)] & mask) == mask) {
     bool ready = true;
@@ -630,6 +674,7 @@ void collective(const CollectiveOp& op, unsigned mask, void* data, const Loc& lo
     }
   }
   yield_to_scheduler(W, f);
+  MR_TSAN(__tsan_acquire(&B.tsan_warp[size_t(w)]));
 }
 
 // ---------------------------------------------------------------- shuffles, votes, syncwarp
