@@ -90,6 +90,8 @@ int run(int argc, char** argv) {
   j["items"] = ds.n_items();
   j["interactions"] = ds.inter.size();
   j["train_interactions"] = sp.train.size();
+  j["skipped_lines"] = ds.report.total_skipped();
+  if (sp.dropped_users) j["users_not_evaluated"] = sp.dropped_users;
   if (protocol == "loo") j["max_history"] = max_history;
   if (protocol == "cold-user") {
     j["k_shot"] = cu.k_shot;
