@@ -61,26 +61,28 @@ emu-gpu-tests: $(BUILD)/tests/emu_gpu_tests
 	@bash tools/run_tests.sh $<
 
 # ThreadSanitizer mode: the runtime is built uninstrumented with MR_EMU_TSAN (every CUDA
-# thread a TSan fiber, barriers and collectives as happens-before edges), kernels and driver
-# with -fsanitize=thread, so a missing __syncthreads is reported as a data race whatever the
-# thread order. tests/emu/tsan_test.cpp runs $(BUILD)/emu-tsan/race_check (not in ASan builds).
-EMU_TSAN_DIR  := $(BUILD)/emu-tsan
-EMU_TSAN_FLAGS = $(filter-out -fsanitize=% -fno-sanitize-recover=% -fopenmp,$(CXXFLAGS))
-EMU_TSAN_OBJS := $(patsubst kernels/emu/%.cpp,$(EMU_TSAN_DIR)/rt/%.o,$(wildcard kernels/emu/*.cpp)) \
-                 $(EMU_TSAN_DIR)/k/bugs.o $(EMU_TSAN_DIR)/k/gemm.o $(EMU_TSAN_DIR)/k/basic.o \
-                 $(EMU_TSAN_DIR)/race_check.o
+# thread a TSan fiber, barriers and collectives as happens-before edges), kernels and host
+# code with -fsanitize=thread, so a missing __syncthreads is reported as a data race whatever
+# the thread order. Rules: $(EMU_TSAN_DIR)/path/x.o from any path/x.cu or path/x.cpp
+# (instrumented); link them with $(EMU_TSAN_RT) using -fsanitize=thread. The emu suite's own
+# check: tests/emu/tsan_test.cpp runs $(EMU_TSAN_DIR)/race_check (not in ASan builds).
+EMU_TSAN_DIR   := $(BUILD)/emu-tsan
+EMU_TSAN_FLAGS  = $(filter-out -fsanitize=% -fno-sanitize-recover=% -fopenmp,$(CXXFLAGS))
+EMU_TSAN_RT    := $(patsubst kernels/emu/%.cpp,$(EMU_TSAN_DIR)/rt/%.o,$(wildcard kernels/emu/*.cpp))
+EMU_TSAN_LIBS   = -lboost_context -lfmt -lpthread
 $(EMU_TSAN_DIR)/rt/%.o: kernels/emu/%.cpp | setup
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_TSAN_FLAGS) -DMR_EMU_TSAN -c $< -o $@
-$(EMU_TSAN_DIR)/k/%.o: tests/emu/kernels/%.cu | setup
+$(EMU_TSAN_DIR)/%.o: %.cu | setup
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_TSAN_FLAGS) -fsanitize=thread $(EMU_CU_FLAGS) -c $< -o $@
-$(EMU_TSAN_DIR)/race_check.o: tests/emu/tsan/race_check.cpp | setup
+$(EMU_TSAN_DIR)/%.o: %.cpp | setup
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_TSAN_FLAGS) -fsanitize=thread $(EMU_INCLUDES) -c $< -o $@
-$(EMU_TSAN_DIR)/race_check: $(EMU_TSAN_OBJS)
-	$(CXX) -fsanitize=thread -o $@ $^ -lboost_context -lfmt -lpthread
--include $(EMU_TSAN_OBJS:.o=.d)
+EMU_TSAN_CHECK_OBJS := $(EMU_TEST_CU:%.cu=$(EMU_TSAN_DIR)/%.o) $(EMU_TSAN_DIR)/tests/emu/tsan/race_check.o
+$(EMU_TSAN_DIR)/race_check: $(EMU_TSAN_CHECK_OBJS) $(EMU_TSAN_RT)
+	$(CXX) -fsanitize=thread -o $@ $^ $(EMU_TSAN_LIBS)
+-include $(EMU_TSAN_CHECK_OBJS:.o=.d) $(EMU_TSAN_RT:.o=.d)
 .PHONY: emu-tsan
 emu-tsan: $(EMU_TSAN_DIR)/race_check
 ifneq ($(ASAN),1)
