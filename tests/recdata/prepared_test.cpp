@@ -9,6 +9,7 @@
 #include "engine/check.h"
 #include "engine/data/item_text.h"
 #include "engine/data/prepared.h"
+#include "engine/data/wordpiece.h"
 #include "engine/data/readers.h"
 #include "tests/recdata/common.h"
 
@@ -128,4 +129,27 @@ TEST_CASE("prepared dataset: round trip through mmap, checksum, version, corrupt
   std::remove(file.c_str());
   rmdir(dir.c_str());
   CHECK(error_of([&] { PreparedDataset::open(dir); }).find("cannot open prepared dataset") != std::string::npos);
+}
+
+TEST_CASE("prepared with the WordPiece tokenizer" * doctest::skip(!rt::exists(rt::root() + "/models/all-MiniLM-L6-v2/vocab.txt"))) {
+  auto tk = std::make_shared<mr::tok::Tokenizer>(mr::tok::Tokenizer::from_dir(rt::root() + "/models/all-MiniLM-L6-v2"));
+  auto enc = wordpiece_encoder(tk, 8);
+  auto ds = load_dataset(rt::fixture("tiny"), LoadOptions{});
+  PrepareInput in;
+  in.ds = &ds;
+  in.item_text = render_items(ds, TextTemplate("{title} {title} {title} {title} {title} {title} {title} {title}"), {});
+  in.item_text[1] = "Beta";
+  in.encode = enc;
+  std::string dir = tmpdir();
+  write_prepared(dir, in);
+  auto p = PreparedDataset::open(dir);
+  auto a = p.item_tokens(0);  // eight words, truncated to 8 ids with [CLS] and [SEP]
+  REQUIRE(a.size() == 8);
+  CHECK(a.front() == tk->token_to_id("[CLS]").value());
+  CHECK(a.back() == tk->token_to_id("[SEP]").value());
+  auto b = p.item_tokens(1);
+  REQUIRE(b.size() == 3);  // [CLS] beta [SEP], no padding
+  CHECK(tk->id_to_token(b[1]) == "beta");
+  std::remove((dir + "/" + kPreparedFile).c_str());
+  rmdir(dir.c_str());
 }

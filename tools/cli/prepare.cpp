@@ -8,7 +8,7 @@
 #include "engine/data/cli_args.h"
 #include "engine/data/item_text.h"
 #include "engine/data/prepared.h"
-#include "tokenizer/tokenizer.h"
+#include "engine/data/wordpiece.h"
 #include "tools/cli/command.h"
 
 namespace {
@@ -55,12 +55,9 @@ int run(int argc, char** argv) {
   in.item_text = mr::data::render_items(ds, t, facts);
   size_t empty = 0;
   for (auto& s : in.item_text) empty += s.empty();
-  std::unique_ptr<mr::tok::Tokenizer> tk;
   if (!tokenizer.empty()) {
-    tk = std::make_unique<mr::tok::Tokenizer>(mr::tok::Tokenizer::from_dir(tokenizer));
-    tk->truncation.max_length = max_tokens;
-    tk->padding.strategy = mr::tok::PaddingStrategy::None;  // stored unpadded; batches pad later
-    in.encode = [&](const std::string& s) { return tk->encode(s).ids; };
+    auto tk = std::make_shared<mr::tok::Tokenizer>(mr::tok::Tokenizer::from_dir(tokenizer));
+    in.encode = mr::data::wordpiece_encoder(tk, max_tokens);
     in.meta["tokenizer"] = {{"dir", tokenizer}, {"vocab_size", tk->vocab_size()}, {"max_tokens", max_tokens}};
   }
   in.meta["template"] = spec;
