@@ -50,13 +50,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         exercise(ds);
         break;
       }
-      case 2: {  // MovieLens movies
+      case 2: {  // MovieLens movies or users
         Dataset ds;
         ds.name = "fuzz";
         DatasetBuilder b(ds);
         const char* variants[3] = {"ml-100k", "ml-1m", "ml-latest"};
         b.add("u", "1", 0.0, 4.0);
-        parse_ml_movies(text, "movies", variants[(mode >> 5) % 3], b, o.read, ds.report);
+        if (mode & 0x80) parse_ml_users(text, "users", variants[(mode >> 5) % 2], b, o.read, ds.report);
+        else parse_ml_movies(text, "movies", variants[(mode >> 5) % 3], b, o.read, ds.report);
         b.finalize({});
         break;
       }

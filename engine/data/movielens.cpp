@@ -135,6 +135,31 @@ void parse_ml_movies(std::string_view text, const std::string& path, const std::
   });
 }
 
+void parse_ml_users(std::string_view text, const std::string& path, const std::string& variant, DatasetBuilder& b,
+                    const ReadOptions& opt, ReadReport& rep) {
+  // ml-100k u.user: id|age|gender|occupation|zip; ml-1m users.dat: id::gender::age::occupation::zip
+  static const char* k100k[] = {"age", "gender", "occupation", "zip_code"};
+  static const char* k1m[] = {"gender", "age", "occupation", "zip_code"};
+  for_each_line(text, [&](size_t no, std::string_view raw) {
+    if (trim(raw).empty()) return;
+    std::string line = to_utf8(raw);
+    std::vector<std::string> p;
+    std::string sep = variant == "ml-100k" ? "|" : "::";
+    size_t pos = 0;
+    while (true) {
+      size_t e = line.find(sep, pos);
+      if (e == std::string::npos) { p.push_back(line.substr(pos)); break; }
+      p.push_back(line.substr(pos, e - pos));
+      pos = e + sep.size();
+    }
+    if (p.size() != 5) { rep.bad(opt, path, no, "wrong number of fields", fmt::format("{} fields, expected 5", p.size())); return; }
+    std::string id(trim(p[0]));
+    if (id.empty()) { rep.bad(opt, path, no, "empty id", ""); return; }
+    for (int k = 0; k < 4; k++)
+      b.user_field(id, variant == "ml-100k" ? k100k[k] : k1m[k], std::string(trim(p[k + 1])));
+  });
+}
+
 Dataset load_movielens(const std::string& dir, const std::string& variant, const LoadOptions& opt) {
   Dataset ds;
   ds.source = variant;
@@ -157,6 +182,8 @@ Dataset load_movielens(const std::string& dir, const std::string& variant, const
     parse_ml_ratings(text, ratings, sep, header, b, opt.read, ds.report);
   }
   if (file_exists(movies)) parse_ml_movies(read_file(movies), movies, variant, b, opt.read, ds.report);
+  std::string users = variant == "ml-100k" ? dir + "/u.user" : variant == "ml-1m" ? dir + "/users.dat" : "";
+  if (!users.empty() && file_exists(users)) parse_ml_users(read_file(users), users, variant, b, opt.read, ds.report);
   b.finalize(opt.implicit);
   return ds;
 }

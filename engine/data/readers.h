@@ -5,7 +5,7 @@
 //                          form (user_id, item_id_list, item_id); NAME.item / .user / .text side
 //                          fields; NAME.kg + NAME.link knowledge graph; NAME.item2index (text keyed
 //                          by the original item token); NAME.{train,valid,test}.inter benchmarks.
-//   MovieLens native       ml-100k (u.data, u.item), ml-1m (ratings.dat, movies.dat),
+//   MovieLens native       ml-100k (u.data, u.item, u.user), ml-1m (ratings.dat, movies.dat, users.dat),
 //                          ml-latest(-small) (ratings.csv, movies.csv).
 //   Generic CSV / JSONL    a column mapping names the user, item, rating and time columns.
 #pragma once
@@ -81,6 +81,8 @@ void parse_ml_ratings(std::string_view text, const std::string& path, std::strin
                       DatasetBuilder& b, const ReadOptions& opt, ReadReport& rep);
 void parse_ml_movies(std::string_view text, const std::string& path, const std::string& variant,
                      DatasetBuilder& b, const ReadOptions& opt, ReadReport& rep);
+void parse_ml_users(std::string_view text, const std::string& path, const std::string& variant, DatasetBuilder& b,
+                    const ReadOptions& opt, ReadReport& rep);
 // RFC 4180 fields of one line (quotes, "" escapes); false on an unterminated quote.
 bool split_csv(std::string_view line, char delim, std::vector<std::string>& out);
 void parse_generic(std::string_view text, const std::string& path, const std::string& format, const LoadOptions& o,

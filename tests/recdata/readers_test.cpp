@@ -123,6 +123,8 @@ TEST_CASE("movielens native: ml-100k, ml-1m, ml-latest") {
   CHECK(a.item_field("genres", i20) == "Drama Sci-Fi");  // flags 8 and 15
   CHECK(a.item_field("genres", a.items.find("10")) == "Animation Children's Comedy");
   CHECK(a.item_field("year", i20) == "1995");
+  CHECK(a.user_fields["occupation"][a.users.find("2")] == "other");
+  CHECK(a.user_fields["age"][a.users.find("1")] == "24");
   o.implicit.threshold = 4;
   auto ap = load_dataset(rt::fixture("ml100k"), o);
   CHECK(ap.inter.size() == 3);
@@ -133,6 +135,8 @@ TEST_CASE("movielens native: ml-100k, ml-1m, ml-latest") {
   CHECK(names(b, 0) == std::vector<std::string>{"1193", "661"});
   CHECK(b.item_field("title", b.items.find("1193")) == "One Flew Over the Cuckoo's Nest");
   CHECK(b.item_field("genres", b.items.find("661")) == "Animation Children's Musical");
+  CHECK(b.user_fields["age"][b.users.find("2")] == "56");
+  CHECK(b.user_fields["gender"][b.users.find("1")] == "F");
 
   auto c = load_dataset(rt::fixture("mllatest"), o);
   CHECK(c.source == "ml-latest");
@@ -150,6 +154,8 @@ TEST_CASE("movielens: malformed lines") {
             .find("u.data: line 2: not a number: rating 'x'") == 0);
   CHECK(error_of([&] { parse_ml_ratings("1::2::3\n", "ratings.dat", "::", false, b, {}, rep); })
             .find("ratings.dat: line 1: wrong number of fields") == 0);
+  CHECK(error_of([&] { parse_ml_users("1|24|M\n", "u.user", "ml-100k", b, {}, rep); })
+            .find("u.user: line 1: wrong number of fields") == 0);
   CHECK(error_of([&] { parse_ml_movies("1|T (1990)|x\n", "u.item", "ml-100k", b, {}, rep); })
             .find("u.item: line 1: wrong number of fields") == 0);
   CHECK(error_of([&] { parse_ml_movies("h\n1,\"T (1990),x\n", "movies.csv", "ml-latest", b, {}, rep); })
