@@ -50,4 +50,17 @@ MR_HD float philox_uniform(uint64_t seed, uint64_t n) {
 
 MR_HD bool dropout_keep(uint64_t seed, uint64_t n, float p) { return philox_uniform(seed, n) >= p; }
 
+// keep[i] = dropout_keep(seed, offset + i, p) for i < n, one Philox evaluation per block of 4.
+inline void dropout_mask(uint8_t* keep, uint64_t seed, uint64_t offset, int64_t n, float p) {
+  const uint64_t first = offset >> 2, last = (offset + uint64_t(n) + 3) >> 2;
+  for (uint64_t q = first; q < last; ++q) {
+    const Philox4 r = philox4x32_10(uint32_t(q), uint32_t(q >> 32), 0u, 0u, uint32_t(seed), uint32_t(seed >> 32));
+    for (int w = 0; w < 4; ++w) {
+      const uint64_t c = q * 4 + uint64_t(w);
+      if (c < offset || c >= offset + uint64_t(n)) continue;
+      keep[c - offset] = float(r.v[w] >> 8) * (1.0f / 16777216.0f) >= p;
+    }
+  }
+}
+
 }  // namespace mr

@@ -12,11 +12,14 @@
 
 namespace mr::cpu {
 
-// probs row i of head (b, h) -> dropped copy (or the same pointer when p == 0)
-static const float* dropped(const float* P, float* scratch, int T, float p, uint64_t seed, uint64_t base) {
+// The (T, T) probabilities of head (b, h) after dropout (or P itself when p == 0); keep gets
+// the mask, drawn once per head with one Philox call per 4 elements.
+static const float* dropped(const float* P, float* scratch, uint8_t* keep, int T, float p, uint64_t seed,
+                            uint64_t base) {
   if (p <= 0.0f) return P;
   const float ks = 1.0f / (1.0f - p);
-  for (int k = 0; k < T * T; ++k) scratch[k] = dropout_keep(seed, base + uint64_t(k), p) ? P[k] * ks : 0.0f;
+  dropout_mask(keep, seed, base, int64_t(T) * T, p);
+  for (int k = 0; k < T * T; ++k) scratch[k] = keep[k] ? P[k] * ks : 0.0f;
   return scratch;
 }
 
@@ -27,6 +30,7 @@ void attention_fwd(float* out, float* probs, const float* qkv, const int32_t* ma
 #pragma omp parallel
   {
     std::vector<float> scratch(p_drop > 0 ? size_t(T) * T : 0);
+    std::vector<uint8_t> keep(p_drop > 0 ? size_t(T) * T : 0);
 #pragma omp for schedule(static) collapse(2)
     for (int b = 0; b < B; ++b)
       for (int h = 0; h < H; ++h) {
@@ -53,7 +57,7 @@ void attention_fwd(float* out, float* probs, const float* qkv, const int32_t* ma
           const float iz = 1.0f / z;
           for (int j = 0; j < T; ++j) row[j] *= iz;
         }
-        const float* Pd = dropped(P, scratch.data(), T, p_drop, seed, offset + (size_t(b) * H + h) * T * T);
+        const float* Pd = dropped(P, scratch.data(), keep.data(), T, p_drop, seed, offset + (size_t(b) * H + h) * T * T);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, Pd, T, v, ld, 0.0f,
                     out + size_t(b) * T * C + h * D, C);
       }
@@ -69,6 +73,7 @@ void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float
 #pragma omp parallel
   {
     std::vector<float> dP(size_t(T) * T), scratch(p_drop > 0 ? size_t(T) * T : 0);
+    std::vector<uint8_t> keep(p_drop > 0 ? size_t(T) * T : 0);
 #pragma omp for schedule(static) collapse(2)
     for (int b = 0; b < B; ++b)
       for (int h = 0; h < H; ++h) {
@@ -81,7 +86,7 @@ void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float
         const float* go = dout + size_t(b) * T * C + h * D;
         const float* P = probs + (size_t(b) * H + h) * T * T;
         const uint64_t base = offset + (size_t(b) * H + h) * T * T;
-        const float* Pd = dropped(P, scratch.data(), T, p_drop, seed, base);
+        const float* Pd = dropped(P, scratch.data(), keep.data(), T, p_drop, seed, base);
         // dV = P'^T dO ; dP' = dO V^T
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, Pd, T, go, C, beta, dv, ld);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, go, C, v, ld, 0.0f, dP.data(), T);
@@ -90,7 +95,7 @@ void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float
           float* g = dP.data() + size_t(i) * T;
           const float* p = P + size_t(i) * T;
           if (p_drop > 0)
-            for (int j = 0; j < T; ++j) g[j] = dropout_keep(seed, base + uint64_t(i) * T + j, p_drop) ? g[j] * ks : 0.0f;
+            for (int j = 0; j < T; ++j) g[j] = keep[size_t(i) * T + j] ? g[j] * ks : 0.0f;
           float dot = 0;
           for (int j = 0; j < T; ++j) dot += g[j] * p[j];
           for (int j = 0; j < T; ++j) g[j] = p[j] * (g[j] - dot) * scale;
