@@ -8,8 +8,10 @@ ASAN_SUITES += emu
 # A .cu compiled by g++ for the emulator: every name nvcc provides comes from the
 # force-included kernels/emu/emu.h; <cuda_runtime.h>, <cuda_bf16.h>, ... resolve to the
 # stand-ins in kernels/emu/include (host .cpp files that call launchers use EMU_INCLUDES).
+# No strict aliasing (kernels pun float4 / half2 / uint32_t as nvcc allows); `#pragma unroll`
+# is an nvcc pragma g++ does not know.
 EMU_INCLUDES = -Ikernels/emu/include
-EMU_CU_FLAGS = -x c++ -include kernels/emu/emu.h $(EMU_INCLUDES) -fno-strict-aliasing
+EMU_CU_FLAGS = -x c++ -include kernels/emu/emu.h $(EMU_INCLUDES) -fno-strict-aliasing -Wno-unknown-pragmas
 EMU_LDLIBS   = -lboost_context
 
 # any/path/x.cu -> $(BUILD)/emu/any/path/x.o
