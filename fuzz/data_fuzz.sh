@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}; shift || true
-out=build-fuzz
+out=build/fuzz   # inside the git-ignored build folder
 mkdir -p "$out" "$out/data_corpus"
 CXX=${CXX:-clang++}
 srcs=$(ls engine/data/*.cpp)

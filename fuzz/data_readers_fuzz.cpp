@@ -1,7 +1,7 @@
 // libFuzzer target for metarec's data readers (engine/data). The first input byte picks the
 // reader and mode; the rest is the file content. Every reader must either return a dataset or
 // throw mr::Error: a crash, a sanitizer report or any other exception is a bug.
-//   bash fuzz/data_fuzz.sh            # builds build-fuzz/data_readers_fuzz and runs it briefly
+//   bash fuzz/data_fuzz.sh            # builds build/fuzz/data_readers_fuzz and runs it briefly
 #include <cstdint>
 #include <cstdio>
 #include <string>
