@@ -14,13 +14,17 @@ BertConfig BertConfig::from_json_file(const std::string& path) {
     j = nlohmann::json::parse(f);
   } catch (const nlohmann::json::parse_error& e) {
     FAIL_INPUT(path, fmt::format("byte {}", e.byte), "invalid JSON: {}", e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for any C++ type
+    FAIL_INPUT(path, "JSON", "invalid JSON: {}", e.what());
   }
   if (!j.is_object()) FAIL_INPUT(path, "byte 0", "the config is not a JSON object");
   BertConfig c;
   auto get_int = [&](const char* key, int& dst) {
     if (!j.contains(key)) return;
     if (!j[key].is_number_integer()) FAIL_INPUT(path, std::string("key ") + key, "expected an integer, got {}", j[key].dump());
-    dst = j[key].get<int>();
+    const int64_t v = j[key].is_number_unsigned() && j[key].get<uint64_t>() > uint64_t(INT32_MAX) ? INT64_MAX : j[key].get<int64_t>();
+    if (v < INT32_MIN || v > INT32_MAX) FAIL_INPUT(path, std::string("key ") + key, "{} is out of range", j[key].dump());
+    dst = int(v);
   };
   auto get_float = [&](const char* key, float& dst) {
     if (!j.contains(key)) return;

@@ -24,6 +24,8 @@ static json read_json(const fs::path& p) {
     return json::parse(f);
   } catch (const json::parse_error& e) {
     FAIL_INPUT(p.string(), fmt::format("byte {}", e.byte), "invalid JSON: {}", e.what());
+  } catch (const json::exception& e) {
+    FAIL_INPUT(p.string(), "JSON", "invalid JSON: {}", e.what());
   }
 }
 

@@ -79,6 +79,8 @@ SafeTensors::SafeTensors(const std::string& path) : path_(path) {
       j = json::parse(hdr, hdr + n);
     } catch (const json::parse_error& e) {
       FAIL_INPUT(path, fmt::format("byte {}", 8 + e.byte - (e.byte ? 1 : 0)), "invalid JSON header: {}", e.what());
+    } catch (const json::exception& e) {  // e.g. a number too large for any C++ type
+      FAIL_INPUT(path, "header (bytes 8.." + std::to_string(8 + n) + ")", "invalid JSON header: {}", e.what());
     }
     if (!j.is_object()) FAIL_INPUT(path, "byte 8", "the header is not a JSON object");
     const size_t data_start = 8 + size_t(n), data_len = size_ - data_start;

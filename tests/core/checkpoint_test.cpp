@@ -186,6 +186,8 @@ TEST_CASE("safetensors: every malformed header is refused with the file and the 
   CHECK(has(error_of(write_raw("overlap", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8)), "overlap"));
   CHECK(has(error_of(write_raw("shape", R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8)), "bad dimension"));
   CHECK(has(error_of(write_raw("short", "", 0, false, 0).string() + "x"), "open"));
+  // found by fuzz/weights_fuzz.sh: a number too large for JSON's integer types
+  CHECK(has(error_of(write_raw("bignum", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,165888e182272]}})", 8)), "invalid JSON"));
   fs::path tiny = fs::temp_directory_path() / "metarec_test_tiny.safetensors";
   std::ofstream(tiny) << "abc";
   CHECK(has(error_of(tiny), "shorter than the 8-byte header"));
@@ -245,4 +247,6 @@ TEST_CASE("config.json: wrong types and unsupported values name the key") {
   CHECK(err(R"({"vocab_size": 0})").find("must be positive") != std::string::npos);
   CHECK(err(R"({"hidden_size": 64,)").find("invalid JSON") != std::string::npos);
   CHECK(err("[1, 2]").find("not a JSON object") != std::string::npos);
+  CHECK(err(R"({"hidden_size": 1e999999})").find("invalid JSON") != std::string::npos);
+  CHECK(err(R"({"hidden_size": 99999999999})").find("out of range") != std::string::npos);
 }
