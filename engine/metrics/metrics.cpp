@@ -23,7 +23,7 @@ static std::vector<uint8_t> removed_mask(size_t n, std::span<const uint32_t> exc
 
 std::vector<uint32_t> target_ranks(std::span<const float> scores, std::span<const uint32_t> targets,
                                    std::span<const uint32_t> exclude, std::span<const uint8_t> candidate,
-                                   size_t* n_candidates) {
+                                   size_t* n_candidates, uint32_t* tied_targets) {
   size_t n = scores.size();
   MR_CHECK(candidate.empty() || candidate.size() == n, "candidate mask has {} entries for {} items", candidate.size(), n);
   for (auto t : targets) {
@@ -34,16 +34,22 @@ std::vector<uint32_t> target_ranks(std::span<const float> scores, std::span<cons
   std::sort(tg.begin(), tg.end());
   tg.erase(std::unique(tg.begin(), tg.end()), tg.end());
   auto removed = removed_mask(n, exclude, tg);
-  std::vector<uint32_t> above(tg.size(), 0);
+  std::vector<uint32_t> above(tg.size(), 0), ties(tg.size(), 0);
   size_t count = 0;
   for (size_t i = 0; i < n; i++) {
     MR_CHECK(!std::isnan(scores[i]), "score of item {} is NaN", i);
     if (removed[i] || (!candidate.empty() && !candidate[i])) continue;
     count++;
-    for (size_t k = 0; k < tg.size(); k++)
+    for (size_t k = 0; k < tg.size(); k++) {
       if (before(scores[i], static_cast<uint32_t>(i), scores[tg[k]], tg[k])) above[k]++;
+      if (scores[i] == scores[tg[k]] && i != tg[k]) ties[k]++;
+    }
   }
   if (n_candidates) *n_candidates = count;
+  if (tied_targets) {
+    tied_targets[0] = tied_targets[1] = 0;
+    for (auto t : ties) { tied_targets[0] += t > 0; tied_targets[1] += t; }
+  }
   for (auto& a : above) a += 1;
   std::sort(above.begin(), above.end());
   return above;
@@ -69,7 +75,10 @@ CaseResult score_case(std::span<const float> scores, std::span<const uint32_t> t
   MR_CHECK(!targets.empty(), "an evaluation case needs at least one target");
   CaseResult r;
   size_t n = 0;
-  auto ranks = target_ranks(scores, targets, exclude, candidate, &n);
+  uint32_t tied[2];
+  auto ranks = target_ranks(scores, targets, exclude, candidate, &n, tied);
+  r.tied_targets = tied[0];
+  r.tied_items = tied[1];
   size_t m = ranks.size();
   r.n_targets = static_cast<uint32_t>(m);
   for (int k : ks) {
@@ -115,6 +124,9 @@ void Accumulator::add(const CaseResult& r) {
     for (size_t p = 0; p < r.top.size() && p < static_cast<size_t>(ks_[j]); p++) seen_[j][r.top[p]] = 1;
   }
   mrr_ += r.mrr;
+  tied_ += r.tied_targets;
+  tied_items_ += r.tied_items;
+  targets_ += r.n_targets;
   if (r.has_auc) {
     n_auc_++;
     auc_ += r.auc;
@@ -140,6 +152,8 @@ nlohmann::json Accumulator::result(const std::string& prefix) const {
   j[prefix + "mrr"] = mrr_ / n;
   j[prefix + "auc"] = n_auc_ ? auc_ / n_auc_ : 0.0;
   j[prefix + "gauc"] = gauc_den_ > 0 ? gauc_num_ / gauc_den_ : 0.0;
+  j[prefix + "tied_targets"] = targets_ > 0 ? tied_ / targets_ : 0.0;
+  j[prefix + "tied_items_per_target"] = targets_ > 0 ? tied_items_ / targets_ : 0.0;
   j["cases"] = n_;
   return j;
 }

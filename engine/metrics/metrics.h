@@ -12,6 +12,9 @@
 //               (the case is left out of auc when every candidate is a target)
 //   gauc        auc averaged over cases weighted by m (RecBole's GAUC)
 //   coverage@K  distinct items in any case's top K / number of candidate items
+//   tied_targets share of targets whose score equals another ranked item's, and
+//   tied_items_per_target  the mean number of such items: how much the results depend on the
+//                tie order (pop has small ties; ID models on cold items tie everything)
 // Every per-case metric is averaged over cases (users). Sampled-candidate evaluation is not
 // full ranking: its keys carry a "sampled<N>_" prefix.
 #pragma once
@@ -29,6 +32,8 @@ struct CaseResult {
   double mrr = 0, auc = 0;
   bool has_auc = false;
   uint32_t n_targets = 0;
+  uint32_t tied_targets = 0;  // targets whose score equals another ranked item's (rank set by item id)
+  uint32_t tied_items = 0;    // sum over targets of the other ranked items with the same score
   std::vector<uint32_t> top;  // the top max(K) items (for coverage)
 };
 
@@ -37,7 +42,7 @@ struct CaseResult {
 // targets count once. Throws on a NaN score, an out-of-range item or a non-candidate target.
 std::vector<uint32_t> target_ranks(std::span<const float> scores, std::span<const uint32_t> targets,
                                    std::span<const uint32_t> exclude, std::span<const uint8_t> candidate,
-                                   size_t* n_candidates = nullptr);
+                                   size_t* n_candidates = nullptr, uint32_t* tied = nullptr);  // tied[2]: targets, items
 // The first k items of the ranking (same order and exclusions).
 std::vector<uint32_t> top_k(std::span<const float> scores, size_t k, std::span<const uint32_t> exclude,
                             std::span<const uint32_t> targets, std::span<const uint8_t> candidate);
@@ -55,7 +60,7 @@ class Accumulator {
  private:
   std::vector<int> ks_;
   size_t n_ = 0, n_auc_ = 0, n_candidates_;
-  double mrr_ = 0, auc_ = 0, gauc_num_ = 0, gauc_den_ = 0;
+  double mrr_ = 0, auc_ = 0, gauc_num_ = 0, gauc_den_ = 0, tied_ = 0, tied_items_ = 0, targets_ = 0;
   std::vector<double> hit_, recall_, precision_, ndcg_, mrr_k_;
   std::vector<std::vector<uint8_t>> seen_;  // per cutoff: item appeared in some top K
 };

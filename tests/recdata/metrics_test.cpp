@@ -25,6 +25,10 @@ TEST_CASE("metrics: one target, ties by item id, masking") {
   CHECK(r.mrr_k == std::vector<double>{0, 0.25});
   CHECK(r.auc == doctest::Approx(0.4));  // 2 of 5 non-targets below
   CHECK(r.top == V{1, 3, 4, 2, 0});
+  CHECK(r.tied_targets == 0);
+  CHECK(score_case(s, V{1}, {}, {}, {1}).tied_targets == 1);     // 0.9 like item 3
+  CHECK(score_case(std::vector<float>{1, 1, 1, 2}, V{0, 3}, {}, {}, {1}).tied_items == 2);
+  CHECK(score_case(s, V{1}, V{3}, {}, {1}).tied_targets == 0);   // item 3 masked
   // item 1 masked: rank 3
   auto m = score_case(s, V{2}, V{1}, {}, {5});
   CHECK(m.ndcg[0] == doctest::Approx(0.5));
@@ -74,6 +78,8 @@ TEST_CASE("accumulator: means and coverage") {
   CHECK(j["coverage@1"].get<double>() == doctest::Approx(2.0 / 6));  // {1, 3}
   CHECK(j["coverage@2"].get<double>() == doctest::Approx(3.0 / 6));  // {1, 3, 4}
   CHECK(j["cases"].get<size_t>() == 2);
+  CHECK(j["tied_targets"].get<double>() == doctest::Approx(0.5));  // case 1: items 1 and 3 both 0.9
+  CHECK(j["tied_items_per_target"].get<double>() == doctest::Approx(0.5));
 }
 
 static void compare(const nlohmann::json& got, const nlohmann::json& want) {
