@@ -86,6 +86,8 @@ int run(int argc, char** argv) {
   eo.seed = seed;
   auto j = mr::baselines::evaluate(sp, *m, eo);
   j["dataset"] = ds.name;
+  j["source"] = ds.source;
+  if (da.thr && da.thr->count()) j["threshold"] = da.threshold;
   j["users"] = ds.n_users();
   j["items"] = ds.n_items();
   j["interactions"] = ds.inter.size();
