@@ -1,0 +1,119 @@
+#include "engine/meta/meta.h"
+
+#include <cstring>
+
+#include "engine/check.h"
+
+namespace mr::meta {
+
+MetaLearner::MetaLearner(ParamStore& ps, std::function<bool(const std::string&)> in_scope, MetaConfig cfg)
+    : ps_(ps), cfg_(std::move(cfg)) {
+  MR_CHECK(ps.finalized(), "MetaLearner needs a finalized ParamStore");
+  MR_CHECK(ps.device() == Device::CPU, "MetaLearner runs on CPU parameters for now");
+  MR_CHECK(cfg_.algorithm == "fomaml" || cfg_.algorithm == "reptile" || cfg_.algorithm == "none",
+           "meta.algorithm must be fomaml, reptile or none, got '{}'", cfg_.algorithm);
+  MR_CHECK(cfg_.inner_steps >= 0 && cfg_.inner_lr >= 0, "meta.inner_steps and meta.inner_lr must be >= 0");
+  MR_CHECK(cfg_.algorithm != "reptile" || (cfg_.inner_steps > 0 && cfg_.inner_lr > 0),
+           "reptile needs meta.inner_steps > 0 and meta.inner_lr > 0");
+  for (const Param& p : ps.all()) {
+    scope_.push_back(in_scope(p.name));
+    base_frozen_.push_back(p.frozen);
+  }
+  theta_.resize(size_t(ps.numel()));
+  acc_.assign(size_t(ps.numel()), 0.0f);
+}
+
+void MetaLearner::snapshot() { std::memcpy(theta_.data(), ps_.flat_params().f32(), sizeof(float) * theta_.size()); }
+void MetaLearner::restore() { std::memcpy(ps_.flat_params().f32(), theta_.data(), sizeof(float) * theta_.size()); }
+
+void MetaLearner::set_scope_frozen(bool on) {
+  size_t i = 0;
+  for (Param& p : ps_.all()) {
+    p.frozen = base_frozen_[i] || (on && !scope_[i]);
+    ++i;
+  }
+}
+
+float MetaLearner::backward_into_grads(Tape& t, const LossFn& f) {
+  t.reset();  // also drops cached parameter vars, whose requires_grad follows Param::frozen
+  ps_.zero_grad();
+  Var* loss = f(t);
+  const float l = loss->v.f32()[0];
+  if (loss->requires_grad) t.backward(loss);
+  return l;
+}
+
+float MetaLearner::adapt(Tape& t, const LossFn& support, int steps, float lr) {
+  set_scope_frozen(true);
+  float first = 0;
+  try {
+    for (int s = 0; s < steps; ++s) {
+      const float l = backward_into_grads(t, support);
+      if (s == 0) first = l;
+      float* w = ps_.flat_params().f32();
+      const float* g = ps_.flat_grads().f32();
+      size_t i = 0;
+      for (const Param& p : ps_.all()) {
+        if (scope_[i] && !base_frozen_[i])
+          for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j) w[j] -= lr * g[j];
+        ++i;
+      }
+    }
+  } catch (...) {
+    set_scope_frozen(false);
+    throw;
+  }
+  set_scope_frozen(false);
+  t.reset();
+  ps_.zero_grad();
+  return first;
+}
+
+float MetaLearner::task(Tape& t, const LossFn& support, const LossFn& query) {
+  snapshot();
+  const size_t n = acc_.size();
+  float lq = 0;
+  if (cfg_.algorithm == "none") {
+    lq = backward_into_grads(t, query);
+    const float* g = ps_.flat_grads().f32();
+    for (size_t j = 0; j < n; ++j) acc_[j] += g[j];
+    backward_into_grads(t, support);
+    for (size_t j = 0; j < n; ++j) acc_[j] += g[j];
+  } else {
+    adapt(t, support);
+    lq = backward_into_grads(t, query);  // at theta'
+    const float* g = ps_.flat_grads().f32();
+    const float* w = ps_.flat_params().f32();
+    if (cfg_.algorithm == "fomaml") {
+      for (size_t j = 0; j < n; ++j) acc_[j] += g[j];
+    } else {  // reptile
+      const float inv = 1.0f / (float(cfg_.inner_steps) * cfg_.inner_lr);
+      size_t i = 0;
+      for (const Param& p : ps_.all()) {
+        for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j)
+          acc_[j] += scope_[i] ? (theta_[j] - w[j]) * inv : g[j];
+        ++i;
+      }
+    }
+  }
+  restore();
+  t.reset();
+  ps_.zero_grad();
+  n_tasks_++;
+  return lq;
+}
+
+void MetaLearner::finish() {
+  MR_CHECK(n_tasks_ > 0, "MetaLearner::finish without tasks");
+  float* g = ps_.flat_grads().f32();
+  const float inv = 1.0f / float(n_tasks_);
+  size_t i = 0;
+  for (const Param& p : ps_.all()) {
+    for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j) g[j] = p.frozen ? 0.0f : acc_[j] * inv;
+    ++i;
+  }
+  std::fill(acc_.begin(), acc_.end(), 0.0f);
+  n_tasks_ = 0;
+}
+
+}  // namespace mr::meta

@@ -1,0 +1,68 @@
+// First-order meta-learning over a ParamStore's flat buffers.
+//
+// A task supplies two losses built on a tape: support (what the inner loop adapts on) and
+// query (what the adapted model is judged on). For one task:
+//   inner loop   theta' = theta; k times: theta'_s -= alpha * dL_support(theta')/dtheta'_s for the
+//                parameters s in the adapt scope (the others are frozen meanwhile, so their
+//                gradients are not even computed)
+//   fomaml       meta-gradient += dL_query(theta')/dtheta'          (every trainable parameter)
+//   reptile      meta-gradient += (theta - theta') / (k alpha)       (scope parameters; equal to
+//                the support gradient when k = 1) and dL_query(theta')/dtheta' for the trainable
+//                parameters outside the scope (which the inner loop does not move)
+//   none         meta-gradient += dL_query(theta) + dL_support(theta): plain multi-task training
+//                on the same examples, no inner loop (the non-meta comparison)
+//   theta is restored (one memcpy) before the next task. finish() writes the mean over the
+// meta-batch into the gradient buffer, where clip_grad_norm and AdamW take it.
+// Gradients never leak across tasks: the gradient buffer is zeroed before every backward.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/params.h"
+#include "engine/tape.h"
+
+namespace mr::meta {
+
+struct MetaConfig {
+  std::string algorithm = "fomaml";  // fomaml | reptile | none
+  int inner_steps = 1;               // k
+  float inner_lr = 0.1f;             // alpha (SGD)
+};
+
+using LossFn = std::function<Var*(Tape&)>;
+
+class MetaLearner {
+ public:
+  // in_scope(name): whether a parameter is adapted by the inner loop.
+  MetaLearner(ParamStore& ps, std::function<bool(const std::string&)> in_scope, MetaConfig cfg);
+
+  // k SGD steps on the scope parameters, in place (theta becomes theta'). Returns the support
+  // loss before the first step.
+  float adapt(Tape& t, const LossFn& support, int steps, float lr);
+  float adapt(Tape& t, const LossFn& support) { return adapt(t, support, cfg_.inner_steps, cfg_.inner_lr); }
+
+  // One task: accumulates its meta-gradient, restores theta. Returns the query loss at theta'.
+  float task(Tape& t, const LossFn& support, const LossFn& query);
+  // Writes the mean accumulated meta-gradient into ps.flat_grads(); clears the accumulator.
+  void finish();
+  int tasks() const { return n_tasks_; }
+
+  // theta snapshot / restore (used around evaluation-time adaptation as well).
+  void snapshot();
+  void restore();
+
+  const MetaConfig& config() const { return cfg_; }
+
+ private:
+  void set_scope_frozen(bool on);
+  float backward_into_grads(Tape& t, const LossFn& f);  // zero_grad, forward, backward
+
+  ParamStore& ps_;
+  MetaConfig cfg_;
+  std::vector<bool> scope_, base_frozen_;
+  std::vector<float> theta_, acc_;
+  int n_tasks_ = 0;
+};
+
+}  // namespace mr::meta

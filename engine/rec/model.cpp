@@ -1,0 +1,155 @@
+#include "engine/rec/model.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "engine/check.h"
+
+namespace mr::rec {
+
+RecModel::RecModel(const ModelConfig& cfg, const std::vector<float>& emb, int64_t n_items, int64_t D)
+    : cfg_(cfg), n_items_(n_items), D_(D), emb_(Shape{n_items + 1, D}) {
+  MR_CHECK(int64_t(emb.size()) == n_items * D, "item embeddings: {} floats for {} items x {}", emb.size(), n_items, D);
+  MR_CHECK(cfg.dim > 0 && cfg.heads > 0 && cfg.dim % cfg.heads == 0, "model.dim {} must be a multiple of model.heads {}",
+           cfg.dim, cfg.heads);
+  MR_CHECK(cfg.pool == "cls" || cfg.pool == "mean", "model.pool must be cls or mean, got '{}'", cfg.pool);
+  MR_CHECK(cfg.tau > 0, "model.tau must be > 0");
+  MR_CHECK(cfg.max_history >= 1 && cfg.layers >= 0, "model.max_history >= 1 and model.layers >= 0");
+  // rows L2-normalised then scaled by sqrt(D): unit-variance features for a N(0, 1/D) projection
+  float* e = emb_->f32();
+  for (int64_t i = 0; i < n_items; ++i) {
+    double s = 0;
+    for (int64_t d = 0; d < D; ++d) s += double(emb[i * D + d]) * emb[i * D + d];
+    const float k = s > 0 ? float(std::sqrt(double(D) / s)) : 0.0f;
+    for (int64_t d = 0; d < D; ++d) e[i * D + d] = emb[i * D + d] * k;
+  }
+  std::memset(e + n_items * D, 0, sizeof(float) * D);  // START row
+
+  const int64_t C = cfg.dim, F = cfg.ffn, T1 = cfg.max_history + 1;
+  proj_w_ = &ps_.add("item.proj.weight", Shape{C, D});
+  proj_b_ = &ps_.add("item.proj.bias", Shape{C}, false);
+  if (cfg.item_id) id_ = &ps_.add("item.id", Shape{n_items + 1, C}, false);
+  if (cfg.item_bias) bias_ = &ps_.add("item.bias", Shape{n_items + 1}, false);
+  pos_ = &ps_.add("user.position", Shape{T1, C}, false);
+  type_ = &ps_.add("user.type", Shape{1, C}, false);  // zeros, frozen: the embedding op's type table
+  ln0_g_ = &ps_.add("user.ln0.weight", Shape{C}, false);
+  ln0_b_ = &ps_.add("user.ln0.bias", Shape{C}, false);
+  for (int l = 0; l < cfg.layers; ++l) {
+    const std::string p = "user.layer." + std::to_string(l) + ".";
+    Layer L;
+    L.qkv_w = &ps_.add(p + "qkv.weight", Shape{3 * C, C});
+    L.qkv_b = &ps_.add(p + "qkv.bias", Shape{3 * C}, false);
+    L.o_w = &ps_.add(p + "out.weight", Shape{C, C});
+    L.o_b = &ps_.add(p + "out.bias", Shape{C}, false);
+    L.ln1_g = &ps_.add(p + "ln1.weight", Shape{C}, false);
+    L.ln1_b = &ps_.add(p + "ln1.bias", Shape{C}, false);
+    L.f1_w = &ps_.add(p + "ffn1.weight", Shape{F, C});
+    L.f1_b = &ps_.add(p + "ffn1.bias", Shape{F}, false);
+    L.f2_w = &ps_.add(p + "ffn2.weight", Shape{C, F});
+    L.f2_b = &ps_.add(p + "ffn2.bias", Shape{C}, false);
+    L.ln2_g = &ps_.add(p + "ln2.weight", Shape{C}, false);
+    L.ln2_b = &ps_.add(p + "ln2.bias", Shape{C}, false);
+    layers_.push_back(L);
+  }
+  head_w_ = &ps_.add("head.weight", Shape{C, C});
+  head_b_ = &ps_.add("head.bias", Shape{C}, false);
+  ps_.finalize();
+  type_->frozen = true;
+  init(cfg.seed);
+}
+
+void RecModel::init(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 0.02f), np(0.0f, float(1.0 / std::sqrt(double(D_))));
+  for (Param& p : ps_.all()) {
+    float* w = p.w.f32();
+    const int64_t n = p.w.numel();
+    const std::string& s = p.name;
+    auto ends = [&](const char* x) { size_t k = std::strlen(x); return s.size() >= k && s.compare(s.size() - k, k, x) == 0; };
+    if (s == "item.proj.weight") for (int64_t i = 0; i < n; ++i) w[i] = np(rng);
+    else if (s == "head.weight") {
+      std::memset(w, 0, sizeof(float) * n);
+      for (int c = 0; c < cfg_.dim; ++c) w[c * cfg_.dim + c] = 1.0f;
+    } else if (s.find(".ln") != std::string::npos && ends(".weight")) for (int64_t i = 0; i < n; ++i) w[i] = 1.0f;
+    else if (ends(".bias") || s == "item.id" || s == "user.type") std::memset(w, 0, sizeof(float) * n);
+    else for (int64_t i = 0; i < n; ++i) w[i] = nd(rng);
+  }
+}
+
+bool RecModel::in_scope(const std::string& scope, const std::string& name) {
+  if (scope == "all") return true;
+  if (scope == "head") return name.rfind("head.", 0) == 0;
+  if (scope == "user") return name.rfind("head.", 0) == 0 || name.rfind("user.", 0) == 0;
+  throw Error(fmt::format("adapt scope must be head, user or all, got '{}'", scope));
+}
+
+Var* RecModel::logits(Tape& t, const Batch& b) {
+  const int B = int(b.size()), T1 = cfg_.max_history + 1, C = cfg_.dim;
+  const int32_t START = int32_t(n_items_);
+  MR_CHECK(B > 0, "empty batch");
+  Tensor ids = t.arena().alloc(Shape{B, T1}, DType::I32), mask = t.arena().alloc(Shape{B, T1}, DType::I32);
+  for (int r = 0; r < B; ++r) {
+    const auto& h = b.history[r];
+    int32_t* id = ids.i32() + size_t(r) * T1;
+    int32_t* m = mask.i32() + size_t(r) * T1;
+    id[0] = START;
+    m[0] = 1;
+    for (int j = 1; j < T1; ++j) {  // most recent first
+      const bool real = size_t(j) <= h.size();
+      if (real) MR_CHECK(h[h.size() - j] < uint32_t(n_items_), "history item {} out of range", h[h.size() - j]);
+      id[j] = real ? int32_t(h[h.size() - j]) : START;
+      m[j] = real;
+    }
+  }
+  // item table (N+1, C)
+  Var* E = t.input(*emb_);
+  Var* V = ops::linear(t, E, t.param(*proj_w_), t.param(*proj_b_));
+  if (id_) V = ops::weighted_sum(t, {{V, 1.0f}, {t.param(*id_), 1.0f}});
+  // V is an activation used as a weight twice (the embedding table of the user tower and the
+  // right factor of the logits product), and both backward kernels accumulate into a weight's
+  // gradient: give V a zeroed gradient buffer up front so every writer adds.
+  if (V->requires_grad) V->g = t.arena().zeros(V->v.shape);
+  // user tower
+  Var* x = ops::embedding(t, ids, Tensor(), V, t.param(*pos_), t.param(*type_));
+  x = ops::layernorm(t, x, nullptr, t.param(*ln0_g_), t.param(*ln0_b_), 1e-12f);
+  x = ops::dropout(t, x, cfg_.dropout);
+  for (auto& L : layers_) {
+    Var* qkv = ops::linear(t, x, t.param(*L.qkv_w), t.param(*L.qkv_b));
+    Var* a = ops::attention(t, qkv, mask, B, T1, cfg_.heads, cfg_.dropout);
+    Var* o = ops::dropout(t, ops::linear(t, a, t.param(*L.o_w), t.param(*L.o_b)), cfg_.dropout);
+    x = ops::layernorm(t, o, x, t.param(*L.ln1_g), t.param(*L.ln1_b), 1e-12f);
+    Var* f = ops::linear(t, x, t.param(*L.f1_w), t.param(*L.f1_b), Act::Gelu);
+    f = ops::dropout(t, ops::linear(t, f, t.param(*L.f2_w), t.param(*L.f2_b)), cfg_.dropout);
+    x = ops::layernorm(t, f, x, t.param(*L.ln2_g), t.param(*L.ln2_b), 1e-12f);
+  }
+  Var* pooled = cfg_.pool == "cls" ? ops::cls_pool(t, x, B, T1) : ops::mean_pool(t, x, mask, B, T1);
+  Var* u = ops::linear(t, pooled, t.param(*head_w_), t.param(*head_b_));
+  (void)C;
+  // (B, N+1) = (u V^T + bias) / tau
+  Var* lg = ops::linear(t, u, V, bias_ ? t.param(*bias_) : nullptr);
+  return ops::weighted_sum(t, {{lg, 1.0f / cfg_.tau}});
+}
+
+Var* RecModel::loss(Tape& t, const Batch& b) {
+  Tensor tg = t.arena().alloc(Shape{int64_t(b.size())}, DType::I32);
+  for (size_t r = 0; r < b.size(); ++r) {
+    MR_CHECK(b.target[r] == -100 || (b.target[r] >= 0 && b.target[r] < n_items_), "target {} out of range", b.target[r]);
+    tg.i32()[r] = b.target[r];
+  }
+  return ops::cross_entropy(t, logits(t, b), tg);
+}
+
+std::vector<float> RecModel::score(Tape& t, const std::vector<uint32_t>& history) {
+  NoGrad ng(t);
+  const bool tr = t.training();
+  t.set_training(false);
+  Batch b;
+  b.add(history, -100);
+  Var* lg = logits(t, b);
+  std::vector<float> out(lg->v.f32(), lg->v.f32() + n_items_);
+  t.set_training(tr);
+  return out;
+}
+
+}  // namespace mr::rec

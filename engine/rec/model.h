@@ -1,0 +1,84 @@
+// The recommender: an item tower over cached text embeddings and a user tower over the user's
+// recent item vectors; score(u, i) = (<u, v_i> + b_i) / tau.
+//
+//   item tower   v_i = W_p e_i + b_p (+ id_i)               e_i: the frozen BERT's pooled item
+//                                                            embedding, cached once per item
+//                                                            (L2-normalised, times sqrt(D))
+//   user tower   x = LN(V[ids] + pos)  ids = [START, h_1 (most recent), h_2, ...] padded
+//                L transformer layers (fused QKV attention, GELU FFN, post-LN like BERT)
+//                pooled = x[START] ("cls") or masked mean ("mean"); u = W_h pooled + b_h
+//   logits       (B, N+1) = (u V^T + bias) / tau   (column N is the START row: never a target)
+//
+// Row N of the item table is the START/padding token (its text row is zero, so it is b_p plus
+// its id vector). Every parameter lives in one ParamStore (engine/params.h), so the meta
+// learner snapshots and restores theta with one memcpy.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/ops.h"
+#include "engine/params.h"
+#include "engine/tape.h"
+#include "engine/tensor.h"
+
+namespace mr::rec {
+
+struct ModelConfig {
+  int dim = 64;          // C: item and user vectors
+  int heads = 2;
+  int layers = 1;        // user-tower transformer layers
+  int ffn = 128;
+  int max_history = 10;  // T: history items the user tower reads (plus START)
+  std::string pool = "cls";  // "cls" (the START position) or "mean"
+  float tau = 8.0f;      // score = <u, v> / tau
+  float dropout = 0.1f;
+  bool item_id = true;   // add a learned per-item vector to the text projection
+  bool item_bias = true; // per-item score bias (popularity)
+  uint64_t seed = 0;
+};
+
+// One training/evaluation batch: B histories (chronological, any length; the last max_history
+// are read) and B targets (-100 = no target).
+struct Batch {
+  std::vector<std::vector<uint32_t>> history;
+  std::vector<int32_t> target;
+  size_t size() const { return history.size(); }
+  void add(std::vector<uint32_t> h, int32_t t) { history.push_back(std::move(h)); target.push_back(t); }
+};
+
+class RecModel {
+ public:
+  // emb: (n_items, D) row-major text embeddings of every item (copied, then normalised).
+  RecModel(const ModelConfig& cfg, const std::vector<float>& emb, int64_t n_items, int64_t D);
+
+  ParamStore& params() { return ps_; }
+  const ModelConfig& config() const { return cfg_; }
+  int64_t n_items() const { return n_items_; }
+
+  // HF-style init: N(0, 0.02) matrices, zero biases, LayerNorm 1/0; W_p ~ N(0, 1/D); the head
+  // starts as the identity; id vectors and item biases start at zero (text only).
+  void init(uint64_t seed);
+
+  // Logits (B, N+1) for a batch.
+  Var* logits(Tape& t, const Batch& b);
+  // Mean sampled-softmax (full softmax over every item) cross-entropy of the batch targets.
+  Var* loss(Tape& t, const Batch& b);
+  // Scores of every item (n_items) for one history, no gradient.
+  std::vector<float> score(Tape& t, const std::vector<uint32_t>& history);
+
+  // Parameter-name prefixes: "item." (item tower), "user." (transformer), "head." (user head).
+  static bool in_scope(const std::string& scope, const std::string& name);
+
+ private:
+  ModelConfig cfg_;
+  int64_t n_items_, D_;
+  ParamStore ps_;
+  HostTensor emb_;  // (N+1, D)
+  struct Layer { Param *qkv_w, *qkv_b, *o_w, *o_b, *ln1_g, *ln1_b, *f1_w, *f1_b, *f2_w, *f2_b, *ln2_g, *ln2_b; };
+  Param *proj_w_, *proj_b_, *id_ = nullptr, *bias_ = nullptr, *pos_, *type_, *ln0_g_, *ln0_b_, *head_w_, *head_b_;
+  std::vector<Layer> layers_;
+
+};
+
+}  // namespace mr::rec

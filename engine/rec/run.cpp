@@ -1,0 +1,457 @@
+#include "engine/rec/run.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <omp.h>
+
+#include "engine/baselines/evaluate.h"
+#include "engine/check.h"
+#include "engine/data/item_text.h"
+#include "engine/data/prepared.h"
+#include "engine/data/readers.h"
+#include "engine/encoder.h"
+#include "engine/optim.h"
+#include "engine/progress.h"
+#include "weights/checkpoint.h"
+#include "weights/npy.h"
+
+namespace fs = std::filesystem;
+
+namespace mr::rec {
+
+namespace {
+
+uint64_t mix64(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void append_line(const std::string& path, const nlohmann::json& j) {
+  std::ofstream f(path, std::ios::app);
+  if (!f) throw Error(fmt::format("{}: cannot append", path));
+  f << j.dump() << "\n";
+}
+
+void write_text(const std::string& path, const std::string& s) {
+  std::ofstream f(path + ".tmp");
+  if (!f) throw Error(fmt::format("{}: cannot write", path));
+  f << s;
+  f.close();
+  fs::rename(path + ".tmp", path);
+}
+
+float lr_at(const Config& c, int64_t step) {
+  const double lr = c.num("train.lr"), warm = double(c.integer("train.warmup")), total = double(c.integer("train.steps"));
+  if (step < warm) return float(lr * double(step + 1) / warm);
+  const double p = total > warm ? std::min(1.0, (double(step) - warm) / (total - warm)) : 1.0;
+  const std::string d = c.str("train.decay");
+  if (d == "cosine") return float(lr * 0.5 * (1.0 + std::cos(M_PI * p)));
+  if (d == "linear") return float(lr * (1.0 - p));
+  if (d == "none") return float(lr);
+  throw Error(fmt::format("train.decay must be cosine, linear or none, got '{}'", d));
+}
+
+std::string target_mode(const Config& c) {
+  std::string t = c.str("task.target");
+  if (t == "auto") t = c.str("data.protocol") == "loo" ? "next" : "future";
+  MR_CHECK(t == "next" || t == "future", "task.target must be auto, next or future, got '{}'", t);
+  return t;
+}
+
+}  // namespace
+
+data::Dataset load_data(const Config& c) {
+  const std::string path = c.str("data.path");
+  if (path.empty()) throw Error("no data: give --data DIR or data.path");
+  data::LoadOptions o;
+  auto ds = data::load_dataset(path, o);
+  std::string s = ds.report.summary();
+  if (!s.empty()) std::fprintf(stderr, "%s: %s", path.c_str(), s.c_str());
+  return ds;
+}
+
+data::Split make_split(const Config& c, const data::Dataset& ds, size_t k_shot) {
+  const std::string p = c.str("data.protocol");
+  if (p == "loo") return data::split_loo(ds, size_t(c.integer("data.max_history")));
+  if (p != "cold-user") throw Error(fmt::format("data.protocol must be cold-user or loo, got '{}'", p));
+  data::ColdUserOptions o;
+  o.seed = uint64_t(c.integer("data.seed"));
+  o.k_shot = k_shot;
+  o.min_interactions = size_t(c.integer("data.min_inter"));
+  o.max_interactions = size_t(c.integer("data.max_inter"));
+  o.test_fraction = c.num("data.test_fraction");
+  o.valid_fraction = c.num("data.valid_fraction");
+  return data::split_cold_user(ds, o);
+}
+
+ModelConfig model_config(const Config& c) {
+  ModelConfig m;
+  m.dim = int(c.integer("model.dim"));
+  m.heads = int(c.integer("model.heads"));
+  m.layers = int(c.integer("model.layers"));
+  m.ffn = int(c.integer("model.ffn"));
+  m.max_history = int(c.integer("model.max_history"));
+  m.pool = c.str("model.pool");
+  m.tau = float(c.num("model.tau"));
+  m.dropout = float(c.num("model.dropout"));
+  m.item_id = c.flag("model.item_id");
+  m.item_bias = c.flag("model.item_bias");
+  m.seed = uint64_t(c.integer("train.seed"));
+  return m;
+}
+
+meta::MetaConfig meta_config(const Config& c) {
+  meta::MetaConfig m;
+  m.algorithm = c.str("meta.algorithm");
+  m.inner_steps = int(c.integer("meta.inner_steps"));
+  m.inner_lr = float(c.num("meta.inner_lr"));
+  return m;
+}
+
+std::vector<float> item_embeddings(const Config& c, const data::Dataset& ds, int64_t* D) {
+  if (const std::string pre = c.str("encoder.embeddings"); !pre.empty()) {  // e.g. `metarec embed` output
+    int64_t rows = 0;
+    auto v = read_npy_f32(pre, &rows, D);
+    if (rows != int64_t(ds.n_items()))
+      throw Error(fmt::format("{}: {} rows, the data has {} items", pre, rows, ds.n_items()));
+    return v;
+  }
+  data::TextTemplate tt(data::default_template(ds));
+  std::vector<std::string> texts = data::render_items(ds, tt, {});
+  const std::string model = c.str("encoder.model");
+  uint64_t h = data::fnv1a64(model.data(), model.size());
+  std::string key = fmt::format("{}|{}|{}", c.str("encoder.pool"), c.integer("encoder.max_len"), texts.size());
+  h = data::fnv1a64(key.data(), key.size(), h);
+  for (auto& t : texts) h = data::fnv1a64(t.data(), t.size() + 1, h);
+  // the model's weights: size and modification time of its safetensors
+  for (auto* f : {"model.safetensors", "config.json"}) {
+    std::error_code ec;
+    auto sz = fs::file_size(fs::path(model) / f, ec);
+    if (!ec) h = data::fnv1a64(&sz, sizeof sz, h);
+  }
+  const std::string cache = c.str("encoder.cache");
+  const std::string file = cache.empty() ? "" : fmt::format("{}/emb-{:016x}.npy", cache, h);
+  if (!file.empty() && fs::exists(file)) {
+    int64_t rows = 0;
+    auto v = read_npy_f32(file, &rows, D);
+    MR_CHECK(rows == int64_t(ds.n_items()), "{}: {} rows for {} items", file, rows, ds.n_items());
+    std::fprintf(stderr, "item embeddings: %s (cached)\n", file.c_str());
+    return v;
+  }
+  TextEncoder enc(model);
+  EmbedOptions eo;
+  eo.pool = c.str("encoder.pool");
+  eo.normalize = 1;
+  eo.max_len = int(c.integer("encoder.max_len"));
+  eo.batch = int(c.integer("encoder.batch"));
+  Progress bar("embed items", int64_t(texts.size()), "items");
+  auto v = enc.embed(texts, eo, [&](size_t d) { bar.update(int64_t(d)); });
+  bar.finish();
+  *D = enc.config().hidden_size;
+  if (!file.empty()) {
+    fs::create_directories(cache);
+    write_npy_f32(file, v.data(), int64_t(texts.size()), *D);
+  }
+  return v;
+}
+
+Batch support_batch(const std::vector<uint32_t>& h, size_t max_examples) {
+  Batch b;
+  const size_t n = h.size(), from = n > max_examples ? n - max_examples : 0;
+  for (size_t j = from; j < n; ++j) b.add(std::vector<uint32_t>(h.begin(), h.begin() + j), int32_t(h[j]));
+  return b;
+}
+
+// ------------------------------------------------------------------ scorer
+AdaptedScorer::AdaptedScorer(std::string name, RecModel& m, meta::MetaLearner& ml, int adapt_steps, float lr)
+    : name_(std::move(name)), m_(m), ml_(ml), steps_(adapt_steps), lr_(lr), tape_(std::make_unique<Tape>(arena_)) {
+  tape_->set_training(false);
+}
+
+std::vector<float> AdaptedScorer::scores(const std::vector<uint32_t>& history) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  std::vector<float> s;
+  if (steps_ > 0 && !history.empty()) {
+    ml_.snapshot();
+    Batch sb = support_batch(history, size_t(m_.config().max_history));
+    try {
+      ml_.adapt(*tape_, [&](Tape& t) { return m_.loss(t, sb); }, steps_, lr_);
+      tape_->reset();
+      s = m_.score(*tape_, history);
+    } catch (...) {
+      ml_.restore();
+      throw;
+    }
+    ml_.restore();
+  } else {
+    tape_->reset();
+    s = m_.score(*tape_, history);
+  }
+  tape_->reset();
+  return s;
+}
+
+void AdaptedScorer::score(const data::EvalCase& c, std::span<float> out) const {
+  auto s = scores(c.history);
+  std::copy(s.begin(), s.begin() + std::min(s.size(), out.size()), out.begin());
+}
+
+// ------------------------------------------------------------------ loading
+static std::unique_ptr<RecModel> build_model(const Config& c, const data::Dataset& ds, const std::vector<float>& emb,
+                                             int64_t D) {
+  return std::make_unique<RecModel>(model_config(c), emb, int64_t(ds.n_items()), D);
+}
+
+LoadedRun load_run(const std::string& dir, const std::string& checkpoint) {
+  LoadedRun r;
+  std::ifstream f(dir + "/config.json");
+  if (!f) throw Error(fmt::format("{}: not a metarec run (no config.json)", dir));
+  nlohmann::json j;
+  try { f >> j; } catch (const std::exception& e) { throw Error(fmt::format("{}/config.json: {}", dir, e.what())); }
+  r.cfg = Config::from_json(j);
+  r.ds = load_data(r.cfg);
+  int64_t rows = 0, D = 0;
+  auto emb = read_npy_f32(dir + "/item_emb.npy", &rows, &D);
+  MR_CHECK(rows == int64_t(r.ds.n_items()), "{}/item_emb.npy: {} rows, the data has {} items", dir, rows, r.ds.n_items());
+  r.model = build_model(r.cfg, r.ds, emb, D);
+  const std::string ck = checkpoint.empty() ? latest_checkpoint(dir) : checkpoint;
+  if (ck.empty()) throw Error(fmt::format("{}: no checkpoint", dir));
+  r.step = load_checkpoint(ck, r.model->params(), nullptr).step;
+  const std::string scope = r.cfg.str("meta.scope");
+  r.ml = std::make_unique<meta::MetaLearner>(r.model->params(), [scope](const std::string& n) { return RecModel::in_scope(scope, n); },
+                                             meta_config(r.cfg));
+  return r;
+}
+
+// ------------------------------------------------------------------ evaluation
+static const char* kMetricKeys[] = {"recall@10", "ndcg@10", "recall@50", "ndcg@50", "mrr", "auc"};
+
+std::string results_table(const std::vector<nlohmann::json>& results, const std::vector<int>& kshots) {
+  std::string s = "| protocol | K | model | R@10 | N@10 | R@50 | N@50 | MRR | AUC | cases |\n"
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+  std::vector<nlohmann::json> rows;
+  for (auto& r : results)
+    for (auto& row : r["rows"]) rows.push_back(row);
+  std::vector<int> ks = kshots;
+  if (ks.empty()) ks = {0};
+  for (int k : ks) {
+    std::vector<std::string> seen;
+    for (auto& row : rows) {
+      if (row.value("k_shot", 0) != k) continue;
+      std::string name = row["model"].get<std::string>();
+      if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;  // baselines repeat across runs
+      seen.push_back(name);
+      s += fmt::format("| {} | {} | {} |", row.value("protocol", ""), k ? std::to_string(k) : "-", name);
+      for (auto* key : kMetricKeys) s += row.contains(key) ? fmt::format(" {:.4f} |", row[key].get<double>()) : " - |";
+      s += fmt::format(" {} |\n", row.value("cases", 0));
+    }
+  }
+  return s;
+}
+
+nlohmann::json evaluate(LoadedRun& r, const std::string& out) {
+  const Config& c = r.cfg;
+  const bool cold = c.str("data.protocol") == "cold-user";
+  const std::vector<int> kshots = cold ? c.ints("eval.k_shots") : std::vector<int>{0};
+  int steps = int(c.integer("eval.adapt_steps"));
+  const std::string alg = c.str("meta.algorithm");
+  if (steps < 0) steps = alg == "none" ? 0 : int(c.integer("meta.inner_steps"));
+  const std::string name = alg == "none" ? "non-meta (multi-task)" : fmt::format("meta ({}, k={})", alg, steps);
+  AdaptedScorer scorer(name, *r.model, *r.ml, steps, float(c.num("meta.inner_lr")));
+  baselines::EvalOptions eo;
+  eo.ks = c.ints("eval.ks");
+  eo.part = c.str("eval.part");
+  eo.mask_known = cold;
+  nlohmann::json res = {{"protocol", c.str("data.protocol")}, {"rows", nlohmann::json::array()},
+                        {"data", c.str("data.path")}, {"step", r.step}};
+  for (int k : kshots) {
+    data::Split sp = make_split(c, r.ds, size_t(std::max(k, 1)));
+    std::vector<std::unique_ptr<baselines::Model>> models;
+    for (auto& b : c.strs("eval.baselines")) {
+      baselines::Options bo;
+      bo.seed = uint64_t(c.integer("data.seed"));
+      models.push_back(baselines::make_model(b, bo));
+    }
+    auto run_one = [&](const baselines::Model& m, double secs) {
+      auto j = baselines::evaluate(sp, m, eo);
+      j["k_shot"] = k;
+      j["seconds"] = std::round(secs * 100) / 100;
+      res["rows"].push_back(j);
+      nlohmann::json line = {{"eval", true}, {"model", j["model"]}, {"k_shot", k}};
+      for (auto* key : kMetricKeys)
+        if (j.contains(key)) line[key] = j[key];
+      if (!out.empty()) append_line(out + "/metrics.jsonl", line);
+      std::fprintf(stderr, "eval K=%d %-28s R@10 %.4f N@10 %.4f\n", k, m.name().c_str(), j.value("recall@10", 0.0),
+                   j.value("ndcg@10", 0.0));
+    };
+    double t0 = now_s();
+    // the evaluator's threads all wait on the scorer's lock; adaptation itself uses them
+    run_one(scorer, 0);
+    res["rows"].back()["seconds"] = std::round((now_s() - t0) * 100) / 100;
+    if (alg == "none" && c.integer("eval.adapt_steps") < 0 && c.integer("meta.inner_steps") > 0) {
+      AdaptedScorer ft("non-meta + fine-tune", *r.model, *r.ml, int(c.integer("meta.inner_steps")),
+                       float(c.num("meta.inner_lr")));
+      t0 = now_s();
+      run_one(ft, 0);
+      res["rows"].back()["seconds"] = std::round((now_s() - t0) * 100) / 100;
+    }
+    for (auto& m : models) {
+      t0 = now_s();
+      m->fit(sp);
+      run_one(*m, 0);
+      res["rows"].back()["seconds"] = std::round((now_s() - t0) * 100) / 100;
+    }
+  }
+  for (auto& row : res["rows"]) row["protocol"] = c.str("data.protocol");
+  if (!out.empty()) {
+    write_text(out + "/results.json", res.dump(2) + "\n");
+    write_text(out + "/results.md", results_table({res}, cold ? kshots : std::vector<int>{}));
+  }
+  return res;
+}
+
+// ------------------------------------------------------------------ training
+nlohmann::json train(const Config& c, const std::string& out, bool resume) {
+  fs::create_directories(out);
+  const double t_start = now_s();
+  LoadedRun r;
+  r.cfg = c;
+  r.ds = load_data(c);
+  int64_t D = 0;
+  auto emb = item_embeddings(c, r.ds, &D);
+  write_npy_f32(out + "/item_emb.npy", emb.data(), int64_t(r.ds.n_items()), D);
+  // the towers' matrices are small: extra threads cost more than they give (0: OpenMP's default)
+  if (c.integer("train.threads") > 0) omp_set_num_threads(int(c.integer("train.threads")));
+  write_text(out + "/config.json", c.json().dump(2) + "\n");
+  write_text(out + "/config.toml", c.to_toml());
+  r.model = build_model(c, r.ds, emb, D);
+  RecModel& m = *r.model;
+  ParamStore& ps = m.params();
+  const std::string scope = c.str("meta.scope");
+  r.ml = std::make_unique<meta::MetaLearner>(ps, [scope](const std::string& n) { return RecModel::in_scope(scope, n); },
+                                             meta_config(c));
+  meta::MetaLearner& ml = *r.ml;
+  AdamWConfig ac;
+  ac.lr = float(c.num("train.lr"));
+  ac.weight_decay = float(c.num("train.weight_decay"));
+  AdamW opt(ps, ac);
+  TrainState st;
+  st.rng_seed = uint64_t(c.integer("train.seed"));
+  st.config = c.json().dump();
+  if (resume) {
+    std::string ck = latest_checkpoint(out);
+    if (!ck.empty()) {
+      st = load_checkpoint(ck, ps, &opt);
+      std::fprintf(stderr, "resumed from %s at step %lld\n", ck.c_str(), (long long)st.step);
+    }
+  } else {
+    std::error_code ec;
+    fs::remove(out + "/metrics.jsonl", ec);
+  }
+
+  // tasks: the training users' sequences
+  const auto kshots = c.ints("task.k_shots");
+  MR_CHECK(!kshots.empty(), "task.k_shots is empty");
+  const int kmax = *std::max_element(kshots.begin(), kshots.end());
+  data::Split sp = make_split(c, r.ds, size_t(std::max(kmax, 1)));
+  std::vector<std::vector<uint32_t>> seqs;
+  {
+    std::vector<std::vector<uint32_t>> by_user(r.ds.n_users());
+    for (auto& x : sp.train) by_user[x.user].push_back(x.item);
+    std::vector<uint32_t> users = sp.train_users;
+    if (users.empty())
+      for (uint32_t u = 0; u < r.ds.n_users(); ++u) users.push_back(u);  // loo: everyone trains
+    for (auto u : users)
+      if (by_user[u].size() >= 2) seqs.push_back(std::move(by_user[u]));
+  }
+  MR_CHECK(!seqs.empty(), "no training user has 2 or more interactions");
+  const std::string target = target_mode(c);
+  const size_t qsize = size_t(c.integer("task.query_size"));
+  const int64_t steps = c.integer("train.steps"), mb = c.integer("train.meta_batch");
+  const int64_t log_every = std::max<int64_t>(1, c.integer("train.log_every"));
+  const int64_t ckpt_every = c.integer("train.ckpt_every");
+  const double clip = c.num("train.clip");
+  std::fprintf(stderr, "train: %zu task users, %zu items, %lld params (%lld trainable), %s, scope %s\n", seqs.size(),
+               r.ds.n_items(), (long long)ps.numel(), (long long)ps.trainable_numel(), c.str("meta.algorithm").c_str(),
+               scope.c_str());
+
+  Arena arena;
+  Tape tape(arena, st.rng_seed);
+  Progress bar("train", steps, "step");
+  double sum_q = 0;
+  int64_t n_q = 0, tasks_done = 0;
+  double t_log = now_s();
+  for (int64_t step = st.step; step < steps; ++step) {
+    std::mt19937_64 rng(mix64(st.rng_seed ^ mix64(uint64_t(step))));
+    tape.set_rng(st.rng_seed, uint64_t(step) << 24);
+    for (int64_t b = 0; b < mb; ++b) {
+      const auto& s = seqs[rng() % seqs.size()];
+      int K = kshots[rng() % kshots.size()];
+      K = std::max(1, std::min<int>(K, int(s.size()) - 1));
+      // cut point: the first K items (cold start), or a random point for next-item tasks
+      size_t cut = size_t(K);
+      if (target == "next") cut = size_t(K) + rng() % (s.size() - size_t(K));
+      std::vector<uint32_t> hist(s.begin(), s.begin() + cut);
+      Batch sup = support_batch(hist, size_t(K));
+      Batch qry;
+      if (target == "next") {
+        qry.add(hist, int32_t(s[cut]));
+      } else {
+        std::vector<uint32_t> pos;
+        for (size_t j = cut; j < s.size(); ++j) pos.push_back(uint32_t(j));
+        std::shuffle(pos.begin(), pos.end(), rng);
+        for (size_t j = 0; j < std::min(qsize, pos.size()); ++j) qry.add(hist, int32_t(s[pos[j]]));
+      }
+      sum_q += ml.task(tape, [&](Tape& t) { return m.loss(t, sup); }, [&](Tape& t) { return m.loss(t, qry); });
+      n_q++;
+      tasks_done++;
+    }
+    ml.finish();
+    const double gn = clip > 0 ? clip_grad_norm(ps, clip) : 0.0;
+    const float lr = lr_at(c, step);
+    opt.step(lr);
+    ps.zero_grad();
+    st.step = step + 1;
+    if (st.step % log_every == 0 || st.step == steps) {
+      const double t = now_s();
+      nlohmann::json line = {{"step", st.step}, {"query_loss", sum_q / double(std::max<int64_t>(n_q, 1))}, {"lr", lr},
+                             {"grad_norm", gn}, {"tasks_per_s", double(tasks_done) / std::max(1e-9, t - t_log)},
+                             {"elapsed_s", t - t_start}};
+      append_line(out + "/metrics.jsonl", line);
+      bar.update(st.step, fmt::format("loss {:.4f} lr {:.2e} {:.0f} tasks/s", line["query_loss"].get<double>(), lr,
+                                      line["tasks_per_s"].get<double>()));
+      sum_q = 0;
+      n_q = 0;
+      tasks_done = 0;
+      t_log = t;
+    }
+    if ((ckpt_every > 0 && st.step % ckpt_every == 0) || st.step == steps) {
+      st.rng_offset = uint64_t(st.step) << 24;
+      save_checkpoint(out, ps, &opt, st);
+    }
+  }
+  bar.finish();
+  if (latest_checkpoint(out).empty()) save_checkpoint(out, ps, &opt, st);
+  r.step = st.step;
+  const double t_train = now_s() - t_start;
+  auto res = evaluate(r, out);
+  res["train_seconds"] = std::round(t_train * 10) / 10;
+  res["threads"] = omp_get_max_threads();
+  write_text(out + "/results.json", res.dump(2) + "\n");
+  return res;
+}
+
+}  // namespace mr::rec
