@@ -49,8 +49,8 @@ struct DataArgs {
         o.columns[role] = std::string(kv.substr(eq + 1));
       }
     auto ds = data::load_dataset(path, o);
-    std::string s = ds.report.summary();
-    if (!s.empty()) std::fprintf(stderr, "%s: %s", path.c_str(), s.c_str());
+    for (auto line : data::split(ds.report.summary(), '\n'))
+      if (!line.empty()) std::fprintf(stderr, "%s: %.*s\n", path.c_str(), static_cast<int>(line.size()), line.data());
     return ds;
   }
 };
