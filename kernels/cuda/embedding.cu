@@ -1,0 +1,120 @@
+// Embedding: out(B*T, C) = wte[ids] + wpe[t] + wtt[types] (types null: all type 0).
+// Backward is deterministic, without float atomics: every table row is summed by exactly one
+// thread, in token order.
+//   dwte: one thread per (token row r, channel c); the thread of the FIRST row r that holds a
+//         given id sums the gradients of every row with that id (r, then later rows, in
+//         order) and adds the total to dwte[id]; the other rows do nothing. O((B*T)^2) id
+//         compares per channel, which the GPU hides and which is fine at BERT sequence sizes.
+//   dwpe: one thread per (t, c), summing over b in order.
+//   dwtt: one thread per (type row, c), summing over the rows of that type in order.
+// Gradient convention: all three are parameter gradients (+=).
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_ops.h"
+
+namespace mr::cuda {
+
+namespace {
+
+__global__ void embedding_fwd_k(float* out, const int32_t* ids, const int32_t* types, const float* wte,
+                                const float* wpe, const float* wtt, int T, int C, int64_t total) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t row = i / C;
+    const int c = int(i % C), t = int(row % T);
+    const int id = ids[row], ty = types ? types[row] : 0;
+    out[i] = wte[int64_t(id) * C + c] + wpe[int64_t(t) * C + c] + wtt[int64_t(ty) * C + c];
+  }
+}
+
+// grid (ceil(C / blockDim), rows): thread (r, c)
+__global__ void embedding_bwd_wte_k(float* dwte, const float* dout, const int32_t* ids, int rows, int C) {
+  const int r = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c < C) {
+    const int id = ids[r];
+    bool first = true;
+    for (int q = 0; q < r && first; ++q) first = ids[q] != id;
+    if (first) {
+      float acc = 0.0f;
+      for (int q = r; q < rows; ++q)
+        if (ids[q] == id) acc += dout[int64_t(q) * C + c];
+      dwte[int64_t(id) * C + c] += acc;
+    }
+  }
+}
+
+__global__ void embedding_bwd_wpe_k(float* dwpe, const float* dout, int B, int T, int C) {
+  const int t = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c < C) {
+    float acc = 0.0f;
+    for (int b = 0; b < B; ++b) acc += dout[(int64_t(b) * T + t) * C + c];
+    dwpe[int64_t(t) * C + c] += acc;
+  }
+}
+
+// grid (ceil(C / blockDim), ntypes)
+__global__ void embedding_bwd_wtt_k(float* dwtt, const float* dout, const int32_t* types, int rows, int C) {
+  const int ty = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c < C) {
+    float acc = 0.0f;
+    bool any = false;
+    for (int q = 0; q < rows; ++q)
+      if ((types ? types[q] : 0) == ty) {
+        acc += dout[int64_t(q) * C + c];
+        any = true;
+      }
+    if (any) dwtt[int64_t(ty) * C + c] += acc;
+  }
+}
+
+// Largest type id + 1 (types are few: 2 in BERT). One block; deterministic.
+__global__ void max_type_k(int* out, const int32_t* types, int rows) {
+  __shared__ int red[32];
+  int m = 0;
+  for (int q = threadIdx.x; q < rows; q += blockDim.x) m = max(m, int(types[q]));
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(MR_FULL_MASK, m, o));
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int r = 0;
+    for (int w = 0; w < int(blockDim.x >> 5); ++w) r = max(r, red[w]);
+    *out = r + 1;
+  }
+}
+
+}  // namespace
+
+void embedding_fwd(float* out, const int32_t* ids, const int32_t* types, const float* wte, const float* wpe,
+                   const float* wtt, int B, int T, int C) {
+  const int64_t total = int64_t(B) * T * C;
+  if (total == 0) return;
+  LAUNCH(embedding_fwd_k, blocks_for(total), kBlock, 0, 0)(out, ids, types, wte, wpe, wtt, T, C, total);
+  check_launch("embedding_fwd_k");
+}
+
+void embedding_bwd(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
+                   const int32_t* types, int B, int T, int C) {
+  const int rows = B * T;
+  if (rows == 0 || C == 0) return;
+  const int cb = (C + kRowBlock - 1) / kRowBlock;
+  if (dwte) {
+    LAUNCH(embedding_bwd_wte_k, dim3(cb, rows), kRowBlock, 0, 0)(dwte, dout, ids, rows, C);
+    check_launch("embedding_bwd_wte_k");
+  }
+  if (dwpe) {
+    LAUNCH(embedding_bwd_wpe_k, dim3(cb, T), kRowBlock, 0, 0)(dwpe, dout, B, T, C);
+    check_launch("embedding_bwd_wpe_k");
+  }
+  if (dwtt) {
+    int ntypes = 1;
+    if (types) {
+      int* d = static_cast<int*>(scratch(sizeof(int)));
+      LAUNCH(max_type_k, 1, kBlock, 0, 0)(d, types, rows);
+      check_launch("max_type_k");
+      CUDA_CHECK(cudaMemcpy(&ntypes, d, sizeof(int), cudaMemcpyDeviceToHost));
+    }
+    LAUNCH(embedding_bwd_wtt_k, dim3(cb, ntypes), kRowBlock, 0, 0)(dwtt, dout, types, rows, C);
+    check_launch("embedding_bwd_wtt_k");
+  }
+}
+
+}  // namespace mr::cuda

@@ -1,0 +1,55 @@
+// The CUDA kernel table (fp32) and the backend's registration. Every entry is a host launcher
+// in kernels/cuda/<family>.cu taking device pointers (kernels/cuda/cuda_ops.h).
+#include "engine/device.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_ops.h"
+
+namespace mr {
+
+void register_cuda_kernels(const KernelTable* kt);  // engine/tape.cpp
+
+namespace cuda {
+bool install_allocator();  // kernels/cuda/device.cu
+
+namespace {
+void* g_scratch = nullptr;
+size_t g_scratch_bytes = 0;
+}  // namespace
+
+void* scratch(size_t bytes) {
+  if (bytes > g_scratch_bytes) {
+    if (g_scratch) CUDA_CHECK(cudaFree(g_scratch));
+    g_scratch = nullptr;
+    g_scratch_bytes = 0;
+    const size_t want = bytes < 4096 ? 4096 : bytes;
+    CUDA_CHECK(cudaMalloc(&g_scratch, want));
+    g_scratch_bytes = want;
+  }
+  return g_scratch;
+}
+
+bool init() {
+  if (!install_allocator()) return false;
+  register_cuda_kernels(&kCudaKernels);
+  return true;
+}
+
+}  // namespace cuda
+
+const KernelTable kCudaKernels = {
+    "cuda",
+    cuda::embedding_fwd, cuda::embedding_bwd,
+    cuda::linear_fwd, cuda::linear_bwd,
+    cuda::bias_act_fwd, cuda::bias_act_bwd,
+    cuda::layernorm_fwd, cuda::layernorm_bwd,
+    cuda::attention_fwd, cuda::attention_bwd,
+    cuda::dropout_fwd, cuda::dropout_bwd,
+    cuda::xent_fwd, cuda::xent_bwd,
+    cuda::bce_fwd, cuda::bce_bwd,
+    cuda::mse_fwd, cuda::mse_bwd,
+    cuda::mean_pool_fwd, cuda::mean_pool_bwd,
+    cuda::cls_pool_fwd, cuda::cls_pool_bwd,
+    cuda::adamw, cuda::sgd, cuda::sumsq, cuda::axpy, cuda::scale,
+};
+
+}  // namespace mr

@@ -1,0 +1,137 @@
+// The CUDA op regression harness: runs one op call on kernels/ref (host) and on the CUDA
+// backend (device: the SIMT emulator here, a GPU natively) with identical inputs, then checks
+//   * every buffer the op may write against the reference (relative L2 error <= tol; a NaN
+//     anywhere is +inf and always fails);
+//   * every buffer it must not write is bit-identical to its initial contents;
+//   * sentinels (kGuard floats of kSentinel) on both sides of every device buffer are intact.
+// Buffers are given with initial contents, so the write/accumulate convention is checked by
+// running the same backward with gradients prefilled (0, acc=false), (3, acc=false) and
+// (1, acc=true): the reference defines what each mode must produce.
+#pragma once
+#include <cuda_runtime.h>
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/cuda_ops.h"
+#include "kernels/ref/ref.h"
+#include "tests/core/op_harness.h"
+
+namespace mr::cudatest {
+
+using test::kGuard;
+using test::kSentinel;
+
+struct Case {
+  std::string name;
+  std::vector<std::vector<float>> f;          // float buffers with initial contents; empty = null
+  std::vector<std::vector<int32_t>> i;        // int buffers; empty = null
+  std::vector<double> tol;                    // per float buffer: < 0 = must stay untouched
+  std::function<void(const KernelTable&, std::vector<float*>&, std::vector<const int32_t*>&)> call;
+};
+
+// Result of the reference run, for tests that need more (e.g. the dropout mask).
+struct Outs {
+  std::vector<std::vector<float>> ref, dev;
+};
+
+inline Outs run_case(const Case& c) {
+  INFO("case ", c.name);
+  REQUIRE(c.tol.size() == c.f.size());
+  Outs r;
+  // reference, on the host
+  std::vector<test::Guarded> hf;
+  std::vector<float*> hp;
+  for (auto& v : c.f) {
+    hf.emplace_back(v.size());
+    std::memcpy(hf.back().data(), v.data(), v.size() * sizeof(float));
+  }
+  for (auto& g : hf) hp.push_back(g.size() ? g.data() : nullptr);
+  std::vector<const int32_t*> hi;
+  for (auto& v : c.i) hi.push_back(v.empty() ? nullptr : v.data());
+  c.call(kRefKernels, hp, hi);
+  for (auto& g : hf) r.ref.emplace_back(g.data(), g.data() + g.size());
+
+  // CUDA, on the device, every buffer with sentinels on both sides
+  std::vector<float*> dbase, dp;
+  for (auto& v : c.f) {
+    std::vector<float> h(v.size() + 2 * kGuard, kSentinel);
+    std::memcpy(h.data() + kGuard, v.data(), v.size() * sizeof(float));
+    float* d = nullptr;
+    REQUIRE(cudaMalloc(&d, h.size() * sizeof(float)) == cudaSuccess);
+    REQUIRE(cudaMemcpy(d, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+    dbase.push_back(d);
+    dp.push_back(v.empty() ? nullptr : d + kGuard);
+  }
+  std::vector<int32_t*> ibase;
+  std::vector<const int32_t*> di;
+  for (auto& v : c.i) {
+    int32_t* d = nullptr;
+    if (!v.empty()) {
+      REQUIRE(cudaMalloc(&d, v.size() * sizeof(int32_t)) == cudaSuccess);
+      REQUIRE(cudaMemcpy(d, v.data(), v.size() * sizeof(int32_t), cudaMemcpyHostToDevice) == cudaSuccess);
+    }
+    ibase.push_back(d);
+    di.push_back(d);
+  }
+  c.call(kCudaKernels, dp, di);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  REQUIRE(cudaGetLastError() == cudaSuccess);
+  for (size_t k = 0; k < c.f.size(); ++k) {
+    std::vector<float> h(c.f[k].size() + 2 * kGuard);
+    REQUIRE(cudaMemcpy(h.data(), dbase[k], h.size() * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess);
+    cudaFree(dbase[k]);
+    bool guards = true;
+    for (int g = 0; g < kGuard; ++g) guards = guards && h[g] == kSentinel && h[h.size() - 1 - g] == kSentinel;
+    INFO("buffer #", k, " sentinels");
+    CHECK(guards);
+    r.dev.emplace_back(h.begin() + kGuard, h.end() - kGuard);
+    const auto& dv = r.dev.back();
+    if (c.tol[k] < 0) {
+      INFO("buffer #", k, " must stay untouched");
+      CHECK(std::memcmp(dv.data(), c.f[k].data(), dv.size() * sizeof(float)) == 0);
+    } else {
+      const double e = test::rel_l2(dv.data(), r.ref[k].data(), dv.size());
+      INFO("buffer #", k, " rel L2 error cuda vs ref = ", e, " (tol ", c.tol[k], ")");
+      CHECK(e <= c.tol[k]);
+    }
+  }
+  for (int32_t* d : ibase)
+    if (d) cudaFree(d);
+  return r;
+}
+
+// Runs the backward case maker in the three convention modes.
+template <class F>
+void for_modes(F&& make) {
+  struct M {
+    float fill;
+    bool acc;
+  };
+  for (M m : {M{0.0f, false}, M{3.0f, false}, M{1.0f, true}}) {
+    CAPTURE(m.fill);
+    CAPTURE(m.acc);
+    make(m.fill, m.acc);
+  }
+}
+
+inline std::vector<float> randnf(size_t n, std::mt19937_64& rng, double scale = 1.0) {
+  std::normal_distribution<double> d(0.0, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = float(d(rng));
+  return v;
+}
+
+inline std::vector<float> filled(size_t n, float v) { return std::vector<float>(n, v); }
+
+inline std::vector<int32_t> rand_ints(size_t n, int lo, int hi, std::mt19937_64& rng) {
+  std::vector<int32_t> v(n);
+  for (auto& x : v) x = std::uniform_int_distribution<int>(lo, hi)(rng);
+  return v;
+}
+
+}  // namespace mr::cudatest
