@@ -184,7 +184,40 @@ class Bpr : public Model {
   std::vector<float> p_, q_;  // (n_users, d), (n_items, d)
 };
 
+class TextSim : public Model {
+ public:
+  TextSim(std::vector<float> emb, size_t dim) : emb_(std::move(emb)), dim_(dim) {
+    MR_CHECK(dim_ > 0 && emb_.size() % dim_ == 0, "text embeddings: {} values are not rows of {}", emb_.size(), dim_);
+  }
+  std::string name() const override { return "text"; }
+  nlohmann::json config() const override { return {{"dim", dim_}}; }
+  void fit(const data::Split& sp) override {
+    MR_CHECK(emb_.size() / dim_ == sp.n_items, "text embeddings have {} rows, the data has {} items", emb_.size() / dim_,
+             sp.n_items);
+  }
+  void score(const data::EvalCase& c, std::span<float> out) const override {
+    std::vector<float> u(dim_, 0.f);
+    for (auto h : c.history)
+      for (size_t t = 0; t < dim_; t++) u[t] += emb_[h * dim_ + t];
+    size_t n = out.size();
+    for (size_t i = 0; i < n; i++) {
+      const float* e = &emb_[i * dim_];
+      float s = 0;
+      for (size_t t = 0; t < dim_; t++) s += u[t] * e[t];
+      out[i] = s;
+    }
+  }
+
+ private:
+  std::vector<float> emb_;  // (n_items, dim)
+  size_t dim_;
+};
+
 }  // namespace
+
+std::unique_ptr<Model> make_text_model(std::vector<float> emb, size_t dim) {
+  return std::make_unique<TextSim>(std::move(emb), dim);
+}
 
 std::unique_ptr<Model> make_model(const std::string& name, const Options& opt) {
   if (name == "pop") return std::make_unique<Pop>();

@@ -5,6 +5,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -36,5 +37,11 @@ struct Options {
 
 // "random", "pop", "itemknn", "bpr"; mr::Error for anything else.
 std::unique_ptr<Model> make_model(const std::string& name, const Options& opt);
+
+// Zero-shot text similarity: emb holds (n_items, dim) item text embeddings (the pretrained
+// encoder's, L2-normalised); a case's user vector is the mean of its history items' vectors and
+// an item's score is its dot product with it (cosine up to the user vector's norm, which does
+// not change the ranking). Nothing is trained.
+std::unique_ptr<Model> make_text_model(std::vector<float> emb, size_t dim);
 
 }  // namespace mr::baselines

@@ -126,3 +126,19 @@ TEST_CASE("random: near 0.5 auc, deterministic per seed") {
   m->score(sp.test[2], b);
   CHECK(a != b);
 }
+
+TEST_CASE("text: mean of history vectors, dot product") {
+  // 4 items in 2-d: a=(1,0) b=(0,1) c=(.6,.8) d=(-1,0)
+  auto m = baselines::make_text_model({1, 0, 0, 1, 0.6f, 0.8f, -1, 0}, 2);
+  auto sp = manual(1, 4, {});
+  m->fit(sp);
+  std::vector<float> s(4);
+  m->score({0, {0, 0, 1}, {}, {}}, s);  // u = (2, 1)
+  CHECK(s[0] == doctest::Approx(2));
+  CHECK(s[1] == doctest::Approx(1));
+  CHECK(s[2] == doctest::Approx(2.0));
+  CHECK(s[3] == doctest::Approx(-2));
+  auto wrong = manual(1, 5, {});
+  CHECK_THROWS_AS(m->fit(wrong), Error);
+  CHECK_THROWS_AS(baselines::make_text_model({1, 2, 3}, 2), Error);
+}

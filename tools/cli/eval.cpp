@@ -1,12 +1,15 @@
 // metarec eval: evaluate a model under a protocol, print a JSON object of metrics.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <optional>
 #include <sys/stat.h>
 
 #include "engine/baselines/evaluate.h"
 #include "engine/check.h"
 #include "engine/data/readers.h"
 #include "engine/data/split.h"
+#include "engine/rec/config.h"
+#include "engine/rec/run.h"
 #include "tools/cli/command.h"
 #include "engine/data/cli_args.h"
 
@@ -33,6 +36,8 @@ int run(int argc, char** argv) {
   size_t max_history = 50;
   mr::baselines::Options mo;
   uint64_t seed = 0;
+  std::string encoder = "models/all-MiniLM-L6-v2";
+  app.add_option("--encoder", encoder, "text: the pretrained encoder's directory (HF BERT, mean pooling)");
   app.add_option("--protocol", protocol, "loo | cold-user | cold-item")->check(CLI::IsMember({"loo", "cold-user", "cold-item"}));
   app.add_option("--model", model, "random | pop | itemknn | bpr | text | RUN_DIR");
   app.add_option("--k", ks, "cutoffs, comma separated");
@@ -62,18 +67,35 @@ int run(int argc, char** argv) {
   ci.valid_fraction = cu.valid_fraction;
   ci.max_history = max_history;
 
-  std::unique_ptr<mr::baselines::Model> m;
-  if (model == "text")
-    throw mr::Error("--model text needs the BERT encoder, which metarec does not have yet");
-  if (model != "random" && model != "pop" && model != "itemknn" && model != "bpr") {
-    struct stat st;
-    if (::stat(model.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-      throw mr::Error(fmt::format("--model {}: evaluating a trained run is not implemented yet", model));
-    throw mr::Error(fmt::format("--model '{}': expected random, pop, itemknn, bpr, text or a run directory", model));
-  }
-  m = mr::baselines::make_model(model, mo);
-
   auto ds = da.load();
+  std::unique_ptr<mr::baselines::Model> m;
+  std::optional<mr::rec::LoadedRun> run;  // outlives m, which refers to it
+  nlohmann::json run_info;
+  if (model == "text") {
+    mr::rec::Config c;
+    c.set_json("encoder.model", encoder, "--encoder");
+    int64_t D = 0;
+    auto emb = mr::rec::item_embeddings(c, ds, &D);
+    m = mr::baselines::make_text_model(std::move(emb), static_cast<size_t>(D));
+    run_info = {{"encoder", encoder}, {"pool", c.str("encoder.pool")}, {"max_len", c.integer("encoder.max_len")}};
+  } else if (model == "random" || model == "pop" || model == "itemknn" || model == "bpr") {
+    m = mr::baselines::make_model(model, mo);
+  } else {
+    struct stat st;
+    if (::stat(model.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      throw mr::Error(fmt::format("--model '{}': expected random, pop, itemknn, bpr, text or a run directory", model));
+    run.emplace(mr::rec::load_run(model));
+    if (run->ds.items.names != ds.items.names)
+      throw mr::Error(fmt::format("--model {}: the run was trained on other data ({} items) than --data {} ({} items)",
+                                  model, run->ds.n_items(), da.path, ds.n_items()));
+    const auto& c = run->cfg;
+    int steps = static_cast<int>(c.integer("eval.adapt_steps"));
+    const std::string alg = c.str("meta.algorithm");
+    if (steps < 0) steps = alg == "none" ? 0 : static_cast<int>(c.integer("meta.inner_steps"));
+    m = std::make_unique<mr::rec::AdaptedScorer>(model, *run->model, *run->ml, steps,
+                                                 static_cast<float>(c.num("meta.inner_lr")));
+    run_info = {{"run", model}, {"step", run->step}, {"algorithm", alg}, {"adapt_steps", steps}};
+  }
   mr::data::Split sp = protocol == "loo"         ? mr::data::split_loo(ds, max_history)
                        : protocol == "cold-user" ? mr::data::split_cold_user(ds, cu)
                                                  : mr::data::split_cold_item(ds, ci);
@@ -102,6 +124,7 @@ int run(int argc, char** argv) {
   }
   if (protocol == "cold-item") j["seed"] = seed;
   if (!m->config().empty()) j["config"] = m->config();
+  if (!run_info.empty()) j["model_info"] = run_info;
   std::printf("%s\n", j.dump(2).c_str());
   return 0;
 }
