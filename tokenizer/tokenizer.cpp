@@ -690,7 +690,10 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
     FAIL_INPUT(path, fmt::format("byte {}", e.byte), "invalid JSON: {}", e.what());
+  } catch (const json::exception& e) {  // e.g. out_of_range: a number too large ("1e551")
+    FAIL_INPUT(path, "parse", "invalid JSON: {}", e.what());
   }
+  try {
   JsonReader r{path};
   Tokenizer tk;
   Impl& m = *tk.impl_;
@@ -856,6 +859,9 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
     m.decoder_cleanup = r.get_or<bool>(d, "cleanup", true, "decoder");
   }
   return tk;
+  } catch (const json::exception& e) {  // a JSON access the checks did not foresee
+    FAIL_INPUT(path, "json", "unexpected content: {}", e.what());
+  }
 }
 
 Tokenizer Tokenizer::from_dir(const std::string& dir) {
@@ -873,6 +879,8 @@ Tokenizer Tokenizer::from_dir(const std::string& dir) {
       j = json::parse(read_file(path));
     } catch (const json::parse_error& e) {
       FAIL_INPUT(path, fmt::format("byte {}", e.byte), "invalid JSON: {}", e.what());
+    } catch (const json::exception& e) {
+      FAIL_INPUT(path, "parse", "invalid JSON: {}", e.what());
     }
     JsonReader r{path};
     norm.lowercase = r.get_or<bool>(j, "do_lower_case", true, "top level");

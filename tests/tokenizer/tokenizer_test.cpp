@@ -172,6 +172,10 @@ TEST_CASE("tokenizer: bad files give errors that name the file") {
   d.write("tokenizer_config.json", "{\"do_lower_case\": tru");
   err = error_of([&] { Tokenizer::from_dir(d.path.string()); });
   CHECK(err.find("tokenizer_config.json") != std::string::npos);
+  d.write("tokenizer_config.json", "51e551");  // found by the loader fuzzer: a number overflow
+  err = error_of([&] { Tokenizer::from_dir(d.path.string()); });
+  CHECK(err.find("tokenizer_config.json") != std::string::npos);
+  CHECK(err.find("invalid JSON") != std::string::npos);
   d.write("tokenizer_config.json", "{\"do_lower_case\": \"yes\"}");
   err = error_of([&] { Tokenizer::from_dir(d.path.string()); });
   CHECK(err.find("do_lower_case") != std::string::npos);
