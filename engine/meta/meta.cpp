@@ -1,5 +1,6 @@
 #include "engine/meta/meta.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/check.h"
@@ -10,8 +11,9 @@ MetaLearner::MetaLearner(ParamStore& ps, std::function<bool(const std::string&)>
     : ps_(ps), cfg_(std::move(cfg)) {
   MR_CHECK(ps.finalized(), "MetaLearner needs a finalized ParamStore");
   MR_CHECK(ps.device() == Device::CPU, "MetaLearner runs on CPU parameters for now");
-  MR_CHECK(cfg_.algorithm == "fomaml" || cfg_.algorithm == "reptile" || cfg_.algorithm == "none",
-           "meta.algorithm must be fomaml, reptile or none, got '{}'", cfg_.algorithm);
+  MR_CHECK(cfg_.algorithm == "fomaml" || cfg_.algorithm == "reptile" || cfg_.algorithm == "metasgd" ||
+               cfg_.algorithm == "none",
+           "meta.algorithm must be fomaml, reptile, metasgd or none, got '{}'", cfg_.algorithm);
   MR_CHECK(cfg_.inner_steps >= 0 && cfg_.inner_lr >= 0, "meta.inner_steps and meta.inner_lr must be >= 0");
   MR_CHECK(cfg_.algorithm != "reptile" || (cfg_.inner_steps > 0 && cfg_.inner_lr > 0),
            "reptile needs meta.inner_steps > 0 and meta.inner_lr > 0");
@@ -21,6 +23,21 @@ MetaLearner::MetaLearner(ParamStore& ps, std::function<bool(const std::string&)>
   }
   theta_.resize(size_t(ps.numel()));
   acc_.assign(size_t(ps.numel()), 0.0f);
+  if (cfg_.algorithm == "metasgd") {
+    rates_ = std::make_unique<ParamStore>();
+    rates_->add("meta.inner_lr", Shape{ps.numel()}, false);
+    rates_->finalize();
+    float* a = rates_->flat_params().f32();
+    for (int64_t j = 0; j < ps.numel(); ++j) a[j] = cfg_.inner_lr;
+    rate_acc_.assign(size_t(ps.numel()), 0.0f);
+    gs_sum_.assign(size_t(ps.numel()), 0.0f);
+  }
+}
+
+void MetaLearner::clamp_inner_rates() {
+  if (!rates_) return;
+  float* a = rates_->flat_params().f32();
+  for (int64_t j = 0; j < rates_->numel(); ++j) a[j] = std::max(a[j], 0.0f);
 }
 
 void MetaLearner::snapshot() { std::memcpy(theta_.data(), ps_.flat_params().f32(), sizeof(float) * theta_.size()); }
@@ -46,6 +63,8 @@ float MetaLearner::backward_into_grads(Tape& t, const LossFn& f) {
 float MetaLearner::adapt(Tape& t, const LossFn& support, int steps, float lr) {
   set_scope_frozen(true);
   float first = 0;
+  const float* rate = rates_ ? rates_->flat_params().f32() : nullptr;
+  if (rates_) std::fill(gs_sum_.begin(), gs_sum_.end(), 0.0f);
   try {
     for (int s = 0; s < steps; ++s) {
       const float l = backward_into_grads(t, support);
@@ -54,8 +73,16 @@ float MetaLearner::adapt(Tape& t, const LossFn& support, int steps, float lr) {
       const float* g = ps_.flat_grads().f32();
       size_t i = 0;
       for (const Param& p : ps_.all()) {
-        if (scope_[i] && !base_frozen_[i])
-          for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j) w[j] -= lr * g[j];
+        if (scope_[i] && !base_frozen_[i]) {
+          if (rate) {
+            for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j) {
+              w[j] -= rate[j] * g[j];
+              gs_sum_[size_t(j)] += g[j];
+            }
+          } else {
+            for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j) w[j] -= lr * g[j];
+          }
+        }
         ++i;
       }
     }
@@ -84,8 +111,10 @@ float MetaLearner::task(Tape& t, const LossFn& support, const LossFn& query) {
     lq = backward_into_grads(t, query);  // at theta'
     const float* g = ps_.flat_grads().f32();
     const float* w = ps_.flat_params().f32();
-    if (cfg_.algorithm == "fomaml") {
+    if (cfg_.algorithm == "fomaml" || cfg_.algorithm == "metasgd") {
       for (size_t j = 0; j < n; ++j) acc_[j] += g[j];
+      if (rates_)
+        for (size_t j = 0; j < n; ++j) rate_acc_[j] -= g[j] * gs_sum_[j];
     } else {  // reptile
       const float inv = 1.0f / (float(cfg_.inner_steps) * cfg_.inner_lr);
       size_t i = 0;
@@ -113,6 +142,11 @@ void MetaLearner::finish() {
     ++i;
   }
   std::fill(acc_.begin(), acc_.end(), 0.0f);
+  if (rates_) {
+    float* ga = rates_->flat_grads().f32();
+    for (size_t j = 0; j < rate_acc_.size(); ++j) ga[j] = rate_acc_[j] * inv;
+    std::fill(rate_acc_.begin(), rate_acc_.end(), 0.0f);
+  }
   n_tasks_ = 0;
 }
 

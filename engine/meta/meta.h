@@ -9,6 +9,10 @@
 //   reptile      meta-gradient += (theta - theta') / (k alpha)       (scope parameters; equal to
 //                the support gradient when k = 1) and dL_query(theta')/dtheta' for the trainable
 //                parameters outside the scope (which the inner loop does not move)
+//   metasgd      first-order Meta-SGD: the inner step is theta'_s -= alpha_s * g_s with a learned
+//                rate per parameter (inner_rates(), initialised to inner_lr); theta gets the
+//                FOMAML gradient and alpha gets dL_query/dalpha = -g_query(theta') * sum of the
+//                inner steps' support gradients (first order: the support gradients are constants)
 //   none         meta-gradient += dL_query(theta) + dL_support(theta): plain multi-task training
 //                on the same examples, no inner loop (the non-meta comparison)
 //   theta is restored (one memcpy) before the next task. finish() writes the mean over the
@@ -16,6 +20,7 @@
 // Gradients never leak across tasks: the gradient buffer is zeroed before every backward.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,7 +30,7 @@
 namespace mr::meta {
 
 struct MetaConfig {
-  std::string algorithm = "fomaml";  // fomaml | reptile | none
+  std::string algorithm = "fomaml";  // fomaml | reptile | metasgd | none
   int inner_steps = 1;               // k
   float inner_lr = 0.1f;             // alpha (SGD)
 };
@@ -37,8 +42,8 @@ class MetaLearner {
   // in_scope(name): whether a parameter is adapted by the inner loop.
   MetaLearner(ParamStore& ps, std::function<bool(const std::string&)> in_scope, MetaConfig cfg);
 
-  // k SGD steps on the scope parameters, in place (theta becomes theta'). Returns the support
-  // loss before the first step.
+  // k SGD steps on the scope parameters, in place (theta becomes theta'); metasgd uses the
+  // learned per-parameter rates instead of lr. Returns the support loss before the first step.
   float adapt(Tape& t, const LossFn& support, int steps, float lr);
   float adapt(Tape& t, const LossFn& support) { return adapt(t, support, cfg_.inner_steps, cfg_.inner_lr); }
 
@@ -53,6 +58,11 @@ class MetaLearner {
   void restore();
 
   const MetaConfig& config() const { return cfg_; }
+  // metasgd: the learned inner rates (one parameter "meta.inner_lr" with theta's flat layout;
+  // entries outside the scope are unused) with their meta-gradient after finish(); null otherwise.
+  // The caller steps an optimizer on it, then calls clamp_inner_rates().
+  ParamStore* inner_rates() { return rates_.get(); }
+  void clamp_inner_rates();
 
  private:
   void set_scope_frozen(bool on);
@@ -62,6 +72,8 @@ class MetaLearner {
   MetaConfig cfg_;
   std::vector<bool> scope_, base_frozen_;
   std::vector<float> theta_, acc_;
+  std::unique_ptr<ParamStore> rates_;
+  std::vector<float> rate_acc_, gs_sum_;
   int n_tasks_ = 0;
 };
 

@@ -233,6 +233,11 @@ LoadedRun load_run(const std::string& dir, const std::string& checkpoint) {
   const std::string scope = r.cfg.str("meta.scope");
   r.ml = std::make_unique<meta::MetaLearner>(r.model->params(), [scope](const std::string& n) { return RecModel::in_scope(scope, n); },
                                              meta_config(r.cfg));
+  if (ParamStore* rates = r.ml->inner_rates()) {
+    const std::string rk = latest_checkpoint(dir + "/inner_rates");
+    if (rk.empty()) throw Error(fmt::format("{}: metasgd run without inner_rates/ checkpoint", dir));
+    load_checkpoint(rk, *rates, nullptr);
+  }
   return r;
 }
 
@@ -348,6 +353,12 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
   ac.lr = float(c.num("train.lr"));
   ac.weight_decay = float(c.num("train.weight_decay"));
   AdamW opt(ps, ac);
+  std::unique_ptr<AdamW> rate_opt;  // metasgd: the learned inner rates
+  if (ml.inner_rates()) {
+    AdamWConfig rc = ac;
+    rc.weight_decay = 0;
+    rate_opt = std::make_unique<AdamW>(*ml.inner_rates(), rc);
+  }
   TrainState st;
   st.rng_seed = uint64_t(c.integer("train.seed"));
   st.config = c.json().dump();
@@ -356,6 +367,7 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
     if (!ck.empty()) {
       st = load_checkpoint(ck, ps, &opt);
       std::fprintf(stderr, "resumed from %s at step %lld\n", ck.c_str(), (long long)st.step);
+      if (rate_opt) load_checkpoint(latest_checkpoint(out + "/inner_rates"), *ml.inner_rates(), rate_opt.get());
     }
   } else {
     std::error_code ec;
@@ -424,6 +436,11 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
     const float lr = lr_at(c, step);
     opt.step(lr);
     ps.zero_grad();
+    if (rate_opt) {
+      rate_opt->step(lr);
+      ml.clamp_inner_rates();
+      ml.inner_rates()->zero_grad();
+    }
     st.step = step + 1;
     if (st.step % log_every == 0 || st.step == steps) {
       const double t = now_s();
@@ -441,10 +458,14 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
     if ((ckpt_every > 0 && st.step % ckpt_every == 0) || st.step == steps) {
       st.rng_offset = uint64_t(st.step) << 24;
       save_checkpoint(out, ps, &opt, st);
+      if (rate_opt) save_checkpoint(out + "/inner_rates", *ml.inner_rates(), rate_opt.get(), st);
     }
   }
   bar.finish();
-  if (latest_checkpoint(out).empty()) save_checkpoint(out, ps, &opt, st);
+  if (latest_checkpoint(out).empty()) {
+    save_checkpoint(out, ps, &opt, st);
+    if (rate_opt) save_checkpoint(out + "/inner_rates", *ml.inner_rates(), rate_opt.get(), st);
+  }
   r.step = st.step;
   const double t_train = now_s() - t_start;
   auto res = evaluate(r, out);

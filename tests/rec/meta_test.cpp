@@ -289,3 +289,41 @@ TEST_CASE("meta-training reduces the query loss after adaptation on held-out tas
   CHECK(after < before - 0.5);
   CHECK(after < 2.8);
 }
+
+TEST_CASE("metasgd: theta gets the query gradient at theta' = theta - alpha (.) g_s; alpha gets -g_q (.) g_s") {
+  Fixture f;
+  auto th0 = f.theta();
+  auto ml = f.learner("user", {"metasgd", 1, 0.25f});
+  REQUIRE(ml.inner_rates() != nullptr);
+  // distinct rates per parameter, so a mix-up of entries shows
+  float* a = ml.inner_rates()->flat_params().f32();
+  for (int64_t j = 0; j < ml.inner_rates()->numel(); ++j) a[j] = 0.1f + 0.2f * float(j % 7) / 7.0f;
+  std::vector<float> rates(a, a + ml.inner_rates()->numel());
+  auto mask = f.scope_mask("user");
+  auto gs = f.grad(f.sup);
+  auto th = th0;
+  for (size_t j = 0; j < th.size(); ++j) if (mask[j]) th[j] -= rates[j] * gs[j];
+  f.set_theta(th);
+  auto gq = f.grad(f.qry);
+  f.set_theta(th0);
+  auto got = f.meta_grad(ml);
+  CHECK(max_rel(got, gq) < 1e-4);
+  auto ga = ml.inner_rates()->flat_grads();
+  std::vector<float> got_a(ga.f32(), ga.f32() + ga.numel()), expect_a(th0.size(), 0.0f);
+  for (size_t j = 0; j < th0.size(); ++j) expect_a[j] = mask[j] ? -gq[j] * gs[j] : 0.0f;
+  CHECK(max_rel(got_a, expect_a, 1e-4) < 1e-3);
+  CHECK(norm(expect_a) > 1e-4);
+  // first-order check of dL_q/dalpha by finite differences on one rate with a visible effect
+  size_t jbest = 0;
+  for (size_t j = 0; j < th0.size(); ++j) if (std::abs(expect_a[j]) > std::abs(expect_a[jbest])) jbest = j;
+  auto lq_at = [&](float da) {
+    auto t2 = th0;
+    for (size_t j = 0; j < t2.size(); ++j) if (mask[j]) t2[j] -= (rates[j] + (j == jbest ? da : 0.0f)) * gs[j];
+    f.set_theta(t2);
+    return f.loss(f.qry);
+  };
+  const double fd = (lq_at(1e-2f) - lq_at(-1e-2f)) / 2e-2;
+  f.set_theta(th0);
+  CHECK(std::abs(fd - expect_a[jbest]) < 2e-2 * std::abs(fd) + 1e-4);
+  CHECK(f.theta() == th0);
+}
