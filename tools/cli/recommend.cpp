@@ -78,9 +78,10 @@ int recommend(int argc, char** argv) {
       std::vector<std::pair<float, size_t>> c;
       for (size_t j = 0; j < h.size(); ++j) c.push_back({s[i] - without[j][i], j});
       std::sort(c.begin(), c.end(), [](auto& a, auto& b) { return a.first > b.first; });
-      std::printf("  because:");
-      for (int e = 0; e < std::min<int>(explain, int(c.size())); ++e)
-        std::printf("%s %s (%+.3f)", e ? "," : "", label(r.ds, h[c[size_t(e)].second]).c_str(), c[size_t(e)].first);
+      // only history items that raise the score
+      for (int e = 0, shown_e = 0; e < int(c.size()) && shown_e < explain && c[size_t(e)].first > 0; ++e, ++shown_e)
+        std::printf("%s %s (%+.3f)", shown_e ? "," : "  because:", label(r.ds, h[c[size_t(e)].second]).c_str(),
+                    c[size_t(e)].first);
     }
     std::printf("\n");
   }
