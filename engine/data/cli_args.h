@@ -49,7 +49,8 @@ struct DataArgs {
         o.columns[role] = std::string(kv.substr(eq + 1));
       }
     auto ds = data::load_dataset(path, o);
-    for (auto line : data::split(ds.report.summary(), '\n'))
+    const std::string summary = ds.report.summary();  // split() returns views into it
+    for (auto line : data::split(summary, '\n'))
       if (!line.empty()) std::fprintf(stderr, "%s: %.*s\n", path.c_str(), static_cast<int>(line.size()), line.data());
     return ds;
   }
