@@ -39,8 +39,22 @@ struct Outs {
   std::vector<std::vector<float>> ref, dev;
 };
 
+// A usable CUDA device (always under the emulator; natively, a GPU with a driver).
+inline bool device_usable() {
+  static const bool ok = [] {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    return n > 0;
+  }();
+  return ok;
+}
+
 inline Outs run_case(const Case& c) {
   INFO("case ", c.name);
+  REQUIRE_MESSAGE(device_usable(), "no usable CUDA device (the native suite needs a GPU; make test-kernels runs the emulated one)");
   REQUIRE(c.tol.size() == c.f.size());
   Outs r;
   // reference, on the host
