@@ -103,9 +103,14 @@ Var* RecModel::logits(Tape& t, const Batch& b) {
     }
   }
   // item table (N+1, C)
-  Var* E = t.input(*emb_);
-  Var* V = ops::linear(t, E, t.param(*proj_w_), t.param(*proj_b_));
-  if (id_) V = ops::weighted_sum(t, {{V, 1.0f}, {t.param(*id_), 1.0f}});
+  Var* V;
+  if (vcache_->defined()) {
+    V = t.input(*vcache_);
+  } else {
+    Var* E = t.input(*emb_);
+    V = ops::linear(t, E, t.param(*proj_w_), t.param(*proj_b_));
+    if (id_) V = ops::weighted_sum(t, {{V, 1.0f}, {t.param(*id_), 1.0f}});
+  }
   // V is an activation used as a weight twice (the embedding table of the user tower and the
   // right factor of the logits product), and both backward kernels accumulate into a weight's
   // gradient: give V a zeroed gradient buffer up front so every writer adds.
@@ -129,6 +134,19 @@ Var* RecModel::logits(Tape& t, const Batch& b) {
   // (B, N+1) = (u V^T + bias) / tau
   Var* lg = ops::linear(t, u, V, bias_ ? t.param(*bias_) : nullptr);
   return ops::weighted_sum(t, {{lg, 1.0f / cfg_.tau}});
+}
+
+void RecModel::cache_item_table() {
+  clear_item_table();
+  Arena a;
+  Tape t(a);
+  NoGrad ng(t);
+  Var* E = t.input(*emb_);
+  Var* V = ops::linear(t, E, t.param(*proj_w_), t.param(*proj_b_));
+  if (id_) V = ops::weighted_sum(t, {{V, 1.0f}, {t.param(*id_), 1.0f}});
+  HostTensor c(V->v.shape);
+  copy(*c, V->v);
+  vcache_ = std::move(c);
 }
 
 Var* RecModel::loss(Tape& t, const Batch& b) {

@@ -67,6 +67,13 @@ class RecModel {
   // Scores of every item (n_items) for one history, no gradient.
   std::vector<float> score(Tape& t, const std::vector<uint32_t>& history);
 
+  // Evaluation-time cache of the item table V (N+1, C): while set, logits() reads it instead of
+  // recomputing V, and the item tower gets no gradient. Valid only while the "item." parameters
+  // do not change (adaptation scopes head and user); clear it before training again.
+  void cache_item_table();
+  void clear_item_table() { vcache_ = HostTensor(); }
+  bool item_table_cached() const { return vcache_->defined(); }
+
   // Parameter-name prefixes: "item." (item tower), "user." (transformer), "head." (user head).
   static bool in_scope(const std::string& scope, const std::string& name);
 
@@ -74,7 +81,8 @@ class RecModel {
   ModelConfig cfg_;
   int64_t n_items_, D_;
   ParamStore ps_;
-  HostTensor emb_;  // (N+1, D)
+  HostTensor emb_;     // (N+1, D)
+  HostTensor vcache_;  // (N+1, C) when cached
   struct Layer { Param *qkv_w, *qkv_b, *o_w, *o_b, *ln1_g, *ln1_b, *f1_w, *f1_b, *f2_w, *f2_b, *ln2_g, *ln2_b; };
   Param *proj_w_, *proj_b_, *id_ = nullptr, *bias_ = nullptr, *pos_, *type_, *ln0_g_, *ln0_b_, *head_w_, *head_b_;
   std::vector<Layer> layers_;

@@ -176,10 +176,15 @@ Batch support_batch(const std::vector<uint32_t>& h, size_t max_examples) {
 }
 
 // ------------------------------------------------------------------ scorer
-AdaptedScorer::AdaptedScorer(std::string name, RecModel& m, meta::MetaLearner& ml, int adapt_steps, float lr)
+AdaptedScorer::AdaptedScorer(std::string name, RecModel& m, meta::MetaLearner& ml, int adapt_steps, float lr,
+                             bool item_tower_fixed)
     : name_(std::move(name)), m_(m), ml_(ml), steps_(adapt_steps), lr_(lr), tape_(std::make_unique<Tape>(arena_)) {
   tape_->set_training(false);
+  // adaptation does not touch the item tower: compute the item table once
+  if (item_tower_fixed || steps_ == 0) m_.cache_item_table();
 }
+
+AdaptedScorer::~AdaptedScorer() { m_.clear_item_table(); }
 
 std::vector<float> AdaptedScorer::scores(const std::vector<uint32_t>& history) const {
   std::lock_guard<std::mutex> lk(mu_);
@@ -275,7 +280,8 @@ nlohmann::json evaluate(LoadedRun& r, const std::string& out) {
   const std::string alg = c.str("meta.algorithm");
   if (steps < 0) steps = alg == "none" ? 0 : int(c.integer("meta.inner_steps"));
   const std::string name = alg == "none" ? "non-meta (multi-task)" : fmt::format("meta ({}, k={})", alg, steps);
-  AdaptedScorer scorer(name, *r.model, *r.ml, steps, float(c.num("meta.inner_lr")));
+  const bool fixed = c.str("meta.scope") != "all";
+  AdaptedScorer scorer(name, *r.model, *r.ml, steps, float(c.num("meta.inner_lr")), fixed);
   baselines::EvalOptions eo;
   eo.ks = c.ints("eval.ks");
   eo.part = c.str("eval.part");
@@ -308,7 +314,7 @@ nlohmann::json evaluate(LoadedRun& r, const std::string& out) {
     res["rows"].back()["seconds"] = std::round((now_s() - t0) * 100) / 100;
     if (alg == "none" && c.integer("eval.adapt_steps") < 0 && c.integer("meta.inner_steps") > 0) {
       AdaptedScorer ft("non-meta + fine-tune", *r.model, *r.ml, int(c.integer("meta.inner_steps")),
-                       float(c.num("meta.inner_lr")));
+                       float(c.num("meta.inner_lr")), fixed);
       t0 = now_s();
       run_one(ft, 0);
       res["rows"].back()["seconds"] = std::round((now_s() - t0) * 100) / 100;

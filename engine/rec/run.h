@@ -38,7 +38,11 @@ Batch support_batch(const std::vector<uint32_t>& history, size_t max_examples);
 // history with `adapt_steps` SGD steps (0: no adaptation), scores every item and restores theta.
 class AdaptedScorer : public baselines::Model {
  public:
-  AdaptedScorer(std::string name, RecModel& m, meta::MetaLearner& ml, int adapt_steps, float lr);
+  // item_tower_fixed: the adapt scope leaves the "item." parameters alone (head, user), so the
+  // item table is computed once for all cases.
+  AdaptedScorer(std::string name, RecModel& m, meta::MetaLearner& ml, int adapt_steps, float lr,
+                bool item_tower_fixed = false);
+  ~AdaptedScorer() override;
   std::string name() const override { return name_; }
   void fit(const data::Split&) override {}
   void score(const data::EvalCase& c, std::span<float> out) const override;

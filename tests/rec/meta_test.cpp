@@ -327,3 +327,32 @@ TEST_CASE("metasgd: theta gets the query gradient at theta' = theta - alpha (.) 
   CHECK(std::abs(fd - expect_a[jbest]) < 2e-2 * std::abs(fd) + 1e-4);
   CHECK(f.theta() == th0);
 }
+
+TEST_CASE("cached item table: same scores and same head/user adaptation as recomputing it") {
+  Fixture f;
+  auto th0 = f.theta();
+  Arena a;
+  Tape t(a);
+  t.set_training(false);
+  auto plain = f.m.score(t, {2, 4, 1});
+  auto ml = f.learner("user", {"fomaml", 2, 0.3f});
+  ml.snapshot();
+  ml.adapt(t, [&](Tape& tt) { return f.m.loss(tt, f.sup); });
+  t.reset();
+  auto adapted = f.m.score(t, {2, 4, 1});
+  ml.restore();
+  t.reset();
+  f.m.cache_item_table();
+  REQUIRE(f.m.item_table_cached());
+  auto plain_c = f.m.score(t, {2, 4, 1});
+  ml.snapshot();
+  ml.adapt(t, [&](Tape& tt) { return f.m.loss(tt, f.sup); });
+  t.reset();
+  auto adapted_c = f.m.score(t, {2, 4, 1});
+  ml.restore();
+  f.m.clear_item_table();
+  CHECK(max_rel(plain_c, plain, 1e-3) < 1e-5);
+  CHECK(max_rel(adapted_c, adapted, 1e-3) < 1e-5);
+  CHECK(max_rel(adapted, plain, 1e-3) > 1e-3);  // adaptation changed the scores
+  CHECK(f.theta() == th0);
+}

@@ -51,7 +51,8 @@ int recommend(int argc, char** argv) {
   auto r = mr::rec::load_run(dir);
   auto h = parse_history(r.ds, hist);
   if (steps < 0) steps = r.cfg.str("meta.algorithm") == "none" ? 0 : int(r.cfg.integer("meta.inner_steps"));
-  mr::rec::AdaptedScorer sc("run", *r.model, *r.ml, steps, float(r.cfg.num("meta.inner_lr")));
+  mr::rec::AdaptedScorer sc("run", *r.model, *r.ml, steps, float(r.cfg.num("meta.inner_lr")),
+                            r.cfg.str("meta.scope") != "all");
   auto s = sc.scores(h);
   std::vector<uint32_t> order(r.ds.n_items());
   std::iota(order.begin(), order.end(), 0);
