@@ -13,7 +13,7 @@ $CXX -std=c++20 -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-rec
   engine/arena.cpp engine/params.cpp engine/profile.cpp kernels/cpu/*.cpp kernels/ref/*.cpp \
   -fopenmp -lopenblas -lfmt -o "$out/weights_fuzz"
 # seeds: the committed fixtures (safetensors with odd first byte, configs with even)
-for f in tests/data/tiny_bert/*.safetensors; do printf '\001' | cat - "$f" | head -c 65536 > "$out/weights_corpus/$(basename "$f")"; done
+for f in tests/data/tiny_bert/*.safetensors; do { printf "\001"; cat "$f"; } > "$out/weights_corpus/$(basename "$f")"; done
 printf '\001' | cat - tests/data/tiny_bert/model.safetensors > "$out/weights_corpus/model_full"
 printf '\000' | cat - tests/data/tiny_bert/config.json > "$out/weights_corpus/config"
 "$out/weights_fuzz" -max_total_time="$secs" -max_len=8192 -timeout=10 "$@" "$out/weights_corpus"
