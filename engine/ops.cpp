@@ -13,18 +13,25 @@ Var* out_var(Tape& t, Shape s, std::initializer_list<const Var*> ins) {
 }
 
 float* G(Tape& t, Var* v, bool* acc) { return t.grad_for(v, acc); }
+
+// For the inputs whose kernels always accumulate (weights, biases, LayerNorm and embedding
+// tables): when such an input is an activation rather than a parameter, its gradient buffer
+// may be freshly allocated, so it is zeroed before the kernel adds into it.
+float* G_acc(Tape& t, Var* v) {
+  bool acc;
+  float* g = t.grad_for(v, &acc);
+  if (g && !acc) fill_zero(v->g);
+  return g;
+}
 const float* P(const Var* v) { return v ? v->v.f32() : nullptr; }
 
 }  // namespace
 
 // ---------------------------------------------------------------- embedding
 static void embedding_bwd(Tape& t, Record& r) {
-  bool a0, a1, a2;
-  float* dwte = G(t, r.in[0], &a0);
-  float* dwpe = G(t, r.in[1], &a1);
-  float* dwtt = G(t, r.in[2], &a2);
-  // Tables are parameters (always accumulate); a non-parameter table would need zeroing.
-  MR_CHECK((!dwte || a0) && (!dwpe || a1) && (!dwtt || a2), "embedding tables must be parameters");
+  float* dwte = G_acc(t, r.in[0]);
+  float* dwpe = G_acc(t, r.in[1]);
+  float* dwtt = G_acc(t, r.in[2]);
   const Tensor& ids = r.saved[0];
   t.k().embedding_bwd(dwte, dwpe, dwtt, r.out->g.f32(), ids.i32(), r.saved[1].defined() ? r.saved[1].i32() : nullptr,
                       int(ids.size(0)), int(ids.size(1)), int(r.i[0]));
@@ -57,10 +64,10 @@ static void linear_bwd(Tape& t, Record& r) {
   Var *x = r.in[0], *w = r.in[1], *b = r.in[2];
   const int N = rows_of(x->v), IN = int(x->v.size(-1)), OUT = int(w->v.size(0));
   const Act act = Act(r.i[0]);
-  bool ax, aw, ab;
+  bool ax;
   float* dx = G(t, x, &ax);
-  float* dw = G(t, w, &aw);
-  float* db = b ? G(t, b, &ab) : nullptr;
+  float* dw = G_acc(t, w);
+  float* db = b ? G_acc(t, b) : nullptr;
   const float* dout = r.out->g.f32();
   if (act != Act::None) {
     // out = act(h + b) with h = x w^T saved: first back through the activation into dh.
@@ -103,13 +110,13 @@ Var* linear(Tape& t, Var* x, Var* w, Var* b, Act act) {
 static void layernorm_bwd(Tape& t, Record& r) {
   Var *a = r.in[0], *res = r.in[1], *gamma = r.in[2], *beta = r.in[3];
   const int C = int(a->v.size(-1)), N = rows_of(a->v);
-  bool aa, ar, ag, ab;
+  bool aa, ar = false;
   float* da = G(t, a, &aa);
   float* dr = res ? G(t, res, &ar) : nullptr;
-  float* dg = G(t, gamma, &ag);
-  float* dbt = G(t, beta, &ab);
+  float* dg = G_acc(t, gamma);
+  float* dbt = G_acc(t, beta);
   t.k().layernorm_bwd(da, dr, dg, dbt, r.out->g.f32(), r.saved[0].f32(), r.saved[1].f32(), r.saved[2].f32(),
-                      gamma->v.f32(), N, C, aa, res ? ar : false);
+                      gamma->v.f32(), N, C, aa, ar);
 }
 
 Var* layernorm(Tape& t, Var* a, Var* res, Var* gamma, Var* beta, float eps) {

@@ -280,3 +280,35 @@ TEST_CASE("bert: the loss goes down on a tiny task") {
   CHECK(first > 0.6f);  // ~ln 2 at random init
   CHECK(last < 0.5f * first);
 }
+
+TEST_CASE("tape: a weight that is an activation gets a correct gradient (no stale buffer)") {
+  // linear(x, W) with W a parameter, and with W an activation (W * 1 through weighted_sum):
+  // both must give the same dL/dW, even though the activation's buffer comes fresh from the arena.
+  ParamStore ps;
+  Param& w = ps.add("w", Shape{3, 4});
+  Param& g = ps.add("gamma", Shape{3});
+  Param& bt = ps.add("beta", Shape{3}, false);
+  ps.finalize();
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> nd;
+  for (int i = 0; i < 12; ++i) w.w.f32()[i] = nd(rng);
+  for (int i = 0; i < 3; ++i) g.w.f32()[i] = 1.0f + 0.1f * nd(rng);
+  HostTensor x(Shape{5, 4}), y(Shape{5, 3});
+  for (int i = 0; i < 20; ++i) x->f32()[i] = nd(rng);
+  for (int i = 0; i < 15; ++i) y->f32()[i] = nd(rng);
+  std::vector<float> grads[2];
+  for (int mode = 0; mode < 2; ++mode) {
+    Arena a;
+    Tensor junk = a.alloc(Shape{100000});  // leave garbage behind in the arena
+    for (int64_t i = 0; i < junk.numel(); ++i) junk.f32()[i] = 7.0f;
+    a.reset();
+    Tape t(a);
+    ps.zero_grad();
+    Var* wv = t.param(w);
+    if (mode == 1) wv = ops::weighted_sum(t, {{wv, 1.0f}});
+    Var* h = ops::layernorm(t, ops::linear(t, t.input(*x), wv, nullptr), nullptr, t.param(g), t.param(bt), 1e-5f);
+    t.backward(ops::mse(t, h, *y));
+    grads[mode].assign(w.g.f32(), w.g.f32() + 12);
+  }
+  CHECK(test::rel_l2(grads[1].data(), grads[0].data(), 12) <= 1e-6);
+}
