@@ -194,6 +194,7 @@ TEST_CASE("tape: no-grad mode records nothing" * doctest::skip(!have_fixture()))
   }
   auto o = m.forward(t);
   CHECK(t.num_records() > 0);
+  CHECK(o.loss->requires_grad);
 }
 
 namespace {
