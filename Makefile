@@ -7,6 +7,8 @@
 CXX      ?= g++
 NVCC     ?= nvcc
 BUILD    ?= build
+# defined before the fragments are included: their rules name $(BIN) as a prerequisite
+BIN      := $(BUILD)/metarec
 DEBUG    ?= 0
 ASAN     ?= 0
 NATIVE   ?= 1
@@ -88,7 +90,6 @@ CLI_OBJS  := $(CLI_SRCS:%.cpp=$(BUILD)/obj/%.o)
 ALL_OBJS  += $(CLI_OBJS)
 CUDA_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/cuda/%.o)
 ALL_LIBS  := $(foreach m,$(LINK_ORDER),$(call lib_of,$(m)))
-BIN       := $(BUILD)/metarec
 
 NVCCFLAGS := -std=c++20 -O3 -I. -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter \
              -Werror all-warnings -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
