@@ -20,7 +20,8 @@ plt.figure(figsize=(6, 4))
 for run, (x, y) in curves.items():
     plt.plot(x, y, label=run)
 plt.xlabel("outer step")
-plt.ylabel("query loss (sampled softmax)")
+plt.ylabel("query loss (cross-entropy, nats)")
+plt.title("training curves (meta runs: loss after the inner loop)", fontsize=9)
 plt.legend()
 plt.tight_layout()
 plt.savefig(f"{out}/curves.png", dpi=120)
@@ -39,6 +40,7 @@ for m, (k, rc, nd) in series.items():
 for a, name in zip(ax, ["Recall@10", "NDCG@10"]):
     a.set_xlabel("support size K")
     a.set_ylabel(name)
+    a.set_title(f"{name} against the support size (cold-start users)", fontsize=9)
 ax[1].legend(fontsize=8)
 fig.tight_layout()
 fig.savefig(f"{out}/metric_vs_k.png", dpi=120)

@@ -85,8 +85,13 @@ int run(int argc, char** argv) {
     }
   cv.close();
   mk.close();
-  if (plot && std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") == 0) {
-    std::string cmd = fmt::format("python3 tools/plot_rec.py '{}'", out);
+  // the PATH's python3 first, then Debian's (python3-matplotlib from tools/setup.sh deps lives
+  // there when PATH's python3 is another installation)
+  std::string py;
+  for (const char* cand : {"python3", "/usr/bin/python3"})
+    if (py.empty() && std::system(fmt::format("{} -c 'import matplotlib' >/dev/null 2>&1", cand).c_str()) == 0) py = cand;
+  if (plot && !py.empty()) {
+    std::string cmd = fmt::format("{} tools/plot_rec.py '{}'", py, out);
     if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "report: %s failed (CSV files are written)\n", cmd.c_str());
   } else if (plot) {
     std::fprintf(stderr, "report: no python3 matplotlib: CSV only (%s/curves.csv, metric_vs_k.csv)\n", out.c_str());
