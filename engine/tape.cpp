@@ -68,6 +68,18 @@ void Tape::backward(Var* loss) {
   if (!loss->g.defined()) loss->g = arena_.alloc(loss->v.shape);
   const float one = 1.0f;
   copy(loss->g, Tensor{const_cast<float*>(&one), Shape{1}, DType::F32, Device::CPU}.view(loss->v.shape));
+  walk_back();
+}
+
+void Tape::backward(Var* out, const Tensor& seed) {
+  MR_CHECK(out->requires_grad, "backward: the output does not depend on anything that requires a gradient");
+  MR_CHECK(seed.shape == out->v.shape, "backward: seed {} for an output {}", seed.str(), out->v.str());
+  if (!out->g.defined()) out->g = arena_.alloc(out->v.shape);
+  copy(out->g, seed);
+  walk_back();
+}
+
+void Tape::walk_back() {
   for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
     if (!it->out->g.defined()) continue;  // nothing downstream used this output
     MR_PROFILE(it->name, prof::kBackward);

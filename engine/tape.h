@@ -73,6 +73,8 @@ class Tape {
 
   // d(loss)/d(everything): seeds the scalar loss's gradient with 1 and walks back.
   void backward(Var* loss);
+  // The same from any output, its gradient seeded with `seed` (same shape as out).
+  void backward(Var* out, const Tensor& seed);
   // The gradient buffer an op's backward writes for v (null if v needs none); *acc tells it
   // whether to add (a buffer already written, or a parameter) or overwrite.
   float* grad_for(Var* v, bool* acc);
@@ -80,6 +82,7 @@ class Tape {
   void reset();
 
  private:
+  void walk_back();  // runs the recorded backward functions, newest first
   Arena& arena_;
   const KernelTable* kt_;
   std::deque<Var> vars_;

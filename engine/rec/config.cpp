@@ -22,12 +22,16 @@ Config::Config() {
       {"model.item_bias", true},
       // tasks: a task is a user; support = K interactions, query = up to query_size later items
       {"task.k_shots", {1, 3, 5, 10}}, {"task.query_size", 16}, {"task.target", "auto"},
+      // target "next": the query predicts this many consecutive items after the cut point
+      {"task.next_positions", 1},
       // meta-learning
       {"meta.algorithm", "fomaml"}, {"meta.inner_steps", 1}, {"meta.inner_lr", 0.5}, {"meta.scope", "head"},
       // outer optimisation
       {"train.steps", 1500}, {"train.meta_batch", 16}, {"train.lr", 3e-3}, {"train.weight_decay", 0.01},
       {"train.warmup", 100}, {"train.decay", "cosine"}, {"train.clip", 1.0}, {"train.seed", 0},
       {"train.log_every", 25}, {"train.ckpt_every", 500}, {"train.threads", 1},
+      // the item table computed once per outer step, its gradient accumulated (scope head/user)
+      {"train.step_item_table", true},
       // evaluation
       {"eval.k_shots", {1, 3, 5, 10}}, {"eval.ks", {10, 50}}, {"eval.baselines", {"pop", "itemknn", "bpr"}},
       {"eval.adapt_steps", -1}, {"eval.part", "test"},

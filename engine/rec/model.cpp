@@ -106,15 +106,15 @@ Var* RecModel::logits(Tape& t, const Batch& b) {
   Var* V;
   if (vcache_->defined()) {
     V = t.input(*vcache_);
+  } else if (vstep_->defined()) {  // a parameter-like leaf: its backward writers add into dV
+    V = t.param_view(*vstep_, *dvstep_, item_tower_frozen());
   } else {
-    Var* E = t.input(*emb_);
-    V = ops::linear(t, E, t.param(*proj_w_), t.param(*proj_b_));
-    if (id_) V = ops::weighted_sum(t, {{V, 1.0f}, {t.param(*id_), 1.0f}});
+    V = item_table(t);
+    // V is an activation used as a weight twice (the embedding table of the user tower and the
+    // right factor of the logits product), and both backward kernels accumulate into a weight's
+    // gradient: give V a zeroed gradient buffer up front so every writer adds.
+    if (V->requires_grad) V->g = t.arena().zeros(V->v.shape);
   }
-  // V is an activation used as a weight twice (the embedding table of the user tower and the
-  // right factor of the logits product), and both backward kernels accumulate into a weight's
-  // gradient: give V a zeroed gradient buffer up front so every writer adds.
-  if (V->requires_grad) V->g = t.arena().zeros(V->v.shape);
   // user tower
   Var* x = ops::embedding(t, ids, Tensor(), V, t.param(*pos_), t.param(*type_));
   x = ops::layernorm(t, x, nullptr, t.param(*ln0_g_), t.param(*ln0_b_), 1e-12f);
@@ -136,17 +136,51 @@ Var* RecModel::logits(Tape& t, const Batch& b) {
   return ops::weighted_sum(t, {{lg, 1.0f / cfg_.tau}});
 }
 
+Var* RecModel::item_table(Tape& t) {
+  Var* V = ops::linear(t, t.input(*emb_), t.param(*proj_w_), t.param(*proj_b_));
+  if (id_) V = ops::weighted_sum(t, {{V, 1.0f}, {t.param(*id_), 1.0f}});
+  return V;
+}
+
+bool RecModel::item_tower_frozen() const {
+  return proj_w_->frozen && proj_b_->frozen && (!id_ || id_->frozen);
+}
+
 void RecModel::cache_item_table() {
   clear_item_table();
   Arena a;
   Tape t(a);
   NoGrad ng(t);
-  Var* E = t.input(*emb_);
-  Var* V = ops::linear(t, E, t.param(*proj_w_), t.param(*proj_b_));
-  if (id_) V = ops::weighted_sum(t, {{V, 1.0f}, {t.param(*id_), 1.0f}});
+  Var* V = item_table(t);
   HostTensor c(V->v.shape);
   copy(*c, V->v);
   vcache_ = std::move(c);
+}
+
+void RecModel::begin_step() {
+  MR_CHECK(!vcache_->defined(), "begin_step with an evaluation item table cached");
+  Arena a;
+  Tape t(a);
+  NoGrad ng(t);
+  Var* V = item_table(t);
+  vstep_ = HostTensor(V->v.shape);
+  copy(*vstep_, V->v);
+  dvstep_ = HostTensor(V->v.shape);
+  std::memset(dvstep_->f32(), 0, sizeof(float) * size_t(dvstep_->numel()));
+}
+
+void RecModel::end_step(float scale) {
+  MR_CHECK(vstep_->defined(), "end_step without begin_step");
+  HostTensor dv = std::move(dvstep_);
+  vstep_ = HostTensor();
+  dvstep_ = HostTensor();
+  if (item_tower_frozen()) return;
+  float* d = dv->f32();
+  for (int64_t j = 0, n = dv->numel(); j < n; ++j) d[j] *= scale;
+  Arena a;
+  Tape t(a);
+  Var* V = item_table(t);
+  t.backward(V, *dv);  // adds into the item parameters' gradients
 }
 
 Var* RecModel::loss(Tape& t, const Batch& b) {

@@ -74,6 +74,18 @@ class RecModel {
   void clear_item_table() { vcache_ = HostTensor(); }
   bool item_table_cached() const { return vcache_->defined(); }
 
+  // Training-time item table, once per outer step instead of once per loss: begin_step()
+  // computes V at the current item-tower parameters; until end_step(), logits() reads it as a
+  // leaf whose gradient (whenever the item tower is trainable, i.e. not frozen by the meta
+  // learner's inner loop) accumulates into dV over every task's backward passes. end_step(scale)
+  // backpropagates scale * dV through the item tower into the item parameters' gradients (scale
+  // = the meta-batch mean's 1/n) and leaves step mode. Exact (the item tower is linear in its
+  // output's gradient) as long as nothing changes the "item." parameters inside the step: the
+  // adapt scopes head and user, not all.
+  void begin_step();
+  void end_step(float scale);
+  bool in_step() const { return vstep_->defined(); }
+
   // Parameter-name prefixes: "item." (item tower), "user." (transformer), "head." (user head).
   static bool in_scope(const std::string& scope, const std::string& name);
 
@@ -83,6 +95,9 @@ class RecModel {
   ParamStore ps_;
   HostTensor emb_;     // (N+1, D)
   HostTensor vcache_;  // (N+1, C) when cached
+  HostTensor vstep_, dvstep_;  // (N+1, C) in step mode: V and its accumulated gradient
+  Var* item_table(Tape& t);    // the item tower: V = W_p E + b_p (+ id)
+  bool item_tower_frozen() const;
   struct Layer { Param *qkv_w, *qkv_b, *o_w, *o_b, *ln1_g, *ln1_b, *f1_w, *f1_b, *f2_w, *f2_b, *ln2_g, *ln2_b; };
   Param *proj_w_, *proj_b_, *id_ = nullptr, *bias_ = nullptr, *pos_, *type_, *ln0_g_, *ln0_b_, *head_w_, *head_b_;
   std::vector<Layer> layers_;

@@ -398,10 +398,14 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
   MR_CHECK(!seqs.empty(), "no training user has 2 or more interactions");
   const std::string target = target_mode(c);
   const size_t qsize = size_t(c.integer("task.query_size"));
+  const size_t next_pos = size_t(std::max<int64_t>(1, c.integer("task.next_positions")));
   const int64_t steps = c.integer("train.steps"), mb = c.integer("train.meta_batch");
   const int64_t log_every = std::max<int64_t>(1, c.integer("train.log_every"));
   const int64_t ckpt_every = c.integer("train.ckpt_every");
   const double clip = c.num("train.clip");
+  // the item table once per outer step (its gradient accumulated over the tasks), unless the
+  // inner loop adapts the item tower itself
+  const bool step_table = c.flag("train.step_item_table") && scope != "all";
   std::fprintf(stderr, "train: %zu task users, %zu items, %lld params (%lld trainable), %s, scope %s\n", seqs.size(),
                r.ds.n_items(), (long long)ps.numel(), (long long)ps.trainable_numel(), c.str("meta.algorithm").c_str(),
                scope.c_str());
@@ -415,6 +419,7 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
   for (int64_t step = st.step; step < steps; ++step) {
     std::mt19937_64 rng(mix64(st.rng_seed ^ mix64(uint64_t(step))));
     tape.set_rng(st.rng_seed, uint64_t(step) << 24);
+    if (step_table) m.begin_step();
     for (int64_t b = 0; b < mb; ++b) {
       const auto& s = seqs[rng() % seqs.size()];
       int K = kshots[rng() % kshots.size()];
@@ -425,8 +430,9 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
       std::vector<uint32_t> hist(s.begin(), s.begin() + cut);
       Batch sup = support_batch(hist, size_t(K));
       Batch qry;
-      if (target == "next") {
-        qry.add(hist, int32_t(s[cut]));
+      if (target == "next") {  // the next_pos items after the cut, each from everything before it
+        for (size_t j = cut; j < std::min(s.size(), cut + next_pos); ++j)
+          qry.add(std::vector<uint32_t>(s.begin(), s.begin() + j), int32_t(s[j]));
       } else {
         std::vector<uint32_t> pos;
         for (size_t j = cut; j < s.size(); ++j) pos.push_back(uint32_t(j));
@@ -438,6 +444,7 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
       tasks_done++;
     }
     ml.finish();
+    if (step_table) m.end_step(1.0f / float(mb));  // the item tower's share of the meta-batch mean
     const double gn = clip > 0 ? clip_grad_norm(ps, clip) : 0.0;
     const float lr = lr_at(c, step);
     opt.step(lr);

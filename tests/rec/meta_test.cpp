@@ -10,6 +10,7 @@
 #include "engine/meta/meta.h"
 #include "engine/optim.h"
 #include "engine/rec/model.h"
+#include "tests/rec/random_emb.h"
 
 using namespace mr;
 
@@ -22,13 +23,6 @@ rec::ModelConfig tiny_cfg() {
   return c;
 }
 
-std::vector<float> random_emb(int64_t n, int64_t d, uint64_t seed) {
-  std::mt19937_64 r(seed);
-  std::normal_distribution<float> nd;
-  std::vector<float> e(size_t(n * d));
-  for (auto& x : e) x = nd(r);
-  return e;
-}
 
 // A model whose every parameter (id vectors and biases included) is away from its init, so no
 // gradient is trivially zero.
