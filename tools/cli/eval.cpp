@@ -93,7 +93,8 @@ int run(int argc, char** argv) {
     const std::string alg = c.str("meta.algorithm");
     if (steps < 0) steps = alg == "none" ? 0 : static_cast<int>(c.integer("meta.inner_steps"));
     m = std::make_unique<mr::rec::AdaptedScorer>(model, *run->model, *run->ml, steps,
-                                                 static_cast<float>(c.num("meta.inner_lr")));
+                                                 static_cast<float>(c.num("meta.inner_lr")),
+                                                 /*item_tower_fixed=*/c.str("meta.scope") != "all");
     run_info = {{"run", model}, {"step", run->step}, {"algorithm", alg}, {"adapt_steps", steps}};
   }
   mr::data::Split sp = protocol == "loo"         ? mr::data::split_loo(ds, max_history)
