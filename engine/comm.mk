@@ -24,3 +24,21 @@ ifeq ($(HAVE_NCCL)$(HAVE_MPI),11)
 cuda: $(BUILD)/cuda/engine/comm/comm_nccl.o
 $(BUILD)/cuda/engine/comm/comm_nccl.o: NVCCFLAGS += $(MPI_CFLAGS)
 endif
+
+# The NCCL communicator on a GPU: `make test-comm-gpu` builds tests/comm/nccl_gpu.cc against the
+# nvcc-built comm_nccl.o, NCCL, cudart and MPI, and runs it as one rank (it links without a GPU;
+# it needs one to run). Several GPUs: mpirun -np N $(BUILD)/tests/comm_nccl_tests.
+ifeq ($(HAVE_NCCL)$(HAVE_MPI),11)
+$(BUILD)/cuda-gpu/tests/comm/nccl_gpu.o: tests/comm/nccl_gpu.cc | setup
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(MPI_CFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
+$(BUILD)/tests/comm_nccl_tests: $(BUILD)/cuda-gpu/tests/comm/nccl_gpu.o $(BUILD)/cuda/engine/comm/comm_nccl.o \
+                                $(BUILD)/obj/tests/doctest_main.o $(BUILD)/lib/libmr_comm.a $(BUILD)/lib/libmr_core.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
+	  -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnccl -lcudart $(LDLIBS)
+-include $(BUILD)/cuda-gpu/tests/comm/nccl_gpu.d
+.PHONY: test-comm-gpu
+test-comm-gpu: $(BUILD)/tests/comm_nccl_tests
+	@bash tools/run_tests.sh $<
+endif
