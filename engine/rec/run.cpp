@@ -70,13 +70,17 @@ float lr_at(const Config& c, int64_t step) {
 // depend on which tasks ran before it on the same tape (or on another rank).
 uint64_t task_rng_offset(int64_t step, int64_t b) { return (uint64_t(step) << 40) | (uint64_t(b) << 24); }
 
-// Multi-process start: every rank takes rank 0's parameters, AdamW state and step (rank 0 may
-// have resumed from a checkpoint the others cannot see). One call per ParamStore.
-void sync_from_root(comm::Communicator& cm, ParamStore& ps, AdamW* opt, int64_t* step) {
+// Multi-process start: every rank takes rank 0's parameters, AdamW state, step and seed (rank 0
+// may have resumed from a checkpoint the others cannot see). One call per ParamStore.
+void sync_from_root(comm::Communicator& cm, ParamStore& ps, AdamW* opt, TrainState* st) {
   if (cm.size() == 1) return;
-  double head[2] = {step ? double(*step) : 0.0, opt ? double(opt->t()) : 0.0};
-  cm.broadcast(head, 2, 0);
-  if (step) *step = int64_t(head[0]);
+  double head[4] = {st ? double(st->step) : 0.0, opt ? double(opt->t()) : 0.0,  // exact below 2^53
+                    st ? double(st->rng_seed >> 32) : 0.0, st ? double(st->rng_seed & 0xffffffffu) : 0.0};
+  cm.broadcast(head, 4, 0);
+  if (st) {
+    st->step = int64_t(head[0]);
+    st->rng_seed = (uint64_t(head[2]) << 32) | uint64_t(head[3]);
+  }
   cm.broadcast(ps.flat_params().f32(), ps.numel(), 0);
   if (opt) {
     opt->set_t(int(head[1]));
@@ -415,7 +419,7 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume, comm:
     std::error_code ec;
     fs::remove(out + "/metrics.jsonl", ec);
   }
-  sync_from_root(cm, ps, &opt, &st.step);
+  sync_from_root(cm, ps, &opt, &st);
   if (rate_opt) sync_from_root(cm, *ml.inner_rates(), rate_opt.get(), nullptr);
 
   // tasks: the training users' sequences
