@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 DEPS=(g++ make libopenblas-openmp-dev libfmt-dev doctest-dev nlohmann-json3-dev libutf8proc-dev
       libcli11-dev libboost-context-dev zlib1g-dev python3 python3-pip python3-numpy
-      python3-matplotlib)
+      python3-matplotlib libopenmpi-dev openmpi-bin)
 GOLDEN_DEPS=(python3-torch python3-venv python3-pip)
 
 missing() {

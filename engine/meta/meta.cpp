@@ -22,14 +22,14 @@ MetaLearner::MetaLearner(ParamStore& ps, std::function<bool(const std::string&)>
     base_frozen_.push_back(p.frozen);
   }
   theta_.resize(size_t(ps.numel()));
-  acc_.assign(size_t(ps.numel()), 0.0f);
+  const size_t n = size_t(ps.numel());
+  acc_.assign((cfg_.algorithm == "metasgd" ? 2 * n : n) + 2, 0.0);
   if (cfg_.algorithm == "metasgd") {
     rates_ = std::make_unique<ParamStore>();
     rates_->add("meta.inner_lr", Shape{ps.numel()}, false);
     rates_->finalize();
     float* a = rates_->flat_params().f32();
     for (int64_t j = 0; j < ps.numel(); ++j) a[j] = cfg_.inner_lr;
-    rate_acc_.assign(size_t(ps.numel()), 0.0f);
     gs_sum_.assign(size_t(ps.numel()), 0.0f);
   }
 }
@@ -54,6 +54,7 @@ void MetaLearner::set_scope_frozen(bool on) {
 float MetaLearner::backward_into_grads(Tape& t, const LossFn& f) {
   t.reset();  // also drops cached parameter vars, whose requires_grad follows Param::frozen
   ps_.zero_grad();
+  if (extra_) std::fill(extra_, extra_ + n_extra_, 0.0f);
   Var* loss = f(t);
   const float l = loss->v.f32()[0];
   if (loss->requires_grad) t.backward(loss);
@@ -98,23 +99,28 @@ float MetaLearner::adapt(Tape& t, const LossFn& support, int steps, float lr) {
 
 float MetaLearner::task(Tape& t, const LossFn& support, const LossFn& query) {
   snapshot();
-  const size_t n = acc_.size();
+  const size_t n = theta_.size();
   float lq = 0;
   if (cfg_.algorithm == "none") {
     lq = backward_into_grads(t, query);
     const float* g = ps_.flat_grads().f32();
     for (size_t j = 0; j < n; ++j) acc_[j] += g[j];
+    accumulate_extra();
     backward_into_grads(t, support);
     for (size_t j = 0; j < n; ++j) acc_[j] += g[j];
+    accumulate_extra();
   } else {
     adapt(t, support);
     lq = backward_into_grads(t, query);  // at theta'
     const float* g = ps_.flat_grads().f32();
     const float* w = ps_.flat_params().f32();
+    accumulate_extra();  // outside the scope: the query gradient at theta', for every algorithm
     if (cfg_.algorithm == "fomaml" || cfg_.algorithm == "metasgd") {
       for (size_t j = 0; j < n; ++j) acc_[j] += g[j];
-      if (rates_)
-        for (size_t j = 0; j < n; ++j) rate_acc_[j] -= g[j] * gs_sum_[j];
+      if (rates_) {
+        double* ra = rate_acc();
+        for (size_t j = 0; j < n; ++j) ra[j] -= g[j] * gs_sum_[j];
+      }
     } else {  // reptile
       const float inv = 1.0f / (float(cfg_.inner_steps) * cfg_.inner_lr);
       size_t i = 0;
@@ -129,25 +135,47 @@ float MetaLearner::task(Tape& t, const LossFn& support, const LossFn& query) {
   t.reset();
   ps_.zero_grad();
   n_tasks_++;
+  acc_[acc_.size() - 2] += lq;
+  acc_[acc_.size() - 1] += 1;
   return lq;
 }
 
-void MetaLearner::finish() {
-  MR_CHECK(n_tasks_ > 0, "MetaLearner::finish without tasks");
-  float* g = ps_.flat_grads().f32();
-  const float inv = 1.0f / float(n_tasks_);
-  size_t i = 0;
-  for (const Param& p : ps_.all()) {
-    for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j) g[j] = p.frozen ? 0.0f : acc_[j] * inv;
-    ++i;
+void MetaLearner::set_extra_grad(float* g, size_t n) {
+  MR_CHECK(n_tasks_ == 0, "set_extra_grad in the middle of a meta-batch");
+  if (n != n_extra_) {  // between meta-batches acc_ is all zeros: re-lay it out
+    acc_.assign(theta_.size() * (rates_ ? 2 : 1) + n + 2, 0.0);
+    n_extra_ = n;
   }
-  std::fill(acc_.begin(), acc_.end(), 0.0f);
+  extra_ = g;
+}
+
+void MetaLearner::accumulate_extra() {
+  if (!extra_) return;
+  double* a = extra_acc();
+  for (size_t j = 0; j < n_extra_; ++j) a[j] += extra_[j];
+}
+
+double MetaLearner::finish(const Reduce& reduce) {
+  if (reduce) reduce(acc_.data(), acc_.size());
+  const double tasks = acc_.back(), loss_sum = acc_[acc_.size() - 2];
+  MR_CHECK(tasks > 0, "MetaLearner::finish without tasks");
+  float* g = ps_.flat_grads().f32();
+  const double inv = 1.0 / tasks;
+  for (const Param& p : ps_.all())
+    for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j) g[j] = p.frozen ? 0.0f : float(acc_[j] * inv);
   if (rates_) {
     float* ga = rates_->flat_grads().f32();
-    for (size_t j = 0; j < rate_acc_.size(); ++j) ga[j] = rate_acc_[j] * inv;
-    std::fill(rate_acc_.begin(), rate_acc_.end(), 0.0f);
+    const double* ra = rate_acc();
+    for (int64_t j = 0; j < rates_->numel(); ++j) ga[j] = float(ra[j] * inv);
   }
+  if (extra_) {
+    const double* ea = extra_acc();
+    for (size_t j = 0; j < n_extra_; ++j) extra_[j] = float(ea[j] * inv);
+    extra_ = nullptr;
+  }
+  std::fill(acc_.begin(), acc_.end(), 0.0);
   n_tasks_ = 0;
+  return loss_sum * inv;
 }
 
 }  // namespace mr::meta

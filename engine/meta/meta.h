@@ -17,6 +17,10 @@
 //                on the same examples, no inner loop (the non-meta comparison)
 //   theta is restored (one memcpy) before the next task. finish() writes the mean over the
 // meta-batch into the gradient buffer, where clip_grad_norm and AdamW take it.
+// Sharded meta-batches (engine/comm, docs/comm.md): each rank runs some of the tasks, then
+// finish(reduce) sums the accumulators across ranks in one buffer before dividing by the total
+// task count. The accumulators are fp64, so the sum does not depend (beyond fp64 rounding) on
+// how the tasks were split, and 1 and N processes give the same fp32 gradient.
 // Gradients never leak across tasks: the gradient buffer is zeroed before every backward.
 #pragma once
 #include <functional>
@@ -49,8 +53,18 @@ class MetaLearner {
 
   // One task: accumulates its meta-gradient, restores theta. Returns the query loss at theta'.
   float task(Tape& t, const LossFn& support, const LossFn& query);
-  // Writes the mean accumulated meta-gradient into ps.flat_grads(); clears the accumulator.
-  void finish();
+  // Writes the mean accumulated meta-gradient into ps.flat_grads() (metasgd: and the rate
+  // gradient), clears the accumulators and returns the mean query loss of the meta-batch.
+  // reduce, when given, sums the accumulator buffer over all ranks in place first; its layout:
+  // meta-gradient (numel), metasgd rate gradient (numel, metasgd only), the extra gradient
+  // (set_extra_grad), query-loss sum, task count. A rank may have run no task; the meta-batch as a whole must have one.
+  using Reduce = std::function<void(double* buf, size_t n)>;
+  double finish(const Reduce& reduce = {});
+  // A gradient buffer outside the ParamStore (RecModel's per-step item table dV): zeroed with the
+  // parameters' gradients before every backward, accumulated, reduced and averaged exactly like
+  // the gradient of a trainable parameter outside the adapt scope; finish() writes its mean back
+  // into it and forgets it. Set it before the meta-batch's first task (n fixed for a run).
+  void set_extra_grad(float* g, size_t n);
   int tasks() const { return n_tasks_; }
 
   // theta snapshot / restore (used around evaluation-time adaptation as well).
@@ -67,13 +81,19 @@ class MetaLearner {
  private:
   void set_scope_frozen(bool on);
   float backward_into_grads(Tape& t, const LossFn& f);  // zero_grad, forward, backward
+  double* rate_acc() { return acc_.data() + theta_.size(); }  // metasgd's part of acc_
+  double* extra_acc() { return acc_.data() + theta_.size() * (rates_ ? 2 : 1); }
+  void accumulate_extra();  // acc += the extra buffer (after a backward whose gradient counts)
 
   ParamStore& ps_;
   MetaConfig cfg_;
   std::vector<bool> scope_, base_frozen_;
-  std::vector<float> theta_, acc_;
+  std::vector<float> theta_;
+  std::vector<double> acc_;  // [meta-gradient | rate gradient (metasgd) | extra | query-loss sum | tasks]
+  float* extra_ = nullptr;
+  size_t n_extra_ = 0;
   std::unique_ptr<ParamStore> rates_;
-  std::vector<float> rate_acc_, gs_sum_;
+  std::vector<float> gs_sum_;
   int n_tasks_ = 0;
 };
 

@@ -77,14 +77,19 @@ class RecModel {
   // Training-time item table, once per outer step instead of once per loss: begin_step()
   // computes V at the current item-tower parameters; until end_step(), logits() reads it as a
   // leaf whose gradient (whenever the item tower is trainable, i.e. not frozen by the meta
-  // learner's inner loop) accumulates into dV over every task's backward passes. end_step(scale)
-  // backpropagates scale * dV through the item tower into the item parameters' gradients (scale
-  // = the meta-batch mean's 1/n) and leaves step mode. Exact (the item tower is linear in its
+  // learner's inner loop) goes into dV. Either dV accumulates over every task's backward passes
+  // and end_step(1/n) takes the meta-batch mean, or dV is handed to MetaLearner::set_extra_grad,
+  // which accumulates, reduces across ranks and averages it, and end_step(1). end_step(scale)
+  // backpropagates scale * dV through the item tower into the item parameters' gradients and
+  // leaves step mode. Exact (the item tower is linear in its
   // output's gradient) as long as nothing changes the "item." parameters inside the step: the
   // adapt scopes head and user, not all.
   void begin_step();
   void end_step(float scale);
   bool in_step() const { return vstep_->defined(); }
+  // dV in step mode, for MetaLearner::set_extra_grad
+  float* step_table_grad() { return dvstep_->f32(); }
+  int64_t step_table_numel() const { return dvstep_->numel(); }
 
   // Parameter-name prefixes: "item." (item tower), "user." (transformer), "head." (user head).
   static bool in_scope(const std::string& scope, const std::string& name);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -13,6 +14,7 @@
 
 #include "engine/baselines/evaluate.h"
 #include "engine/check.h"
+#include "engine/comm/comm.h"
 #include "engine/data/item_text.h"
 #include "engine/data/prepared.h"
 #include "engine/data/readers.h"
@@ -62,6 +64,29 @@ float lr_at(const Config& c, int64_t step) {
   if (d == "linear") return float(lr * (1.0 - p));
   if (d == "none") return float(lr);
   throw Error(fmt::format("train.decay must be cosine, linear or none, got '{}'", d));
+}
+
+// The dropout stream of task b of a step: its own 2^24 Philox counters, so a task's masks do not
+// depend on which tasks ran before it on the same tape (or on another rank).
+uint64_t task_rng_offset(int64_t step, int64_t b) { return (uint64_t(step) << 40) | (uint64_t(b) << 24); }
+
+// Multi-process start: every rank takes rank 0's parameters, AdamW state, step and seed (rank 0
+// may have resumed from a checkpoint the others cannot see). One call per ParamStore.
+void sync_from_root(comm::Communicator& cm, ParamStore& ps, AdamW* opt, TrainState* st) {
+  if (cm.size() == 1) return;
+  double head[4] = {st ? double(st->step) : 0.0, opt ? double(opt->t()) : 0.0,  // exact below 2^53
+                    st ? double(st->rng_seed >> 32) : 0.0, st ? double(st->rng_seed & 0xffffffffu) : 0.0};
+  cm.broadcast(head, 4, 0);
+  if (st) {
+    st->step = int64_t(head[0]);
+    st->rng_seed = (uint64_t(head[2]) << 32) | uint64_t(head[3]);
+  }
+  cm.broadcast(ps.flat_params().f32(), ps.numel(), 0);
+  if (opt) {
+    opt->set_t(int(head[1]));
+    cm.broadcast(opt->m().f32(), ps.numel(), 0);
+    cm.broadcast(opt->v().f32(), ps.numel(), 0);
+  }
 }
 
 std::string target_mode(const Config& c) {
@@ -335,19 +360,34 @@ nlohmann::json evaluate(LoadedRun& r, const std::string& out) {
 }
 
 // ------------------------------------------------------------------ training
-nlohmann::json train(const Config& c, const std::string& out, bool resume) {
-  fs::create_directories(out);
+nlohmann::json train(const Config& c, const std::string& out, bool resume, comm::Communicator* comm) {
+  std::unique_ptr<comm::Communicator> single;
+  if (!comm) single = comm::make_communicator("single");
+  comm::Communicator& cm = comm ? *comm : *single;
+  const int rank = cm.rank(), nranks = cm.size();
+  const bool root = rank == 0;  // only rank 0 writes the run folder and reports
+  if (root) fs::create_directories(out);
   const double t_start = now_s();
   LoadedRun r;
   r.cfg = c;
-  r.ds = load_data(c);
+  r.ds = load_data(c);  // every rank loads the (small) dataset and draws the same tasks
   int64_t D = 0;
-  auto emb = item_embeddings(c, r.ds, &D);
-  write_npy_f32(out + "/item_emb.npy", emb.data(), int64_t(r.ds.n_items()), D);
+  std::vector<float> emb;
+  if (root) emb = item_embeddings(c, r.ds, &D);  // rank 0 embeds (or reads the cache), the others receive
+  if (nranks > 1) {
+    double d = double(D);
+    cm.broadcast(&d, 1, 0);
+    D = int64_t(d);
+    emb.resize(r.ds.n_items() * size_t(D));
+    cm.broadcast(emb.data(), int64_t(emb.size()), 0);
+  }
+  if (root) write_npy_f32(out + "/item_emb.npy", emb.data(), int64_t(r.ds.n_items()), D);
   // the towers' matrices are small: extra threads cost more than they give (0: OpenMP's default)
   if (c.integer("train.threads") > 0) omp_set_num_threads(int(c.integer("train.threads")));
-  write_text(out + "/config.json", c.json().dump(2) + "\n");
-  write_text(out + "/config.toml", c.to_toml());
+  if (root) {
+    write_text(out + "/config.json", c.json().dump(2) + "\n");
+    write_text(out + "/config.toml", c.to_toml());
+  }
   r.model = build_model(c, r.ds, emb, D);
   RecModel& m = *r.model;
   ParamStore& ps = m.params();
@@ -368,17 +408,19 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
   TrainState st;
   st.rng_seed = uint64_t(c.integer("train.seed"));
   st.config = c.json().dump();
-  if (resume) {
+  if (resume && root) {
     std::string ck = latest_checkpoint(out);
     if (!ck.empty()) {
       st = load_checkpoint(ck, ps, &opt);
       std::fprintf(stderr, "resumed from %s at step %lld\n", ck.c_str(), (long long)st.step);
       if (rate_opt) load_checkpoint(latest_checkpoint(out + "/inner_rates"), *ml.inner_rates(), rate_opt.get());
     }
-  } else {
+  } else if (root) {
     std::error_code ec;
     fs::remove(out + "/metrics.jsonl", ec);
   }
+  sync_from_root(cm, ps, &opt, &st);
+  if (rate_opt) sync_from_root(cm, *ml.inner_rates(), rate_opt.get(), nullptr);
 
   // tasks: the training users' sequences
   const auto kshots = c.ints("task.k_shots");
@@ -406,20 +448,31 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
   // the item table once per outer step (its gradient accumulated over the tasks), unless the
   // inner loop adapts the item tower itself
   const bool step_table = c.flag("train.step_item_table") && scope != "all";
-  std::fprintf(stderr, "train: %zu task users, %zu items, %lld params (%lld trainable), %s, scope %s\n", seqs.size(),
+  MR_CHECK(mb > 0 && mb < (1 << 16), "train.meta_batch must be in 1..65535, got {}", mb);
+  if (root)
+    std::fprintf(stderr, "train: %zu task users, %zu items, %lld params (%lld trainable), %s, scope %s\n", seqs.size(),
                r.ds.n_items(), (long long)ps.numel(), (long long)ps.trainable_numel(), c.str("meta.algorithm").c_str(),
                scope.c_str());
+  if (root && nranks > 1)
+    std::fprintf(stderr, "train: %d ranks (%s), tasks of a meta-batch dealt round-robin, one all-reduce of %zu values per step\n",
+                 nranks, cm.name().c_str(), size_t(ps.numel()) * (ml.inner_rates() ? 2 : 1) + 2);
 
   Arena arena;
   Tape tape(arena, st.rng_seed);
-  Progress bar("train", steps, "step");
+  std::optional<Progress> bar;
+  if (root) bar.emplace("train", steps, "step");
+  const meta::MetaLearner::Reduce reduce = [&cm](double* x, size_t n) { cm.allreduce_sum(x, int64_t(n)); };
   double sum_q = 0;
   int64_t n_q = 0, tasks_done = 0;
   double t_log = now_s();
   for (int64_t step = st.step; step < steps; ++step) {
+    comm::fault_hook(rank, step);
+    // every rank draws every task of the step (the same rng stream) and runs those dealt to it
     std::mt19937_64 rng(mix64(st.rng_seed ^ mix64(uint64_t(step))));
-    tape.set_rng(st.rng_seed, uint64_t(step) << 24);
-    if (step_table) m.begin_step();
+    if (step_table) {  // dV is accumulated, reduced and averaged by the meta learner with theta's gradient
+      m.begin_step();
+      ml.set_extra_grad(m.step_table_grad(), size_t(m.step_table_numel()));
+    }
     for (int64_t b = 0; b < mb; ++b) {
       const auto& s = seqs[rng() % seqs.size()];
       int K = kshots[rng() % kshots.size()];
@@ -439,12 +492,14 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
         std::shuffle(pos.begin(), pos.end(), rng);
         for (size_t j = 0; j < std::min(qsize, pos.size()); ++j) qry.add(hist, int32_t(s[pos[j]]));
       }
-      sum_q += ml.task(tape, [&](Tape& t) { return m.loss(t, sup); }, [&](Tape& t) { return m.loss(t, qry); });
-      n_q++;
-      tasks_done++;
+      if (b % nranks != rank) continue;
+      tape.set_rng(st.rng_seed, task_rng_offset(step, b));
+      ml.task(tape, [&](Tape& t) { return m.loss(t, sup); }, [&](Tape& t) { return m.loss(t, qry); });
     }
-    ml.finish();
-    if (step_table) m.end_step(1.0f / float(mb));  // the item tower's share of the meta-batch mean
+    sum_q += ml.finish(nranks > 1 ? reduce : meta::MetaLearner::Reduce());  // mean query loss of the meta-batch
+    n_q++;
+    tasks_done += mb;
+    if (step_table) m.end_step(1.0f);  // the mean dV through the item tower, into its parameters' gradients
     const double gn = clip > 0 ? clip_grad_norm(ps, clip) : 0.0;
     const float lr = lr_at(c, step);
     opt.step(lr);
@@ -455,26 +510,30 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
       ml.inner_rates()->zero_grad();
     }
     st.step = step + 1;
-    if (st.step % log_every == 0 || st.step == steps) {
+    if (root && (st.step % log_every == 0 || st.step == steps)) {
       const double t = now_s();
       nlohmann::json line = {{"step", st.step}, {"query_loss", sum_q / double(std::max<int64_t>(n_q, 1))}, {"lr", lr},
                              {"grad_norm", gn}, {"tasks_per_s", double(tasks_done) / std::max(1e-9, t - t_log)},
                              {"elapsed_s", t - t_start}};
       append_line(out + "/metrics.jsonl", line);
-      bar.update(st.step, fmt::format("loss {:.4f} lr {:.2e} {:.0f} tasks/s", line["query_loss"].get<double>(), lr,
+      bar->update(st.step, fmt::format("loss {:.4f} lr {:.2e} {:.0f} tasks/s", line["query_loss"].get<double>(), lr,
                                       line["tasks_per_s"].get<double>()));
       sum_q = 0;
       n_q = 0;
       tasks_done = 0;
       t_log = t;
     }
-    if ((ckpt_every > 0 && st.step % ckpt_every == 0) || st.step == steps) {
-      st.rng_offset = uint64_t(st.step) << 24;
+    if (root && ((ckpt_every > 0 && st.step % ckpt_every == 0) || st.step == steps)) {
+      st.rng_offset = task_rng_offset(st.step, 0);
       save_checkpoint(out, ps, &opt, st);
       if (rate_opt) save_checkpoint(out + "/inner_rates", *ml.inner_rates(), rate_opt.get(), st);
     }
   }
-  bar.finish();
+  if (!root) {  // evaluation and reports are rank 0's; wait for it so a failure there takes everyone down
+    cm.barrier();
+    return {{"rank", rank}, {"step", st.step}};
+  }
+  bar->finish();
   if (latest_checkpoint(out).empty()) {
     save_checkpoint(out, ps, &opt, st);
     if (rate_opt) save_checkpoint(out + "/inner_rates", *ml.inner_rates(), rate_opt.get(), st);
@@ -484,7 +543,9 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
   auto res = evaluate(r, out);
   res["train_seconds"] = std::round(t_train * 10) / 10;
   res["threads"] = omp_get_max_threads();
+  res["ranks"] = nranks;
   write_text(out + "/results.json", res.dump(2) + "\n");
+  cm.barrier();
   return res;
 }
 

@@ -20,6 +20,10 @@
 #include "engine/rec/config.h"
 #include "engine/rec/model.h"
 
+namespace mr::comm {
+class Communicator;
+}
+
 namespace mr::rec {
 
 data::Dataset load_data(const Config& c);
@@ -70,7 +74,10 @@ struct LoadedRun {
 LoadedRun load_run(const std::string& dir, const std::string& checkpoint = "");
 
 // Trains (resuming from OUT's latest checkpoint when resume) and evaluates; returns results.
-nlohmann::json train(const Config& c, const std::string& out, bool resume);
+// comm (null: one process): the meta-batch's tasks are dealt round-robin over the ranks, one
+// all-reduce per step, rank 0's start state is broadcast; rank 0 alone writes OUT, evaluates and
+// returns the results; the other ranks return {"rank": r, "step": steps} (docs/comm.md).
+nlohmann::json train(const Config& c, const std::string& out, bool resume, comm::Communicator* comm = nullptr);
 // Evaluates a loaded run and the configured baselines at every eval.k_shots (cold-user) or once
 // (loo); appends to OUT/metrics.jsonl and writes OUT/results.{json,md} when out is not empty.
 nlohmann::json evaluate(LoadedRun& r, const std::string& out);

@@ -18,7 +18,9 @@ namespace {
 
 
 // meta-gradient of a 3-task meta-batch (flat), with or without the per-step table
-std::vector<float> meta_grad(const std::string& alg, const std::string& scope, bool step_table) {
+// mode 0: per-loss table (reference); 1: per-step table, dV summed in place, end_step(1/n);
+// 2: per-step table, dV handed to the meta learner (set_extra_grad), end_step(1)
+std::vector<float> meta_grad(const std::string& alg, const std::string& scope, int mode) {
   rec::ModelConfig c;
   c.dim = 8; c.heads = 2; c.layers = 1; c.ffn = 16; c.max_history = 3; c.tau = 1.0f; c.dropout = 0.0f; c.seed = 5;
   rec::RecModel m(c, random_emb(9, 6, 2), 9, 6);
@@ -35,7 +37,8 @@ std::vector<float> meta_grad(const std::string& alg, const std::string& scope, b
   meta::MetaLearner ml(m.params(), [scope](const std::string& n) { return rec::RecModel::in_scope(scope, n); }, mc);
   Arena a;
   Tape t(a);
-  if (step_table) m.begin_step();
+  if (mode > 0) m.begin_step();
+  if (mode == 2) ml.set_extra_grad(m.step_table_grad(), size_t(m.step_table_numel()));
   const std::vector<std::vector<uint32_t>> users = {{1, 4, 7, 2}, {3, 8, 0}, {5, 5, 6, 1, 2}};
   for (auto& u : users) {
     rec::Batch sup, qry;
@@ -45,7 +48,7 @@ std::vector<float> meta_grad(const std::string& alg, const std::string& scope, b
     ml.task(t, [&](Tape& tt) { return m.loss(tt, sup); }, [&](Tape& tt) { return m.loss(tt, qry); });
   }
   ml.finish();
-  if (step_table) m.end_step(1.0f / float(users.size()));
+  if (mode > 0) m.end_step(mode == 1 ? 1.0f / float(users.size()) : 1.0f);
   CHECK_FALSE(m.in_step());
   for (int64_t j = 0; j < m.params().numel(); ++j) REQUIRE(m.params().flat_params().f32()[j] == theta[size_t(j)]);
   return {m.params().flat_grads().f32(), m.params().flat_grads().f32() + m.params().numel()};
@@ -58,7 +61,10 @@ TEST_CASE("per-step item table: same meta-gradient as the per-loss table") {
     for (const char* scope : {"head", "user"}) {
       CAPTURE(alg);
       CAPTURE(scope);
-      auto ref = meta_grad(alg, scope, false), got = meta_grad(alg, scope, true);
+      auto ref = meta_grad(alg, scope, 0);
+      for (int mode : {1, 2}) {
+      CAPTURE(mode);
+      auto got = meta_grad(alg, scope, mode);
       REQUIRE(ref.size() == got.size());
       double num = 0, den = 0, item = 0;
       // the item tower's parameters come first in the flat buffer ("item.proj.weight" ... "item.bias")
@@ -69,5 +75,6 @@ TEST_CASE("per-step item table: same meta-gradient as the per-loss table") {
       for (size_t j = 0; j < size_t(8 * 6 + 8 + 10 * 8); ++j) item += std::fabs(ref[j]);  // proj W, b, ids
       CHECK(item > 1e-3);
       CHECK(std::sqrt(num / den) < 1e-6);
+      }
     }
 }

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "engine/comm/comm.h"
 #include "engine/rec/run.h"
 #include "tools/cli/command.h"
 
@@ -13,19 +14,32 @@ int run(int argc, char** argv) {
   std::string data, model, out, config;
   std::vector<std::string> sets;
   bool resume = false;
+  std::string comm_kind = "auto";
   app.add_option("--data", data, "dataset: raw (ml-100k, RecBole atomic, ...) or prepared directory");
   app.add_option("--model", model, "encoder model folder (default models/all-MiniLM-L6-v2)");
   app.add_option("--out", out, "run folder")->required();
   app.add_option("--config", config, "TOML config (see configs/)");
   app.add_option("--set", sets, "override a config key: section.key=value (repeatable)");
   app.add_flag("--resume", resume, "continue from the run folder's latest checkpoint");
+  app.add_option("--comm", comm_kind, "multi-process backend: auto (mpi when started by mpirun), single or mpi "
+                                      "(docs/comm.md)")
+      ->check(CLI::IsMember({"auto", "single", "mpi"}));
   app.parse(argc, argv);
   mr::rec::Config c;
   if (!config.empty()) c.load_toml(config);
   if (!data.empty()) c.set_json("data.path", data, "--data");
   if (!model.empty()) c.set_json("encoder.model", model, "--model");
   for (auto& s : sets) c.set(s);
-  auto res = mr::rec::train(c, out, resume);
+  auto comm = mr::comm::make_communicator(comm_kind);
+  nlohmann::json res;
+  try {
+    res = mr::rec::train(c, out, resume, comm.get());
+  } catch (const std::exception& e) {
+    // one rank failing must not leave the others waiting in a collective: end the whole job
+    if (comm->size() > 1) comm->abort(std::string("metarec train: error: ") + e.what(), 1);
+    throw;
+  }
+  if (comm->rank() != 0) return 0;
   std::printf("%s", mr::rec::results_table({res}, c.str("data.protocol") == "cold-user" ? c.ints("eval.k_shots")
                                                                                          : std::vector<int>{})
                         .c_str());

@@ -1,0 +1,82 @@
+#include "engine/comm/comm.h"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
+
+#include "engine/check.h"
+#include "engine/comm/comm_mpi.h"
+
+namespace mr::comm {
+
+void Communicator::allreduce_avg(float* x, int64_t n) {
+  allreduce_sum(x, n);
+  const float inv = 1.0f / float(size());
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+namespace {
+
+class SingleComm final : public Communicator {
+ public:
+  std::string name() const override { return "single"; }
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void allreduce_sum(float*, int64_t) override {}
+  void allreduce_sum(double*, int64_t) override {}
+  void broadcast(float*, int64_t, int root) override { check_root(root); }
+  void broadcast(double*, int64_t, int root) override { check_root(root); }
+  void barrier() override {}
+  [[noreturn]] void abort(const std::string& msg, int code) override {
+    std::fprintf(stderr, "rank 0: %s\n", msg.c_str());
+    std::fflush(stderr);
+    std::_Exit(code);
+  }
+
+ private:
+  static void check_root(int root) { MR_CHECK(root == 0, "broadcast root {} on a single-process communicator", root); }
+};
+
+const char* env(const char* k) {
+  const char* v = std::getenv(k);
+  return v && *v ? v : nullptr;
+}
+
+}  // namespace
+
+bool launched_by_mpirun() {
+  return env("OMPI_COMM_WORLD_SIZE") || env("PMIX_RANK") || env("PMI_RANK") || env("PMI_SIZE");
+}
+
+std::unique_ptr<Communicator> make_communicator(const std::string& kind) {
+  if (kind == "single") return std::make_unique<SingleComm>();
+  if (kind == "auto") return launched_by_mpirun() && have_mpi() ? make_mpi_communicator() : std::make_unique<SingleComm>();
+  if (kind == "mpi") {
+    if (!have_mpi())
+      throw Error("--comm mpi: this metarec was built without MPI (install libopenmpi-dev and openmpi-bin, "
+                  "then rebuild: the Makefile enables MPI when mpicxx exists)");
+    return make_mpi_communicator();
+  }
+  if (kind == "nccl")
+    throw Error("--comm nccl: training runs on CPU parameters, whose collectives are MPI's; the NCCL "
+                "communicator (engine/comm/comm_nccl.h, built by `make cuda`) serves GPU buffers");
+  throw Error(fmt::format("unknown communicator '{}': expected auto, single or mpi", kind));
+}
+
+void fault_hook(int rank, int64_t step) {
+  const char *r = env("METAREC_FAULT_RANK"), *s = env("METAREC_FAULT_STEP");
+  if (!r || !s || std::atoi(r) != rank || std::atoll(s) != step) return;
+  const std::string mode = env("METAREC_FAULT_MODE") ? env("METAREC_FAULT_MODE") : "throw";
+  if (mode == "throw") throw Error(fmt::format("injected fault at step {} (METAREC_FAULT_MODE=throw)", step));
+  if (mode != "exit" && mode != "kill")
+    throw Error(fmt::format("METAREC_FAULT_MODE must be throw, exit or kill, got '{}'", mode));
+  std::fprintf(stderr, "rank %d: injected fault at step %lld (METAREC_FAULT_MODE=%s)\n", rank, (long long)step,
+               mode.c_str());
+  std::fflush(stderr);
+  if (mode == "exit") std::_Exit(3);
+  ::kill(::getpid(), SIGKILL);
+  ::pause();
+}
+
+}  // namespace mr::comm

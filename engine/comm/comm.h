@@ -1,0 +1,53 @@
+// Communicators: the collectives multi-process training needs, over one flat buffer.
+//   single  one process: rank 0 of 1, every collective a no-op (always available)
+//   mpi     MPI_COMM_WORLD (Open MPI), host buffers; built when mpicxx exists (HAVE_MPI)
+//   nccl    one process per GPU, device buffers, ncclUniqueId bootstrapped over MPI; built by
+//           `make cuda` (engine/comm/comm_nccl.h), not linked into the CPU binary
+// All collectives are in place and blocking. Every rank must call them in the same order with
+// the same n (and root). Errors throw mr::Error naming the rank, the call and the library's
+// message; abort() takes the whole job down (MPI_Abort) so no peer is left waiting.
+// This header stays free of fmt so that nvcc can compile comm_nccl.cu against it.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/error.h"
+
+namespace mr::comm {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual std::string name() const = 0;  // "single", "mpi", "nccl"
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // x[i] = sum over ranks of x[i], on every rank
+  virtual void allreduce_sum(float* x, int64_t n) = 0;
+  virtual void allreduce_sum(double* x, int64_t n) = 0;
+  // x[i] = mean over ranks of x[i]: the sum, then a multiplication by 1/size on every rank
+  virtual void allreduce_avg(float* x, int64_t n);
+  // every rank receives root's x
+  virtual void broadcast(float* x, int64_t n, int root) = 0;
+  virtual void broadcast(double* x, int64_t n, int root) = 0;
+  virtual void barrier() = 0;
+  // Prints "rank R: msg" on stderr and ends every process of the job with `code`.
+  [[noreturn]] virtual void abort(const std::string& msg, int code = 1) = 0;
+};
+
+// "single" | "mpi" | "auto" (mpi when this process was started by mpirun, else single).
+// "nccl" is refused here: see engine/comm/comm_nccl.h. Unknown names and "mpi" in a build
+// without MPI throw an Error that says so.
+std::unique_ptr<Communicator> make_communicator(const std::string& kind);
+// Whether the environment says an MPI launcher started this process (Open MPI, PMIx, PMI).
+bool launched_by_mpirun();
+// Whether this build has the MPI backend.
+bool have_mpi();
+
+// Test hook for fault handling (tests/comm, tools/mpi_test.sh): when METAREC_FAULT_RANK equals
+// `rank` and METAREC_FAULT_STEP equals `step`, fail as METAREC_FAULT_MODE says: "throw" (an
+// Error, the default), "exit" (exit status 3 without finalising MPI) or "kill" (SIGKILL).
+// Does nothing when the variables are unset.
+void fault_hook(int rank, int64_t step);
+
+}  // namespace mr::comm

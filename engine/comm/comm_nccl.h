@@ -1,0 +1,19 @@
+// The NCCL backend of engine/comm/comm.h: one process per GPU, collectives on device buffers.
+// Built by `make cuda` (engine/comm.mk: nvcc, sm_80/sm_90, -Werror) when nccl.h and MPI exist;
+// link $(BUILD)/cuda/engine/comm/comm_nccl.o with -lnccl -lcudart and MPI. Not linked into the
+// CPU metarec binary, whose training runs on host buffers (docs/comm.md).
+#pragma once
+#include <memory>
+
+#include "engine/comm/comm.h"
+
+namespace mr::comm {
+
+// Bootstraps over MPI (initialising it when needed): rank 0 creates the ncclUniqueId and
+// broadcasts it; each rank selects `device` (-1: its rank among the ranks on the same node,
+// modulo the node's GPU count) and joins the clique. Every float*/double* given to the returned
+// communicator's collectives is a device pointer; each collective runs on the communicator's
+// stream and returns when it has completed. barrier() is MPI's.
+std::unique_ptr<Communicator> make_nccl_communicator(int device = -1);
+
+}  // namespace mr::comm

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Multi-rank checks of engine/comm and `metarec train` under Open MPI (docs/comm.md):
+#   1-2  the communicator unit tests (tests/comm) under mpirun -np 2 and -np 3
+#   3-5  parity: `mpirun -np 2 metarec train` ends with the same checkpoint, bit for bit, and the
+#        same logged losses as one process (fomaml with dropout, meta_batch 3 = 2 + 1 tasks;
+#        metasgd with meta_batch 1, so rank 1 runs no task; a 2-rank run resumed under mpirun)
+#   6-9  faults: one rank throws / exits / is killed at step 2 (METAREC_FAULT_*), or rank 0
+#        throws: mpirun must exit non-zero within 60 s and the output must name the rank
+# Usage: tools/mpi_test.sh [BUILD_DIR] (other arguments are ignored). `make test` runs it as the
+# test binary BUILD/tests/mpi_tests; it prints a doctest-style summary line that
+# tools/run_tests.sh counts. Without mpirun, or with a metarec built without MPI, every check
+# is reported as skipped.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-build}
+N_CASES=9
+passed=0; failed=0
+summary() {
+  local skipped=$((N_CASES - passed - failed))
+  echo "[doctest] test cases: $N_CASES | $passed passed | $failed failed | $skipped skipped"
+  [ "$failed" -eq 0 ]
+}
+ok()   { echo "mpi_test: PASS $1"; passed=$((passed + 1)); }
+bad()  { echo "mpi_test: FAIL $1"; failed=$((failed + 1)); }
+
+if ! command -v mpirun >/dev/null 2>&1; then
+  echo "mpi_test: mpirun not found: the $N_CASES multi-rank checks are skipped (install openmpi-bin libopenmpi-dev)"
+  summary; exit
+fi
+if ! ldd "$B/metarec" 2>/dev/null | grep -q libmpi; then
+  echo "mpi_test: $B/metarec was built without MPI: the $N_CASES multi-rank checks are skipped"
+  summary; exit
+fi
+# Open MPI refuses root without these; 2 or 3 ranks on a 2-core machine need --oversubscribe.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+MPIRUN=(mpirun --oversubscribe --bind-to none)
+T=$(mktemp -d /tmp/metarec_mpi_test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+FIX=tests/comm/mpi_fixture.py
+
+# 1-2: unit tests
+for np in 2 3; do
+  if timeout 120 "${MPIRUN[@]}" -np $np "$B/tests/comm_tests" --no-version >"$T/unit$np.log" 2>&1; then
+    ok "communicator unit tests, mpirun -np $np"
+  else
+    cat "$T/unit$np.log"; bad "communicator unit tests, mpirun -np $np"
+  fi
+done
+
+# 3-5: parity with one process
+python3 $FIX data "$T"
+SETS=(--data "$T/syn" --set encoder.embeddings="$T/emb.npy" --set model.dim=8 --set model.heads=2
+      --set model.ffn=16 --set model.max_history=4 --set model.tau=1.0 --set model.dropout=0.1
+      --set train.warmup=0 --set train.decay=none --set train.log_every=1 --set train.threads=1
+      --set eval.k_shots=3 --set eval.baselines=pop --set task.k_shots=1,3 --set task.query_size=4)
+train1() { timeout 120 "$B/metarec" train "$@" >>"$T/train.log" 2>&1; }
+train2() { timeout 120 "${MPIRUN[@]}" -np 2 "$B/metarec" train "$@" >>"$T/train.log" 2>&1; }
+same() {  # same RUN_A RUN_B [subfolder]: final checkpoints bitwise equal, logged losses equal
+  local a=$1/${3:-} b=$2/${3:-}
+  python3 $FIX compare "$a/$(cat "$a/latest")" "$b/$(cat "$b/latest")" && python3 $FIX losses "$1/metrics.jsonl" "$2/metrics.jsonl"
+}
+parity() {  # parity NAME OUT_SUFFIX EXTRA_SETS...: one process vs mpirun -np 2
+  local name=$1 o=$2; shift 2
+  : >"$T/train.log"
+  if train1 --out "$T/one$o" "${SETS[@]}" "$@" && train2 --out "$T/two$o" "${SETS[@]}" "$@" &&
+     grep -q "train: 2 ranks (mpi)" "$T/train.log" && same "$T/one$o" "$T/two$o" &&
+     { [ ! -d "$T/one$o/inner_rates" ] || same "$T/one$o" "$T/two$o" inner_rates; }; then
+    ok "$name"
+  else
+    cat "$T/train.log"; bad "$name"
+  fi
+}
+parity "parity: fomaml + dropout, meta_batch 3 over 2 ranks, 5 steps" a --set train.meta_batch=3 --set train.steps=5
+parity "parity: metasgd, meta_batch 1 (rank 1 idle), 4 steps" b --set train.meta_batch=1 --set train.steps=4 \
+  --set meta.algorithm=metasgd
+: >"$T/train.log"
+if train2 --out "$T/resumed" "${SETS[@]}" --set train.meta_batch=3 --set train.steps=3 &&
+   train2 --out "$T/resumed" "${SETS[@]}" --set train.meta_batch=3 --set train.steps=5 --resume &&
+   python3 $FIX compare "$T/onea/$(cat "$T/onea/latest")" "$T/resumed/$(cat "$T/resumed/latest")"; then
+  ok "parity: 2 ranks, 3 steps, resumed under mpirun to 5 = one process, 5 steps"
+else
+  cat "$T/train.log"; bad "parity: resume under mpirun"
+fi
+
+# 6-9: faults
+fault() {  # fault RANK MODE
+  local log="$T/fault_$1_$2.log" t0 t1 rc
+  t0=$(date +%s)
+  timeout 90 "${MPIRUN[@]}" -np 2 -x METAREC_FAULT_RANK="$1" -x METAREC_FAULT_STEP=2 -x METAREC_FAULT_MODE="$2" \
+    "$B/metarec" train --out "$T/fault_$1_$2" "${SETS[@]}" --set train.meta_batch=3 --set train.steps=50 >"$log" 2>&1
+  rc=$?
+  t1=$(date +%s)
+  local what="fault: rank $1 $2 at step 2 -> mpirun exit $rc after $((t1 - t0)) s"
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ $((t1 - t0)) -lt 60 ] && grep -q "rank $1" "$log"; then
+    grep -m2 "rank $1" "$log"; ok "$what"
+  else
+    cat "$log"; bad "$what (want non-zero, < 60 s, 'rank $1' named)"
+  fi
+}
+fault 1 throw
+fault 1 exit
+fault 1 kill
+fault 0 throw
+
+summary
