@@ -2,6 +2,7 @@
 # meta-learning) and `make demo`: module `rec`, tests in tests/rec.
 MODULES  += rec
 rec_DIRS := engine/rec engine/meta
+ASAN_SUITES += rec
 
 DEMO_OUT ?= runs/demo
 DEMO_SET ?=
