@@ -8,16 +8,27 @@
 //                L transformer layers (fused QKV attention, GELU FFN, post-LN like BERT)
 //                pooled = x[START] ("cls") or masked mean ("mean"); u = W_h pooled + b_h
 //   logits       (B, N+1) = (u V^T + bias) / tau   (column N is the START row: never a target)
+//   loss         full softmax cross-entropy over every item (negatives = 0), or a sampled
+//                softmax over the batch's targets plus `negatives` sampled items with logQ
+//                correction and accidental hits masked (engine/rec/sampled.h)
+//
+// With a trainable top (ItemBertSpec, encoder.train_layers = L > 0) e_i is instead the output
+// of the top L BERT layers ("item.bert.*" parameters) over the cached hidden states of the
+// frozen bottom, pooled and normalised the same way (engine/rec/item_tower.h); a batch runs only
+// the items it needs (START, the histories, the candidates) through them.
 //
 // Row N of the item table is the START/padding token (its text row is zero, so it is b_p plus
 // its id vector). Every parameter lives in one ParamStore (engine/params.h), so the meta
 // learner snapshots and restores theta with one memcpy.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/ops.h"
+#include "engine/rec/item_tower.h"
+#include "engine/rec/sampled.h"
 #include "engine/params.h"
 #include "engine/tape.h"
 #include "engine/tensor.h"
@@ -36,6 +47,9 @@ struct ModelConfig {
   bool item_id = true;   // add a learned per-item vector to the text projection
   bool item_bias = true; // per-item score bias (popularity)
   uint64_t seed = 0;
+  int negatives = 0;                // loss.negatives: 0 = full softmax over every item
+  std::string sampler = "uniform";  // loss.sampler: uniform | popularity
+  double alpha = 1.0;               // loss.alpha: popularity^alpha
 };
 
 // One training/evaluation batch: B histories (chronological, any length; the last max_history
@@ -51,6 +65,9 @@ class RecModel {
  public:
   // emb: (n_items, D) row-major text embeddings of every item (copied, then normalised).
   RecModel(const ModelConfig& cfg, const std::vector<float>& emb, int64_t n_items, int64_t D);
+  // A trainable top of the item tower: the top layers are declared last (after head.*), loaded
+  // from top.weights after init; top.cache holds the frozen bottom's hidden states of every item.
+  RecModel(const ModelConfig& cfg, const ItemBertSpec& top);
 
   ParamStore& params() { return ps_; }
   const ModelConfig& config() const { return cfg_; }
@@ -62,8 +79,14 @@ class RecModel {
 
   // Logits (B, N+1) for a batch.
   Var* logits(Tape& t, const Batch& b);
-  // Mean sampled-softmax (full softmax over every item) cross-entropy of the batch targets.
+  // Mean cross-entropy of the batch targets: full softmax over every item (negatives = 0) or
+  // the sampled softmax; its negatives come from the tape's seed and the next counters of its
+  // stream (t.set_rng fixes them: the same seed and offset give the same candidates).
   Var* loss(Tape& t, const Batch& b);
+  // The sampled softmax over given candidates (engine/rec/sampled.h).
+  Var* loss(Tape& t, const Batch& b, const Candidates& c);
+  // Item counts for loss.sampler = popularity (one per item, e.g. training interactions).
+  void set_item_counts(const std::vector<double>& counts);
   // Scores of every item (n_items) for one history, no gradient.
   std::vector<float> score(Tape& t, const std::vector<uint32_t>& history);
 
@@ -78,6 +101,15 @@ class RecModel {
   static bool in_scope(const std::string& scope, const std::string& name);
 
  private:
+  void declare(int64_t D, const ItemBertSpec* top);
+  // Rows `rows` (null: every row, 0..N) of the item table (R, C).
+  Var* item_table(Tape& t, const std::vector<int32_t>* rows);
+  // With a trainable top and no cached table, batches use a table of only the rows they need.
+  bool local_table() const { return bert_ && !vcache_->defined(); }
+  // (B, C) user vectors; V's row of item i is local[i] (empty local: row i).
+  Var* user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<int32_t>& local);
+  Var* sampled_loss(Tape& t, const Batch& b);
+
   ModelConfig cfg_;
   int64_t n_items_, D_;
   ParamStore ps_;
@@ -86,6 +118,8 @@ class RecModel {
   struct Layer { Param *qkv_w, *qkv_b, *o_w, *o_b, *ln1_g, *ln1_b, *f1_w, *f1_b, *f2_w, *f2_b, *ln2_g, *ln2_b; };
   Param *proj_w_, *proj_b_, *id_ = nullptr, *bias_ = nullptr, *pos_, *type_, *ln0_g_, *ln0_b_, *head_w_, *head_b_;
   std::vector<Layer> layers_;
+  std::unique_ptr<ItemBert> bert_;
+  std::unique_ptr<NegativeSampler> sampler_;
 
 };
 

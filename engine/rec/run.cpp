@@ -19,6 +19,7 @@
 #include "engine/encoder.h"
 #include "engine/optim.h"
 #include "engine/progress.h"
+#include "engine/rec/item_data.h"
 #include "weights/checkpoint.h"
 #include "weights/npy.h"
 
@@ -110,6 +111,9 @@ ModelConfig model_config(const Config& c) {
   m.item_id = c.flag("model.item_id");
   m.item_bias = c.flag("model.item_bias");
   m.seed = uint64_t(c.integer("train.seed"));
+  m.negatives = int(c.integer("loss.negatives"));
+  m.sampler = c.str("loss.sampler");
+  m.alpha = c.num("loss.alpha");
   return m;
 }
 
@@ -121,16 +125,12 @@ meta::MetaConfig meta_config(const Config& c) {
   return m;
 }
 
-std::vector<float> item_embeddings(const Config& c, const data::Dataset& ds, int64_t* D) {
-  if (const std::string pre = c.str("encoder.embeddings"); !pre.empty()) {  // e.g. `metarec embed` output
-    int64_t rows = 0;
-    auto v = read_npy_f32(pre, &rows, D);
-    if (rows != int64_t(ds.n_items()))
-      throw Error(fmt::format("{}: {} rows, the data has {} items", pre, rows, ds.n_items()));
-    return v;
-  }
+std::vector<std::string> item_texts(const data::Dataset& ds) {
   data::TextTemplate tt(data::default_template(ds));
-  std::vector<std::string> texts = data::render_items(ds, tt, {});
+  return data::render_items(ds, tt, {});
+}
+
+uint64_t item_text_key(const Config& c, const std::vector<std::string>& texts) {
   const std::string model = c.str("encoder.model");
   uint64_t h = data::fnv1a64(model.data(), model.size());
   std::string key = fmt::format("{}|{}|{}", c.str("encoder.pool"), c.integer("encoder.max_len"), texts.size());
@@ -142,6 +142,20 @@ std::vector<float> item_embeddings(const Config& c, const data::Dataset& ds, int
     auto sz = fs::file_size(fs::path(model) / f, ec);
     if (!ec) h = data::fnv1a64(&sz, sizeof sz, h);
   }
+  return h;
+}
+
+std::vector<float> item_embeddings(const Config& c, const data::Dataset& ds, int64_t* D) {
+  if (const std::string pre = c.str("encoder.embeddings"); !pre.empty()) {  // e.g. `metarec embed` output
+    int64_t rows = 0;
+    auto v = read_npy_f32(pre, &rows, D);
+    if (rows != int64_t(ds.n_items()))
+      throw Error(fmt::format("{}: {} rows, the data has {} items", pre, rows, ds.n_items()));
+    return v;
+  }
+  std::vector<std::string> texts = item_texts(ds);
+  const std::string model = c.str("encoder.model");
+  const uint64_t h = item_text_key(c, texts);
   const std::string cache = c.str("encoder.cache");
   const std::string file = cache.empty() ? "" : fmt::format("{}/emb-{:016x}.npy", cache, h);
   if (!file.empty() && fs::exists(file)) {
@@ -217,7 +231,11 @@ void AdaptedScorer::score(const data::EvalCase& c, std::span<float> out) const {
 // ------------------------------------------------------------------ loading
 static std::unique_ptr<RecModel> build_model(const Config& c, const data::Dataset& ds, const std::vector<float>& emb,
                                              int64_t D) {
-  return std::make_unique<RecModel>(model_config(c), emb, int64_t(ds.n_items()), D);
+  std::unique_ptr<RecModel> m;
+  if (c.integer("encoder.train_layers") > 0) m = std::make_unique<RecModel>(model_config(c), item_bert_spec(c, ds));
+  else m = std::make_unique<RecModel>(model_config(c), emb, int64_t(ds.n_items()), D);
+  if (c.integer("loss.negatives") > 0) m->set_item_counts(train_item_counts(c, ds));
+  return m;
 }
 
 LoadedRun load_run(const std::string& dir, const std::string& checkpoint) {
