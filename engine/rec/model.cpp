@@ -6,6 +6,7 @@
 #include <random>
 
 #include "engine/check.h"
+#include "engine/rec/multitask.h"
 #include "engine/rec/row_ops.h"
 
 namespace mr::rec {
@@ -69,6 +70,15 @@ void RecModel::declare(int64_t D, const ItemBertSpec* top) {
   head_w_ = &ps_.add("head.weight", Shape{C, C});
   head_b_ = &ps_.add("head.bias", Shape{C}, false);
   if (top) bert_ = std::make_unique<ItemBert>(*top, ps_);  // last: the other parameters' layout and init are unchanged
+  if (cfg.multitask()) {
+    MR_CHECK(cfg.loss_weights.size() == 3, "loss.weights: 3 weights (rank, click, rating), got {}", cfg.loss_weights.size());
+    MR_CHECK(cfg.weighting == "fixed" || cfg.weighting == "uncertainty", "loss.weighting must be fixed or uncertainty, got '{}'",
+             cfg.weighting);
+    MR_CHECK(cfg.negatives > 0, "loss.weights / loss.weighting: the click and rating heads need loss.negatives > 0");
+    rating_w_ = &ps_.add("head.rating.weight", Shape{1, 1}, false);
+    rating_b_ = &ps_.add("head.rating.bias", Shape{1}, false);
+    if (cfg.weighting == "uncertainty") log_var_ = &ps_.add("loss.log_var", Shape{3}, false);
+  }
   ps_.finalize();
   type_->frozen = true;
   init(cfg.seed);
@@ -86,6 +96,10 @@ void RecModel::init(uint64_t seed) {
     const int64_t n = p.w.numel();
     const std::string& s = p.name;
     if (s.rfind("item.bert.", 0) == 0) continue;  // the checkpoint's weights (loaded after init)
+    if (s == "head.rating.weight" || s == "head.rating.bias" || s == "loss.log_var") {
+      for (int64_t i = 0; i < n; ++i) w[i] = s == "head.rating.weight" ? 1.0f : s == "head.rating.bias" ? cfg_.rating_bias : 0.0f;
+      continue;
+    }
     auto ends = [&](const char* x) { size_t k = std::strlen(x); return s.size() >= k && s.compare(s.size() - k, k, x) == 0; };
     if (s == "item.proj.weight") for (int64_t i = 0; i < n; ++i) w[i] = np(rng);
     else if (s == "head.weight") {
@@ -98,6 +112,7 @@ void RecModel::init(uint64_t seed) {
 }
 
 bool RecModel::in_scope(const std::string& scope, const std::string& name) {
+  if (name.rfind("loss.", 0) == 0) return false;
   if (scope == "all") return true;
   if (scope == "head") return name.rfind("head.", 0) == 0;
   if (scope == "user") return name.rfind("head.", 0) == 0 || name.rfind("user.", 0) == 0;
@@ -231,7 +246,46 @@ Var* RecModel::loss(Tape& t, const Batch& b, const Candidates& cd) {
   std::memcpy(shift.f32(), cd.shift.data(), sizeof(float) * cd.shift.size());
   std::memcpy(tg.i32(), cd.label.data(), sizeof(int32_t) * cd.label.size());
   Var* z = ops::weighted_sum(t, {{lg, 1.0f / cfg_.tau}, {t.input(shift), 1.0f}});
-  return ops::cross_entropy(t, z, tg);
+  Var* rank = ops::cross_entropy(t, z, tg);
+  return cfg_.multitask() ? combine(t, b, cd, rank, lg) : rank;
+}
+
+Var* RecModel::combine(Tape& t, const Batch& b, const Candidates& cd, Var* rank, Var* lg) {
+  const int64_t B = int64_t(b.size()), M = int64_t(cd.items.size());
+  const bool unc = log_var_ != nullptr;
+  std::vector<std::pair<Var*, float>> terms;
+  std::vector<int> slot;
+  auto add = [&](Var* l, int k) {
+    if (unc || cfg_.loss_weights[size_t(k)] != 0.0f) {
+      terms.push_back({l, cfg_.loss_weights[size_t(k)]});
+      slot.push_back(k);
+    }
+  };
+  add(rank, 0);
+  if (unc || cfg_.loss_weights[1] != 0.0f) {  // click: label column 1, other columns 0, accidental hits out
+    Tensor mask = t.arena().alloc(Shape{B, M}), y = t.arena().alloc(Shape{B, M});
+    for (int64_t r = 0; r < B; ++r)
+      for (int64_t m = 0; m < M; ++m) {
+        mask.f32()[r * M + m] = cd.shift[size_t(r * M + m)] <= -1e8f ? -1e9f : 0.0f;
+        y.f32()[r * M + m] = cd.label[size_t(r)] == int32_t(m) ? 1.0f : 0.0f;
+      }
+    add(ops::bce_with_logits(t, ops::weighted_sum(t, {{lg, 1.0f / cfg_.tau}, {t.input(mask), 1.0f}}), y), 1);
+  }
+  std::vector<int32_t> rows, cols;
+  for (int64_t r = 0; r < B; ++r)
+    if (cd.label[size_t(r)] >= 0 && size_t(r) < b.signal.size() && std::isfinite(b.signal[size_t(r)])) {
+      rows.push_back(int32_t(r));
+      cols.push_back(cd.label[size_t(r)]);
+    }
+  if (!rows.empty() && (unc || cfg_.loss_weights[2] != 0.0f)) {  // rating: r = a s + c on the label's raw score
+    Tensor y = t.arena().alloc(Shape{int64_t(rows.size())});
+    for (size_t k = 0; k < rows.size(); ++k) y.f32()[k] = b.signal[size_t(rows[k])];
+    Var* r = ops::linear(t, pick(t, lg, rows, cols), t.param(*rating_w_), t.param(*rating_b_));
+    add(ops::mse(t, r, y), 2);
+  }
+  MR_CHECK(!terms.empty(), "loss.weights are all zero");
+  if (unc) return uncertainty_sum(t, [&] { std::vector<Var*> v; for (auto& x : terms) v.push_back(x.first); return v; }(), t.param(*log_var_), slot);
+  return ops::weighted_sum(t, terms);
 }
 
 Var* RecModel::loss(Tape& t, const Batch& b) {

@@ -21,6 +21,7 @@
 // its id vector). Every parameter lives in one ParamStore (engine/params.h), so the meta
 // learner snapshots and restores theta with one memcpy.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -50,15 +51,30 @@ struct ModelConfig {
   int negatives = 0;                // loss.negatives: 0 = full softmax over every item
   std::string sampler = "uniform";  // loss.sampler: uniform | popularity
   double alpha = 1.0;               // loss.alpha: popularity^alpha
+  // task families on the sampled candidates: next-item ranking (sampled softmax), click (sigmoid
+  // BCE of the same scores, the label column positive, the other columns negative) and rating
+  // (MSE of a head r = a s + c on the label's score, rows with a finite signal)
+  std::vector<float> loss_weights = {1.0f, 0.0f, 0.0f};  // loss.weights: rank, click, rating
+  std::string weighting = "fixed";                        // loss.weighting: fixed | uncertainty
+  float rating_bias = 3.5f;                               // loss.rating_bias: c at init (a = 1)
+  bool multitask() const {
+    return weighting == "uncertainty" || loss_weights.size() != 3 || loss_weights[0] != 1.0f || loss_weights[1] != 0.0f ||
+           loss_weights[2] != 0.0f;
+  }
 };
 
 // One training/evaluation batch: B histories (chronological, any length; the last max_history
-// are read) and B targets (-100 = no target).
+// are read), B targets (-100 = no target) and the targets' signals (ratings; NaN = none).
 struct Batch {
   std::vector<std::vector<uint32_t>> history;
   std::vector<int32_t> target;
+  std::vector<float> signal;
   size_t size() const { return history.size(); }
-  void add(std::vector<uint32_t> h, int32_t t) { history.push_back(std::move(h)); target.push_back(t); }
+  void add(std::vector<uint32_t> h, int32_t t, float s = std::nanf("")) {
+    history.push_back(std::move(h));
+    target.push_back(t);
+    signal.push_back(s);
+  }
 };
 
 class RecModel {
@@ -97,7 +113,8 @@ class RecModel {
   void clear_item_table() { vcache_ = HostTensor(); }
   bool item_table_cached() const { return vcache_->defined(); }
 
-  // Parameter-name prefixes: "item." (item tower), "user." (transformer), "head." (user head).
+  // Parameter-name prefixes: "item." (item tower), "user." (transformer), "head." (user head;
+  // "head.rating.*" the rating head), "loss." (the uncertainty weights: never in a scope).
   static bool in_scope(const std::string& scope, const std::string& name);
 
  private:
@@ -109,6 +126,8 @@ class RecModel {
   // (B, C) user vectors; V's row of item i is local[i] (empty local: row i).
   Var* user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<int32_t>& local);
   Var* sampled_loss(Tape& t, const Batch& b);
+  // The click and rating losses and the weighted total, given the rank loss and raw scores lg (B, M).
+  Var* combine(Tape& t, const Batch& b, const Candidates& cd, Var* rank, Var* lg);
 
   ModelConfig cfg_;
   int64_t n_items_, D_;
@@ -119,6 +138,7 @@ class RecModel {
   Param *proj_w_, *proj_b_, *id_ = nullptr, *bias_ = nullptr, *pos_, *type_, *ln0_g_, *ln0_b_, *head_w_, *head_b_;
   std::vector<Layer> layers_;
   std::unique_ptr<ItemBert> bert_;
+  Param *rating_w_ = nullptr, *rating_b_ = nullptr, *log_var_ = nullptr;
   std::unique_ptr<NegativeSampler> sampler_;
 
 };

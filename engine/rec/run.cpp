@@ -20,6 +20,7 @@
 #include "engine/optim.h"
 #include "engine/progress.h"
 #include "engine/rec/item_data.h"
+#include "engine/rec/tasks.h"
 #include "weights/checkpoint.h"
 #include "weights/npy.h"
 
@@ -114,6 +115,9 @@ ModelConfig model_config(const Config& c) {
   m.negatives = int(c.integer("loss.negatives"));
   m.sampler = c.str("loss.sampler");
   m.alpha = c.num("loss.alpha");
+  m.loss_weights = c.json().at("loss.weights").get<std::vector<float>>();
+  m.weighting = c.str("loss.weighting");
+  m.rating_bias = float(c.num("loss.rating_bias"));
   return m;
 }
 
@@ -403,19 +407,8 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
   MR_CHECK(!kshots.empty(), "task.k_shots is empty");
   const int kmax = *std::max_element(kshots.begin(), kshots.end());
   data::Split sp = make_split(c, r.ds, size_t(std::max(kmax, 1)));
-  std::vector<std::vector<uint32_t>> seqs;
-  {
-    std::vector<std::vector<uint32_t>> by_user(r.ds.n_users());
-    for (auto& x : sp.train) by_user[x.user].push_back(x.item);
-    std::vector<uint32_t> users = sp.train_users;
-    if (users.empty())
-      for (uint32_t u = 0; u < r.ds.n_users(); ++u) users.push_back(u);  // loo: everyone trains
-    for (auto u : users)
-      if (by_user[u].size() >= 2) seqs.push_back(std::move(by_user[u]));
-  }
-  MR_CHECK(!seqs.empty(), "no training user has 2 or more interactions");
-  const std::string target = target_mode(c);
-  const size_t qsize = size_t(c.integer("task.query_size"));
+  const std::vector<UserSeq> seqs = task_sequences(sp, r.ds.n_users());
+  const TaskOptions topt{kshots, target_mode(c), size_t(c.integer("task.query_size"))};
   const int64_t steps = c.integer("train.steps"), mb = c.integer("train.meta_batch");
   const int64_t log_every = std::max<int64_t>(1, c.integer("train.log_every"));
   const int64_t ckpt_every = c.integer("train.ckpt_every");
@@ -434,23 +427,8 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume) {
     std::mt19937_64 rng(mix64(st.rng_seed ^ mix64(uint64_t(step))));
     tape.set_rng(st.rng_seed, uint64_t(step) << 24);
     for (int64_t b = 0; b < mb; ++b) {
-      const auto& s = seqs[rng() % seqs.size()];
-      int K = kshots[rng() % kshots.size()];
-      K = std::max(1, std::min<int>(K, int(s.size()) - 1));
-      // cut point: the first K items (cold start), or a random point for next-item tasks
-      size_t cut = size_t(K);
-      if (target == "next") cut = size_t(K) + rng() % (s.size() - size_t(K));
-      std::vector<uint32_t> hist(s.begin(), s.begin() + cut);
-      Batch sup = support_batch(hist, size_t(K));
-      Batch qry;
-      if (target == "next") {
-        qry.add(hist, int32_t(s[cut]));
-      } else {
-        std::vector<uint32_t> pos;
-        for (size_t j = cut; j < s.size(); ++j) pos.push_back(uint32_t(j));
-        std::shuffle(pos.begin(), pos.end(), rng);
-        for (size_t j = 0; j < std::min(qsize, pos.size()); ++j) qry.add(hist, int32_t(s[pos[j]]));
-      }
+      const TaskBatches tb = sample_task(seqs, topt, rng);
+      const Batch &sup = tb.support, &qry = tb.query;
       sum_q += ml.task(tape, [&](Tape& t) { return m.loss(t, sup); }, [&](Tape& t) { return m.loss(t, qry); });
       n_q++;
       tasks_done++;

@@ -171,14 +171,8 @@ TEST_CASE("item tower: top-layer gradients through the recommender's sampled los
                            std::string("item.proj.weight")}) {
     Param& q = m.params().at(name);
     for (int64_t i : {int64_t(3), q.w.numel() / 2 + 1, q.w.numel() - 4}) {
-      float& w = q.w.f32()[i];
-      const float w0 = w, h = 1e-2f;
-      w = w0 + h;
-      const double lp = loss(nullptr);
-      w = w0 - h;
-      const double lm = loss(nullptr);
-      w = w0;
-      const double fd = (lp - lm) / (2 * h), got = g[size_t(q.offset + i)];
+      const double fd = rec_test::central_diff(q.w.f32()[i], [&] { return loss(nullptr); });
+      const double got = g[size_t(q.offset + i)];
       CAPTURE(name); CAPTURE(i); CAPTURE(fd); CAPTURE(got);
       CHECK(std::abs(got - fd) < 1e-3 + 2e-2 * std::abs(fd));
       biggest = std::max(biggest, std::abs(fd));

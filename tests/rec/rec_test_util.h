@@ -25,6 +25,18 @@ inline double loss_at(rec::RecModel& m, const rec::Batch& b, std::vector<float>*
   return v;
 }
 
+// (f(x + h) - f(x - h)) / 2h, x restored.
+template <class F>
+double central_diff(float& x, F&& f, float h = 1e-2f) {
+  const float x0 = x;
+  x = x0 + h;
+  const double lp = f();
+  x = x0 - h;
+  const double lm = f();
+  x = x0;
+  return (lp - lm) / (2 * double(h));
+}
+
 // (rows, H) features of an ItemBert built from s (checkpoint loaded), dropout off.
 inline std::vector<float> item_features(const rec::ItemBertSpec& s, const std::vector<int32_t>& rows) {
   ParamStore ps;

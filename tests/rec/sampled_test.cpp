@@ -214,14 +214,8 @@ TEST_CASE("sampled softmax: gradients against central finite differences; negati
   for (const char* name : {"item.proj.weight", "item.id", "item.bias", "user.layer.0.qkv.weight", "head.weight"}) {
     Param& p = m.m.params().at(name);
     for (int64_t i : {int64_t(1), p.w.numel() / 2, p.w.numel() - 2}) {
-      float& w = p.w.f32()[i];
-      const float w0 = w, h = 1e-2f;
-      w = w0 + h;
-      const double lp = m.loss(b, nullptr, 7, 64);
-      w = w0 - h;
-      const double lm = m.loss(b, nullptr, 7, 64);
-      w = w0;
-      const double fd = (lp - lm) / (2 * h), got = g[size_t(p.offset + i)];
+      const double fd = rec_test::central_diff(p.w.f32()[i], [&] { return m.loss(b, nullptr, 7, 64); });
+      const double got = g[size_t(p.offset + i)];
       CAPTURE(name); CAPTURE(i); CAPTURE(fd); CAPTURE(got);
       CHECK(std::abs(got - fd) < 2e-3 + 2e-2 * std::abs(fd));
       checked++;
@@ -266,17 +260,11 @@ TEST_CASE("row ops: gather_rows (with zero rows) and l2_rows against finite diff
   std::vector<float> g;
   f(true, &g);
   for (int k = 0; k < 12; ++k) {
-    const float x0 = x->f32()[k], h = 1e-2f;
     if (k >= 9) {  // zero row: no gradient
       CHECK(g[size_t(k)] == 0.0f);
       continue;
     }
-    x->f32()[k] = x0 + h;
-    const double lp = f(false, nullptr);
-    x->f32()[k] = x0 - h;
-    const double lm = f(false, nullptr);
-    x->f32()[k] = x0;
-    const double fd = (lp - lm) / (2 * h);
+    const double fd = rec_test::central_diff(x->f32()[k], [&] { return f(false, nullptr); });
     CAPTURE(k); CAPTURE(fd); CAPTURE(g[size_t(k)]);
     CHECK(std::abs(g[size_t(k)] - fd) < 2e-3 + 1e-2 * std::abs(fd));
   }
