@@ -27,7 +27,7 @@ Config::Config() {
       // sampled items per batch (uniform, or popularity^alpha) plus the in-batch targets
       {"loss.negatives", 0}, {"loss.sampler", "uniform"}, {"loss.alpha", 1.0},
       // task families (need negatives > 0): rank, click BCE, rating MSE weights, fixed or learned
-      // (uncertainty: sum exp(-s_i) L_i + s_i); the rating head r = a s + c starts at a = 1, c = rating_bias
+      // (uncertainty: sum exp(-s_i) L_i + s_i); the rating head r = a s + c starts at a = 0, c = rating_bias
       {"loss.weights", {1.0, 0.0, 0.0}}, {"loss.weighting", "fixed"}, {"loss.rating_bias", 3.5},
       // tasks: a task is a user; support = K interactions, query = up to query_size later items
       {"task.k_shots", {1, 3, 5, 10}}, {"task.query_size", 16}, {"task.target", "auto"},

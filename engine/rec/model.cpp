@@ -97,7 +97,7 @@ void RecModel::init(uint64_t seed) {
     const std::string& s = p.name;
     if (s.rfind("item.bert.", 0) == 0) continue;  // the checkpoint's weights (loaded after init)
     if (s == "head.rating.weight" || s == "head.rating.bias" || s == "loss.log_var") {
-      for (int64_t i = 0; i < n; ++i) w[i] = s == "head.rating.weight" ? 1.0f : s == "head.rating.bias" ? cfg_.rating_bias : 0.0f;
+      for (int64_t i = 0; i < n; ++i) w[i] = s == "head.rating.bias" ? cfg_.rating_bias : 0.0f;  // r = c at init
       continue;
     }
     auto ends = [&](const char* x) { size_t k = std::strlen(x); return s.size() >= k && s.compare(s.size() - k, k, x) == 0; };

@@ -56,7 +56,7 @@ struct ModelConfig {
   // (MSE of a head r = a s + c on the label's score, rows with a finite signal)
   std::vector<float> loss_weights = {1.0f, 0.0f, 0.0f};  // loss.weights: rank, click, rating
   std::string weighting = "fixed";                        // loss.weighting: fixed | uncertainty
-  float rating_bias = 3.5f;                               // loss.rating_bias: c at init (a = 1)
+  float rating_bias = 3.5f;                               // loss.rating_bias: c at init (a = 0)
   bool multitask() const {
     return weighting == "uncertainty" || loss_weights.size() != 3 || loss_weights[0] != 1.0f || loss_weights[1] != 0.0f ||
            loss_weights[2] != 0.0f;
