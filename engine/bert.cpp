@@ -77,39 +77,56 @@ void BertConfig::validate(const std::string& where) const {
 BertModel::BertModel(const BertConfig& cfg, ParamStore& ps, const std::string& prefix, bool pooler)
     : cfg_(cfg), ps_(ps), prefix_(prefix), pooler_(pooler) {
   cfg.validate("BertConfig");
-  const int64_t C = cfg.hidden_size, F = cfg.intermediate_size;
+  const int64_t C = cfg.hidden_size;
   auto add = [&](const std::string& n, Shape s, bool decay) { return &ps.add(prefix + n, s, decay); };
   wte_ = add("embeddings.word_embeddings.weight", Shape{cfg.vocab_size, C}, true);
   wpe_ = add("embeddings.position_embeddings.weight", Shape{cfg.max_position_embeddings, C}, true);
   wtt_ = add("embeddings.token_type_embeddings.weight", Shape{cfg.type_vocab_size, C}, true);
   eln_g_ = add("embeddings.LayerNorm.weight", Shape{C}, false);
   eln_b_ = add("embeddings.LayerNorm.bias", Shape{C}, false);
-  for (int l = 0; l < cfg.num_hidden_layers; ++l) {
-    const std::string p = "encoder.layer." + std::to_string(l) + ".";
-    Layer L;
-    // q, k, v weights adjacent -> one (3C, C) matrix; biases adjacent -> one (3C) vector
-    L.q_w = add(p + "attention.self.query.weight", Shape{C, C}, true);
-    L.k_w = add(p + "attention.self.key.weight", Shape{C, C}, true);
-    L.v_w = add(p + "attention.self.value.weight", Shape{C, C}, true);
-    L.q_b = add(p + "attention.self.query.bias", Shape{C}, false);
-    L.k_b = add(p + "attention.self.key.bias", Shape{C}, false);
-    L.v_b = add(p + "attention.self.value.bias", Shape{C}, false);
-    L.ao_w = add(p + "attention.output.dense.weight", Shape{C, C}, true);
-    L.ao_b = add(p + "attention.output.dense.bias", Shape{C}, false);
-    L.ln1_g = add(p + "attention.output.LayerNorm.weight", Shape{C}, false);
-    L.ln1_b = add(p + "attention.output.LayerNorm.bias", Shape{C}, false);
-    L.i_w = add(p + "intermediate.dense.weight", Shape{F, C}, true);
-    L.i_b = add(p + "intermediate.dense.bias", Shape{F}, false);
-    L.o_w = add(p + "output.dense.weight", Shape{C, F}, true);
-    L.o_b = add(p + "output.dense.bias", Shape{C}, false);
-    L.ln2_g = add(p + "output.LayerNorm.weight", Shape{C}, false);
-    L.ln2_b = add(p + "output.LayerNorm.bias", Shape{C}, false);
-    layers_.push_back(L);
-  }
+  for (int l = 0; l < cfg.num_hidden_layers; ++l) add_layer(l);
   if (pooler) {
     pool_w_ = add("pooler.dense.weight", Shape{C, C}, true);
     pool_b_ = add("pooler.dense.bias", Shape{C}, false);
   }
+}
+
+BertModel::BertModel(const BertConfig& cfg, ParamStore& ps, const std::string& prefix, int first_layer, int n_layers)
+    : cfg_(cfg), ps_(ps), prefix_(prefix), pooler_(false), first_layer_(first_layer) {
+  cfg.validate("BertConfig");
+  MR_CHECK(first_layer >= 0 && n_layers >= 1 && first_layer + n_layers <= cfg.num_hidden_layers,
+           "layers [{}, {}) outside the model's {} layers", first_layer, first_layer + n_layers, cfg.num_hidden_layers);
+  for (int l = first_layer; l < first_layer + n_layers; ++l) add_layer(l);
+}
+
+BertModel BertModel::top_layers(const BertConfig& cfg, ParamStore& ps, const std::string& prefix, int first_layer,
+                                int n_layers) {
+  return BertModel(cfg, ps, prefix, first_layer, n_layers);
+}
+
+void BertModel::add_layer(int l) {
+  const int64_t C = cfg_.hidden_size, F = cfg_.intermediate_size;
+  auto add = [&](const std::string& n, Shape s, bool decay) { return &ps_.add(prefix_ + n, s, decay); };
+  const std::string p = "encoder.layer." + std::to_string(l) + ".";
+  Layer L;
+  // q, k, v weights adjacent -> one (3C, C) matrix; biases adjacent -> one (3C) vector
+  L.q_w = add(p + "attention.self.query.weight", Shape{C, C}, true);
+  L.k_w = add(p + "attention.self.key.weight", Shape{C, C}, true);
+  L.v_w = add(p + "attention.self.value.weight", Shape{C, C}, true);
+  L.q_b = add(p + "attention.self.query.bias", Shape{C}, false);
+  L.k_b = add(p + "attention.self.key.bias", Shape{C}, false);
+  L.v_b = add(p + "attention.self.value.bias", Shape{C}, false);
+  L.ao_w = add(p + "attention.output.dense.weight", Shape{C, C}, true);
+  L.ao_b = add(p + "attention.output.dense.bias", Shape{C}, false);
+  L.ln1_g = add(p + "attention.output.LayerNorm.weight", Shape{C}, false);
+  L.ln1_b = add(p + "attention.output.LayerNorm.bias", Shape{C}, false);
+  L.i_w = add(p + "intermediate.dense.weight", Shape{F, C}, true);
+  L.i_b = add(p + "intermediate.dense.bias", Shape{F}, false);
+  L.o_w = add(p + "output.dense.weight", Shape{C, F}, true);
+  L.o_b = add(p + "output.dense.bias", Shape{C}, false);
+  L.ln2_g = add(p + "output.LayerNorm.weight", Shape{C}, false);
+  L.ln2_b = add(p + "output.LayerNorm.bias", Shape{C}, false);
+  layers_.push_back(L);
 }
 
 // A view over n parameters declared adjacently (same frozen state), as one tensor.
@@ -129,14 +146,36 @@ static Var* fused(Tape& t, std::initializer_list<Param*> ps, Shape s) {
 }
 
 BertModel::Output BertModel::forward(Tape& t, const Tensor& ids, const Tensor& types, const Tensor& mask) {
+  const int B = int(ids.size(0)), T = int(ids.size(1));
+  Var* x = embed(t, ids, types);
+  x = forward_layers(t, x, mask, B, T, 0, cfg_.num_hidden_layers);
+  Output out;
+  out.hidden = x;
+  if (pooler_) {
+    Var* cls = ops::cls_pool(t, x, B, T);
+    out.pooled = ops::linear(t, cls, t.param(*pool_w_), t.param(*pool_b_), Act::Tanh);
+  }
+  return out;
+}
+
+Var* BertModel::embed(Tape& t, const Tensor& ids, const Tensor& types) {
   MR_CHECK(ps_.finalized(), "BertModel::forward before ParamStore::finalize");
-  const int B = int(ids.size(0)), T = int(ids.size(1)), C = cfg_.hidden_size, H = cfg_.num_attention_heads;
+  MR_CHECK(wte_, "this BertModel holds encoder layers only (no embeddings)");
+  Var* x = ops::embedding(t, ids, types, t.param(*wte_), t.param(*wpe_), t.param(*wtt_));
+  x = ops::layernorm(t, x, nullptr, t.param(*eln_g_), t.param(*eln_b_), cfg_.layer_norm_eps);
+  return ops::dropout(t, x, cfg_.hidden_dropout_prob);
+}
+
+Var* BertModel::forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T, int first, int n) {
+  MR_CHECK(ps_.finalized(), "BertModel::forward before ParamStore::finalize");
+  MR_CHECK(first >= first_layer_ && n >= 0 && first + n <= first_layer_ + int(layers_.size()),
+           "layers [{}, {}) are not all declared (this model holds [{}, {}))", first, first + n, first_layer_,
+           first_layer_ + int(layers_.size()));
+  const int C = cfg_.hidden_size, H = cfg_.num_attention_heads;
   const float p_hidden = cfg_.hidden_dropout_prob, p_attn = cfg_.attention_probs_dropout_prob;
   const float eps = cfg_.layer_norm_eps;
-  Var* x = ops::embedding(t, ids, types, t.param(*wte_), t.param(*wpe_), t.param(*wtt_));
-  x = ops::layernorm(t, x, nullptr, t.param(*eln_g_), t.param(*eln_b_), eps);
-  x = ops::dropout(t, x, p_hidden);
-  for (Layer& L : layers_) {
+  for (int l = first; l < first + n; ++l) {
+    Layer& L = layers_[size_t(l - first_layer_)];
     Var* wqkv = fused(t, {L.q_w, L.k_w, L.v_w}, Shape{3 * C, C});
     Var* bqkv = fused(t, {L.q_b, L.k_b, L.v_b}, Shape{3 * C});
     Var* qkv = ops::linear(t, x, wqkv, bqkv);
@@ -147,13 +186,7 @@ BertModel::Output BertModel::forward(Tape& t, const Tensor& ids, const Tensor& t
     Var* o = ops::dropout(t, ops::linear(t, h, t.param(*L.o_w), t.param(*L.o_b)), p_hidden);
     x = ops::layernorm(t, o, x1, t.param(*L.ln2_g), t.param(*L.ln2_b), eps);
   }
-  Output out;
-  out.hidden = x;
-  if (pooler_) {
-    Var* cls = ops::cls_pool(t, x, B, T);
-    out.pooled = ops::linear(t, cls, t.param(*pool_w_), t.param(*pool_b_), Act::Tanh);
-  }
-  return out;
+  return x;
 }
 
 void BertModel::init_random(uint64_t seed, float std) {

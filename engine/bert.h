@@ -27,6 +27,11 @@ class BertModel {
  public:
   // Declares the parameters in ps under prefix (e.g. "" or "bert.").
   BertModel(const BertConfig& cfg, ParamStore& ps, const std::string& prefix = "", bool pooler = true);
+  // Only encoder layers [first_layer, first_layer + n_layers) under their HF names (no
+  // embeddings, no pooler): e.g. the trainable top of a model whose bottom ran once and was
+  // cached. load_hf_bert fills them from a full checkpoint (the rest of the file is unused).
+  static BertModel top_layers(const BertConfig& cfg, ParamStore& ps, const std::string& prefix, int first_layer,
+                              int n_layers);
 
   struct Output {
     Var* hidden = nullptr;  // (B*T, C) last hidden state
@@ -34,6 +39,12 @@ class BertModel {
   };
   // ids, types, mask: (B, T) i32 CPU/device tensors; types and mask may be undefined.
   Output forward(Tape& t, const Tensor& ids, const Tensor& types, const Tensor& mask);
+  // The pieces of forward(): embeddings (+ LayerNorm, dropout) -> (B*T, C), and encoder layers
+  // [first, first + n) (absolute indices; they must be declared) over hidden states x (B*T, C).
+  Var* embed(Tape& t, const Tensor& ids, const Tensor& types);
+  Var* forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T, int first, int n);
+  int first_layer() const { return first_layer_; }
+  int declared_layers() const { return int(layers_.size()); }
 
   // HF's _init_weights: N(0, std) weights and embeddings, zero biases, LayerNorm 1 / 0.
   void init_random(uint64_t seed, float std = 0.02f);
@@ -44,6 +55,8 @@ class BertModel {
   const std::string& prefix() const { return prefix_; }
 
  private:
+  BertModel(const BertConfig& cfg, ParamStore& ps, const std::string& prefix, int first_layer, int n_layers);
+  void add_layer(int l);
   struct Layer {
     Param *q_w, *k_w, *v_w, *q_b, *k_b, *v_b, *ao_w, *ao_b, *ln1_g, *ln1_b, *i_w, *i_b, *o_w, *o_b, *ln2_g, *ln2_b;
   };
@@ -51,7 +64,9 @@ class BertModel {
   ParamStore& ps_;
   std::string prefix_;
   bool pooler_;
-  Param *wte_, *wpe_, *wtt_, *eln_g_, *eln_b_, *pool_w_ = nullptr, *pool_b_ = nullptr;
+  int first_layer_ = 0;  // layers_[i] is encoder layer first_layer_ + i
+  Param *wte_ = nullptr, *wpe_ = nullptr, *wtt_ = nullptr, *eln_g_ = nullptr, *eln_b_ = nullptr;
+  Param *pool_w_ = nullptr, *pool_b_ = nullptr;
   std::vector<Layer> layers_;
 };
 

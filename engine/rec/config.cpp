@@ -16,10 +16,19 @@ Config::Config() {
       // text encoder (frozen; its pooled item embeddings are computed once and cached)
       {"encoder.model", "models/all-MiniLM-L6-v2"}, {"encoder.pool", "mean"}, {"encoder.max_len", 32},
       {"encoder.batch", 64}, {"encoder.cache", "build/cache"}, {"encoder.embeddings", ""},
+      // the top train_layers layers train (0: all frozen, the pooled embeddings are cached); the
+      // frozen bottom's hidden states are then cached instead
+      {"encoder.train_layers", 0},
       // model
       {"model.dim", 64}, {"model.heads", 2}, {"model.layers", 1}, {"model.ffn", 128}, {"model.max_history", 10},
       {"model.pool", "cls"}, {"model.tau", 8.0}, {"model.dropout", 0.1}, {"model.item_id", true},
       {"model.item_bias", true},
+      // loss: full softmax over every item (negatives = 0) or sampled softmax with `negatives`
+      // sampled items per batch (uniform, or popularity^alpha) plus the in-batch targets
+      {"loss.negatives", 0}, {"loss.sampler", "uniform"}, {"loss.alpha", 1.0},
+      // task families (need negatives > 0): rank, click BCE, rating MSE weights, fixed or learned
+      // (uncertainty: sum exp(-s_i) L_i + s_i); the rating head r = a s + c starts at a = 0, c = rating_bias
+      {"loss.weights", {1.0, 0.0, 0.0}}, {"loss.weighting", "fixed"}, {"loss.rating_bias", 3.5},
       // tasks: a task is a user; support = K interactions, query = up to query_size later items
       {"task.k_shots", {1, 3, 5, 10}}, {"task.query_size", 16}, {"task.target", "auto"},
       // target "next": the query predicts this many consecutive items after the cut point

@@ -2,20 +2,18 @@
 
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <random>
 
 #include "engine/check.h"
+#include "engine/rec/multitask.h"
+#include "engine/rec/row_ops.h"
 
 namespace mr::rec {
 
 RecModel::RecModel(const ModelConfig& cfg, const std::vector<float>& emb, int64_t n_items, int64_t D)
     : cfg_(cfg), n_items_(n_items), D_(D), emb_(Shape{n_items + 1, D}) {
   MR_CHECK(int64_t(emb.size()) == n_items * D, "item embeddings: {} floats for {} items x {}", emb.size(), n_items, D);
-  MR_CHECK(cfg.dim > 0 && cfg.heads > 0 && cfg.dim % cfg.heads == 0, "model.dim {} must be a multiple of model.heads {}",
-           cfg.dim, cfg.heads);
-  MR_CHECK(cfg.pool == "cls" || cfg.pool == "mean", "model.pool must be cls or mean, got '{}'", cfg.pool);
-  MR_CHECK(cfg.tau > 0, "model.tau must be > 0");
-  MR_CHECK(cfg.max_history >= 1 && cfg.layers >= 0, "model.max_history >= 1 and model.layers >= 0");
   // rows L2-normalised then scaled by sqrt(D): unit-variance features for a N(0, 1/D) projection
   float* e = emb_->f32();
   for (int64_t i = 0; i < n_items; ++i) {
@@ -25,7 +23,24 @@ RecModel::RecModel(const ModelConfig& cfg, const std::vector<float>& emb, int64_
     for (int64_t d = 0; d < D; ++d) e[i * D + d] = emb[i * D + d] * k;
   }
   std::memset(e + n_items * D, 0, sizeof(float) * D);  // START row
+  declare(D, nullptr);
+}
 
+RecModel::RecModel(const ModelConfig& cfg, const ItemBertSpec& top)
+    : cfg_(cfg), n_items_(top.cache ? top.cache->n : 0), D_(top.bert.hidden_size) {
+  MR_CHECK(top.cache && top.cache->n > 0, "trainable item tower without cached hidden states");
+  declare(D_, &top);
+}
+
+void RecModel::declare(int64_t D, const ItemBertSpec* top) {
+  const ModelConfig& cfg = cfg_;
+  const int64_t n_items = n_items_;
+  MR_CHECK(cfg.dim > 0 && cfg.heads > 0 && cfg.dim % cfg.heads == 0, "model.dim {} must be a multiple of model.heads {}",
+           cfg.dim, cfg.heads);
+  MR_CHECK(cfg.pool == "cls" || cfg.pool == "mean", "model.pool must be cls or mean, got '{}'", cfg.pool);
+  MR_CHECK(cfg.tau > 0, "model.tau must be > 0");
+  MR_CHECK(cfg.max_history >= 1 && cfg.layers >= 0, "model.max_history >= 1 and model.layers >= 0");
+  MR_CHECK(cfg.negatives >= 0, "loss.negatives must be >= 0, got {}", cfg.negatives);
   const int64_t C = cfg.dim, F = cfg.ffn, T1 = cfg.max_history + 1;
   proj_w_ = &ps_.add("item.proj.weight", Shape{C, D});
   proj_b_ = &ps_.add("item.proj.bias", Shape{C}, false);
@@ -54,9 +69,23 @@ RecModel::RecModel(const ModelConfig& cfg, const std::vector<float>& emb, int64_
   }
   head_w_ = &ps_.add("head.weight", Shape{C, C});
   head_b_ = &ps_.add("head.bias", Shape{C}, false);
+  if (top) bert_ = std::make_unique<ItemBert>(*top, ps_);  // last: the other parameters' layout and init are unchanged
+  if (cfg.multitask()) {
+    MR_CHECK(cfg.loss_weights.size() == 3, "loss.weights: 3 weights (rank, click, rating), got {}", cfg.loss_weights.size());
+    MR_CHECK(cfg.weighting == "fixed" || cfg.weighting == "uncertainty", "loss.weighting must be fixed or uncertainty, got '{}'",
+             cfg.weighting);
+    MR_CHECK(cfg.negatives > 0, "loss.weights / loss.weighting: the click and rating heads need loss.negatives > 0");
+    rating_w_ = &ps_.add("head.rating.weight", Shape{1, 1}, false);
+    rating_b_ = &ps_.add("head.rating.bias", Shape{1}, false);
+    if (cfg.weighting == "uncertainty") log_var_ = &ps_.add("loss.log_var", Shape{3}, false);
+  }
   ps_.finalize();
   type_->frozen = true;
   init(cfg.seed);
+  if (bert_) bert_->load(ps_);
+  if (cfg.negatives > 0 && cfg.sampler == "uniform") sampler_ = std::make_unique<NegativeSampler>(n_items, "uniform", 1.0, std::vector<double>{});
+  MR_CHECK(cfg.sampler == "uniform" || cfg.sampler == "popularity", "loss.sampler must be uniform or popularity, got '{}'",
+           cfg.sampler);
 }
 
 void RecModel::init(uint64_t seed) {
@@ -66,6 +95,11 @@ void RecModel::init(uint64_t seed) {
     float* w = p.w.f32();
     const int64_t n = p.w.numel();
     const std::string& s = p.name;
+    if (s.rfind("item.bert.", 0) == 0) continue;  // the checkpoint's weights (loaded after init)
+    if (s == "head.rating.weight" || s == "head.rating.bias" || s == "loss.log_var") {
+      for (int64_t i = 0; i < n; ++i) w[i] = s == "head.rating.bias" ? cfg_.rating_bias : 0.0f;  // r = c at init
+      continue;
+    }
     auto ends = [&](const char* x) { size_t k = std::strlen(x); return s.size() >= k && s.compare(s.size() - k, k, x) == 0; };
     if (s == "item.proj.weight") for (int64_t i = 0; i < n; ++i) w[i] = np(rng);
     else if (s == "head.weight") {
@@ -78,44 +112,54 @@ void RecModel::init(uint64_t seed) {
 }
 
 bool RecModel::in_scope(const std::string& scope, const std::string& name) {
+  if (name.rfind("loss.", 0) == 0) return false;
   if (scope == "all") return true;
   if (scope == "head") return name.rfind("head.", 0) == 0;
   if (scope == "user") return name.rfind("head.", 0) == 0 || name.rfind("user.", 0) == 0;
   throw Error(fmt::format("adapt scope must be head, user or all, got '{}'", scope));
 }
 
-Var* RecModel::logits(Tape& t, const Batch& b) {
-  const int B = int(b.size()), T1 = cfg_.max_history + 1, C = cfg_.dim;
+Var* RecModel::item_table(Tape& t, const std::vector<int32_t>* rows) {
+  if (vcache_->defined()) return t.input(*vcache_);
+  if (vstep_->defined()) {  // a parameter-like leaf: its backward writers add into dV
+    MR_CHECK(!rows, "the per-step item table holds every row");
+    return t.param_view(*vstep_, *dvstep_, item_tower_frozen());
+  }
+  if (!bert_) {  // frozen encoder: every row from the cached pooled embeddings
+    Var* E = t.input(*emb_);
+    Var* V = ops::linear(t, E, t.param(*proj_w_), t.param(*proj_b_));
+    if (id_) V = ops::weighted_sum(t, {{V, 1.0f}, {t.param(*id_), 1.0f}});
+    return V;
+  }
+  std::vector<int32_t> all;
+  if (!rows) {
+    all.resize(size_t(n_items_ + 1));
+    std::iota(all.begin(), all.end(), 0);
+    rows = &all;
+  }
+  Var* V = ops::linear(t, bert_->features(t, *rows), t.param(*proj_w_), t.param(*proj_b_));
+  if (id_) V = ops::weighted_sum(t, {{V, 1.0f}, {gather_rows(t, t.param(*id_), *rows), 1.0f}});
+  return V;
+}
+
+Var* RecModel::user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<int32_t>& local) {
+  const int B = int(b.size()), T1 = cfg_.max_history + 1;
   const int32_t START = int32_t(n_items_);
-  MR_CHECK(B > 0, "empty batch");
+  auto row = [&](int32_t i) { return local.empty() ? i : local[size_t(i)]; };
   Tensor ids = t.arena().alloc(Shape{B, T1}, DType::I32), mask = t.arena().alloc(Shape{B, T1}, DType::I32);
   for (int r = 0; r < B; ++r) {
     const auto& h = b.history[r];
     int32_t* id = ids.i32() + size_t(r) * T1;
     int32_t* m = mask.i32() + size_t(r) * T1;
-    id[0] = START;
+    id[0] = row(START);
     m[0] = 1;
     for (int j = 1; j < T1; ++j) {  // most recent first
       const bool real = size_t(j) <= h.size();
       if (real) MR_CHECK(h[h.size() - j] < uint32_t(n_items_), "history item {} out of range", h[h.size() - j]);
-      id[j] = real ? int32_t(h[h.size() - j]) : START;
+      id[j] = row(real ? int32_t(h[h.size() - j]) : START);
       m[j] = real;
     }
   }
-  // item table (N+1, C)
-  Var* V;
-  if (vcache_->defined()) {
-    V = t.input(*vcache_);
-  } else if (vstep_->defined()) {  // a parameter-like leaf: its backward writers add into dV
-    V = t.param_view(*vstep_, *dvstep_, item_tower_frozen());
-  } else {
-    V = item_table(t);
-    // V is an activation used as a weight twice (the embedding table of the user tower and the
-    // right factor of the logits product), and both backward kernels accumulate into a weight's
-    // gradient: give V a zeroed gradient buffer up front so every writer adds.
-    if (V->requires_grad) V->g = t.arena().zeros(V->v.shape);
-  }
-  // user tower
   Var* x = ops::embedding(t, ids, Tensor(), V, t.param(*pos_), t.param(*type_));
   x = ops::layernorm(t, x, nullptr, t.param(*ln0_g_), t.param(*ln0_b_), 1e-12f);
   x = ops::dropout(t, x, cfg_.dropout);
@@ -129,17 +173,21 @@ Var* RecModel::logits(Tape& t, const Batch& b) {
     x = ops::layernorm(t, f, x, t.param(*L.ln2_g), t.param(*L.ln2_b), 1e-12f);
   }
   Var* pooled = cfg_.pool == "cls" ? ops::cls_pool(t, x, B, T1) : ops::mean_pool(t, x, mask, B, T1);
-  Var* u = ops::linear(t, pooled, t.param(*head_w_), t.param(*head_b_));
-  (void)C;
+  return ops::linear(t, pooled, t.param(*head_w_), t.param(*head_b_));
+}
+
+Var* RecModel::logits(Tape& t, const Batch& b) {
+  MR_CHECK(b.size() > 0, "empty batch");
+  // item table (N+1, C); with a trainable top and no cache every item runs through it (slow)
+  Var* V = item_table(t, nullptr);
+  // V is an activation used as a weight twice (the embedding table of the user tower and the
+  // right factor of the logits product), and both backward kernels accumulate into a weight's
+  // gradient: give V a zeroed gradient buffer up front so every writer adds.
+  if (V->requires_grad && !V->is_param) V->g = t.arena().zeros(V->v.shape);
+  Var* u = user_vectors(t, b, V, {});
   // (B, N+1) = (u V^T + bias) / tau
   Var* lg = ops::linear(t, u, V, bias_ ? t.param(*bias_) : nullptr);
   return ops::weighted_sum(t, {{lg, 1.0f / cfg_.tau}});
-}
-
-Var* RecModel::item_table(Tape& t) {
-  Var* V = ops::linear(t, t.input(*emb_), t.param(*proj_w_), t.param(*proj_b_));
-  if (id_) V = ops::weighted_sum(t, {{V, 1.0f}, {t.param(*id_), 1.0f}});
-  return V;
 }
 
 bool RecModel::item_tower_frozen() const {
@@ -150,19 +198,27 @@ void RecModel::cache_item_table() {
   clear_item_table();
   Arena a;
   Tape t(a);
+  t.set_training(false);
   NoGrad ng(t);
-  Var* V = item_table(t);
-  HostTensor c(V->v.shape);
-  copy(*c, V->v);
+  HostTensor c(Shape{n_items_ + 1, cfg_.dim});
+  const int64_t chunk = bert_ ? 256 : n_items_ + 1;  // the top layers' activations stay small
+  for (int64_t s = 0; s <= n_items_; s += chunk) {
+    std::vector<int32_t> rows(size_t(std::min(chunk, n_items_ + 1 - s)));
+    std::iota(rows.begin(), rows.end(), int32_t(s));
+    Var* V = item_table(t, &rows);
+    std::memcpy(c->f32() + s * cfg_.dim, V->v.f32(), sizeof(float) * size_t(V->v.numel()));
+    t.reset();
+  }
   vcache_ = std::move(c);
 }
 
 void RecModel::begin_step() {
   MR_CHECK(!vcache_->defined(), "begin_step with an evaluation item table cached");
+  MR_CHECK(!bert_, "the per-step item table is for the cached-embedding item tower (encoder.train_layers = 0)");
   Arena a;
   Tape t(a);
   NoGrad ng(t);
-  Var* V = item_table(t);
+  Var* V = item_table(t, nullptr);
   vstep_ = HostTensor(V->v.shape);
   copy(*vstep_, V->v);
   dvstep_ = HostTensor(V->v.shape);
@@ -179,16 +235,100 @@ void RecModel::end_step(float scale) {
   for (int64_t j = 0, n = dv->numel(); j < n; ++j) d[j] *= scale;
   Arena a;
   Tape t(a);
-  Var* V = item_table(t);
+  Var* V = item_table(t, nullptr);
   t.backward(V, *dv);  // adds into the item parameters' gradients
 }
 
-Var* RecModel::loss(Tape& t, const Batch& b) {
-  Tensor tg = t.arena().alloc(Shape{int64_t(b.size())}, DType::I32);
-  for (size_t r = 0; r < b.size(); ++r) {
-    MR_CHECK(b.target[r] == -100 || (b.target[r] >= 0 && b.target[r] < n_items_), "target {} out of range", b.target[r]);
-    tg.i32()[r] = b.target[r];
+void RecModel::set_item_counts(const std::vector<double>& counts) {
+  if (cfg_.negatives > 0) sampler_ = std::make_unique<NegativeSampler>(n_items_, cfg_.sampler, cfg_.alpha, counts);
+}
+
+Var* RecModel::sampled_loss(Tape& t, const Batch& b) {
+  MR_CHECK(sampler_, "loss.sampler = {} needs item counts (RecModel::set_item_counts)", cfg_.sampler);
+  const uint64_t off = t.take_counters(1), seed = t.seed();
+  std::seed_seq sq{uint32_t(seed), uint32_t(seed >> 32), uint32_t(off), uint32_t(off >> 32), 0x5a3du};
+  std::mt19937_64 rng(sq);
+  return loss(t, b, make_candidates(b.target, *sampler_, cfg_.negatives, rng));
+}
+
+Var* RecModel::loss(Tape& t, const Batch& b, const Candidates& cd) {
+  MR_CHECK(cd.label.size() == b.size() && cd.shift.size() == b.size() * cd.items.size(), "candidates for another batch");
+  const int64_t B = int64_t(b.size()), M = int64_t(cd.items.size());
+  MR_CHECK(M > 0, "sampled softmax: no candidates");
+  // the table rows this batch needs: START, the histories' last max_history items, the candidates
+  std::vector<int32_t> rows, local;
+  if (local_table()) {
+    local.assign(size_t(n_items_ + 1), -1);
+    local[size_t(n_items_)] = 0;
+    for (auto& h : b.history)
+      for (size_t j = h.size() > size_t(cfg_.max_history) ? h.size() - size_t(cfg_.max_history) : 0; j < h.size(); ++j)
+        if (h[j] < uint32_t(n_items_)) local[h[j]] = 0;
+    for (int32_t i : cd.items) local[size_t(i)] = 0;
+    for (size_t i = 0; i < local.size(); ++i)
+      if (local[i] == 0) {
+        local[i] = int32_t(rows.size());
+        rows.push_back(int32_t(i));
+      }
   }
+  Var* V = item_table(t, local.empty() ? nullptr : &rows);
+  if (V->requires_grad && !V->is_param) V->g = t.arena().zeros(V->v.shape);
+  Var* u = user_vectors(t, b, V, local);
+  std::vector<int32_t> cols = cd.items;
+  if (!local.empty())
+    for (auto& c : cols) c = local[size_t(c)];
+  Var* lg = ops::linear(t, u, gather_rows(t, V, cols), bias_ ? gather_rows(t, t.param(*bias_), cd.items) : nullptr);
+  Tensor shift = t.arena().alloc(Shape{B, M}), tg = t.arena().alloc(Shape{B}, DType::I32);
+  std::memcpy(shift.f32(), cd.shift.data(), sizeof(float) * cd.shift.size());
+  std::memcpy(tg.i32(), cd.label.data(), sizeof(int32_t) * cd.label.size());
+  Var* z = ops::weighted_sum(t, {{lg, 1.0f / cfg_.tau}, {t.input(shift), 1.0f}});
+  Var* rank = ops::cross_entropy(t, z, tg);
+  return cfg_.multitask() ? combine(t, b, cd, rank, lg) : rank;
+}
+
+Var* RecModel::combine(Tape& t, const Batch& b, const Candidates& cd, Var* rank, Var* lg) {
+  const int64_t B = int64_t(b.size()), M = int64_t(cd.items.size());
+  const bool unc = log_var_ != nullptr;
+  std::vector<std::pair<Var*, float>> terms;
+  std::vector<int> slot;
+  auto add = [&](Var* l, int k) {
+    if (unc || cfg_.loss_weights[size_t(k)] != 0.0f) {
+      terms.push_back({l, cfg_.loss_weights[size_t(k)]});
+      slot.push_back(k);
+    }
+  };
+  add(rank, 0);
+  if (unc || cfg_.loss_weights[1] != 0.0f) {  // click: label column 1, other columns 0, accidental hits out
+    Tensor mask = t.arena().alloc(Shape{B, M}), y = t.arena().alloc(Shape{B, M});
+    for (int64_t r = 0; r < B; ++r)
+      for (int64_t m = 0; m < M; ++m) {
+        mask.f32()[r * M + m] = cd.shift[size_t(r * M + m)] <= -1e8f ? -1e9f : 0.0f;
+        y.f32()[r * M + m] = cd.label[size_t(r)] == int32_t(m) ? 1.0f : 0.0f;
+      }
+    add(ops::bce_with_logits(t, ops::weighted_sum(t, {{lg, 1.0f / cfg_.tau}, {t.input(mask), 1.0f}}), y), 1);
+  }
+  std::vector<int32_t> rows, cols;
+  for (int64_t r = 0; r < B; ++r)
+    if (cd.label[size_t(r)] >= 0 && size_t(r) < b.signal.size() && std::isfinite(b.signal[size_t(r)])) {
+      rows.push_back(int32_t(r));
+      cols.push_back(cd.label[size_t(r)]);
+    }
+  if (!rows.empty() && (unc || cfg_.loss_weights[2] != 0.0f)) {  // rating: r = a s + c on the label's raw score
+    Tensor y = t.arena().alloc(Shape{int64_t(rows.size())});
+    for (size_t k = 0; k < rows.size(); ++k) y.f32()[k] = b.signal[size_t(rows[k])];
+    Var* r = ops::linear(t, pick(t, lg, rows, cols), t.param(*rating_w_), t.param(*rating_b_));
+    add(ops::mse(t, r, y), 2);
+  }
+  MR_CHECK(!terms.empty(), "loss.weights are all zero");
+  if (unc) return uncertainty_sum(t, [&] { std::vector<Var*> v; for (auto& x : terms) v.push_back(x.first); return v; }(), t.param(*log_var_), slot);
+  return ops::weighted_sum(t, terms);
+}
+
+Var* RecModel::loss(Tape& t, const Batch& b) {
+  for (size_t r = 0; r < b.size(); ++r)
+    MR_CHECK(b.target[r] == -100 || (b.target[r] >= 0 && b.target[r] < n_items_), "target {} out of range", b.target[r]);
+  if (cfg_.negatives > 0) return sampled_loss(t, b);
+  Tensor tg = t.arena().alloc(Shape{int64_t(b.size())}, DType::I32);
+  for (size_t r = 0; r < b.size(); ++r) tg.i32()[r] = b.target[r];
   return ops::cross_entropy(t, logits(t, b), tg);
 }
 

@@ -8,16 +8,28 @@
 //                L transformer layers (fused QKV attention, GELU FFN, post-LN like BERT)
 //                pooled = x[START] ("cls") or masked mean ("mean"); u = W_h pooled + b_h
 //   logits       (B, N+1) = (u V^T + bias) / tau   (column N is the START row: never a target)
+//   loss         full softmax cross-entropy over every item (negatives = 0), or a sampled
+//                softmax over the batch's targets plus `negatives` sampled items with logQ
+//                correction and accidental hits masked (engine/rec/sampled.h)
+//
+// With a trainable top (ItemBertSpec, encoder.train_layers = L > 0) e_i is instead the output
+// of the top L BERT layers ("item.bert.*" parameters) over the cached hidden states of the
+// frozen bottom, pooled and normalised the same way (engine/rec/item_tower.h); a batch runs only
+// the items it needs (START, the histories, the candidates) through them.
 //
 // Row N of the item table is the START/padding token (its text row is zero, so it is b_p plus
 // its id vector). Every parameter lives in one ParamStore (engine/params.h), so the meta
 // learner snapshots and restores theta with one memcpy.
 #pragma once
+#include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/ops.h"
+#include "engine/rec/item_tower.h"
+#include "engine/rec/sampled.h"
 #include "engine/params.h"
 #include "engine/tape.h"
 #include "engine/tensor.h"
@@ -36,21 +48,42 @@ struct ModelConfig {
   bool item_id = true;   // add a learned per-item vector to the text projection
   bool item_bias = true; // per-item score bias (popularity)
   uint64_t seed = 0;
+  int negatives = 0;                // loss.negatives: 0 = full softmax over every item
+  std::string sampler = "uniform";  // loss.sampler: uniform | popularity
+  double alpha = 1.0;               // loss.alpha: popularity^alpha
+  // task families on the sampled candidates: next-item ranking (sampled softmax), click (sigmoid
+  // BCE of the same scores, the label column positive, the other columns negative) and rating
+  // (MSE of a head r = a s + c on the label's score, rows with a finite signal)
+  std::vector<float> loss_weights = {1.0f, 0.0f, 0.0f};  // loss.weights: rank, click, rating
+  std::string weighting = "fixed";                        // loss.weighting: fixed | uncertainty
+  float rating_bias = 3.5f;                               // loss.rating_bias: c at init (a = 0)
+  bool multitask() const {
+    return weighting == "uncertainty" || loss_weights.size() != 3 || loss_weights[0] != 1.0f || loss_weights[1] != 0.0f ||
+           loss_weights[2] != 0.0f;
+  }
 };
 
 // One training/evaluation batch: B histories (chronological, any length; the last max_history
-// are read) and B targets (-100 = no target).
+// are read), B targets (-100 = no target) and the targets' signals (ratings; NaN = none).
 struct Batch {
   std::vector<std::vector<uint32_t>> history;
   std::vector<int32_t> target;
+  std::vector<float> signal;
   size_t size() const { return history.size(); }
-  void add(std::vector<uint32_t> h, int32_t t) { history.push_back(std::move(h)); target.push_back(t); }
+  void add(std::vector<uint32_t> h, int32_t t, float s = std::nanf("")) {
+    history.push_back(std::move(h));
+    target.push_back(t);
+    signal.push_back(s);
+  }
 };
 
 class RecModel {
  public:
   // emb: (n_items, D) row-major text embeddings of every item (copied, then normalised).
   RecModel(const ModelConfig& cfg, const std::vector<float>& emb, int64_t n_items, int64_t D);
+  // A trainable top of the item tower: the top layers are declared last (after head.*), loaded
+  // from top.weights after init; top.cache holds the frozen bottom's hidden states of every item.
+  RecModel(const ModelConfig& cfg, const ItemBertSpec& top);
 
   ParamStore& params() { return ps_; }
   const ModelConfig& config() const { return cfg_; }
@@ -62,8 +95,14 @@ class RecModel {
 
   // Logits (B, N+1) for a batch.
   Var* logits(Tape& t, const Batch& b);
-  // Mean sampled-softmax (full softmax over every item) cross-entropy of the batch targets.
+  // Mean cross-entropy of the batch targets: full softmax over every item (negatives = 0) or
+  // the sampled softmax; its negatives come from the tape's seed and the next counters of its
+  // stream (t.set_rng fixes them: the same seed and offset give the same candidates).
   Var* loss(Tape& t, const Batch& b);
+  // The sampled softmax over given candidates (engine/rec/sampled.h).
+  Var* loss(Tape& t, const Batch& b, const Candidates& c);
+  // Item counts for loss.sampler = popularity (one per item, e.g. training interactions).
+  void set_item_counts(const std::vector<double>& counts);
   // Scores of every item (n_items) for one history, no gradient.
   std::vector<float> score(Tape& t, const std::vector<uint32_t>& history);
 
@@ -91,21 +130,35 @@ class RecModel {
   float* step_table_grad() { return dvstep_->f32(); }
   int64_t step_table_numel() const { return dvstep_->numel(); }
 
-  // Parameter-name prefixes: "item." (item tower), "user." (transformer), "head." (user head).
+  // Parameter-name prefixes: "item." (item tower), "user." (transformer), "head." (user head;
+  // "head.rating.*" the rating head), "loss." (the uncertainty weights: never in a scope).
   static bool in_scope(const std::string& scope, const std::string& name);
 
  private:
+  void declare(int64_t D, const ItemBertSpec* top);
+  // Rows `rows` (null: every row, 0..N) of the item table (R, C).
+  Var* item_table(Tape& t, const std::vector<int32_t>* rows);
+  bool item_tower_frozen() const;
+  HostTensor vstep_, dvstep_;  // (N+1, C) in step mode: V and its accumulated gradient
+  // With a trainable top and no cached table, batches use a table of only the rows they need.
+  bool local_table() const { return bert_ && !vcache_->defined(); }
+  // (B, C) user vectors; V's row of item i is local[i] (empty local: row i).
+  Var* user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<int32_t>& local);
+  Var* sampled_loss(Tape& t, const Batch& b);
+  // The click and rating losses and the weighted total, given the rank loss and raw scores lg (B, M).
+  Var* combine(Tape& t, const Batch& b, const Candidates& cd, Var* rank, Var* lg);
+
   ModelConfig cfg_;
   int64_t n_items_, D_;
   ParamStore ps_;
   HostTensor emb_;     // (N+1, D)
   HostTensor vcache_;  // (N+1, C) when cached
-  HostTensor vstep_, dvstep_;  // (N+1, C) in step mode: V and its accumulated gradient
-  Var* item_table(Tape& t);    // the item tower: V = W_p E + b_p (+ id)
-  bool item_tower_frozen() const;
   struct Layer { Param *qkv_w, *qkv_b, *o_w, *o_b, *ln1_g, *ln1_b, *f1_w, *f1_b, *f2_w, *f2_b, *ln2_g, *ln2_b; };
   Param *proj_w_, *proj_b_, *id_ = nullptr, *bias_ = nullptr, *pos_, *type_, *ln0_g_, *ln0_b_, *head_w_, *head_b_;
   std::vector<Layer> layers_;
+  std::unique_ptr<ItemBert> bert_;
+  Param *rating_w_ = nullptr, *rating_b_ = nullptr, *log_var_ = nullptr;
+  std::unique_ptr<NegativeSampler> sampler_;
 
 };
 

@@ -21,6 +21,8 @@
 #include "engine/encoder.h"
 #include "engine/optim.h"
 #include "engine/progress.h"
+#include "engine/rec/item_data.h"
+#include "engine/rec/tasks.h"
 #include "weights/checkpoint.h"
 #include "weights/npy.h"
 
@@ -135,6 +137,12 @@ ModelConfig model_config(const Config& c) {
   m.item_id = c.flag("model.item_id");
   m.item_bias = c.flag("model.item_bias");
   m.seed = uint64_t(c.integer("train.seed"));
+  m.negatives = int(c.integer("loss.negatives"));
+  m.sampler = c.str("loss.sampler");
+  m.alpha = c.num("loss.alpha");
+  m.loss_weights = c.json().at("loss.weights").get<std::vector<float>>();
+  m.weighting = c.str("loss.weighting");
+  m.rating_bias = float(c.num("loss.rating_bias"));
   return m;
 }
 
@@ -146,16 +154,12 @@ meta::MetaConfig meta_config(const Config& c) {
   return m;
 }
 
-std::vector<float> item_embeddings(const Config& c, const data::Dataset& ds, int64_t* D) {
-  if (const std::string pre = c.str("encoder.embeddings"); !pre.empty()) {  // e.g. `metarec embed` output
-    int64_t rows = 0;
-    auto v = read_npy_f32(pre, &rows, D);
-    if (rows != int64_t(ds.n_items()))
-      throw Error(fmt::format("{}: {} rows, the data has {} items", pre, rows, ds.n_items()));
-    return v;
-  }
+std::vector<std::string> item_texts(const data::Dataset& ds) {
   data::TextTemplate tt(data::default_template(ds));
-  std::vector<std::string> texts = data::render_items(ds, tt, {});
+  return data::render_items(ds, tt, {});
+}
+
+uint64_t item_text_key(const Config& c, const std::vector<std::string>& texts) {
   const std::string model = c.str("encoder.model");
   uint64_t h = data::fnv1a64(model.data(), model.size());
   std::string key = fmt::format("{}|{}|{}", c.str("encoder.pool"), c.integer("encoder.max_len"), texts.size());
@@ -167,6 +171,20 @@ std::vector<float> item_embeddings(const Config& c, const data::Dataset& ds, int
     auto sz = fs::file_size(fs::path(model) / f, ec);
     if (!ec) h = data::fnv1a64(&sz, sizeof sz, h);
   }
+  return h;
+}
+
+std::vector<float> item_embeddings(const Config& c, const data::Dataset& ds, int64_t* D) {
+  if (const std::string pre = c.str("encoder.embeddings"); !pre.empty()) {  // e.g. `metarec embed` output
+    int64_t rows = 0;
+    auto v = read_npy_f32(pre, &rows, D);
+    if (rows != int64_t(ds.n_items()))
+      throw Error(fmt::format("{}: {} rows, the data has {} items", pre, rows, ds.n_items()));
+    return v;
+  }
+  std::vector<std::string> texts = item_texts(ds);
+  const std::string model = c.str("encoder.model");
+  const uint64_t h = item_text_key(c, texts);
   const std::string cache = c.str("encoder.cache");
   const std::string file = cache.empty() ? "" : fmt::format("{}/emb-{:016x}.npy", cache, h);
   if (!file.empty() && fs::exists(file)) {
@@ -242,7 +260,11 @@ void AdaptedScorer::score(const data::EvalCase& c, std::span<float> out) const {
 // ------------------------------------------------------------------ loading
 static std::unique_ptr<RecModel> build_model(const Config& c, const data::Dataset& ds, const std::vector<float>& emb,
                                              int64_t D) {
-  return std::make_unique<RecModel>(model_config(c), emb, int64_t(ds.n_items()), D);
+  std::unique_ptr<RecModel> m;
+  if (c.integer("encoder.train_layers") > 0) m = std::make_unique<RecModel>(model_config(c), item_bert_spec(c, ds));
+  else m = std::make_unique<RecModel>(model_config(c), emb, int64_t(ds.n_items()), D);
+  if (c.integer("loss.negatives") > 0) m->set_item_counts(train_item_counts(c, ds));
+  return m;
 }
 
 LoadedRun load_run(const std::string& dir, const std::string& checkpoint) {
@@ -427,27 +449,16 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume, comm:
   MR_CHECK(!kshots.empty(), "task.k_shots is empty");
   const int kmax = *std::max_element(kshots.begin(), kshots.end());
   data::Split sp = make_split(c, r.ds, size_t(std::max(kmax, 1)));
-  std::vector<std::vector<uint32_t>> seqs;
-  {
-    std::vector<std::vector<uint32_t>> by_user(r.ds.n_users());
-    for (auto& x : sp.train) by_user[x.user].push_back(x.item);
-    std::vector<uint32_t> users = sp.train_users;
-    if (users.empty())
-      for (uint32_t u = 0; u < r.ds.n_users(); ++u) users.push_back(u);  // loo: everyone trains
-    for (auto u : users)
-      if (by_user[u].size() >= 2) seqs.push_back(std::move(by_user[u]));
-  }
-  MR_CHECK(!seqs.empty(), "no training user has 2 or more interactions");
-  const std::string target = target_mode(c);
-  const size_t qsize = size_t(c.integer("task.query_size"));
-  const size_t next_pos = size_t(std::max<int64_t>(1, c.integer("task.next_positions")));
+  const std::vector<UserSeq> seqs = task_sequences(sp, r.ds.n_users());
+  const TaskOptions topt{kshots, target_mode(c), size_t(c.integer("task.query_size")),
+                         size_t(std::max<int64_t>(1, c.integer("task.next_positions")))};
   const int64_t steps = c.integer("train.steps"), mb = c.integer("train.meta_batch");
   const int64_t log_every = std::max<int64_t>(1, c.integer("train.log_every"));
   const int64_t ckpt_every = c.integer("train.ckpt_every");
   const double clip = c.num("train.clip");
   // the item table once per outer step (its gradient accumulated over the tasks), unless the
   // inner loop adapts the item tower itself
-  const bool step_table = c.flag("train.step_item_table") && scope != "all";
+  const bool step_table = c.flag("train.step_item_table") && scope != "all" && c.integer("encoder.train_layers") == 0;
   MR_CHECK(mb > 0 && mb < (1 << 16), "train.meta_batch must be in 1..65535, got {}", mb);
   if (root)
     std::fprintf(stderr, "train: %zu task users, %zu items, %lld params (%lld trainable), %s, scope %s\n", seqs.size(),
@@ -474,24 +485,8 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume, comm:
       ml.set_extra_grad(m.step_table_grad(), size_t(m.step_table_numel()));
     }
     for (int64_t b = 0; b < mb; ++b) {
-      const auto& s = seqs[rng() % seqs.size()];
-      int K = kshots[rng() % kshots.size()];
-      K = std::max(1, std::min<int>(K, int(s.size()) - 1));
-      // cut point: the first K items (cold start), or a random point for next-item tasks
-      size_t cut = size_t(K);
-      if (target == "next") cut = size_t(K) + rng() % (s.size() - size_t(K));
-      std::vector<uint32_t> hist(s.begin(), s.begin() + cut);
-      Batch sup = support_batch(hist, size_t(K));
-      Batch qry;
-      if (target == "next") {  // the next_pos items after the cut, each from everything before it
-        for (size_t j = cut; j < std::min(s.size(), cut + next_pos); ++j)
-          qry.add(std::vector<uint32_t>(s.begin(), s.begin() + j), int32_t(s[j]));
-      } else {
-        std::vector<uint32_t> pos;
-        for (size_t j = cut; j < s.size(); ++j) pos.push_back(uint32_t(j));
-        std::shuffle(pos.begin(), pos.end(), rng);
-        for (size_t j = 0; j < std::min(qsize, pos.size()); ++j) qry.add(hist, int32_t(s[pos[j]]));
-      }
+      const TaskBatches tb = sample_task(seqs, topt, rng);
+      const Batch &sup = tb.support, &qry = tb.query;
       if (b % nranks != rank) continue;
       tape.set_rng(st.rng_seed, task_rng_offset(step, b));
       ml.task(tape, [&](Tape& t) { return m.loss(t, sup); }, [&](Tape& t) { return m.loss(t, qry); });

@@ -33,6 +33,9 @@ meta::MetaConfig meta_config(const Config& c);
 // The frozen encoder's item embeddings (n_items, *D): from encoder.cache when the same model,
 // texts and settings were embedded before, else computed (progress bar) and cached.
 std::vector<float> item_embeddings(const Config& c, const data::Dataset& ds, int64_t* D);
+// The items' texts, and the cache key of their encoding (encoder model, settings and texts).
+std::vector<std::string> item_texts(const data::Dataset& ds);
+uint64_t item_text_key(const Config& c, const std::vector<std::string>& texts);
 
 // Support examples for adapting to a history: predict h[j] from h[0..j) for the last
 // `max_examples` positions.

@@ -137,3 +137,29 @@ TEST_CASE("run folder: config, item embeddings, metrics, checkpoints, results; r
   CHECK(std::vector<float>(t.f32(), t.f32() + t.numel()) == before);
   fs::remove_all(root);
 }
+
+TEST_CASE("run folder with sampled negatives (popularity) and the click head: resume is bit-identical") {
+  const std::string root = (fs::temp_directory_path() / "metarec_rec_run_sampled_test").string();
+  const std::string data = synthetic(root);
+  std::vector<float> emb(45 * 6);
+  std::mt19937_64 r(3);
+  std::normal_distribution<float> nd;
+  for (auto& x : emb) x = nd(r);
+  write_npy_f32(root + "/emb.npy", emb.data(), 45, 6);
+  auto cfg = [&](int steps) {
+    auto c = small_config(data, root + "/emb.npy");
+    for (const char* kv : {"loss.negatives=8", "loss.sampler=popularity", "loss.alpha=0.5", "loss.weights=1,0.5,0"}) c.set(kv);
+    c.set(fmt::format("train.steps={}", steps));
+    return c;
+  };
+  auto res = rec::train(cfg(6), root + "/a", false);
+  CHECK(res["rows"][0]["cases"].get<int>() > 0);
+  rec::train(cfg(3), root + "/b", false);
+  CHECK(final_params(root + "/b") != final_params(root + "/a"));
+  rec::train(cfg(6), root + "/b", true);
+  CHECK(final_params(root + "/b") == final_params(root + "/a"));
+  auto bad = small_config(data, root + "/emb.npy");
+  bad.set("loss.weights=1,1,0");  // the click head without negatives
+  CHECK_THROWS_WITH_AS(rec::train(bad, root + "/c", false), doctest::Contains("loss.negatives > 0"), Error);
+  fs::remove_all(root);
+}

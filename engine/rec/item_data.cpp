@@ -1,0 +1,63 @@
+#include "engine/rec/item_data.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "engine/check.h"
+#include "engine/encoder.h"
+#include "engine/rec/run.h"
+#include "weights/hf_bert.h"
+
+namespace fs = std::filesystem;
+
+namespace mr::rec {
+
+ItemBertSpec item_bert_spec(const Config& c, const data::Dataset& ds) {
+  const std::string model = c.str("encoder.model");
+  const std::vector<std::string> texts = item_texts(ds);
+  TextEncoder enc(model);
+  ItemBertSpec s;
+  s.bert = enc.config();
+  s.train_layers = int(c.integer("encoder.train_layers"));
+  s.pool = c.str("encoder.pool");
+  s.weights = hf_weights_file(model);
+  const int n = s.bert.num_hidden_layers, max_len = int(c.integer("encoder.max_len"));
+  if (s.train_layers < 1 || s.train_layers > n)
+    throw Error(fmt::format("encoder.train_layers = {}: {} has {} layers", s.train_layers, model, n));
+  MR_CHECK(max_len >= 2 && max_len <= s.bert.max_position_embeddings, "encoder.max_len {} outside [2, {}]", max_len,
+           s.bert.max_position_embeddings);
+  const int bottom = n - s.train_layers;
+  const std::string cache = c.str("encoder.cache");
+  const std::string file =
+      cache.empty() ? "" : fmt::format("{}/hid-{:016x}-b{}.npy", cache, item_text_key(c, texts), bottom);
+  if (!file.empty() && fs::exists(file)) {
+    auto h = std::make_shared<HiddenCache>(load_hidden(file, max_len, s.bert.hidden_size));
+    if (h->n != int64_t(ds.n_items())) FAIL_INPUT(file, "rows", "{} rows, the data has {} items", h->n, ds.n_items());
+    std::fprintf(stderr, "item hidden states: %s (cached)\n", file.c_str());
+    s.cache = h;
+    return s;
+  }
+  std::fprintf(stderr, "item hidden states: embeddings + %d of %d layers over %zu items\n", bottom, n, texts.size());
+  enc.tokenizer().truncation.max_length = size_t(max_len);
+  std::vector<tok::Encoding> items;
+  items.reserve(texts.size());
+  for (auto& t : texts) items.push_back(enc.tokenizer().encode(t));
+  s.cache = std::make_shared<HiddenCache>(bottom_hidden(enc.model(), items, max_len, bottom, int(c.integer("encoder.batch"))));
+  if (!file.empty()) {
+    fs::create_directories(cache);
+    save_hidden(file, *s.cache);
+  }
+  return s;
+}
+
+std::vector<double> train_item_counts(const Config& c, const data::Dataset& ds) {
+  const auto ks = c.ints("task.k_shots");
+  MR_CHECK(!ks.empty(), "task.k_shots is empty");
+  const data::Split sp = make_split(c, ds, size_t(std::max(*std::max_element(ks.begin(), ks.end()), 1)));
+  std::vector<double> n(ds.n_items(), 0.0);
+  for (auto& x : sp.train) n[x.item] += 1;
+  return n;
+}
+
+}  // namespace mr::rec

@@ -1,0 +1,109 @@
+#include "engine/rec/row_ops.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "engine/check.h"
+
+namespace mr::rec {
+
+namespace {
+
+int64_t row_width(const Tensor& x) { return x.shape.ndim == 1 ? 1 : x.numel() / x.size(0); }
+
+void gather_bwd(Tape& t, Record& r) {
+  bool acc;
+  float* dx = t.grad_for(r.in[0], &acc);
+  if (!dx) return;
+  if (!acc) fill_zero(r.in[0]->g);
+  const int64_t M = r.i[0], C = r.i[1];
+  const int32_t* idx = r.saved[0].i32();
+  const float* dy = r.out->g.f32();
+  for (int64_t m = 0; m < M; ++m) {
+    if (idx[m] < 0) continue;
+    float* d = dx + int64_t(idx[m]) * C;
+    const float* s = dy + m * C;
+    for (int64_t c = 0; c < C; ++c) d[c] += s[c];
+  }
+}
+
+void l2_bwd(Tape& t, Record& r) {
+  bool acc;
+  float* dx = t.grad_for(r.in[0], &acc);
+  if (!dx) return;
+  const int64_t N = r.i[0], C = r.i[1];
+  const float s = r.f[0];
+  const float* x = r.in[0]->v.f32();
+  const float* dy = r.out->g.f32();
+  for (int64_t i = 0; i < N; ++i) {
+    const float* xi = x + i * C;
+    const float* gi = dy + i * C;
+    float* o = dx + i * C;
+    double n2 = 0, dot = 0;
+    for (int64_t c = 0; c < C; ++c) { n2 += double(xi[c]) * xi[c]; dot += double(xi[c]) * gi[c]; }
+    const double inv = n2 > 0 ? 1.0 / std::sqrt(n2) : 0.0;
+    const double k = double(s) * inv, proj = dot * inv * inv;  // <x_hat, dy> / ||x||
+    for (int64_t c = 0; c < C; ++c) {
+      const float v = float(k * (double(gi[c]) - double(xi[c]) * proj));
+      o[c] = acc ? o[c] + v : v;
+    }
+  }
+}
+
+}  // namespace
+
+Var* gather_rows(Tape& t, Var* x, const std::vector<int32_t>& idx) {
+  MR_CHECK(x->v.device == Device::CPU, "gather_rows runs on the CPU");
+  const int64_t n = x->v.size(0), C = row_width(x->v), M = int64_t(idx.size());
+  Tensor it = t.arena().alloc(Shape{M}, DType::I32);
+  for (int64_t m = 0; m < M; ++m) {
+    MR_CHECK(idx[size_t(m)] < n, "gather_rows: row {} of {}", idx[size_t(m)], n);
+    it.i32()[m] = idx[size_t(m)];
+  }
+  Var* out = t.alloc(x->v.shape.ndim == 1 ? Shape{M} : Shape{M, C}, t.any_requires_grad({x}));
+  const float* src = x->v.f32();
+  float* dst = out->v.f32();
+  for (int64_t m = 0; m < M; ++m) {
+    if (it.i32()[m] < 0) std::memset(dst + m * C, 0, sizeof(float) * size_t(C));
+    else std::memcpy(dst + m * C, src + int64_t(it.i32()[m]) * C, sizeof(float) * size_t(C));
+  }
+  if (out->requires_grad) {
+    Record r;
+    r.backward = gather_bwd;
+    r.name = "gather_rows";
+    r.in[0] = x;
+    r.out = out;
+    r.saved[0] = it;
+    r.i[0] = M;
+    r.i[1] = C;
+    t.record(r);
+  }
+  return out;
+}
+
+Var* l2_rows(Tape& t, Var* x, float scale) {
+  MR_CHECK(x->v.device == Device::CPU && x->v.shape.ndim == 2, "l2_rows: a 2-D CPU tensor");
+  const int64_t N = x->v.size(0), C = x->v.size(1);
+  Var* out = t.alloc(x->v.shape, t.any_requires_grad({x}));
+  for (int64_t i = 0; i < N; ++i) {
+    const float* xi = x->v.f32() + i * C;
+    double n2 = 0;
+    for (int64_t c = 0; c < C; ++c) n2 += double(xi[c]) * xi[c];
+    const float k = n2 > 0 ? float(double(scale) / std::sqrt(n2)) : 0.0f;
+    for (int64_t c = 0; c < C; ++c) out->v.f32()[i * C + c] = xi[c] * k;
+  }
+  if (out->requires_grad) {
+    Record r;
+    r.backward = l2_bwd;
+    r.name = "l2_rows";
+    r.in[0] = x;
+    r.out = out;
+    r.f[0] = scale;
+    r.i[0] = N;
+    r.i[1] = C;
+    t.record(r);
+  }
+  return out;
+}
+
+}  // namespace mr::rec

@@ -1,0 +1,17 @@
+// Row operations the item tower and the sampled softmax need (CPU), with their backward:
+//   gather_rows  Y (M, C) = X[idx]; idx < 0 gives a zero row.   dX[idx[m]] += dY[m]
+//                X may be an activation or a parameter; a 1-D X (n) gives a 1-D Y (M).
+//   l2_rows      y = s x / ||x|| per row (zero rows stay zero and pass no gradient).
+//                dx = (s / ||x||) (dy - x_hat <x_hat, dy>), x_hat = x / ||x||
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "engine/tape.h"
+
+namespace mr::rec {
+
+Var* gather_rows(Tape& t, Var* x, const std::vector<int32_t>& idx);
+Var* l2_rows(Tape& t, Var* x, float scale);
+
+}  // namespace mr::rec
