@@ -89,7 +89,7 @@ int run(int argc, char** argv) {
   // there when PATH's python3 is another installation)
   std::string py;
   for (const char* cand : {"python3", "/usr/bin/python3"})
-    if (py.empty() && std::system(fmt::format("{} -c 'import matplotlib' >/dev/null 2>&1", cand).c_str()) == 0) py = cand;
+    if (plot && py.empty() && std::system(fmt::format("{} -c 'import matplotlib' >/dev/null 2>&1", cand).c_str()) == 0) py = cand;
   if (plot && !py.empty()) {
     std::string cmd = fmt::format("{} tools/plot_rec.py '{}'", py, out);
     if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "report: %s failed (CSV files are written)\n", cmd.c_str());
