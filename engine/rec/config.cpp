@@ -23,6 +23,8 @@ Config::Config() {
       {"model.dim", 64}, {"model.heads", 2}, {"model.layers", 1}, {"model.ffn", 128}, {"model.max_history", 10},
       {"model.pool", "cls"}, {"model.tau", 8.0}, {"model.dropout", 0.1}, {"model.item_id", true},
       {"model.item_bias", true},
+      // score: "dot" (<u, v> + b) / tau, or "cos" (<u, v> / (|u| |v|) + b) / tau (tau ~ 0.05-0.1)
+      {"model.score", "dot"},
       // loss: full softmax over every item (negatives = 0) or sampled softmax with `negatives`
       // sampled items per batch (uniform, or popularity^alpha) plus the in-batch targets
       {"loss.negatives", 0}, {"loss.sampler", "uniform"}, {"loss.alpha", 1.0},

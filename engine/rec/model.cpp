@@ -39,6 +39,7 @@ void RecModel::declare(int64_t D, const ItemBertSpec* top) {
            cfg.dim, cfg.heads);
   MR_CHECK(cfg.pool == "cls" || cfg.pool == "mean", "model.pool must be cls or mean, got '{}'", cfg.pool);
   MR_CHECK(cfg.tau > 0, "model.tau must be > 0");
+  MR_CHECK(cfg.score == "dot" || cfg.score == "cos", "model.score must be dot or cos, got '{}'", cfg.score);
   MR_CHECK(cfg.max_history >= 1 && cfg.layers >= 0, "model.max_history >= 1 and model.layers >= 0");
   MR_CHECK(cfg.negatives >= 0, "loss.negatives must be >= 0, got {}", cfg.negatives);
   const int64_t C = cfg.dim, F = cfg.ffn, T1 = cfg.max_history + 1;
@@ -176,6 +177,8 @@ Var* RecModel::user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<i
   return ops::linear(t, pooled, t.param(*head_w_), t.param(*head_b_));
 }
 
+Var* RecModel::out_rows(Tape& t, Var* x) const { return cfg_.score == "cos" ? l2_rows(t, x, 1.0f) : x; }
+
 Var* RecModel::logits(Tape& t, const Batch& b) {
   MR_CHECK(b.size() > 0, "empty batch");
   // item table (N+1, C); with a trainable top and no cache every item runs through it (slow)
@@ -186,7 +189,7 @@ Var* RecModel::logits(Tape& t, const Batch& b) {
   if (V->requires_grad && !V->is_param) V->g = t.arena().zeros(V->v.shape);
   Var* u = user_vectors(t, b, V, {});
   // (B, N+1) = (u V^T + bias) / tau
-  Var* lg = ops::linear(t, u, V, bias_ ? t.param(*bias_) : nullptr);
+  Var* lg = ops::linear(t, out_rows(t, u), out_rows(t, V), bias_ ? t.param(*bias_) : nullptr);
   return ops::weighted_sum(t, {{lg, 1.0f / cfg_.tau}});
 }
 
@@ -276,7 +279,8 @@ Var* RecModel::loss(Tape& t, const Batch& b, const Candidates& cd) {
   std::vector<int32_t> cols = cd.items;
   if (!local.empty())
     for (auto& c : cols) c = local[size_t(c)];
-  Var* lg = ops::linear(t, u, gather_rows(t, V, cols), bias_ ? gather_rows(t, t.param(*bias_), cd.items) : nullptr);
+  Var* lg = ops::linear(t, out_rows(t, u), out_rows(t, gather_rows(t, V, cols)),
+                        bias_ ? gather_rows(t, t.param(*bias_), cd.items) : nullptr);
   Tensor shift = t.arena().alloc(Shape{B, M}), tg = t.arena().alloc(Shape{B}, DType::I32);
   std::memcpy(shift.f32(), cd.shift.data(), sizeof(float) * cd.shift.size());
   std::memcpy(tg.i32(), cd.label.data(), sizeof(int32_t) * cd.label.size());

@@ -8,6 +8,8 @@
 //                L transformer layers (fused QKV attention, GELU FFN, post-LN like BERT)
 //                pooled = x[START] ("cls") or masked mean ("mean"); u = W_h pooled + b_h
 //   logits       (B, N+1) = (u V^T + bias) / tau   (column N is the START row: never a target)
+//                model.score = "cos": (u_hat V_hat^T + bias) / tau, rows L2-normalised (the user
+//                tower still reads the unnormalised V)
 //   loss         full softmax cross-entropy over every item (negatives = 0), or a sampled
 //                softmax over the batch's targets plus `negatives` sampled items with logQ
 //                correction and accidental hits masked (engine/rec/sampled.h)
@@ -44,6 +46,7 @@ struct ModelConfig {
   int max_history = 10;  // T: history items the user tower reads (plus START)
   std::string pool = "cls";  // "cls" (the START position) or "mean"
   float tau = 8.0f;      // score = <u, v> / tau
+  std::string score = "dot";  // "dot", or "cos": u and the output-side v are L2-normalised
   float dropout = 0.1f;
   bool item_id = true;   // add a learned per-item vector to the text projection
   bool item_bias = true; // per-item score bias (popularity)
@@ -145,6 +148,8 @@ class RecModel {
   // (B, C) user vectors; V's row of item i is local[i] (empty local: row i).
   Var* user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<int32_t>& local);
   Var* sampled_loss(Tape& t, const Batch& b);
+  // the scoring side of u or of item rows: themselves ("dot") or L2-normalised ("cos")
+  Var* out_rows(Tape& t, Var* x) const;
   // The click and rating losses and the weighted total, given the rank loss and raw scores lg (B, M).
   Var* combine(Tape& t, const Batch& b, const Candidates& cd, Var* rank, Var* lg);
 

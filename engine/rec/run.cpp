@@ -133,6 +133,7 @@ ModelConfig model_config(const Config& c) {
   m.max_history = int(c.integer("model.max_history"));
   m.pool = c.str("model.pool");
   m.tau = float(c.num("model.tau"));
+  m.score = c.str("model.score");
   m.dropout = float(c.num("model.dropout"));
   m.item_id = c.flag("model.item_id");
   m.item_bias = c.flag("model.item_bias");

@@ -269,3 +269,73 @@ TEST_CASE("row ops: gather_rows (with zero rows) and l2_rows against finite diff
     CHECK(std::abs(g[size_t(k)] - fd) < 2e-3 + 1e-2 * std::abs(fd));
   }
 }
+
+TEST_CASE("cosine score (model.score = cos): bounded, invariant to the user vector's scale, gradients against finite differences") {
+  for (int negatives : {0, 5}) {
+    CAPTURE(negatives);
+    rec::ModelConfig c = cfg(negatives, "popularity");
+    c.score = "cos";
+    c.tau = 0.25f;
+    rec::RecModel m(c, random_vec(kN * kD, 1), kN, kD);
+    perturb(m);
+    m.set_item_counts(counts());
+    rec::Batch b = batch3();
+    auto logits = [&] {
+      Arena a;
+      Tape t(a);
+      NoGrad ng(t);
+      Var* lg = m.logits(t, b);
+      return std::vector<float>(lg->v.f32(), lg->v.f32() + lg->v.numel());
+    };
+    // |tau * logit - b_j| <= 1 (a cosine), and some pair is not trivially small
+    const auto l0 = logits();
+    const float* bias = m.params().at("item.bias").w.f32();
+    double widest = 0;
+    for (size_t r = 0; r < b.size(); ++r)
+      for (int64_t j = 0; j <= kN; ++j) {
+        const double cosv = double(c.tau) * l0[r * size_t(kN + 1) + size_t(j)] - bias[j];
+        CHECK(std::abs(cosv) <= 1.0 + 1e-5);
+        widest = std::max(widest, std::abs(cosv));
+      }
+    CHECK(widest > 0.3);
+    // scaling the user head (u -> 3u) leaves every logit unchanged: only u's direction counts
+    Param& hw = m.params().at("head.weight");
+    Param& hb = m.params().at("head.bias");
+    for (int64_t i = 0; i < hw.w.numel(); ++i) hw.w.f32()[i] *= 3.0f;
+    for (int64_t i = 0; i < hb.w.numel(); ++i) hb.w.f32()[i] *= 3.0f;
+    const auto l1 = logits();
+    CHECK(max_rel(l1, l0, 1e-3) < 1e-5);
+    // gradients of the loss (full softmax, or sampled with popularity negatives) against finite differences
+    std::vector<float> g;
+    rec_test::loss_at(m, b, &g, 7, 64);
+    int checked = 0;
+    for (const char* name : {"item.proj.weight", "item.id", "item.bias", "user.layer.0.qkv.weight", "head.weight"}) {
+      Param& p = m.params().at(name);
+      for (int64_t i : {int64_t(1), p.w.numel() / 2, p.w.numel() - 2}) {
+        const double fd = rec_test::central_diff(p.w.f32()[i], [&] { return rec_test::loss_at(m, b, nullptr, 7, 64); });
+        const double got = g[size_t(p.offset + i)];
+        CAPTURE(name); CAPTURE(i); CAPTURE(fd); CAPTURE(got);
+        CHECK(std::abs(got - fd) < 2e-3 + 2e-2 * std::abs(fd));
+        checked++;
+      }
+    }
+    CHECK(checked == 15);
+  }
+  // the dot score is not scale invariant, so the check above can fail
+  rec::RecModel d(cfg(0), random_vec(kN * kD, 1), kN, kD);
+  perturb(d);
+  rec::Batch b = batch3();
+  auto dl = [&] {
+    Arena a;
+    Tape t(a);
+    NoGrad ng(t);
+    Var* lg = d.logits(t, b);
+    return std::vector<float>(lg->v.f32(), lg->v.f32() + lg->v.numel());
+  };
+  const auto d0 = dl();
+  for (int64_t i = 0; i < d.params().at("head.weight").w.numel(); ++i) d.params().at("head.weight").w.f32()[i] *= 3.0f;
+  CHECK(max_rel(dl(), d0, 1e-3) > 1e-2);
+  rec::ModelConfig bad = cfg(0);
+  bad.score = "cosine";
+  CHECK_THROWS_WITH_AS(rec::RecModel(bad, random_vec(kN * kD, 1), kN, kD), doctest::Contains("model.score"), Error);
+}
