@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "engine/baselines/evaluate.h"
+#include "engine/baselines/mixture.h"
 #include "engine/baselines/model.h"
 #include "engine/check.h"
 
@@ -141,4 +142,37 @@ TEST_CASE("text: mean of history vectors, dot product") {
   auto wrong = manual(1, 5, {});
   CHECK_THROWS_AS(m->fit(wrong), Error);
   CHECK_THROWS_AS(baselines::make_text_model({1, 2, 3}, 2), Error);
+}
+
+TEST_CASE("mixture: log((1-w) softmax(a) + w b/sum b) by hand; w = 0 and 1; b summing to 0 keeps a") {
+  // a: fixed logits; b: pop counts 3, 1, 2, 0 (fit on the split)
+  struct Fixed : baselines::Model {
+    std::vector<float> s;
+    explicit Fixed(std::vector<float> v) : s(std::move(v)) {}
+    std::string name() const override { return "fixed"; }
+    void fit(const data::Split&) override {}
+    void score(const data::EvalCase&, std::span<float> out) const override { std::copy(s.begin(), s.end(), out.begin()); }
+  };
+  auto sp = manual(3, 4, {{0, 0}, {1, 0}, {2, 0}, {0, 2}, {1, 2}, {2, 1}});
+  const std::vector<float> logits = {0.0f, std::log(2.0f), std::log(4.0f), std::log(1.0f)};  // softmax 1/8 2/8 4/8 1/8
+  const double pa[4] = {1.0 / 8, 2.0 / 8, 4.0 / 8, 1.0 / 8}, pb[4] = {3.0 / 6, 1.0 / 6, 2.0 / 6, 0.0};
+  for (double w : {0.0, 0.25, 1.0}) {
+    CAPTURE(w);
+    auto m = baselines::make_mixture(std::make_unique<Fixed>(logits), baselines::make_model("pop", {}), w);
+    m->fit(sp);
+    std::vector<float> s(4);
+    m->score(sp.test.empty() ? data::EvalCase{} : sp.test[0], s);
+    for (int i = 0; i < 4; ++i) {
+      const double ref = std::log(std::max((1 - w) * pa[i] + w * pb[i], 1e-300));
+      CAPTURE(i);
+      CHECK(double(s[size_t(i)]) == doctest::Approx(ref).epsilon(1e-6));
+    }
+    CHECK(m->name() == fmt::format("fixed + pop {:g}", w));
+  }
+  // b with no evidence (all zero): the mixture is a's distribution for any w
+  auto z = baselines::make_mixture(std::make_unique<Fixed>(logits), std::make_unique<Fixed>(std::vector<float>(4, 0.0f)), 0.5);
+  std::vector<float> s(4);
+  z->score({}, s);
+  for (int i = 0; i < 4; ++i) CHECK(double(s[size_t(i)]) == doctest::Approx(std::log(pa[i])).epsilon(1e-6));
+  CHECK_THROWS_AS(baselines::make_mixture(std::make_unique<Fixed>(logits), baselines::make_model("pop", {}), 1.5), Error);
 }

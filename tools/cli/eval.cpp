@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "engine/baselines/evaluate.h"
+#include "engine/baselines/mixture.h"
 #include "engine/check.h"
 #include "engine/data/readers.h"
 #include "engine/data/split.h"
@@ -29,7 +30,8 @@ int run(int argc, char** argv) {
   CLI::App app("metarec eval: rank all items for each evaluation case and print the metrics as JSON");
   mr::cli::DataArgs da;
   da.add(app);
-  std::string protocol = "loo", model = "pop", ks = "10,20,50", mask = "auto", part = "test";
+  std::string protocol = "loo", model = "pop", ks = "10,20,50", mask = "auto", part = "test", blend;
+  int adapt_steps = -2;
   size_t sampled = 0;
   mr::data::ColdUserOptions cu;
   mr::data::ColdItemOptions ci;
@@ -54,6 +56,9 @@ int run(int argc, char** argv) {
   app.add_option("--max-inter", cu.max_interactions, "cold-user: keep users with at most this many interactions");
   app.add_option("--test-fraction", cu.test_fraction, "cold-user/cold-item: fraction of users/items in meta-test");
   app.add_option("--valid-fraction", cu.valid_fraction, "cold-user/cold-item: fraction in meta-valid");
+  app.add_option("--adapt-steps", adapt_steps, "RUN_DIR: SGD steps on the history (default: the run's eval.adapt_steps)");
+  app.add_option("--blend", blend,
+                 "NAME:W: rank by log((1-W) softmax(model) + W NAME's normalised scores), e.g. itemknn:0.3 (a hybrid)");
   app.add_option("--knn-k", mo.knn_k, "itemknn: neighbours per item");
   app.add_option("--knn-shrink", mo.knn_shrink, "itemknn: shrinkage of the cosine denominator");
   app.add_option("--bpr-dim", mo.bpr_dim, "bpr: embedding size");
@@ -89,13 +94,25 @@ int run(int argc, char** argv) {
       throw mr::Error(fmt::format("--model {}: the run was trained on other data ({} items) than --data {} ({} items)",
                                   model, run->ds.n_items(), da.path, ds.n_items()));
     const auto& c = run->cfg;
-    int steps = static_cast<int>(c.integer("eval.adapt_steps"));
+    int steps = adapt_steps != -2 ? adapt_steps : static_cast<int>(c.integer("eval.adapt_steps"));
     const std::string alg = c.str("meta.algorithm");
     if (steps < 0) steps = alg == "none" ? 0 : static_cast<int>(c.integer("meta.inner_steps"));
     m = std::make_unique<mr::rec::AdaptedScorer>(model, *run->model, *run->ml, steps,
                                                  static_cast<float>(c.num("meta.inner_lr")),
                                                  /*item_tower_fixed=*/c.str("meta.scope") != "all");
     run_info = {{"run", model}, {"step", run->step}, {"algorithm", alg}, {"adapt_steps", steps}};
+  }
+  if (!blend.empty()) {
+    const auto colon = blend.rfind(':');
+    double w = -1;
+    try {
+      if (colon != std::string::npos) w = std::stod(blend.substr(colon + 1));
+    } catch (const std::exception&) {
+    }
+    if (colon == std::string::npos || colon == 0 || w < 0 || w > 1)
+      throw mr::Error(fmt::format("--blend '{}': expected NAME:W with W in [0, 1], e.g. itemknn:0.3", blend));
+    m = mr::baselines::make_mixture(std::move(m), mr::baselines::make_model(blend.substr(0, colon), mo), w);
+    run_info["blend"] = blend;
   }
   mr::data::Split sp = protocol == "loo"         ? mr::data::split_loo(ds, max_history)
                        : protocol == "cold-user" ? mr::data::split_cold_user(ds, cu)

@@ -1,0 +1,54 @@
+#include "engine/baselines/mixture.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "engine/error.h"
+
+namespace mr::baselines {
+namespace {
+
+class Mixture : public Model {
+ public:
+  Mixture(std::unique_ptr<Model> a, std::unique_ptr<Model> b, double w) : a_(std::move(a)), b_(std::move(b)), w_(w) {
+    if (!(w >= 0.0 && w <= 1.0)) throw Error(fmt::format("mixture weight {} is not in [0, 1]", w));
+  }
+  std::string name() const override { return fmt::format("{} + {} {:g}", a_->name(), b_->name(), w_); }
+  void fit(const data::Split& sp) override {
+    a_->fit(sp);
+    b_->fit(sp);
+  }
+  void score(const data::EvalCase& c, std::span<float> out) const override {
+    const size_t n = out.size();
+    std::vector<float> sa(n), sb(n);
+    a_->score(c, sa);
+    b_->score(c, sb);
+    double mx = -INFINITY, za = 0, zb = 0;
+    for (float v : sa) mx = std::max(mx, double(v));
+    std::vector<double> pa(n);
+    for (size_t i = 0; i < n; ++i) za += pa[i] = std::exp(double(sa[i]) - mx);
+    for (float v : sb) zb += std::max(0.0, double(v));
+    for (size_t i = 0; i < n; ++i) {
+      const double p = pa[i] / za, q = zb > 0 ? std::max(0.0, double(sb[i])) / zb : p;
+      out[i] = float(std::log(std::max((1 - w_) * p + w_ * q, 1e-300)));
+    }
+  }
+  nlohmann::json config() const override {
+    return {{"mixture", {{"a", a_->name()}, {"b", b_->name()}, {"weight", w_}}}, {"a", a_->config()}, {"b", b_->config()}};
+  }
+
+ private:
+  std::unique_ptr<Model> a_, b_;
+  double w_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_mixture(std::unique_ptr<Model> a, std::unique_ptr<Model> b, double w) {
+  return std::make_unique<Mixture>(std::move(a), std::move(b), w);
+}
+
+}  // namespace mr::baselines

@@ -1,0 +1,16 @@
+// A mixture of two recommenders' next-item distributions (a hybrid, e.g. the meta-learned model
+// with ItemKNN's co-occurrence evidence):
+//   p_a = softmax(a's scores)        a: a model whose scores are logits (a metarec run)
+//   p_b = max(b's scores, 0) / sum   b: non-negative evidence (itemknn, pop); when it sums to 0
+//                                       for a case, p_b = p_a (the case keeps a's ranking)
+//   score = log((1 - w) p_a + w p_b),  0 <= w <= 1; w = 0 ranks as a, w = 1 as b (ties aside).
+#pragma once
+#include <memory>
+
+#include "engine/baselines/model.h"
+
+namespace mr::baselines {
+
+std::unique_ptr<Model> make_mixture(std::unique_ptr<Model> a, std::unique_ptr<Model> b, double w);
+
+}  // namespace mr::baselines
