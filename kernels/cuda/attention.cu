@@ -176,13 +176,16 @@ __global__ void attention_fwd_k(float* out, float* lse, Attn a) {
     float ls = 0.0f;
 #pragma unroll
     for (int t = 0; t < kPer; ++t) {
-      const int jj = sub + kLanes * t;
-      const float e = s[t] == -INFINITY ? 0.0f : expf(s[t] - mn);
-      ls += e;
-      pt[r * kLdS + jj] = e == 0.0f ? 0.0f : e * hd.keep(i, j0 + jj, a);
+      s[t] = s[t] == -INFINITY ? 0.0f : expf(s[t] - mn);  // now the unnormalized probability
+      ls += s[t];
     }
     l = l * alpha + row_sum(ls);
     m = mn;
+#pragma unroll
+    for (int t = 0; t < kPer; ++t) {
+      const int jj = sub + kLanes * t;
+      pt[r * kLdS + jj] = s[t] == 0.0f ? 0.0f : s[t] * hd.keep(i, j0 + jj, a);
+    }
     __syncwarp();  // the row's P' comes from the kLanes lanes of this warp
     acc_rows(acc, alpha, pt + r * kLdS, v, ld, sub, D);
   }

@@ -196,9 +196,11 @@ TEST_CASE("cuda op: attention (flash: head dims 32/64, padding, fully padded seq
       Outs bo = run_case(b);
       if (fill != 0.0f || acc) return;
       // padded keys get exactly zero dK and dV
+      size_t nonzero = 0;
       for (size_t bt = 0; bt < padded_key.size(); ++bt)
         if (padded_key[bt])
-          for (int c = C; c < 3 * C; ++c) REQUIRE(bo.dev[0][bt * 3 * C + c] == 0.0f);
+          for (int c = C; c < 3 * C; ++c) nonzero += bo.dev[0][bt * 3 * C + c] != 0.0f;
+      CHECK(nonzero == 0);
       // deterministic: a second run gives the same bits
       Outs again = run_case(b);
       CHECK(again.dev[0] == bo.dev[0]);
