@@ -144,10 +144,11 @@ TEST_CASE("cuda op: attention (flash: head dims 32/64, padding, fully padded seq
     bool masked;
     float p;
   };
-  // T = 1, 7 and 31 fit in one tile of 32; 33, 64, 129 and 1025 span several, with a partial last one.
+  // T = 1, 7 and 31 fit in one tile of 32; 33, 40, 64, 129 and 1025 span several, with a partial
+  // last one. Head dims 32, 64 and 128 (128 needs more than 48 KiB of shared memory).
   for (S sh : {S{1, 1, 32, 1, false, 0.f}, S{2, 7, 128, 2, true, 0.1f}, S{3, 64, 64, 2, true, 0.f},
                S{1, 129, 64, 1, true, 0.2f}, S{2, 7, 64, 1, false, 0.5f}, S{3, 33, 64, 2, true, 0.1f},
-               S{2, 31, 32, 1, true, 0.f}, S{1, 1025, 32, 1, true, 0.1f}}) {
+               S{2, 31, 32, 1, true, 0.f}, S{1, 40, 128, 1, true, 0.1f}, S{1, 1025, 32, 1, true, 0.1f}}) {
     const int B = sh.B, T = sh.T, C = sh.C, H = sh.H;
     const float p = sh.p;
     CAPTURE(B); CAPTURE(T); CAPTURE(C); CAPTURE(H); CAPTURE(p);
