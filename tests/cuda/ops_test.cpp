@@ -1,8 +1,8 @@
 // Every op of the kernel table on the CUDA backend against kernels/ref, on awkward shapes
-// (rows 1, 33, 132, 1025; sequence lengths 1, 7, 31, 33, 64, 129, 1025; head dims 32 and 64; padded
-// batches, a fully padded sequence), each backward in the three convention modes, with
-// sentinels and NaN-fails (tests/cuda/cuda_harness.h). Under the SIMT emulator in CI, natively
-// on a GPU.
+// (rows 1, 33, 132, 1025; sequence lengths 1, 7, 31, 33, 40, 64, 129, 1025; head dims 32, 64,
+// 128; padded batches, a fully padded sequence), each backward in the three convention modes,
+// with sentinels and NaN-fails (tests/cuda/cuda_harness.h). Under the SIMT emulator in CI,
+// natively on a GPU.
 // Tolerances (relative L2 error against the double-accumulating reference):
 //   fp32 kernels: 1e-5, as the CPU backend (tests/core/ops_test.cpp): fp32 unit roundoff is
 //     6e-8 and our longest reductions (~1e3 terms) stay below 1e-5, while an indexing or
