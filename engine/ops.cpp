@@ -142,13 +142,15 @@ Var* layernorm(Tape& t, Var* a, Var* res, Var* gamma, Var* beta, float eps) {
 }
 
 // ---------------------------------------------------------------- attention
+// Saved: lse (B, heads, T) and the mask; backward recomputes the probabilities from Q, K and
+// lse, and also reads the op's own output (r.out->v, which no op writes after the forward).
 static void attention_bwd(Tape& t, Record& r) {
   bool acc;
   float* dqkv = G(t, r.in[0], &acc);
   const Tensor& mask = r.saved[1];
-  t.k().attention_bwd(dqkv, r.out->g.f32(), r.in[0]->v.f32(), r.saved[0].f32(), mask.defined() ? mask.i32() : nullptr,
-                      int(r.i[0]), int(r.i[1]), int(r.i[2]), int(r.i[3]), r.f[0], uint64_t(r.i[4]), uint64_t(r.i[5]),
-                      acc);
+  t.k().attention_bwd(dqkv, r.out->g.f32(), r.in[0]->v.f32(), r.out->v.f32(), r.saved[0].f32(),
+                      mask.defined() ? mask.i32() : nullptr, int(r.i[0]), int(r.i[1]), int(r.i[2]), int(r.i[3]), r.f[0],
+                      uint64_t(r.i[4]), uint64_t(r.i[5]), acc);
 }
 
 Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, float p_drop) {
@@ -160,8 +162,8 @@ Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, f
   if (!t.training()) p_drop = 0.0f;
   const uint64_t seed = t.seed(), off = p_drop > 0 ? t.take_counters(uint64_t(B) * heads * T * T) : 0;
   Var* out = out_var(t, Shape{int64_t(B) * T, C}, {qkv});
-  Tensor probs = t.arena().alloc(Shape{B, heads, T, T});
-  t.k().attention_fwd(out->v.f32(), probs.f32(), qkv->v.f32(), mask.defined() ? mask.i32() : nullptr, B, T, C, heads,
+  Tensor lse = t.arena().alloc(Shape{B, heads, T});
+  t.k().attention_fwd(out->v.f32(), lse.f32(), qkv->v.f32(), mask.defined() ? mask.i32() : nullptr, B, T, C, heads,
                       p_drop, seed, off);
   if (out->requires_grad) {
     Record r;
@@ -169,7 +171,7 @@ Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, f
     r.name = "attention";
     r.in[0] = qkv;
     r.out = out;
-    r.saved[0] = probs;
+    r.saved[0] = lse;
     r.saved[1] = mask;
     r.i[0] = B; r.i[1] = T; r.i[2] = C; r.i[3] = heads; r.i[4] = int64_t(seed); r.i[5] = int64_t(off);
     r.f[0] = p_drop;

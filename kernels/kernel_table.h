@@ -47,12 +47,20 @@ struct KernelTable {
                         bool acc_dr);
 
   // Multi-head self-attention over a fused projection qkv(B, T, 3C) = [Q | K | V], heads of
-  // size C/H inside each. mask(B, T): 1 = real token, 0 = padding key (may be null).
-  // probs(B, H, T, T) = softmax(Q K^T / sqrt(C/H) + mask) is saved before dropout;
-  // out(B, T, C) = dropout(probs) @ V, heads concatenated.
-  void (*attention_fwd)(float* out, float* probs, const float* qkv, const int32_t* mask, int B, int T, int C,
+  // size D = C/H inside each. mask(B, T): 1 = real token, 0 = padding key (may be null).
+  // S = Q K^T / sqrt(D) per head; a key is masked iff its mask is 0 and its sequence has at
+  // least one real token (a sequence with none attends uniformly over all its keys).
+  // P = softmax(S) over the unmasked keys (masked keys get exactly 0);
+  // out(B, T, C) = dropout(P) @ V, heads concatenated; dropout keeps element (b, h, i, j) iff
+  // dropout_keep(seed, offset + ((b*H + h)*T + i)*T + j) (kernels/philox.h).
+  // Saved for backward: lse(B, H, T) = log(sum_j exp(S_ij)) over the unmasked keys of row i,
+  // so P_ij = exp(S_ij - lse_i); the (T, T) probabilities are never stored.
+  void (*attention_fwd)(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C,
                         int H, float p_drop, uint64_t seed, uint64_t offset);
-  void (*attention_bwd)(float* dqkv, const float* dout, const float* qkv, const float* probs,
+  // Backward recomputes P from Q, K and lse (and the mask). out is the forward's output: a
+  // backend may use rowsum(dout * out) = sum_j P_ij dP_ij (dP the gradient of P before
+  // dropout) instead of summing over the keys.
+  void (*attention_bwd)(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
                         const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed,
                         uint64_t offset, bool acc_dqkv);
 

@@ -18,8 +18,8 @@ void bias_act_fwd(float* out, const float* x, const float* b, int N, int C, Act 
 void bias_act_bwd(float* dx, float* db, const float* dout, const float* x, const float* b, int N, int C, Act act, bool acc_dx);
 void layernorm_fwd(float* y, float* s, float* mean, float* rstd, const float* a, const float* r, const float* gamma, const float* beta, int N, int C, float eps);
 void layernorm_bwd(float* da, float* dr, float* dgamma, float* dbeta, const float* dy, const float* s, const float* mean, const float* rstd, const float* gamma, int N, int C, bool acc_da, bool acc_dr);
-void attention_fwd(float* out, float* probs, const float* qkv, const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset);
-void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* probs, const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset, bool acc);
+void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset);
+void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset, bool acc);
 void dropout_fwd(float* out, const float* in, int64_t n, float p, uint64_t seed, uint64_t offset);
 void dropout_bwd(float* din, const float* dout, int64_t n, float p, uint64_t seed, uint64_t offset, bool acc);
 void xent_fwd(float* loss, float* lse, const float* logits, const int32_t* targets, int N, int V);

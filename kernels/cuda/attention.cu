@@ -1,19 +1,28 @@
 // Multi-head self-attention over a fused projection qkv(B, T, 3C) = [Q | K | V], H heads of
-// D = C/H. mask(B, T): 1 = real token, 0 = padding key (null: none). Semantics exactly as
-// kernels/ref/attention.cpp: masked keys get probability exactly 0; a sequence with no real
-// token attends uniformly over all keys; probs(B, H, T, T) is saved before dropout; dropout
-// keeps element (b, h, i, j) iff dropout_keep(seed, offset + ((b*H + h)*T + i)*T + j) (the
-// same Philox stream as the CPU, so the masks are identical bit for bit).
+// D = C/H (D <= kMaxD). mask(B, T): 1 = real token, 0 = padding key (null: none). Semantics
+// exactly as kernels/ref/attention.cpp: masked keys get probability exactly 0; a sequence with
+// no real token attends uniformly over all keys; lse(B, H, T) is saved instead of the
+// probabilities; dropout keeps element (b, h, i, j) iff
+// dropout_keep(seed, offset + ((b*H + h)*T + i)*T + j) (the same Philox stream as the CPU, so
+// the masks are identical bit for bit).
 //
-// fp32, straightforward (not yet flash-style): forward is one block of 128 threads per
-// (query row i, head h, batch b): the row's scores live in shared memory (T floats), softmax
-// with block reductions, then out = P' V with one thread per output channel.
-// Backward, deterministic (no atomics), in two kernels:
-//   1. per query row (b, h, i): dp_j = keep_j * (dout_i . v_j); dot_i = sum_j dp_j p_j;
-//      ds_j = p_j (dp_j - dot_i) / sqrt(D); dq_i = sum_j ds_j k_j. dot_i goes to scratch.
-//   2. per key row (b, h, j): recomputes dp_ij and ds_ij from dot_i, then
-//      dk_j = sum_i ds_ij q_i and dv_j = sum_i p_ij keep_ij dout_i.
-// dqkv is written or added by acc_dqkv (each element by exactly one thread).
+// fp32, flash-style (FlashAttention-2 structure, CUDA cores, no tensor cores). Tiles of
+// kTile query rows and kTile keys; a block has kTile * kLanes threads, kLanes per query row
+// (or per key row in the dK/dV kernel); a thread holds kTile/kLanes scores of a tile and
+// D/kLanes output channels. Shared memory does not grow with T.
+//   forward, grid (T/kTile, H, B): Q tile in shared memory; loop over K/V tiles with an
+//     online softmax (running max m and sum l per row; the accumulator is rescaled by
+//     exp(m_old - m_new) whenever the max grows); out = acc / l, lse = m + log l.
+//   backward, deterministic, no atomics:
+//     1. rowdot: Dsum_i = dout_i . out_i (B, H, T) into scratch; equals sum_j P_ij dP_ij,
+//        dP the gradient of P before dropout, with or without dropout.
+//     2. dK/dV, grid (T/kTile, H, B), one block per key tile: loop over query tiles, recompute
+//        P_ij = exp(S_ij - lse_i), dS_ij = P_ij (keep_ij dout_i . v_j - Dsum_i) / sqrt(D);
+//        dv_j = sum_i P_ij keep_ij dout_i, dk_j = sum_i dS_ij q_i.
+//     3. dQ, grid (T/kTile, H, B), one block per query tile: loop over key tiles, the same dS;
+//        dq_i = sum_j dS_ij k_j.
+//   Every sum runs in a fixed order (tiles in order, then the rows of a tile in order), so two
+//   runs are bit-identical. dqkv is written or added by acc_dqkv (each element by one thread).
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/philox.h"
@@ -21,6 +30,22 @@
 namespace mr::cuda {
 
 namespace {
+
+constexpr int kTile = 32;                  // query rows and keys per tile
+constexpr int kLanes = 4;                  // threads per row of a tile (adjacent lanes of a warp)
+constexpr int kThreads = kTile * kLanes;   // 128
+constexpr int kPer = kTile / kLanes;       // scores of a tile per thread
+constexpr int kMaxD = 128;                 // largest head dim
+constexpr int kAcc = kMaxD / kLanes;       // output channels per thread, at most
+constexpr int kLdS = kTile + 1;            // row stride of the (kTile, kTile) score tiles
+
+// Whether key j of sequence b takes part: in range, and real unless the sequence has no real
+// token at all (then every key counts, as in the reference).
+struct Keys {
+  const int32_t* mask;
+  int b, T, valid;
+  __device__ __forceinline__ bool ok(int j) const { return j < T && (valid == 0 || !mask || mask[b * T + j]); }
+};
 
 // Number of real tokens of sequence b (all T without a mask); block-wide, all threads get it.
 __device__ __forceinline__ int count_valid(const int32_t* mask, int b, int T, float* red) {
@@ -35,124 +60,259 @@ __device__ __forceinline__ float keep_scale_of(uint64_t seed, uint64_t idx, floa
   return dropout_keep(seed, idx, p_drop) ? ks : 0.0f;
 }
 
-// grid (T, H, B), block 128, dynamic smem (T + D) floats
-__global__ void attention_fwd_k(float* out, float* probs, const float* qkv, const int32_t* mask, int T, int C, int H,
-                                float scale, float p_drop, float ks, uint64_t seed, uint64_t offset) {
-  DYNAMIC_SMEM(float, sm);
-  __shared__ float red[32];
-  const int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z, D = C / H;
-  float* sc = sm;      // (T)
-  float* q = sm + T;   // (D)
-  const int64_t C3 = 3 * int64_t(C);
-  const float* qrow = qkv + (int64_t(b) * T + i) * C3 + h * D;
-  for (int d = threadIdx.x; d < D; d += blockDim.x) q[d] = qrow[d];
-  __syncthreads();
-  const int valid = count_valid(mask, b, T, red);
-  float mx = -INFINITY;
-  for (int j = threadIdx.x; j < T; j += blockDim.x) {
-    const bool ok = valid == 0 || !mask || mask[b * T + j];
-    float v = -INFINITY;
-    if (ok) {
-      const float* k = qkv + (int64_t(b) * T + j) * C3 + C + h * D;
-      float dot = 0.0f;
-      for (int d = 0; d < D; ++d) dot += q[d] * k[d];
-      v = dot * scale;
-      mx = fmaxf(mx, v);
-    }
-    sc[j] = v;
-  }
-  mx = block_max(mx, red);
-  float z = 0.0f;
-  for (int j = threadIdx.x; j < T; j += blockDim.x) {
-    const float e = sc[j] == -INFINITY ? 0.0f : expf(sc[j] - mx);
-    sc[j] = e;
-    z += e;
-  }
-  z = block_sum(z, red);  // barriers inside: sc is complete after it
-  const float inv = 1.0f / z;
-  const int64_t prow = ((int64_t(b) * H + h) * T + i) * T;
-  for (int j = threadIdx.x; j < T; j += blockDim.x) {
-    const float p = sc[j] * inv;
-    probs[prow + j] = p;
-    sc[j] = p * keep_scale_of(seed, offset + uint64_t(prow + j), p_drop, ks);
-  }
-  __syncthreads();
-  for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    float acc = 0.0f;
-    for (int j = 0; j < T; ++j) acc += sc[j] * qkv[(int64_t(b) * T + j) * C3 + 2 * C + h * D + d];
-    out[(int64_t(b) * T + i) * C + h * D + d] = acc;
+// dst(kTile, ld) <- rows [r0, r0 + kTile) of a (T, D) view with row stride `stride`; rows past
+// T are zero (never NaN: they are multiplied by zero probabilities).
+__device__ __forceinline__ void load_tile(float* dst, int ld, const float* src, int64_t stride, int r0, int T,
+                                          int D) {
+  for (int e = threadIdx.x; e < kTile * D; e += blockDim.x) {
+    const int r = e / D, d = e % D;
+    dst[r * ld + d] = r0 + r < T ? src[int64_t(r0 + r) * stride + d] : 0.0f;
   }
 }
 
-// grid (T, H, B), block 128, dynamic smem (T + D) floats. Writes dq rows and dot (B, H, T).
-__global__ void attention_bwd_q_k(float* dqkv, float* dots, const float* dout, const float* qkv, const float* probs,
-                                  int T, int C, int H, float scale, float p_drop, float ks, uint64_t seed,
-                                  uint64_t offset, bool acc) {
-  DYNAMIC_SMEM(float, sm);
-  __shared__ float red[32];
-  const int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z, D = C / H;
-  float* ds = sm;     // (T)
-  float* go = sm + T;  // (D)
-  const int64_t C3 = 3 * int64_t(C);
-  const int64_t prow = ((int64_t(b) * H + h) * T + i) * T;
-  for (int d = threadIdx.x; d < D; d += blockDim.x) go[d] = dout[(int64_t(b) * T + i) * C + h * D + d];
-  __syncthreads();
-  float part = 0.0f;
-  for (int j = threadIdx.x; j < T; j += blockDim.x) {
-    const float* v = qkv + (int64_t(b) * T + j) * C3 + 2 * C + h * D;
-    float s = 0.0f;
-    for (int d = 0; d < D; ++d) s += go[d] * v[d];
-    const float dp = s * keep_scale_of(seed, offset + uint64_t(prow + j), p_drop, ks);
-    ds[j] = dp;
-    part += dp * probs[prow + j];
-  }
-  const float dot = block_sum(part, red);
-  for (int j = threadIdx.x; j < T; j += blockDim.x) ds[j] = probs[prow + j] * (ds[j] - dot) * scale;
-  if (threadIdx.x == 0) dots[(int64_t(b) * H + h) * T + i] = dot;
-  __syncthreads();
-  for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    float sum = 0.0f;
-    for (int j = 0; j < T; ++j) sum += ds[j] * qkv[(int64_t(b) * T + j) * C3 + C + h * D + d];
-    float* dq = dqkv + (int64_t(b) * T + i) * C3 + h * D + d;
-    *dq = acc ? *dq + sum : sum;
+__device__ __forceinline__ float dot(const float* a, const float* b, int D) {
+  float s = 0.0f;
+  for (int d = 0; d < D; ++d) s += a[d] * b[d];
+  return s;
+}
+
+// Sum and max over the kLanes adjacent lanes of a row (every lane gets the same bits).
+__device__ __forceinline__ float row_sum(float v) {
+  for (int o = 1; o < kLanes; o <<= 1) v += __shfl_xor_sync(MR_FULL_MASK, v, o);
+  return v;
+}
+__device__ __forceinline__ float row_max(float v) {
+  for (int o = 1; o < kLanes; o <<= 1) v = fmaxf(v, __shfl_xor_sync(MR_FULL_MASK, v, o));
+  return v;
+}
+
+// acc[c] (channel sub + kLanes*c) = acc[c] * alpha + sum_{r < kTile} w[r] * x[r * ld + channel], r in order
+__device__ __forceinline__ void acc_rows(float* acc, float alpha, const float* w, const float* x, int ld, int sub,
+                                         int D) {
+#pragma unroll
+  for (int c = 0; c < kAcc; ++c) {
+    const int d = sub + kLanes * c;
+    if (d < D) {
+      float a = acc[c] * alpha;
+      for (int r = 0; r < kTile; ++r) a += w[r] * x[r * ld + d];
+      acc[c] = a;
+    }
   }
 }
 
-// grid (T, H, B), block 128, dynamic smem (2T + D) floats: key/value row j.
-__global__ void attention_bwd_kv_k(float* dqkv, const float* dots, const float* dout, const float* qkv,
-                                   const float* probs, int T, int C, int H, float scale, float p_drop, float ks,
-                                   uint64_t seed, uint64_t offset, bool acc) {
+// dst[channel] = or += acc[c]
+__device__ __forceinline__ void store_row(float* dst, const float* acc, int sub, int D, bool add) {
+#pragma unroll
+  for (int c = 0; c < kAcc; ++c) {
+    const int d = sub + kLanes * c;
+    if (d < D) dst[d] = add ? dst[d] + acc[c] : acc[c];
+  }
+}
+
+// The arguments every attention kernel shares (one struct, so the kernels read like the math).
+struct Attn {
+  const float* qkv;
+  const int32_t* mask;
+  int T, C, H;
+  float scale, p_drop, ks;  // 1/sqrt(D); dropout probability and 1/(1-p)
+  uint64_t seed, offset;
+};
+
+// The block's head: sequence b = blockIdx.z, head h = blockIdx.y, and its views. Computing
+// `keys` is block-wide (it contains barriers), so every thread constructs it.
+struct Head {
+  int b, h, D, ld;  // ld: row stride of the (kTile, D) tiles in shared memory
+  int64_t C3, bh;
+  const float* q;  // (T, D) rows of stride C3; k = q + C, v = q + 2C
+  Keys keys;
+  __device__ __forceinline__ Head(const Attn& a, float* red)
+      : b(int(blockIdx.z)), h(int(blockIdx.y)), D(a.C / a.H), ld(D + 1), C3(3 * int64_t(a.C)),
+        bh(int64_t(b) * a.H + h), q(a.qkv + int64_t(b) * a.T * C3 + h * D),
+        keys{a.mask, b, a.T, count_valid(a.mask, b, a.T, red)} {}
+  // rows [r0, r0 + kTile) of Q (part 0), K (1) or V (2) into a tile
+  __device__ __forceinline__ void load(float* dst, int part, int r0, const Attn& a) const {
+    load_tile(dst, ld, q + part * a.C, C3, r0, a.T, D);
+  }
+  // dO rows of this head, from dout (B, T, C)
+  __device__ __forceinline__ void load_dout(float* dst, const float* dout, int r0, const Attn& a) const {
+    load_tile(dst, ld, dout + int64_t(b) * a.T * a.C + h * D, a.C, r0, a.T, D);
+  }
+  // the dropout factor of (query i, key j): 0 or 1/(1-p) (1 without dropout)
+  __device__ __forceinline__ float keep(int i, int j, const Attn& a) const {
+    return keep_scale_of(a.seed, a.offset + uint64_t(bh * a.T + i) * uint64_t(a.T) + uint64_t(j), a.p_drop, a.ks);
+  }
+};
+
+// grid (ceil(T/kTile), H, B), block kThreads; dynamic smem: Q, K, V tiles (kTile, D+1) and
+// P' (kTile, kLdS).
+__global__ void attention_fwd_k(float* out, float* lse, Attn a) {
   DYNAMIC_SMEM(float, sm);
-  const int j = blockIdx.x, h = blockIdx.y, b = blockIdx.z, D = C / H;
-  float* dsc = sm;         // (T) ds_ij over i
-  float* pk = sm + T;      // (T) p_ij keep_ij over i
-  float* v = sm + 2 * T;   // (D)
-  const int64_t C3 = 3 * int64_t(C);
-  for (int d = threadIdx.x; d < D; d += blockDim.x) v[d] = qkv[(int64_t(b) * T + j) * C3 + 2 * C + h * D + d];
-  __syncthreads();
-  for (int i = threadIdx.x; i < T; i += blockDim.x) {
-    const int64_t pidx = ((int64_t(b) * H + h) * T + i) * T + j;
-    const float* go = dout + (int64_t(b) * T + i) * C + h * D;
-    float s = 0.0f;
-    for (int d = 0; d < D; ++d) s += go[d] * v[d];
-    const float kp = keep_scale_of(seed, offset + uint64_t(pidx), p_drop, ks);
-    const float p = probs[pidx];
-    dsc[i] = p * (s * kp - dots[(int64_t(b) * H + h) * T + i]) * scale;
-    pk[i] = p * kp;
-  }
-  __syncthreads();
-  for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    float ak = 0.0f, av = 0.0f;
-    for (int i = 0; i < T; ++i) {
-      const int64_t row = (int64_t(b) * T + i);
-      ak += dsc[i] * qkv[row * C3 + h * D + d];
-      av += pk[i] * dout[row * C + h * D + d];
+  __shared__ float red[32];
+  const Head hd(a, red);
+  const int D = hd.D, ld = hd.ld, i0 = blockIdx.x * kTile;
+  const int r = threadIdx.x / kLanes, sub = threadIdx.x % kLanes, i = i0 + r;
+  float* q = sm;
+  float* k = q + kTile * ld;
+  float* v = k + kTile * ld;
+  float* pt = v + kTile * ld;
+  hd.load(q, 0, i0, a);
+  float m = -INFINITY, l = 0.0f, acc[kAcc];
+#pragma unroll
+  for (int c = 0; c < kAcc; ++c) acc[c] = 0.0f;
+  for (int j0 = 0; j0 < a.T; j0 += kTile) {
+    __syncthreads();  // the previous tile is consumed (and q is complete)
+    hd.load(k, 1, j0, a);
+    hd.load(v, 2, j0, a);
+    __syncthreads();
+    float s[kPer], mt = -INFINITY;
+#pragma unroll
+    for (int t = 0; t < kPer; ++t) {
+      const int jj = sub + kLanes * t;
+      s[t] = hd.keys.ok(j0 + jj) ? dot(q + r * ld, k + jj * ld, D) * a.scale : -INFINITY;
+      mt = fmaxf(mt, s[t]);
     }
-    float* dk = dqkv + (int64_t(b) * T + j) * C3 + C + h * D + d;
-    float* dv = dk + C;
-    *dk = acc ? *dk + ak : ak;
-    *dv = acc ? *dv + av : av;
+    const float mn = fmaxf(m, row_max(mt));
+    const float alpha = mn == -INFINITY ? 1.0f : expf(m - mn);  // 0 while m is still -inf
+    float ls = 0.0f;
+#pragma unroll
+    for (int t = 0; t < kPer; ++t) {
+      s[t] = s[t] == -INFINITY ? 0.0f : expf(s[t] - mn);  // now the unnormalized probability
+      ls += s[t];
+    }
+    l = l * alpha + row_sum(ls);
+    m = mn;
+#pragma unroll
+    for (int t = 0; t < kPer; ++t) {
+      const int jj = sub + kLanes * t;
+      pt[r * kLdS + jj] = s[t] == 0.0f ? 0.0f : s[t] * hd.keep(i, j0 + jj, a);
+    }
+    __syncwarp();  // the row's P' comes from the kLanes lanes of this warp
+    acc_rows(acc, alpha, pt + r * kLdS, v, ld, sub, D);
   }
+  if (i < a.T) {
+    const float inv = 1.0f / l;
+#pragma unroll
+    for (int c = 0; c < kAcc; ++c) acc[c] *= inv;
+    store_row(out + (int64_t(hd.b) * a.T + i) * a.C + hd.h * D, acc, sub, D, false);
+    if (sub == 0) lse[hd.bh * a.T + i] = m + logf(l);
+  }
+}
+
+// dsum(B*H*T) = dout_i . out_i per (b, h, i); one thread per row, channels in order.
+__global__ void attention_rowdot_k(float* dsum, const float* dout, const float* out, int B, int T, int C, int H) {
+  const int D = C / H;
+  const int64_t n = int64_t(B) * H * T;
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = e % T, bh = e / T, h = bh % H, b = bh / H;
+    const int64_t at = (b * T + i) * C + h * D;
+    dsum[e] = dot(dout + at, out + at, D);
+  }
+}
+
+// P_ij keep_ij and dS_ij of one (query i, key j) pair from the tiles in shared memory.
+struct PairGrad {
+  float pk, ds;
+};
+__device__ __forceinline__ PairGrad pair_grad(const float* qi, const float* goi, const float* kj, const float* vj,
+                                              float lse_i, float dsum_i, int D, float scale, float kp) {
+  const float p = expf(dot(qi, kj, D) * scale - lse_i);
+  const float dp = dot(goi, vj, D) * kp;
+  return PairGrad{p * kp, p * (dp - dsum_i) * scale};
+}
+
+// The backward kernels' shared memory, bwd_smem_floats(D) floats: Q, dO, K, V tiles
+// (kTile, D+1); P' and dS (kTile, kLdS); lse and dsum of a query tile (kTile). The dQ kernel
+// leaves pk, tl and td unused.
+struct BwdTiles {
+  float *q, *go, *k, *v, *pk, *ds, *tl, *td;
+  __device__ __forceinline__ BwdTiles(float* sm, int ld)
+      : q(sm), go(q + kTile * ld), k(go + kTile * ld), v(k + kTile * ld), pk(v + kTile * ld), ds(pk + kTile * kLdS),
+        tl(ds + kTile * kLdS), td(tl + kTile) {}
+};
+size_t bwd_smem_floats(int D) {
+  return size_t(4) * kTile * (D + 1) + size_t(2) * kTile * kLdS + 2 * kTile;
+}
+
+// grid (ceil(T/kTile), H, B), block kThreads, one block per key tile; P' and dS are stored by
+// key row.
+__global__ void attention_bwd_kv_k(float* dqkv, const float* dout, const float* lse, const float* dsum, Attn a,
+                                   bool acc) {
+  DYNAMIC_SMEM(float, sm);
+  __shared__ float red[32];
+  const Head hd(a, red);
+  const int D = hd.D, ld = hd.ld, j0 = blockIdx.x * kTile;
+  const int r = threadIdx.x / kLanes, sub = threadIdx.x % kLanes, j = j0 + r;
+  const BwdTiles tiles(sm, ld);
+  float *q = tiles.q, *go = tiles.go, *k = tiles.k, *v = tiles.v, *pk = tiles.pk, *ds = tiles.ds;
+  float *tl = tiles.tl, *td = tiles.td;
+  hd.load(k, 1, j0, a);
+  hd.load(v, 2, j0, a);
+  const bool kok = hd.keys.ok(j);
+  float ak[kAcc], av[kAcc];
+#pragma unroll
+  for (int c = 0; c < kAcc; ++c) ak[c] = av[c] = 0.0f;
+  for (int i0 = 0; i0 < a.T; i0 += kTile) {
+    __syncthreads();
+    hd.load(q, 0, i0, a);
+    hd.load_dout(go, dout, i0, a);
+    for (int e = threadIdx.x; e < kTile; e += blockDim.x) {
+      tl[e] = i0 + e < a.T ? lse[hd.bh * a.T + i0 + e] : 0.0f;
+      td[e] = i0 + e < a.T ? dsum[hd.bh * a.T + i0 + e] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int t = 0; t < kPer; ++t) {
+      const int ii = sub + kLanes * t, i = i0 + ii;
+      PairGrad g{0.0f, 0.0f};
+      if (kok && i < a.T)
+        g = pair_grad(q + ii * ld, go + ii * ld, k + r * ld, v + r * ld, tl[ii], td[ii], D, a.scale, hd.keep(i, j, a));
+      pk[r * kLdS + ii] = g.pk;
+      ds[r * kLdS + ii] = g.ds;
+    }
+    __syncwarp();  // the key row's P' and dS come from the kLanes lanes of this warp
+    acc_rows(av, 1.0f, pk + r * kLdS, go, ld, sub, D);
+    acc_rows(ak, 1.0f, ds + r * kLdS, q, ld, sub, D);
+  }
+  if (j < a.T) {
+    float* dk = dqkv + (int64_t(hd.b) * a.T + j) * hd.C3 + a.C + hd.h * D;
+    store_row(dk, ak, sub, D, acc);
+    store_row(dk + a.C, av, sub, D, acc);
+  }
+}
+
+// grid (ceil(T/kTile), H, B), block kThreads, one block per query tile.
+__global__ void attention_bwd_q_k(float* dqkv, const float* dout, const float* lse, const float* dsum, Attn a,
+                                  bool acc) {
+  DYNAMIC_SMEM(float, sm);
+  __shared__ float red[32];
+  const Head hd(a, red);
+  const int D = hd.D, ld = hd.ld, i0 = blockIdx.x * kTile;
+  const int r = threadIdx.x / kLanes, sub = threadIdx.x % kLanes, i = i0 + r;
+  const BwdTiles tiles(sm, ld);
+  float *q = tiles.q, *go = tiles.go, *k = tiles.k, *v = tiles.v, *ds = tiles.ds;
+  hd.load(q, 0, i0, a);
+  hd.load_dout(go, dout, i0, a);
+  const float li = i < a.T ? lse[hd.bh * a.T + i] : 0.0f, di = i < a.T ? dsum[hd.bh * a.T + i] : 0.0f;
+  float aq[kAcc];
+#pragma unroll
+  for (int c = 0; c < kAcc; ++c) aq[c] = 0.0f;
+  for (int j0 = 0; j0 < a.T; j0 += kTile) {
+    __syncthreads();
+    hd.load(k, 1, j0, a);
+    hd.load(v, 2, j0, a);
+    __syncthreads();
+#pragma unroll
+    for (int t = 0; t < kPer; ++t) {
+      const int jj = sub + kLanes * t, j = j0 + jj;
+      float g = 0.0f;
+      if (i < a.T && hd.keys.ok(j))
+        g = pair_grad(q + r * ld, go + r * ld, k + jj * ld, v + jj * ld, li, di, D, a.scale, hd.keep(i, j, a)).ds;
+      ds[r * kLdS + jj] = g;
+    }
+    __syncwarp();
+    acc_rows(aq, 1.0f, ds + r * kLdS, k, ld, sub, D);
+  }
+  if (i < a.T) store_row(dqkv + (int64_t(hd.b) * a.T + i) * hd.C3 + hd.h * D, aq, sub, D, acc);
 }
 
 size_t smem_or_raise(const void* k, size_t bytes) {
@@ -160,38 +320,50 @@ size_t smem_or_raise(const void* k, size_t bytes) {
   return bytes;
 }
 
+// The shared kernel arguments for one call.
+Attn attn_args(const float* qkv, const int32_t* mask, int T, int C, int H, float p_drop, uint64_t seed,
+               uint64_t offset) {
+  const int D = C / H;
+  if (D < 1 || D > kMaxD)
+    ::mr::throw_error(__FILE__, __LINE__, "attention", "head dim " + std::to_string(D) + " outside [1, 128]");
+  return Attn{qkv, mask, T, C, H, float(1.0 / sqrt(double(D))), p_drop,
+              p_drop > 0 ? float(1.0 / (1.0 - double(p_drop))) : 1.0f, seed, offset};
+}
+
+
 }  // namespace
 
-void attention_fwd(float* out, float* probs, const float* qkv, const int32_t* mask, int B, int T, int C, int H,
+void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C, int H,
                    float p_drop, uint64_t seed, uint64_t offset) {
   if (B == 0 || T == 0 || C == 0) return;
-  const int D = C / H;
-  const float scale = float(1.0 / sqrt(double(D)));
-  const float ks = p_drop > 0 ? float(1.0 / (1.0 - double(p_drop))) : 1.0f;
+  const Attn a = attn_args(qkv, mask, T, C, H, p_drop, seed, offset);
   auto* k = attention_fwd_k;
-  const size_t smem = smem_or_raise(reinterpret_cast<const void*>(k), size_t(T + D) * sizeof(float));
-  LAUNCH(k, dim3(T, H, B), kRowBlock, smem, 0)(out, probs, qkv, mask, T, C, H, scale, p_drop, ks, seed, offset);
+  const size_t smem = (size_t(3) * kTile * (C / H + 1) + size_t(kTile) * kLdS) * sizeof(float);
+  smem_or_raise(reinterpret_cast<const void*>(k), smem);
+  const dim3 grid((T + kTile - 1) / kTile, H, B);
+  LAUNCH(k, grid, kThreads, smem, 0)(out, lse, a);
   check_launch("attention_fwd_k");
 }
 
-void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* probs, const int32_t* mask, int B,
-                   int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset, bool acc_dqkv) {
-  (void)mask;  // masked keys have probability 0, so their gradients come out 0 by themselves
+void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                   const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset,
+                   bool acc_dqkv) {
   if (B == 0 || T == 0 || C == 0 || !dqkv) return;
-  const int D = C / H;
-  const float scale = float(1.0 / sqrt(double(D)));
-  const float ks = p_drop > 0 ? float(1.0 / (1.0 - double(p_drop))) : 1.0f;
-  float* dots = static_cast<float*>(scratch(size_t(B) * H * T * sizeof(float)));
-  auto* kq = attention_bwd_q_k;
-  size_t smem = smem_or_raise(reinterpret_cast<const void*>(kq), size_t(T + D) * sizeof(float));
-  LAUNCH(kq, dim3(T, H, B), kRowBlock, smem, 0)(dqkv, dots, dout, qkv, probs, T, C, H, scale, p_drop, ks, seed,
-                                                offset, acc_dqkv);
-  check_launch("attention_bwd_q_k");
+  const Attn a = attn_args(qkv, mask, T, C, H, p_drop, seed, offset);
+  float* dsum = static_cast<float*>(scratch(size_t(B) * H * T * sizeof(float)));
+  auto* kd = attention_rowdot_k;
+  LAUNCH(kd, blocks_for(int64_t(B) * H * T), kBlock, 0, 0)(dsum, dout, out, B, T, C, H);
+  check_launch("attention_rowdot_k");
+  const dim3 grid((T + kTile - 1) / kTile, H, B);
   auto* kkv = attention_bwd_kv_k;
-  smem = smem_or_raise(reinterpret_cast<const void*>(kkv), size_t(2 * T + D) * sizeof(float));
-  LAUNCH(kkv, dim3(T, H, B), kRowBlock, smem, 0)(dqkv, dots, dout, qkv, probs, T, C, H, scale, p_drop, ks, seed,
-                                                 offset, acc_dqkv);
+  const size_t smem = bwd_smem_floats(C / H) * sizeof(float);
+  smem_or_raise(reinterpret_cast<const void*>(kkv), smem);
+  LAUNCH(kkv, grid, kThreads, smem, 0)(dqkv, dout, lse, dsum, a, acc_dqkv);
   check_launch("attention_bwd_kv_k");
+  auto* kq = attention_bwd_q_k;
+  smem_or_raise(reinterpret_cast<const void*>(kq), smem);
+  LAUNCH(kq, grid, kThreads, smem, 0)(dqkv, dout, lse, dsum, a, acc_dqkv);
+  check_launch("attention_bwd_q_k");
 }
 
 }  // namespace mr::cuda

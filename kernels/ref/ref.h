@@ -23,8 +23,8 @@ template <class T> void bias_act_bwd(T* dx, T* db, const T* dout, const T* x, co
 template <class T> void layernorm_fwd(T* y, T* s, T* mean, T* rstd, const T* a, const T* r, const T* gamma, const T* beta, int N, int C, float eps);
 template <class T> void layernorm_bwd(T* da, T* dr, T* dgamma, T* dbeta, const T* dy, const T* s, const T* mean, const T* rstd, const T* gamma, int N, int C, bool acc_da, bool acc_dr);
 
-template <class T> void attention_fwd(T* out, T* probs, const T* qkv, const int32_t* mask, int B, int T_, int C, int H, float p_drop, uint64_t seed, uint64_t offset);
-template <class T> void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* probs, const int32_t* mask, int B, int T_, int C, int H, float p_drop, uint64_t seed, uint64_t offset, bool acc);
+template <class T> void attention_fwd(T* out, T* lse, const T* qkv, const int32_t* mask, int B, int T_, int C, int H, float p_drop, uint64_t seed, uint64_t offset);
+template <class T> void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* out, const T* lse, const int32_t* mask, int B, int T_, int C, int H, float p_drop, uint64_t seed, uint64_t offset, bool acc);
 
 template <class T> void dropout_fwd(T* out, const T* in, int64_t n, float p, uint64_t seed, uint64_t offset);
 template <class T> void dropout_bwd(T* din, const T* dout, int64_t n, float p, uint64_t seed, uint64_t offset, bool acc);

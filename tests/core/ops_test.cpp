@@ -327,7 +327,8 @@ TEST_CASE("op: layernorm with fused residual") {
 TEST_CASE("op: attention (mask, dropout)") {
   struct Sh { int B, T, C, H; float p; bool masked; bool fd; };
   for (Sh sh : {Sh{1, 1, 4, 1, 0.f, false, true}, Sh{2, 7, 8, 2, 0.f, true, true}, Sh{3, 17, 64, 4, 0.f, true, true},
-                Sh{2, 33, 16, 2, 0.1f, true, true}, Sh{1, 129, 64, 2, 0.f, true, false}, Sh{2, 64, 64, 2, 0.25f, false, false}}) {
+                Sh{2, 33, 16, 2, 0.1f, true, true}, Sh{1, 129, 64, 2, 0.f, true, false}, Sh{2, 64, 64, 2, 0.25f, false, false},
+                Sh{2, 97, 32, 2, 0.2f, true, false}}) {  // 97: the CPU's second block of 64 rows, with dropout
     CAPTURE(sh.B); CAPTURE(sh.T); CAPTURE(sh.C); CAPTURE(sh.H); CAPTURE(sh.p);
     std::mt19937_64 rng(sh.B * 13 + sh.T);
     const int B = sh.B, T = sh.T, C = sh.C, H = sh.H;
@@ -341,13 +342,13 @@ TEST_CASE("op: attention (mask, dropout)") {
     s.x = {randn(size_t(B) * T * 3 * C, rng)};
     s.diff = {true};
     s.param = {false};
-    s.out_sizes = {size_t(B) * T * C, size_t(B) * H * T * T};
+    s.out_sizes = {size_t(B) * T * C, size_t(B) * H * T};  // out, lse
     s.fd = sh.fd;
     const uint64_t seed = 1234, off = 77;
     s.fwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o) { k.attention_fwd(o[0], o[1], x[0], m.empty() ? nullptr : m.data(), B, T, C, H, p, seed, off); };
-    s.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o, const float* d, FPtrs& g, bool acc) { k.attention_bwd(g[0], d, x[0], o[1], m.empty() ? nullptr : m.data(), B, T, C, H, p, seed, off, acc); };
+    s.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o, const float* d, FPtrs& g, bool acc) { k.attention_bwd(g[0], d, x[0], o[0], o[1], m.empty() ? nullptr : m.data(), B, T, C, H, p, seed, off, acc); };
     s.fwd_d = [=](DPtrs& x, DPtrs& o) { ref::attention_fwd<double>(o[0], o[1], x[0], m.empty() ? nullptr : m.data(), B, T, C, H, p, seed, off); };
-    s.bwd_d = [=](DPtrs& x, DPtrs& o, const double* d, DPtrs& g) { ref::attention_bwd<double>(g[0], d, x[0], o[1], m.empty() ? nullptr : m.data(), B, T, C, H, p, seed, off, false); };
+    s.bwd_d = [=](DPtrs& x, DPtrs& o, const double* d, DPtrs& g) { ref::attention_bwd<double>(g[0], d, x[0], o[0], o[1], m.empty() ? nullptr : m.data(), B, T, C, H, p, seed, off, false); };
     run_op(s, 5);
   }
 }
@@ -358,13 +359,19 @@ TEST_CASE("op: attention ignores padded keys") {
   std::mt19937_64 rng(9);
   auto qkv = randn(size_t(B) * T * 3 * C, rng);
   std::vector<int32_t> mask = {1, 1, 1, 0, 0, 1, 1, 1, 1, 1};
-  std::vector<float> a(qkv.begin(), qkv.end()), b = a, oa(B * T * C), ob(B * T * C), pa(B * H * T * T), pb(B * H * T * T);
+  std::vector<float> a(qkv.begin(), qkv.end()), b = a, oa(B * T * C), ob(B * T * C), la(B * H * T), lb(B * H * T);
   for (int t = 3; t < 5; ++t)
     for (int c = C; c < 3 * C; ++c) b[size_t(t) * 3 * C + c] += 100.0f;
-  kCpuKernels.attention_fwd(oa.data(), pa.data(), a.data(), mask.data(), B, T, C, H, 0.f, 0, 0);
-  kCpuKernels.attention_fwd(ob.data(), pb.data(), b.data(), mask.data(), B, T, C, H, 0.f, 0, 0);
+  kCpuKernels.attention_fwd(oa.data(), la.data(), a.data(), mask.data(), B, T, C, H, 0.f, 0, 0);
+  kCpuKernels.attention_fwd(ob.data(), lb.data(), b.data(), mask.data(), B, T, C, H, 0.f, 0, 0);
   CHECK(oa == ob);
-  for (int i = 0; i < T; ++i) CHECK(pa[size_t(i) * T + 3] == 0.0f);
+  CHECK(la == lb);
+  // and their gradients are exactly 0
+  std::vector<float> dout(B * T * C, 1.0f), g(a.size(), 7.0f);
+  kCpuKernels.attention_bwd(g.data(), dout.data(), a.data(), oa.data(), la.data(), mask.data(), B, T, C, H, 0.f, 0, 0,
+                            false);
+  for (int t = 3; t < 5; ++t)
+    for (int c = C; c < 3 * C; ++c) CHECK(g[size_t(t) * 3 * C + c] == 0.0f);
 }
 
 TEST_CASE("op: dropout") {

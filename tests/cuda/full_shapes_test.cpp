@@ -33,12 +33,12 @@ TEST_CASE("cuda op (native, full shapes): attention B=2, T=512, 12 heads of 64, 
   auto qkv = randnf(size_t(B) * T * 3 * C, rng);
   std::vector<int32_t> mask(size_t(B) * T, 1);
   for (int t = 300; t < T; ++t) mask[T + t] = 0;
-  Outs fo = run_case({"attention_fwd", {filled(size_t(B) * T * C, 0.f), filled(size_t(B) * H * T * T, 0.f), qkv}, {mask},
+  Outs fo = run_case({"attention_fwd", {filled(size_t(B) * T * C, 0.f), filled(size_t(B) * H * T, 0.f), qkv}, {mask},
                       {kTol, kTol, -1},
                       [=](const KernelTable& k, auto& p, auto& i) { k.attention_fwd(p[0], p[1], p[2], i[0], B, T, C, H, 0.1f, 3, 0); }});
   auto dout = randnf(size_t(B) * T * C, rng);
-  run_case({"attention_bwd", {filled(qkv.size(), 0.f), dout, qkv, fo.ref[1]}, {mask}, {kTol, -1, -1, -1},
-            [=](const KernelTable& k, auto& p, auto& i) { k.attention_bwd(p[0], p[1], p[2], p[3], i[0], B, T, C, H, 0.1f, 3, 0, false); }});
+  run_case({"attention_bwd", {filled(qkv.size(), 0.f), dout, qkv, fo.ref[0], fo.ref[1]}, {mask}, {kTol, -1, -1, -1, -1},
+            [=](const KernelTable& k, auto& p, auto& i) { k.attention_bwd(p[0], p[1], p[2], p[3], p[4], i[0], B, T, C, H, 0.1f, 3, 0, false); }});
 }
 
 TEST_CASE("cuda op (native, full shapes): layernorm, GELU, embedding, cross-entropy over a 30522 vocabulary") {

@@ -1,8 +1,8 @@
 // Every op of the kernel table on the CUDA backend against kernels/ref, on awkward shapes
-// (rows 1, 33, 132, 1025; sequence lengths 1, 7, 64, 129; head dims 32 and 64; padded
-// batches, a fully padded sequence), each backward in the three convention modes, with
-// sentinels and NaN-fails (tests/cuda/cuda_harness.h). Under the SIMT emulator in CI, natively
-// on a GPU.
+// (rows 1, 33, 132, 1025; sequence lengths 1, 7, 31, 33, 40, 64, 129, 1025; head dims 32, 64,
+// 128; padded batches, a fully padded sequence), each backward in the three convention modes,
+// with sentinels and NaN-fails (tests/cuda/cuda_harness.h). Under the SIMT emulator in CI,
+// natively on a GPU.
 // Tolerances (relative L2 error against the double-accumulating reference):
 //   fp32 kernels: 1e-5, as the CPU backend (tests/core/ops_test.cpp): fp32 unit roundoff is
 //     6e-8 and our longest reductions (~1e3 terms) stay below 1e-5, while an indexing or
@@ -10,6 +10,7 @@
 //     ulp) stay far below that too.
 //   sumsq (double accumulation on the device, squares exact in double): 1e-12.
 //   dropout: the kept/dropped pattern must equal the reference's exactly.
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/philox.h"
@@ -137,14 +138,17 @@ TEST_CASE("cuda op: layernorm with fused residual (two-pass fp32 statistics)") {
     }
 }
 
-TEST_CASE("cuda op: attention (head dims 32/64, padding, fully padded sequence, dropout)") {
+TEST_CASE("cuda op: attention (flash: head dims 32/64, padding, fully padded sequence, dropout, T up to 1025)") {
   struct S {
     int B, T, C, H;
     bool masked;
     float p;
   };
+  // T = 1, 7 and 31 fit in one tile of 32; 33, 40, 64, 129 and 1025 span several, with a partial
+  // last one. Head dims 32, 64 and 128 (128 needs more than 48 KiB of shared memory).
   for (S sh : {S{1, 1, 32, 1, false, 0.f}, S{2, 7, 128, 2, true, 0.1f}, S{3, 64, 64, 2, true, 0.f},
-               S{1, 129, 64, 1, true, 0.2f}, S{2, 7, 64, 1, false, 0.5f}}) {
+               S{1, 129, 64, 1, true, 0.2f}, S{2, 7, 64, 1, false, 0.5f}, S{3, 33, 64, 2, true, 0.1f},
+               S{2, 31, 32, 1, true, 0.f}, S{1, 40, 128, 1, true, 0.1f}, S{1, 1025, 32, 1, true, 0.1f}}) {
     const int B = sh.B, T = sh.T, C = sh.C, H = sh.H;
     const float p = sh.p;
     CAPTURE(B); CAPTURE(T); CAPTURE(C); CAPTURE(H); CAPTURE(p);
@@ -153,30 +157,54 @@ TEST_CASE("cuda op: attention (head dims 32/64, padding, fully padded sequence, 
     auto mask = sh.masked ? pad_mask(B, T) : std::vector<int32_t>{};
     if (sh.masked && B == 3)
       for (int t = 0; t < T; ++t) mask[size_t(2) * T + t] = 0;  // a sequence with no real token
+    if (T == 1025)
+      for (int t = 500; t < T; ++t) mask[t] = 0;  // whole key tiles of padding after real ones
     const uint64_t seed = 1234, off = 77;
-    Case f{"attention_fwd", {filled(size_t(B) * T * C, 0.f), filled(size_t(B) * H * T * T, 0.f), qkv}, {mask},
-           {kTol, kTol, -1},
-           [=](const KernelTable& k, auto& pp, auto& i) { k.attention_fwd(pp[0], pp[1], pp[2], i[0], B, T, C, H, p, seed, off); }};
-    Outs fo = run_case(f);
-    // masked keys get probability exactly 0
+    auto fwd = [&](const std::vector<float>& x) {
+      return run_case({"attention_fwd", {filled(size_t(B) * T * C, 0.f), filled(size_t(B) * H * T, 0.f), x}, {mask},
+                       {kTol, kTol, -1}, [=](const KernelTable& k, auto& pp, auto& i) {
+                         k.attention_fwd(pp[0], pp[1], pp[2], i[0], B, T, C, H, p, seed, off);
+                       }});
+    };
+    Outs fo = fwd(qkv);
+    // Padded keys (of a sequence with a real token) get probability exactly 0: changing their K
+    // and V changes no bit of out or lse.
+    std::vector<bool> padded_key(size_t(B) * T, false);
     if (sh.masked)
       for (int b = 0; b < B; ++b) {
         bool any = false;
         for (int t = 0; t < T; ++t) any = any || mask[size_t(b) * T + t];
-        if (!any) continue;
-        for (int h = 0; h < H; ++h)
-          for (int i = 0; i < T; ++i)
-            for (int j = 0; j < T; ++j)
-              if (!mask[size_t(b) * T + j]) REQUIRE(fo.dev[1][((size_t(b) * H + h) * T + i) * T + j] == 0.0f);
+        for (int t = 0; t < T; ++t) padded_key[size_t(b) * T + t] = any && !mask[size_t(b) * T + t];
       }
-    const auto& probs = fo.ref[1];
+    if (std::count(padded_key.begin(), padded_key.end(), true) > 0) {
+      auto moved = qkv;
+      for (size_t bt = 0; bt < padded_key.size(); ++bt)
+        if (padded_key[bt])
+          for (int c = C; c < 3 * C; ++c) moved[bt * 3 * C + c] += 100.0f;
+      Outs fm = fwd(moved);
+      CHECK(fm.dev[0] == fo.dev[0]);
+      CHECK(fm.dev[1] == fo.dev[1]);
+    }
+    const auto& out = fo.ref[0];
+    const auto& lse = fo.ref[1];
     auto dout = randnf(size_t(B) * T * C, rng);
+    std::vector<std::vector<float>> first;
     for_modes([&](float fill, bool acc) {
-      Case b{"attention_bwd", {filled(qkv.size(), fill), dout, qkv, probs}, {mask}, {kTol, -1, -1, -1},
+      Case b{"attention_bwd", {filled(qkv.size(), fill), dout, qkv, out, lse}, {mask}, {kTol, -1, -1, -1, -1},
              [=](const KernelTable& k, auto& pp, auto& i) {
-               k.attention_bwd(pp[0], pp[1], pp[2], pp[3], i[0], B, T, C, H, p, seed, off, acc);
+               k.attention_bwd(pp[0], pp[1], pp[2], pp[3], pp[4], i[0], B, T, C, H, p, seed, off, acc);
              }};
-      run_case(b);
+      Outs bo = run_case(b);
+      if (fill != 0.0f || acc) return;
+      // padded keys get exactly zero dK and dV
+      size_t nonzero = 0;
+      for (size_t bt = 0; bt < padded_key.size(); ++bt)
+        if (padded_key[bt])
+          for (int c = C; c < 3 * C; ++c) nonzero += bo.dev[0][bt * 3 * C + c] != 0.0f;
+      CHECK(nonzero == 0);
+      // deterministic: a second run gives the same bits
+      Outs again = run_case(b);
+      CHECK(again.dev[0] == bo.dev[0]);
     });
   }
 }
