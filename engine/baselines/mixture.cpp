@@ -45,7 +45,39 @@ class Mixture : public Model {
   double w_;
 };
 
+class Borrowed : public Model {
+ public:
+  explicit Borrowed(Model& m) : m_(m) {}
+  std::string name() const override { return m_.name(); }
+  void fit(const data::Split& sp) override { m_.fit(sp); }
+  void score(const data::EvalCase& c, std::span<float> out) const override { m_.score(c, out); }
+  nlohmann::json config() const override { return m_.config(); }
+
+ private:
+  Model& m_;
+};
+
 }  // namespace
+
+std::unique_ptr<Model> borrow(Model& m) { return std::make_unique<Borrowed>(m); }
+
+void parse_blend(const std::string& spec, const std::string& where, std::string* name, double* w) {
+  const auto colon = spec.rfind(':');
+  double v = -1;
+  if (colon != std::string::npos && colon + 1 < spec.size()) {
+    try {
+      size_t used = 0;
+      v = std::stod(spec.substr(colon + 1), &used);
+      if (used != spec.size() - colon - 1) v = -1;
+    } catch (const std::exception&) {
+      v = -1;
+    }
+  }
+  if (colon == std::string::npos || colon == 0 || !(v >= 0 && v <= 1))
+    throw Error(fmt::format("{} '{}': expected NAME:W with W in [0, 1], e.g. itemknn:0.3", where, spec));
+  *name = spec.substr(0, colon);
+  *w = v;
+}
 
 std::unique_ptr<Model> make_mixture(std::unique_ptr<Model> a, std::unique_ptr<Model> b, double w) {
   return std::make_unique<Mixture>(std::move(a), std::move(b), w);

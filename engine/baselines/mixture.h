@@ -13,4 +13,10 @@ namespace mr::baselines {
 
 std::unique_ptr<Model> make_mixture(std::unique_ptr<Model> a, std::unique_ptr<Model> b, double w);
 
+// A non-owning view of m (name, fit, score and config forward to it); m must outlive it.
+std::unique_ptr<Model> borrow(Model& m);
+
+// "NAME:W" (e.g. "itemknn:0.8") -> NAME and W in [0, 1]; mr::Error naming `where` otherwise.
+void parse_blend(const std::string& spec, const std::string& where, std::string* name, double* w);
+
 }  // namespace mr::baselines

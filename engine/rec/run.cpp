@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include "engine/baselines/evaluate.h"
+#include "engine/baselines/mixture.h"
 #include "engine/check.h"
 #include "engine/comm/comm.h"
 #include "engine/data/item_text.h"
@@ -339,11 +340,10 @@ nlohmann::json evaluate(LoadedRun& r, const std::string& out) {
   for (int k : kshots) {
     data::Split sp = make_split(c, r.ds, size_t(std::max(k, 1)));
     std::vector<std::unique_ptr<baselines::Model>> models;
-    for (auto& b : c.strs("eval.baselines")) {
-      baselines::Options bo;
-      bo.seed = uint64_t(c.integer("data.seed"));
-      models.push_back(baselines::make_model(b, bo));
-    }
+    baselines::Options bo;
+    bo.seed = uint64_t(c.integer("data.seed"));
+    bo.knn_shrink = c.num("eval.knn_shrink");
+    for (auto& b : c.strs("eval.baselines")) models.push_back(baselines::make_model(b, bo));
     auto run_one = [&](const baselines::Model& m, double secs) {
       auto j = baselines::evaluate(sp, m, eo);
       j["k_shot"] = k;
@@ -360,6 +360,16 @@ nlohmann::json evaluate(LoadedRun& r, const std::string& out) {
     // the evaluator's threads all wait on the scorer's lock; adaptation itself uses them
     run_one(scorer, 0);
     res["rows"].back()["seconds"] = std::round((now_s() - t0) * 100) / 100;
+    for (auto& spec : c.strs("eval.blend")) {
+      std::string bname;
+      double w = 0;
+      baselines::parse_blend(spec, "eval.blend", &bname, &w);
+      auto mx = baselines::make_mixture(baselines::borrow(scorer), baselines::make_model(bname, bo), w);
+      t0 = now_s();
+      mx->fit(sp);
+      run_one(*mx, 0);
+      res["rows"].back()["seconds"] = std::round((now_s() - t0) * 100) / 100;
+    }
     if (alg == "none" && c.integer("eval.adapt_steps") < 0 && c.integer("meta.inner_steps") > 0) {
       AdaptedScorer ft("non-meta + fine-tune", *r.model, *r.ml, int(c.integer("meta.inner_steps")),
                        float(c.num("meta.inner_lr")), fixed);

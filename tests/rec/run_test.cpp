@@ -135,6 +135,19 @@ TEST_CASE("run folder: config, item embeddings, metrics, checkpoints, results; r
   rec::evaluate(lr, "");
   auto t = lr.model->params().flat_params();
   CHECK(std::vector<float>(t.f32(), t.f32() + t.numel()) == before);
+
+  // eval.blend adds a hybrid row after the model's: W = 0 ranks exactly as the model (the
+  // mixture's log of the softmax is monotone in the scores), W = 1 exactly as pop
+  lr.cfg.set("eval.blend=pop:0,pop:1");
+  auto hyb = rec::evaluate(lr, "");
+  REQUIRE(hyb["rows"].size() == 4);  // model, model + pop 0, model + pop 1, pop
+  CHECK(hyb["rows"][1]["model"].get<std::string>().ends_with(" + pop 0"));
+  CHECK(hyb["rows"][2]["model"].get<std::string>().ends_with(" + pop 1"));
+  CHECK(hyb["rows"][1]["recall@10"] == hyb["rows"][0]["recall@10"]);
+  CHECK(hyb["rows"][1]["ndcg@10"].get<double>() == doctest::Approx(hyb["rows"][0]["ndcg@10"].get<double>()).epsilon(1e-9));
+  CHECK(hyb["rows"][2]["recall@10"] == hyb["rows"][3]["recall@10"]);
+  lr.cfg.set("eval.blend=pop:1.5");
+  CHECK_THROWS_WITH_AS(rec::evaluate(lr, ""), doctest::Contains("eval.blend 'pop:1.5'"), Error);
   fs::remove_all(root);
 }
 

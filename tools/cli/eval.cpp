@@ -103,15 +103,10 @@ int run(int argc, char** argv) {
     run_info = {{"run", model}, {"step", run->step}, {"algorithm", alg}, {"adapt_steps", steps}};
   }
   if (!blend.empty()) {
-    const auto colon = blend.rfind(':');
-    double w = -1;
-    try {
-      if (colon != std::string::npos) w = std::stod(blend.substr(colon + 1));
-    } catch (const std::exception&) {
-    }
-    if (colon == std::string::npos || colon == 0 || w < 0 || w > 1)
-      throw mr::Error(fmt::format("--blend '{}': expected NAME:W with W in [0, 1], e.g. itemknn:0.3", blend));
-    m = mr::baselines::make_mixture(std::move(m), mr::baselines::make_model(blend.substr(0, colon), mo), w);
+    std::string name;
+    double w = 0;
+    mr::baselines::parse_blend(blend, "--blend", &name, &w);
+    m = mr::baselines::make_mixture(std::move(m), mr::baselines::make_model(name, mo), w);
     run_info["blend"] = blend;
   }
   mr::data::Split sp = protocol == "loo"         ? mr::data::split_loo(ds, max_history)
