@@ -85,6 +85,15 @@ double max_rel(const std::vector<float>& a, const std::vector<float>& b, double 
   return m;
 }
 
+// the model's (B, N+1) logits for b, no gradient
+std::vector<float> all_logits(rec::RecModel& m, const rec::Batch& b) {
+  Arena a;
+  Tape t(a);
+  NoGrad ng(t);
+  Var* lg = m.logits(t, b);
+  return std::vector<float>(lg->v.f32(), lg->v.f32() + lg->v.numel());
+}
+
 }  // namespace
 
 TEST_CASE("negative sampler: uniform draws distinct items (all when N >= n); popularity follows (c + 1)^alpha") {
@@ -280,13 +289,7 @@ TEST_CASE("cosine score (model.score = cos): bounded, invariant to the user vect
     perturb(m);
     m.set_item_counts(counts());
     rec::Batch b = batch3();
-    auto logits = [&] {
-      Arena a;
-      Tape t(a);
-      NoGrad ng(t);
-      Var* lg = m.logits(t, b);
-      return std::vector<float>(lg->v.f32(), lg->v.f32() + lg->v.numel());
-    };
+    auto logits = [&] { return all_logits(m, b); };
     // |tau * logit - b_j| <= 1 (a cosine), and some pair is not trivially small
     const auto l0 = logits();
     const float* bias = m.params().at("item.bias").w.f32();
@@ -325,13 +328,7 @@ TEST_CASE("cosine score (model.score = cos): bounded, invariant to the user vect
   rec::RecModel d(cfg(0), random_vec(kN * kD, 1), kN, kD);
   perturb(d);
   rec::Batch b = batch3();
-  auto dl = [&] {
-    Arena a;
-    Tape t(a);
-    NoGrad ng(t);
-    Var* lg = d.logits(t, b);
-    return std::vector<float>(lg->v.f32(), lg->v.f32() + lg->v.numel());
-  };
+  auto dl = [&] { return all_logits(d, b); };
   const auto d0 = dl();
   for (int64_t i = 0; i < d.params().at("head.weight").w.numel(); ++i) d.params().at("head.weight").w.f32()[i] *= 3.0f;
   CHECK(max_rel(dl(), d0, 1e-3) > 1e-2);
