@@ -37,7 +37,8 @@ void RecModel::declare(int64_t D, const ItemBertSpec* top) {
   const int64_t n_items = n_items_;
   MR_CHECK(cfg.dim > 0 && cfg.heads > 0 && cfg.dim % cfg.heads == 0, "model.dim {} must be a multiple of model.heads {}",
            cfg.dim, cfg.heads);
-  MR_CHECK(cfg.pool == "cls" || cfg.pool == "mean", "model.pool must be cls or mean, got '{}'", cfg.pool);
+  MR_CHECK(cfg.pool == "cls" || cfg.pool == "mean" || cfg.pool == "recent",
+           "model.pool must be cls, mean or recent, got '{}'", cfg.pool);
   MR_CHECK(cfg.tau > 0, "model.tau must be > 0");
   MR_CHECK(cfg.score == "dot" || cfg.score == "cos", "model.score must be dot or cos, got '{}'", cfg.score);
   MR_CHECK(cfg.max_history >= 1 && cfg.layers >= 0, "model.max_history >= 1 and model.layers >= 0");
@@ -173,7 +174,14 @@ Var* RecModel::user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<i
     f = ops::dropout(t, ops::linear(t, f, t.param(*L.f2_w), t.param(*L.f2_b)), cfg_.dropout);
     x = ops::layernorm(t, f, x, t.param(*L.ln2_g), t.param(*L.ln2_b), 1e-12f);
   }
-  Var* pooled = cfg_.pool == "cls" ? ops::cls_pool(t, x, B, T1) : ops::mean_pool(t, x, mask, B, T1);
+  Var* pooled;
+  if (cfg_.pool == "recent") {  // the most recent item's position (START's for an empty history)
+    std::vector<int32_t> at(static_cast<size_t>(B));
+    for (int r = 0; r < B; ++r) at[size_t(r)] = r * T1 + (b.history[size_t(r)].empty() ? 0 : 1);
+    pooled = gather_rows(t, x, at);
+  } else {
+    pooled = cfg_.pool == "cls" ? ops::cls_pool(t, x, B, T1) : ops::mean_pool(t, x, mask, B, T1);
+  }
   return ops::linear(t, pooled, t.param(*head_w_), t.param(*head_b_));
 }
 

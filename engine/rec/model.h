@@ -6,7 +6,8 @@
 //                                                            (L2-normalised, times sqrt(D))
 //   user tower   x = LN(V[ids] + pos)  ids = [START, h_1 (most recent), h_2, ...] padded
 //                L transformer layers (fused QKV attention, GELU FFN, post-LN like BERT)
-//                pooled = x[START] ("cls") or masked mean ("mean"); u = W_h pooled + b_h
+//                pooled = x[START] ("cls"), masked mean ("mean") or x at the most recent item
+//                ("recent", SASRec-style; START for an empty history); u = W_h pooled + b_h
 //   logits       (B, N+1) = (u V^T + bias) / tau   (column N is the START row: never a target)
 //                model.score = "cos": (u_hat V_hat^T + bias) / tau, rows L2-normalised (the user
 //                tower still reads the unnormalised V)
@@ -44,7 +45,7 @@ struct ModelConfig {
   int layers = 1;        // user-tower transformer layers
   int ffn = 128;
   int max_history = 10;  // T: history items the user tower reads (plus START)
-  std::string pool = "cls";  // "cls" (the START position) or "mean"
+  std::string pool = "cls";  // "cls" (the START position), "mean" or "recent" (the most recent item)
   float tau = 8.0f;      // score = <u, v> / tau
   std::string score = "dot";  // "dot", or "cos": u and the output-side v are L2-normalised
   float dropout = 0.1f;

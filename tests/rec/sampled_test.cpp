@@ -21,6 +21,8 @@ using namespace mr;
 namespace {
 
 constexpr int64_t kN = 9, kD = 5;
+// the parameters whose gradients are checked against finite differences
+const auto kGradParams = {"item.proj.weight", "item.id", "item.bias", "user.layer.0.qkv.weight", "head.weight"};
 
 rec::ModelConfig cfg(int negatives, const std::string& sampler = "uniform") {
   rec::ModelConfig c;
@@ -214,23 +216,11 @@ TEST_CASE("sampled softmax: loss against a double reference from the full logits
 TEST_CASE("sampled softmax: gradients against central finite differences; negatives fixed by the tape's seed") {
   Model m(5, "popularity");
   rec::Batch b = batch3();
-  std::vector<float> g;
-  const double l0 = m.loss(b, &g, 7, 64);
+  const double l0 = m.loss(b, nullptr, 7, 64);
   CHECK(m.loss(b, nullptr, 7, 64) == l0);                          // same seed and offset: same negatives
   CHECK(std::abs(m.loss(b, nullptr, 7, 128) - l0) > 1e-6);         // another offset: others
   CHECK(std::abs(m.loss(b, nullptr, 8, 64) - l0) > 1e-6);          // another seed: others
-  int checked = 0;
-  for (const char* name : {"item.proj.weight", "item.id", "item.bias", "user.layer.0.qkv.weight", "head.weight"}) {
-    Param& p = m.m.params().at(name);
-    for (int64_t i : {int64_t(1), p.w.numel() / 2, p.w.numel() - 2}) {
-      const double fd = rec_test::central_diff(p.w.f32()[i], [&] { return m.loss(b, nullptr, 7, 64); });
-      const double got = g[size_t(p.offset + i)];
-      CAPTURE(name); CAPTURE(i); CAPTURE(fd); CAPTURE(got);
-      CHECK(std::abs(got - fd) < 2e-3 + 2e-2 * std::abs(fd));
-      checked++;
-    }
-  }
-  CHECK(checked == 15);
+  CHECK(rec_test::check_param_grads(m.m, b, kGradParams, rec_test::three_entries, 7, 64) == 15);
   rec::RecModel nocounts(cfg(4, "popularity"), random_vec(kN * kD, 1), kN, kD);
   Arena a;
   Tape t(a);
@@ -309,20 +299,7 @@ TEST_CASE("cosine score (model.score = cos): bounded, invariant to the user vect
     const auto l1 = logits();
     CHECK(max_rel(l1, l0, 1e-3) < 1e-5);
     // gradients of the loss (full softmax, or sampled with popularity negatives) against finite differences
-    std::vector<float> g;
-    rec_test::loss_at(m, b, &g, 7, 64);
-    int checked = 0;
-    for (const char* name : {"item.proj.weight", "item.id", "item.bias", "user.layer.0.qkv.weight", "head.weight"}) {
-      Param& p = m.params().at(name);
-      for (int64_t i : {int64_t(1), p.w.numel() / 2, p.w.numel() - 2}) {
-        const double fd = rec_test::central_diff(p.w.f32()[i], [&] { return rec_test::loss_at(m, b, nullptr, 7, 64); });
-        const double got = g[size_t(p.offset + i)];
-        CAPTURE(name); CAPTURE(i); CAPTURE(fd); CAPTURE(got);
-        CHECK(std::abs(got - fd) < 2e-3 + 2e-2 * std::abs(fd));
-        checked++;
-      }
-    }
-    CHECK(checked == 15);
+    CHECK(rec_test::check_param_grads(m, b, kGradParams, rec_test::three_entries, 7, 64) == 15);
   }
   // the dot score is not scale invariant, so the check above can fail
   rec::RecModel d(cfg(0), random_vec(kN * kD, 1), kN, kD);
