@@ -54,12 +54,21 @@ class Random : public Model {
 };
 
 // ItemKNN: cosine of the item-user co-occurrence (binary): sim(i,j) = c_ij / (sqrt(c_i c_j) +
-// shrink), top-k neighbours per item; score(j) = sum over the case's history items h of sim(h,j).
+// shrink), top-k neighbours per item; score(j) = sum over the case's distinct history items h of
+// w_h sim(h,j), w_h = decay^p with p the number of places h's latest occurrence is before the
+// most recent item (decay = 1: every item counts the same, the classic ItemKNN; decay < 1 leans
+// on the recent items, as session-based KNN variants do).
 class ItemKnn : public Model {
  public:
-  explicit ItemKnn(const Options& o) : k_(o.knn_k), shrink_(o.knn_shrink) {}
+  explicit ItemKnn(const Options& o) : k_(o.knn_k), shrink_(o.knn_shrink), decay_(o.knn_decay) {
+    MR_CHECK(decay_ > 0 && decay_ <= 1, "itemknn: the recency decay must be in (0, 1], got {}", decay_);
+  }
   std::string name() const override { return "itemknn"; }
-  nlohmann::json config() const override { return {{"k", k_}, {"shrink", shrink_}}; }
+  nlohmann::json config() const override {
+    nlohmann::json j = {{"k", k_}, {"shrink", shrink_}};
+    if (decay_ != 1) j["decay"] = decay_;
+    return j;
+  }
   void fit(const data::Split& sp) override {
     size_t ni = sp.n_items;
     // unique items per user, users per item
@@ -102,16 +111,19 @@ class ItemKnn : public Model {
   }
   void score(const data::EvalCase& c, std::span<float> out) const override {
     std::fill(out.begin(), out.end(), 0.f);
-    std::vector<uint32_t> h = c.history;
-    std::sort(h.begin(), h.end());
-    h.erase(std::unique(h.begin(), h.end()), h.end());
-    for (auto i : h)
-      for (auto& [s, j] : nbr_[i]) out[j] += s;
+    // (item, weight) per distinct history item, its latest occurrence counting
+    std::vector<std::pair<uint32_t, float>> h;
+    const size_t n = c.history.size();
+    for (size_t p = 0; p < n; ++p) h.push_back({c.history[n - 1 - p], float(std::pow(decay_, double(p)))});
+    std::stable_sort(h.begin(), h.end(), [](auto& a, auto& b) { return a.first < b.first; });
+    h.erase(std::unique(h.begin(), h.end(), [](auto& a, auto& b) { return a.first == b.first; }), h.end());
+    for (auto& [i, w] : h)
+      for (auto& [s, j] : nbr_[i]) out[j] += w * s;
   }
 
  private:
   size_t k_;
-  double shrink_;
+  double shrink_, decay_;
   std::vector<std::vector<std::pair<float, uint32_t>>> nbr_;
 };
 

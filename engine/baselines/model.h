@@ -27,6 +27,7 @@ struct Options {
   // itemknn
   size_t knn_k = 100;          // neighbours kept per item
   double knn_shrink = 0;       // sim = c_ij / (sqrt(c_i c_j) + shrink)
+  double knn_decay = 1;        // weight decay^p of the history item p places before the most recent
   // bpr
   size_t bpr_dim = 64;
   size_t bpr_epochs = 200;

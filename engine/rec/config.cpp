@@ -47,8 +47,9 @@ Config::Config() {
       {"eval.k_shots", {1, 3, 5, 10}}, {"eval.ks", {10, 50}}, {"eval.baselines", {"pop", "itemknn", "bpr"}},
       {"eval.adapt_steps", -1}, {"eval.part", "test"},
       // hybrids: extra rows ranking by the mixture log((1-W) softmax(model) + W p_NAME), "NAME:W"
-      // (engine/baselines/mixture.h); knn_shrink: ItemKNN's shrinkage (baseline and blends)
-      {"eval.blend", nlohmann::json::array()}, {"eval.knn_shrink", 0.0},
+      // (engine/baselines/mixture.h); knn_shrink / knn_decay: ItemKNN's shrinkage and recency
+      // weight (baseline and blends)
+      {"eval.blend", nlohmann::json::array()}, {"eval.knn_shrink", 0.0}, {"eval.knn_decay", 1.0},
   };
 }
 

@@ -343,6 +343,7 @@ nlohmann::json evaluate(LoadedRun& r, const std::string& out) {
     baselines::Options bo;
     bo.seed = uint64_t(c.integer("data.seed"));
     bo.knn_shrink = c.num("eval.knn_shrink");
+    bo.knn_decay = c.num("eval.knn_decay");
     for (auto& b : c.strs("eval.baselines")) models.push_back(baselines::make_model(b, bo));
     auto run_one = [&](const baselines::Model& m, double secs) {
       auto j = baselines::evaluate(sp, m, eo);

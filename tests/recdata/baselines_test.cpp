@@ -73,6 +73,25 @@ TEST_CASE("itemknn: co-occurrence cosine by hand") {
   m1->score({0, {2}, {2}, {}}, s);
   CHECK(s[0] == 0);
   CHECK(s[3] == doctest::Approx(1 / std::sqrt(2.0)));
+
+  // recency decay 0.5: history a, c, a (a most recent: weight 1; c one place back: 0.5; the
+  // older a counts once, at its latest weight). sim: a-b 1, a-c .5, c-b .5, c-d 1/sqrt(2)
+  baselines::Options d;
+  d.knn_decay = 0.5;
+  auto md = baselines::make_model("itemknn", d);
+  md->fit(sp);
+  md->score({0, {0, 2, 0}, {0, 2}, {}}, s);
+  CHECK(s[0] == doctest::Approx(0.5 * 0.5));            // from c
+  CHECK(s[1] == doctest::Approx(1.0 + 0.5 * 0.5));      // from a and c
+  CHECK(s[2] == doctest::Approx(0.5));                  // from a
+  CHECK(s[3] == doctest::Approx(0.5 / std::sqrt(2.0)));  // from c
+  md->score({0, {2, 0, 0, 2}, {0, 2}, {}}, s);          // c most recent, a one place back
+  CHECK(s[1] == doctest::Approx(0.5 + 0.5 * 1.0));
+  CHECK(s[3] == doctest::Approx(1 / std::sqrt(2.0)));
+  m->score({0, {0, 2, 0}, {0, 2}, {}}, s);  // decay 1 (default): a and c count the same
+  CHECK(s[1] == doctest::Approx(1.5));
+  d.knn_decay = 0;
+  CHECK_THROWS_WITH_AS(baselines::make_model("itemknn", d), doctest::Contains("decay"), Error);
 }
 
 TEST_CASE("bpr: learns a planted two-cluster structure, deterministically") {

@@ -61,6 +61,8 @@ int run(int argc, char** argv) {
                  "NAME:W: rank by log((1-W) softmax(model) + W NAME's normalised scores), e.g. itemknn:0.3 (a hybrid)");
   app.add_option("--knn-k", mo.knn_k, "itemknn: neighbours per item");
   app.add_option("--knn-shrink", mo.knn_shrink, "itemknn: shrinkage of the cosine denominator");
+  app.add_option("--knn-decay", mo.knn_decay,
+                 "itemknn: weight decay^p of the history item p places before the most recent (1 = all equal)");
   app.add_option("--bpr-dim", mo.bpr_dim, "bpr: embedding size");
   app.add_option("--bpr-epochs", mo.bpr_epochs, "bpr: epochs");
   app.add_option("--bpr-lr", mo.bpr_lr, "bpr: SGD learning rate");
