@@ -45,6 +45,42 @@ class Mixture : public Model {
   double w_;
 };
 
+class Ensemble : public Model {
+ public:
+  explicit Ensemble(std::vector<std::unique_ptr<Model>> m) : m_(std::move(m)) {
+    if (m_.size() < 2) throw Error(fmt::format("an ensemble needs at least two models, got {}", m_.size()));
+  }
+  std::string name() const override {
+    std::string s = "ensemble(";
+    for (size_t k = 0; k < m_.size(); ++k) s += (k ? ", " : "") + m_[k]->name();
+    return s + ")";
+  }
+  void fit(const data::Split& sp) override {
+    for (auto& m : m_) m->fit(sp);
+  }
+  void score(const data::EvalCase& c, std::span<float> out) const override {
+    const size_t n = out.size();
+    std::vector<float> s(n);
+    std::vector<double> p(n, 0.0);
+    for (auto& m : m_) {
+      m->score(c, s);
+      double mx = -INFINITY, z = 0;
+      for (float v : s) mx = std::max(mx, double(v));
+      for (float v : s) z += std::exp(double(v) - mx);
+      for (size_t i = 0; i < n; ++i) p[i] += std::exp(double(s[i]) - mx) / z;
+    }
+    for (size_t i = 0; i < n; ++i) out[i] = float(std::log(std::max(p[i] / double(m_.size()), 1e-300)));
+  }
+  nlohmann::json config() const override {
+    nlohmann::json j = nlohmann::json::array();
+    for (auto& m : m_) j.push_back({{"name", m->name()}, {"config", m->config()}});
+    return {{"ensemble", j}};
+  }
+
+ private:
+  std::vector<std::unique_ptr<Model>> m_;
+};
+
 class Borrowed : public Model {
  public:
   explicit Borrowed(Model& m) : m_(m) {}
@@ -81,6 +117,10 @@ void parse_blend(const std::string& spec, const std::string& where, std::string*
 
 std::unique_ptr<Model> make_mixture(std::unique_ptr<Model> a, std::unique_ptr<Model> b, double w) {
   return std::make_unique<Mixture>(std::move(a), std::move(b), w);
+}
+
+std::unique_ptr<Model> make_ensemble(std::vector<std::unique_ptr<Model>> members) {
+  return std::make_unique<Ensemble>(std::move(members));
 }
 
 }  // namespace mr::baselines

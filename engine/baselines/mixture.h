@@ -6,12 +6,17 @@
 //   score = log((1 - w) p_a + w p_b),  0 <= w <= 1; w = 0 ranks as a, w = 1 as b (ties aside).
 #pragma once
 #include <memory>
+#include <vector>
 
 #include "engine/baselines/model.h"
 
 namespace mr::baselines {
 
 std::unique_ptr<Model> make_mixture(std::unique_ptr<Model> a, std::unique_ptr<Model> b, double w);
+
+// An ensemble of models whose scores are logits (metarec runs): score = log(mean_k softmax(s_k)),
+// the log of the mean next-item distribution. At least two members.
+std::unique_ptr<Model> make_ensemble(std::vector<std::unique_ptr<Model>> members);
 
 // A non-owning view of m (name, fit, score and config forward to it); m must outlive it.
 std::unique_ptr<Model> borrow(Model& m);

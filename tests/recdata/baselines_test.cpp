@@ -163,15 +163,19 @@ TEST_CASE("text: mean of history vectors, dot product") {
   CHECK_THROWS_AS(baselines::make_text_model({1, 2, 3}, 2), Error);
 }
 
+namespace {
+// a model with the same fixed scores for every case
+struct Fixed : baselines::Model {
+  std::vector<float> s;
+  explicit Fixed(std::vector<float> v) : s(std::move(v)) {}
+  std::string name() const override { return "fixed"; }
+  void fit(const data::Split&) override {}
+  void score(const data::EvalCase&, std::span<float> out) const override { std::copy(s.begin(), s.end(), out.begin()); }
+};
+}  // namespace
+
 TEST_CASE("mixture: log((1-w) softmax(a) + w b/sum b) by hand; w = 0 and 1; b summing to 0 keeps a") {
   // a: fixed logits; b: pop counts 3, 1, 2, 0 (fit on the split)
-  struct Fixed : baselines::Model {
-    std::vector<float> s;
-    explicit Fixed(std::vector<float> v) : s(std::move(v)) {}
-    std::string name() const override { return "fixed"; }
-    void fit(const data::Split&) override {}
-    void score(const data::EvalCase&, std::span<float> out) const override { std::copy(s.begin(), s.end(), out.begin()); }
-  };
   auto sp = manual(3, 4, {{0, 0}, {1, 0}, {2, 0}, {0, 2}, {1, 2}, {2, 1}});
   const std::vector<float> logits = {0.0f, std::log(2.0f), std::log(4.0f), std::log(1.0f)};  // softmax 1/8 2/8 4/8 1/8
   const double pa[4] = {1.0 / 8, 2.0 / 8, 4.0 / 8, 1.0 / 8}, pb[4] = {3.0 / 6, 1.0 / 6, 2.0 / 6, 0.0};
@@ -194,4 +198,29 @@ TEST_CASE("mixture: log((1-w) softmax(a) + w b/sum b) by hand; w = 0 and 1; b su
   z->score({}, s);
   for (int i = 0; i < 4; ++i) CHECK(double(s[size_t(i)]) == doctest::Approx(std::log(pa[i])).epsilon(1e-6));
   CHECK_THROWS_AS(baselines::make_mixture(std::make_unique<Fixed>(logits), baselines::make_model("pop", {}), 1.5), Error);
+}
+
+TEST_CASE("ensemble: log of the mean of the members' softmax distributions, by hand") {
+  // softmax 1/8 2/8 4/8 1/8 and (shifted by 5: same distribution) 1/2 1/4 1/8 1/8 and 1/4 each
+  const std::vector<float> a = {0.0f, std::log(2.0f), std::log(4.0f), 0.0f};
+  const std::vector<float> b = {5 + std::log(4.0f), 5 + std::log(2.0f), 5.0f, 5.0f};
+  const std::vector<float> c = {-3.0f, -3.0f, -3.0f, -3.0f};
+  const double pa[4] = {1.0 / 8, 2.0 / 8, 4.0 / 8, 1.0 / 8}, pb[4] = {4.0 / 8, 2.0 / 8, 1.0 / 8, 1.0 / 8};
+  std::vector<std::unique_ptr<baselines::Model>> two;
+  two.push_back(std::make_unique<Fixed>(a));
+  two.push_back(std::make_unique<Fixed>(b));
+  auto e2 = baselines::make_ensemble(std::move(two));
+  std::vector<float> s(4);
+  e2->score({}, s);
+  for (int i = 0; i < 4; ++i) CHECK(double(s[size_t(i)]) == doctest::Approx(std::log((pa[i] + pb[i]) / 2)).epsilon(1e-6));
+  CHECK(e2->name() == "ensemble(fixed, fixed)");
+  std::vector<std::unique_ptr<baselines::Model>> three;
+  for (auto* v : {&a, &b, &c}) three.push_back(std::make_unique<Fixed>(*v));
+  auto e3 = baselines::make_ensemble(std::move(three));
+  e3->score({}, s);
+  for (int i = 0; i < 4; ++i)
+    CHECK(double(s[size_t(i)]) == doctest::Approx(std::log((pa[i] + pb[i] + 0.25) / 3)).epsilon(1e-6));
+  std::vector<std::unique_ptr<baselines::Model>> one;
+  one.push_back(std::make_unique<Fixed>(a));
+  CHECK_THROWS_WITH_AS(baselines::make_ensemble(std::move(one)), doctest::Contains("at least two"), Error);
 }

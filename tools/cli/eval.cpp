@@ -1,7 +1,6 @@
 // metarec eval: evaluate a model under a protocol, print a JSON object of metrics.
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <optional>
 #include <sys/stat.h>
 
 #include "engine/baselines/evaluate.h"
@@ -41,7 +40,9 @@ int run(int argc, char** argv) {
   std::string encoder = "models/all-MiniLM-L6-v2";
   app.add_option("--encoder", encoder, "text: the pretrained encoder's directory (HF BERT, mean pooling)");
   app.add_option("--protocol", protocol, "loo | cold-user | cold-item")->check(CLI::IsMember({"loo", "cold-user", "cold-item"}));
-  app.add_option("--model", model, "random | pop | itemknn | bpr | text | RUN_DIR");
+  app.add_option("--model", model,
+                 "random | pop | itemknn | bpr | text | RUN_DIR | RUN_DIR,RUN_DIR,... (an ensemble: the mean of the "
+                 "runs' softmax distributions)");
   app.add_option("--k", ks, "cutoffs, comma separated");
   app.add_option("--mask", mask,
                  "remove the case's known items from the ranking: yes | no | auto (auto: no for loo, as RecBole's "
@@ -76,7 +77,7 @@ int run(int argc, char** argv) {
 
   auto ds = da.load();
   std::unique_ptr<mr::baselines::Model> m;
-  std::optional<mr::rec::LoadedRun> run;  // outlives m, which refers to it
+  std::vector<std::unique_ptr<mr::rec::LoadedRun>> runs;  // outlive m, which refers to them
   nlohmann::json run_info;
   if (model == "text") {
     mr::rec::Config c;
@@ -88,21 +89,32 @@ int run(int argc, char** argv) {
   } else if (model == "random" || model == "pop" || model == "itemknn" || model == "bpr") {
     m = mr::baselines::make_model(model, mo);
   } else {
-    struct stat st;
-    if (::stat(model.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-      throw mr::Error(fmt::format("--model '{}': expected random, pop, itemknn, bpr, text or a run directory", model));
-    run.emplace(mr::rec::load_run(model));
-    if (run->ds.items.names != ds.items.names)
-      throw mr::Error(fmt::format("--model {}: the run was trained on other data ({} items) than --data {} ({} items)",
-                                  model, run->ds.n_items(), da.path, ds.n_items()));
-    const auto& c = run->cfg;
-    int steps = adapt_steps != -2 ? adapt_steps : static_cast<int>(c.integer("eval.adapt_steps"));
-    const std::string alg = c.str("meta.algorithm");
-    if (steps < 0) steps = alg == "none" ? 0 : static_cast<int>(c.integer("meta.inner_steps"));
-    m = std::make_unique<mr::rec::AdaptedScorer>(model, *run->model, *run->ml, steps,
-                                                 static_cast<float>(c.num("meta.inner_lr")),
-                                                 /*item_tower_fixed=*/c.str("meta.scope") != "all");
-    run_info = {{"run", model}, {"step", run->step}, {"algorithm", alg}, {"adapt_steps", steps}};
+    // one run directory, or several separated by commas: an ensemble (the mean of their next-item
+    // distributions, each run adapted to the case as its config says)
+    std::vector<std::unique_ptr<mr::baselines::Model>> members;
+    for (const auto dir_view : mr::data::split(model, ',')) {
+      const std::string dir(dir_view);
+      struct stat st;
+      if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        throw mr::Error(fmt::format("--model '{}': expected random, pop, itemknn, bpr, text or a run directory", dir));
+      runs.push_back(std::make_unique<mr::rec::LoadedRun>(mr::rec::load_run(dir)));
+      const auto& run = *runs.back();
+      if (run.ds.items.names != ds.items.names)
+        throw mr::Error(fmt::format("--model {}: the run was trained on other data ({} items) than --data {} ({} items)",
+                                    dir, run.ds.n_items(), da.path, ds.n_items()));
+      const auto& c = run.cfg;
+      int steps = adapt_steps != -2 ? adapt_steps : static_cast<int>(c.integer("eval.adapt_steps"));
+      const std::string alg = c.str("meta.algorithm");
+      if (steps < 0) steps = alg == "none" ? 0 : static_cast<int>(c.integer("meta.inner_steps"));
+      members.push_back(std::make_unique<mr::rec::AdaptedScorer>(dir, *run.model, *run.ml, steps,
+                                                                 static_cast<float>(c.num("meta.inner_lr")),
+                                                                 /*item_tower_fixed=*/c.str("meta.scope") != "all"));
+      nlohmann::json info = {{"run", dir}, {"step", run.step}, {"algorithm", alg}, {"adapt_steps", steps}};
+      if (members.size() == 1) run_info = info;
+      else if (members.size() == 2) run_info = {{"ensemble", {run_info, info}}};
+      else run_info["ensemble"].push_back(info);
+    }
+    m = members.size() == 1 ? std::move(members[0]) : mr::baselines::make_ensemble(std::move(members));
   }
   if (!blend.empty()) {
     std::string name;
