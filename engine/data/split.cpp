@@ -27,10 +27,10 @@ static std::vector<uint32_t> last_n(const std::vector<uint32_t>& s, size_t end, 
   return {s.begin() + b, s.begin() + end};
 }
 
-Split split_loo(const Dataset& ds, size_t max_history) {
+Split split_loo(const Dataset& ds, size_t max_history, bool mirror_valid) {
   MR_CHECK(max_history > 0, "max_history must be positive");
   Split sp;
-  sp.protocol = "loo";
+  sp.protocol = mirror_valid ? "loo-mirror" : "loo";
   sp.n_users = ds.n_users();
   sp.n_items = ds.n_items();
   for (uint32_t u = 0; u < ds.n_users(); u++) {
@@ -41,12 +41,13 @@ Split split_loo(const Dataset& ds, size_t max_history) {
       sp.dropped_users++;
       continue;
     }
-    sp.train.insert(sp.train.end(), inter.begin(), inter.end() - 2);
+    const bool mirror = mirror_valid && n >= 4;
+    sp.train.insert(sp.train.end(), inter.begin(), inter.end() - (mirror ? 3 : 2));
     auto seq = ds.item_sequence(u);
     EvalCase v{u, last_n(seq, n - 2, max_history), {seq.begin(), seq.begin() + (n - 2)}, {seq[n - 2]}};
     EvalCase t{u, last_n(seq, n - 1, max_history), {seq.begin(), seq.begin() + (n - 1)}, {seq[n - 1]}};
     sp.valid.push_back(std::move(v));
-    sp.test.push_back(std::move(t));
+    if (!mirror_valid) sp.test.push_back(std::move(t));
   }
   return sp;
 }

@@ -38,7 +38,13 @@ struct Split {
   size_t dropped_users = 0;                // users outside the protocol's filter
 };
 
-Split split_loo(const Dataset& ds, size_t max_history = 50);
+// mirror_valid: a validation part that mirrors the test case, for choosing settings. A user with
+// n >= 4 interactions trains on the first n-3 only, and the validation case predicts item n-2
+// from the history up to it, which ends with item n-3: like a test case, the history's most
+// recent item is one the model did not train on, and the target is two places after the training
+// data. Users with 3 interactions keep the standard validation case. The test part is empty (its
+// training data would lack an item per user); evaluate test on the standard split.
+Split split_loo(const Dataset& ds, size_t max_history = 50, bool mirror_valid = false);
 
 struct ColdUserOptions {
   uint64_t seed = 0;

@@ -10,7 +10,7 @@ namespace mr::rec {
 
 Config::Config() {
   j_ = {
-      // data and protocol
+      // data and protocol (cold-user | loo | loo-mirror: docs/data.md)
       {"data.path", ""}, {"data.protocol", "cold-user"}, {"data.seed", 0}, {"data.min_inter", 13},
       {"data.max_inter", 100}, {"data.test_fraction", 0.2}, {"data.valid_fraction", 0.1}, {"data.max_history", 50},
       // text encoder (frozen; its pooled item embeddings are computed once and cached)

@@ -94,7 +94,7 @@ void sync_from_root(comm::Communicator& cm, ParamStore& ps, AdamW* opt, TrainSta
 
 std::string target_mode(const Config& c) {
   std::string t = c.str("task.target");
-  if (t == "auto") t = c.str("data.protocol") == "loo" ? "next" : "future";
+  if (t == "auto") t = c.str("data.protocol").rfind("loo", 0) == 0 ? "next" : "future";
   MR_CHECK(t == "next" || t == "future", "task.target must be auto, next or future, got '{}'", t);
   return t;
 }
@@ -113,8 +113,8 @@ data::Dataset load_data(const Config& c) {
 
 data::Split make_split(const Config& c, const data::Dataset& ds, size_t k_shot) {
   const std::string p = c.str("data.protocol");
-  if (p == "loo") return data::split_loo(ds, size_t(c.integer("data.max_history")));
-  if (p != "cold-user") throw Error(fmt::format("data.protocol must be cold-user or loo, got '{}'", p));
+  if (p == "loo" || p == "loo-mirror") return data::split_loo(ds, size_t(c.integer("data.max_history")), p == "loo-mirror");
+  if (p != "cold-user") throw Error(fmt::format("data.protocol must be cold-user, loo or loo-mirror, got '{}'", p));
   data::ColdUserOptions o;
   o.seed = uint64_t(c.integer("data.seed"));
   o.k_shot = k_shot;

@@ -44,6 +44,23 @@ TEST_CASE("loo: last item test, second-to-last valid, history truncated") {
   // train: a b c (user 0), a b (user 1, too short to evaluate), x (user 2)
   CHECK(sp.train.size() == 6);
   CHECK_THROWS_AS(split_loo(ds, 0), mr::Error);
+
+  // mirror_valid: user 0 (a b c d e) trains on a b only; its validation case still predicts d,
+  // from a history that ends with c, which is not trained on (as e's history ends with d in test)
+  auto mv = split_loo(ds, 2, true);
+  CHECK(mv.protocol == "loo-mirror");
+  CHECK(mv.test.empty());
+  REQUIRE(mv.valid.size() == 2);
+  CHECK(nm(ds, mv.valid[0].history) == S{"b", "c"});  // c is not trained on
+  CHECK(nm(ds, mv.valid[0].targets) == S{"d"});
+  CHECK(nm(ds, mv.valid[1].history) == S{"x"});  // 3 items: the standard validation case
+  CHECK(nm(ds, mv.valid[1].targets) == S{"y"});
+  // train: a b (user 0), a b (user 1), x (user 2)
+  CHECK(mv.train.size() == 5);
+  std::vector<std::string> u0;
+  for (auto& x : mv.train)
+    if (x.user == mv.valid[0].user) u0.push_back(ds.items.names[x.item]);
+  CHECK(u0 == S{"a", "b"});
 }
 
 TEST_CASE("cold-user: filter, seeded partition, K-shot support and query") {

@@ -39,7 +39,10 @@ int run(int argc, char** argv) {
   uint64_t seed = 0;
   std::string encoder = "models/all-MiniLM-L6-v2";
   app.add_option("--encoder", encoder, "text: the pretrained encoder's directory (HF BERT, mean pooling)");
-  app.add_option("--protocol", protocol, "loo | cold-user | cold-item")->check(CLI::IsMember({"loo", "cold-user", "cold-item"}));
+  app.add_option("--protocol", protocol,
+                 "loo | loo-mirror (loo whose validation part mirrors the test case; no test part) | cold-user | "
+                 "cold-item")
+      ->check(CLI::IsMember({"loo", "loo-mirror", "cold-user", "cold-item"}));
   app.add_option("--model", model,
                  "random | pop | itemknn | bpr | text | RUN_DIR | RUN_DIR,RUN_DIR,... (an ensemble: the mean of the "
                  "runs' softmax distributions)");
@@ -123,13 +126,14 @@ int run(int argc, char** argv) {
     m = mr::baselines::make_mixture(std::move(m), mr::baselines::make_model(name, mo), w);
     run_info["blend"] = blend;
   }
-  mr::data::Split sp = protocol == "loo"         ? mr::data::split_loo(ds, max_history)
+  const bool loo = protocol == "loo" || protocol == "loo-mirror";
+  mr::data::Split sp = loo                       ? mr::data::split_loo(ds, max_history, protocol == "loo-mirror")
                        : protocol == "cold-user" ? mr::data::split_cold_user(ds, cu)
                                                  : mr::data::split_cold_item(ds, ci);
   m->fit(sp);
   mr::baselines::EvalOptions eo;
   eo.ks = parse_ks(ks);
-  eo.mask_known = mask == "auto" ? protocol != "loo" : mask == "yes";
+  eo.mask_known = mask == "auto" ? !loo : mask == "yes";
   eo.part = part;
   eo.sampled = sampled;
   eo.seed = seed;
@@ -143,7 +147,7 @@ int run(int argc, char** argv) {
   j["train_interactions"] = sp.train.size();
   j["skipped_lines"] = ds.report.total_skipped();
   if (sp.dropped_users) j["users_not_evaluated"] = sp.dropped_users;
-  if (protocol == "loo") j["max_history"] = max_history;
+  if (loo) j["max_history"] = max_history;
   if (protocol == "cold-user") {
     j["k_shot"] = cu.k_shot;
     j["user_filter"] = {cu.min_interactions, cu.max_interactions};
