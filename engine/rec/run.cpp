@@ -400,6 +400,8 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume, comm:
   comm::Communicator& cm = comm ? *comm : *single;
   const int rank = cm.rank(), nranks = cm.size();
   const bool root = rank == 0;  // only rank 0 writes the run folder and reports
+  if (c.str("data.protocol") == "loo-mirror" && c.str("eval.part") == "test")
+    throw Error("data.protocol = loo-mirror has no test part (it is for choosing settings): set eval.part = valid");
   if (root) fs::create_directories(out);
   const double t_start = now_s();
   LoadedRun r;

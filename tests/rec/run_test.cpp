@@ -174,5 +174,15 @@ TEST_CASE("run folder with sampled negatives (popularity) and the click head: re
   auto bad = small_config(data, root + "/emb.npy");
   bad.set("loss.weights=1,1,0");  // the click head without negatives
   CHECK_THROWS_WITH_AS(rec::train(bad, root + "/c", false), doctest::Contains("loss.negatives > 0"), Error);
+  // loo-mirror: trains and evaluates its validation part; its missing test part is an error
+  // before any training (not after it)
+  auto mirror = small_config(data, root + "/emb.npy");
+  for (const char* kv : {"data.protocol=loo-mirror", "train.steps=2", "eval.part=valid"}) mirror.set(kv);
+  auto mres = rec::train(mirror, root + "/m", false);
+  CHECK(mres["rows"][0]["protocol"] == "loo-mirror");
+  CHECK(mres["rows"][0]["cases"].get<int>() > 0);
+  mirror.set("eval.part=test");
+  CHECK_THROWS_WITH_AS(rec::train(mirror, root + "/n", false), doctest::Contains("no test part"), Error);
+  CHECK(!fs::exists(root + "/n"));
   fs::remove_all(root);
 }
