@@ -189,8 +189,6 @@ void run_op(OpSpec& s, uint64_t seed) {
   }
 }
 
-std::vector<double> ints_as(const std::vector<int32_t>& v) { return std::vector<double>(v.begin(), v.end()); }
-
 std::vector<int32_t> rand_ints(size_t n, int lo, int hi, std::mt19937_64& rng) {
   std::vector<int32_t> v(n);
   for (auto& x : v) x = std::uniform_int_distribution<int>(lo, hi)(rng);
