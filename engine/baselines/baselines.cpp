@@ -113,8 +113,8 @@ class ItemKnn : public Model {
     std::fill(out.begin(), out.end(), 0.f);
     // (item, weight) per distinct history item, its latest occurrence counting
     std::vector<std::pair<uint32_t, float>> h;
-    const size_t n = c.history.size();
-    for (size_t p = 0; p < n; ++p) h.push_back({c.history[n - 1 - p], float(std::pow(decay_, double(p)))});
+    double w = 1;  // decay^p, p places before the most recent item
+    for (auto it = c.history.rbegin(); it != c.history.rend(); ++it, w *= decay_) h.push_back({*it, float(w)});
     std::stable_sort(h.begin(), h.end(), [](auto& a, auto& b) { return a.first < b.first; });
     h.erase(std::unique(h.begin(), h.end(), [](auto& a, auto& b) { return a.first == b.first; }), h.end());
     for (auto& [i, w] : h)

@@ -11,6 +11,15 @@
 namespace mr::baselines {
 namespace {
 
+// p = softmax(s), in double
+void softmax(const std::vector<float>& s, std::vector<double>& p) {
+  double mx = -INFINITY, z = 0;
+  for (float v : s) mx = std::max(mx, double(v));
+  p.resize(s.size());
+  for (size_t i = 0; i < s.size(); ++i) z += p[i] = std::exp(double(s[i]) - mx);
+  for (double& v : p) v /= z;
+}
+
 class Mixture : public Model {
  public:
   Mixture(std::unique_ptr<Model> a, std::unique_ptr<Model> b, double w) : a_(std::move(a)), b_(std::move(b)), w_(w) {
@@ -26,13 +35,12 @@ class Mixture : public Model {
     std::vector<float> sa(n), sb(n);
     a_->score(c, sa);
     b_->score(c, sb);
-    double mx = -INFINITY, za = 0, zb = 0;
-    for (float v : sa) mx = std::max(mx, double(v));
-    std::vector<double> pa(n);
-    for (size_t i = 0; i < n; ++i) za += pa[i] = std::exp(double(sa[i]) - mx);
+    std::vector<double> pa;
+    softmax(sa, pa);
+    double zb = 0;
     for (float v : sb) zb += std::max(0.0, double(v));
     for (size_t i = 0; i < n; ++i) {
-      const double p = pa[i] / za, q = zb > 0 ? std::max(0.0, double(sb[i])) / zb : p;
+      const double p = pa[i], q = zb > 0 ? std::max(0.0, double(sb[i])) / zb : p;
       out[i] = float(std::log(std::max((1 - w_) * p + w_ * q, 1e-300)));
     }
   }
@@ -61,13 +69,11 @@ class Ensemble : public Model {
   void score(const data::EvalCase& c, std::span<float> out) const override {
     const size_t n = out.size();
     std::vector<float> s(n);
-    std::vector<double> p(n, 0.0);
+    std::vector<double> p(n, 0.0), pk;
     for (auto& m : m_) {
       m->score(c, s);
-      double mx = -INFINITY, z = 0;
-      for (float v : s) mx = std::max(mx, double(v));
-      for (float v : s) z += std::exp(double(v) - mx);
-      for (size_t i = 0; i < n; ++i) p[i] += std::exp(double(s[i]) - mx) / z;
+      softmax(s, pk);
+      for (size_t i = 0; i < n; ++i) p[i] += pk[i];
     }
     for (size_t i = 0; i < n; ++i) out[i] = float(std::log(std::max(p[i] / double(m_.size()), 1e-300)));
   }

@@ -45,6 +45,8 @@ struct Split {
 // data. Users with 3 interactions keep the standard validation case. The test part is empty (its
 // training data would lack an item per user); evaluate test on the standard split.
 Split split_loo(const Dataset& ds, size_t max_history = 50, bool mirror_valid = false);
+// "loo" or "loo-mirror"
+inline bool is_loo(const std::string& protocol) { return protocol == "loo" || protocol == "loo-mirror"; }
 
 struct ColdUserOptions {
   uint64_t seed = 0;

@@ -94,7 +94,7 @@ void sync_from_root(comm::Communicator& cm, ParamStore& ps, AdamW* opt, TrainSta
 
 std::string target_mode(const Config& c) {
   std::string t = c.str("task.target");
-  if (t == "auto") t = c.str("data.protocol").rfind("loo", 0) == 0 ? "next" : "future";
+  if (t == "auto") t = data::is_loo(c.str("data.protocol")) ? "next" : "future";
   MR_CHECK(t == "next" || t == "future", "task.target must be auto, next or future, got '{}'", t);
   return t;
 }
@@ -113,7 +113,7 @@ data::Dataset load_data(const Config& c) {
 
 data::Split make_split(const Config& c, const data::Dataset& ds, size_t k_shot) {
   const std::string p = c.str("data.protocol");
-  if (p == "loo" || p == "loo-mirror") return data::split_loo(ds, size_t(c.integer("data.max_history")), p == "loo-mirror");
+  if (data::is_loo(p)) return data::split_loo(ds, size_t(c.integer("data.max_history")), p == "loo-mirror");
   if (p != "cold-user") throw Error(fmt::format("data.protocol must be cold-user, loo or loo-mirror, got '{}'", p));
   data::ColdUserOptions o;
   o.seed = uint64_t(c.integer("data.seed"));
@@ -321,13 +321,19 @@ std::string results_table(const std::vector<nlohmann::json>& results, const std:
   return s;
 }
 
+int eval_adapt_steps(const Config& c, int requested) {
+  if (requested >= 0) return requested;
+  const int steps = int(c.integer("eval.adapt_steps"));
+  if (steps >= 0) return steps;
+  return c.str("meta.algorithm") == "none" ? 0 : int(c.integer("meta.inner_steps"));
+}
+
 nlohmann::json evaluate(LoadedRun& r, const std::string& out) {
   const Config& c = r.cfg;
   const bool cold = c.str("data.protocol") == "cold-user";
   const std::vector<int> kshots = cold ? c.ints("eval.k_shots") : std::vector<int>{0};
-  int steps = int(c.integer("eval.adapt_steps"));
+  const int steps = eval_adapt_steps(c);
   const std::string alg = c.str("meta.algorithm");
-  if (steps < 0) steps = alg == "none" ? 0 : int(c.integer("meta.inner_steps"));
   const std::string name = alg == "none" ? "non-meta (multi-task)" : fmt::format("meta ({}, k={})", alg, steps);
   const bool fixed = c.str("meta.scope") != "all";
   AdaptedScorer scorer(name, *r.model, *r.ml, steps, float(c.num("meta.inner_lr")), fixed);

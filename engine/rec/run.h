@@ -41,6 +41,10 @@ uint64_t item_text_key(const Config& c, const std::vector<std::string>& texts);
 // `max_examples` positions.
 Batch support_batch(const std::vector<uint32_t>& history, size_t max_examples);
 
+// The SGD steps a run adapts with at evaluation: `requested` when >= 0, else eval.adapt_steps,
+// and when that is negative too, meta.inner_steps (0 for meta.algorithm = none).
+int eval_adapt_steps(const Config& c, int requested = -1);
+
 // A trained model as the evaluator sees it: score() adapts a copy of theta to the case's
 // history with `adapt_steps` SGD steps (0: no adaptation), scores every item and restores theta.
 class AdaptedScorer : public baselines::Model {

@@ -95,6 +95,7 @@ int run(int argc, char** argv) {
     // one run directory, or several separated by commas: an ensemble (the mean of their next-item
     // distributions, each run adapted to the case as its config says)
     std::vector<std::unique_ptr<mr::baselines::Model>> members;
+    std::vector<nlohmann::json> infos;
     for (const auto dir_view : mr::data::split(model, ',')) {
       const std::string dir(dir_view);
       struct stat st;
@@ -106,18 +107,20 @@ int run(int argc, char** argv) {
         throw mr::Error(fmt::format("--model {}: the run was trained on other data ({} items) than --data {} ({} items)",
                                     dir, run.ds.n_items(), da.path, ds.n_items()));
       const auto& c = run.cfg;
-      int steps = adapt_steps != -2 ? adapt_steps : static_cast<int>(c.integer("eval.adapt_steps"));
-      const std::string alg = c.str("meta.algorithm");
-      if (steps < 0) steps = alg == "none" ? 0 : static_cast<int>(c.integer("meta.inner_steps"));
+      const int steps = mr::rec::eval_adapt_steps(c, adapt_steps);
       members.push_back(std::make_unique<mr::rec::AdaptedScorer>(dir, *run.model, *run.ml, steps,
                                                                  static_cast<float>(c.num("meta.inner_lr")),
                                                                  /*item_tower_fixed=*/c.str("meta.scope") != "all"));
-      nlohmann::json info = {{"run", dir}, {"step", run.step}, {"algorithm", alg}, {"adapt_steps", steps}};
-      if (members.size() == 1) run_info = info;
-      else if (members.size() == 2) run_info = {{"ensemble", {run_info, info}}};
-      else run_info["ensemble"].push_back(info);
+      infos.push_back(
+          {{"run", dir}, {"step", run.step}, {"algorithm", c.str("meta.algorithm")}, {"adapt_steps", steps}});
     }
-    m = members.size() == 1 ? std::move(members[0]) : mr::baselines::make_ensemble(std::move(members));
+    if (members.size() == 1) {
+      m = std::move(members[0]);
+      run_info = infos[0];
+    } else {
+      m = mr::baselines::make_ensemble(std::move(members));
+      run_info = {{"ensemble", infos}};
+    }
   }
   if (!blend.empty()) {
     std::string name;
@@ -126,7 +129,7 @@ int run(int argc, char** argv) {
     m = mr::baselines::make_mixture(std::move(m), mr::baselines::make_model(name, mo), w);
     run_info["blend"] = blend;
   }
-  const bool loo = protocol == "loo" || protocol == "loo-mirror";
+  const bool loo = mr::data::is_loo(protocol);
   mr::data::Split sp = loo                       ? mr::data::split_loo(ds, max_history, protocol == "loo-mirror")
                        : protocol == "cold-user" ? mr::data::split_cold_user(ds, cu)
                                                  : mr::data::split_cold_item(ds, ci);
