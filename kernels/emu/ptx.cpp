@@ -16,6 +16,13 @@
 #include "engine/check.h"
 #include "kernels/emu/emu.h"
 
+#if defined(MR_EMU_TSAN)
+// ThreadSanitizer mode: this file is not instrumented, so the shared-memory rows that
+// ldmatrix reads are reported by hand, as reads of the lane that gives the address, in that
+// lane's fiber and before the collective (whose warp sync then orders them like a real load).
+extern "C" void __tsan_read_range(void* addr, unsigned long size);
+#endif
+
 namespace mr::emu {
 namespace {
 
@@ -101,6 +108,9 @@ void mma_m16n8k16(bool bf16, float* d, const uint32_t* a, const uint32_t* b, con
 void ldmatrix(int num, bool trans, uint32_t* regs, const void* row_addr, const Loc& loc) {
   MR_CHECK(num == 1 || num == 2 || num == 4, "ldmatrix: .x{} is not .x1, .x2 or .x4", num);
   LdmSlot s{row_addr, regs};
+#if defined(MR_EMU_TSAN)
+  if (lane_id() < unsigned(8 * num)) __tsan_read_range(const_cast<void*>(row_addr), 16);
+#endif
   collective(kLdm[trans ? 1 : 0][num == 1 ? 0 : num == 2 ? 1 : 2], 0xffffffffu, &s, loc);
 }
 

@@ -27,6 +27,8 @@ void trap();  // thread 2 calls __trap()
 // bugs.cu: each is a deliberately broken kernel; the emulator must catch it
 void neighbour_no_barrier(float* out, const float* in, int n);    // out[t] = in[t-1] without __syncthreads
 void neighbour_with_barrier(float* out, const float* in, int n);  // the fixed version
+void ldmatrix_no_barrier(uint32_t* out, const uint16_t* in);  // warp 1 stages 8x8 b16, warp 0 ldmatrix, no barrier
+void ldmatrix_with_barrier(uint32_t* out, const uint16_t* in);  // the fixed version
 void bug_deadlock();              // lane 0 at __syncthreads, lanes 1..31 at __shfl_sync
 void bug_divergent_barrier();     // odd and even threads at different __syncthreads
 void bug_exit_before_barrier();   // thread 3 returns, the others __syncthreads
