@@ -23,9 +23,10 @@
 //        dq_i = sum_j dS_ij k_j.
 //   Every sum runs in a fixed order (tiles in order, then the rows of a tile in order), so two
 //   runs are bit-identical. dqkv is written or added by acc_dqkv (each element by one thread).
-#include "kernels/cuda/common.cuh"
+// In Math::bf16 the head dims 16, 32, 64 and 128 go to the tensor-core kernels of
+// attention_tc.cu instead (same semantics, bf16 operands); the rowdot pass is shared.
+#include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/cuda_ops.h"
-#include "kernels/philox.h"
 
 namespace mr::cuda {
 
@@ -38,27 +39,6 @@ constexpr int kPer = kTile / kLanes;       // scores of a tile per thread
 constexpr int kMaxD = 128;                 // largest head dim
 constexpr int kAcc = kMaxD / kLanes;       // output channels per thread, at most
 constexpr int kLdS = kTile + 1;            // row stride of the (kTile, kTile) score tiles
-
-// Whether key j of sequence b takes part: in range, and real unless the sequence has no real
-// token at all (then every key counts, as in the reference).
-struct Keys {
-  const int32_t* mask;
-  int b, T, valid;
-  __device__ __forceinline__ bool ok(int j) const { return j < T && (valid == 0 || !mask || mask[b * T + j]); }
-};
-
-// Number of real tokens of sequence b (all T without a mask); block-wide, all threads get it.
-__device__ __forceinline__ int count_valid(const int32_t* mask, int b, int T, float* red) {
-  if (!mask) return T;
-  float cnt = 0.0f;
-  for (int j = threadIdx.x; j < T; j += blockDim.x) cnt += mask[b * T + j] ? 1.0f : 0.0f;
-  return int(block_sum(cnt, red) + 0.5f);
-}
-
-__device__ __forceinline__ float keep_scale_of(uint64_t seed, uint64_t idx, float p_drop, float ks) {
-  if (p_drop <= 0.0f) return 1.0f;
-  return dropout_keep(seed, idx, p_drop) ? ks : 0.0f;
-}
 
 // dst(kTile, ld) <- rows [r0, r0 + kTile) of a (T, D) view with row stride `stride`; rows past
 // T are zero (never NaN: they are multiplied by zero probabilities).
@@ -109,15 +89,6 @@ __device__ __forceinline__ void store_row(float* dst, const float* acc, int sub,
   }
 }
 
-// The arguments every attention kernel shares (one struct, so the kernels read like the math).
-struct Attn {
-  const float* qkv;
-  const int32_t* mask;
-  int T, C, H;
-  float scale, p_drop, ks;  // 1/sqrt(D); dropout probability and 1/(1-p)
-  uint64_t seed, offset;
-};
-
 // The block's head: sequence b = blockIdx.z, head h = blockIdx.y, and its views. Computing
 // `keys` is block-wide (it contains barriers), so every thread constructs it.
 struct Head {
@@ -139,7 +110,7 @@ struct Head {
   }
   // the dropout factor of (query i, key j): 0 or 1/(1-p) (1 without dropout)
   __device__ __forceinline__ float keep(int i, int j, const Attn& a) const {
-    return keep_scale_of(a.seed, a.offset + uint64_t(bh * a.T + i) * uint64_t(a.T) + uint64_t(j), a.p_drop, a.ks);
+    return attn_keep(a, bh, i, j);
   }
 };
 
@@ -315,11 +286,6 @@ __global__ void attention_bwd_q_k(float* dqkv, const float* dout, const float* l
   if (i < a.T) store_row(dqkv + (int64_t(hd.b) * a.T + i) * hd.C3 + hd.h * D, aq, sub, D, acc);
 }
 
-size_t smem_or_raise(const void* k, size_t bytes) {
-  if (bytes > 48 * 1024) CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
-  return bytes;
-}
-
 // The shared kernel arguments for one call.
 Attn attn_args(const float* qkv, const int32_t* mask, int T, int C, int H, float p_drop, uint64_t seed,
                uint64_t offset) {
@@ -337,6 +303,7 @@ void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask
                    float p_drop, uint64_t seed, uint64_t offset) {
   if (B == 0 || T == 0 || C == 0) return;
   const Attn a = attn_args(qkv, mask, T, C, H, p_drop, seed, offset);
+  if (math() == Math::bf16 && attention_tc_supports(C / H)) return attention_fwd_tc(out, lse, a, B, C / H);
   auto* k = attention_fwd_k;
   const size_t smem = (size_t(3) * kTile * (C / H + 1) + size_t(kTile) * kLdS) * sizeof(float);
   smem_or_raise(reinterpret_cast<const void*>(k), smem);
@@ -354,6 +321,8 @@ void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float
   auto* kd = attention_rowdot_k;
   LAUNCH(kd, blocks_for(int64_t(B) * H * T), kBlock, 0, 0)(dsum, dout, out, B, T, C, H);
   check_launch("attention_rowdot_k");
+  if (math() == Math::bf16 && attention_tc_supports(C / H))
+    return attention_bwd_tc(dqkv, dout, lse, dsum, a, B, C / H, acc_dqkv);
   const dim3 grid((T + kTile - 1) / kTile, H, B);
   auto* kkv = attention_bwd_kv_k;
   const size_t smem = bwd_smem_floats(C / H) * sizeof(float);

@@ -6,10 +6,22 @@
 // gradients = or += by their acc flag).
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "kernels/kernel_table.h"
 
 namespace mr::cuda {
+
+// The backend's arithmetic. fp32 (the default): every op in fp32 on CUDA cores, equal to the
+// reference to 1e-5. bf16: the ops that have a tensor-core path (attention so far) round
+// their matrix-product operands to bf16 and accumulate in fp32; storage stays fp32, so
+// nothing else changes. Tolerances per mode: docs/cuda.md.
+enum class Math { fp32, bf16 };
+void set_math(Math m);
+Math math();
+// "fp32" or "bf16"; false (m untouched) for anything else.
+bool parse_math(const std::string& s, Math& m);
+const char* math_name(Math m);
 
 void embedding_fwd(float* out, const int32_t* ids, const int32_t* types, const float* wte, const float* wpe,
                    const float* wtt, int B, int T, int C);

@@ -14,7 +14,17 @@ bool install_allocator();  // kernels/cuda/device.cu
 namespace {
 void* g_scratch = nullptr;
 size_t g_scratch_bytes = 0;
+Math g_math = Math::fp32;
 }  // namespace
+
+void set_math(Math m) { g_math = m; }
+Math math() { return g_math; }
+bool parse_math(const std::string& s, Math& m) {
+  if (s == "fp32") return m = Math::fp32, true;
+  if (s == "bf16") return m = Math::bf16, true;
+  return false;
+}
+const char* math_name(Math m) { return m == Math::bf16 ? "bf16" : "fp32"; }
 
 void* scratch(size_t bytes) {
   if (bytes > g_scratch_bytes) {

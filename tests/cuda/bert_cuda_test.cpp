@@ -21,6 +21,7 @@
 #include "engine/bert.h"
 #include "engine/optim.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "tests/cuda/cuda_harness.h"
 #include "tests/core/op_harness.h"
 #include "weights/safetensors.h"
 
@@ -207,4 +208,45 @@ TEST_CASE("cuda bert: with dropout, the same masks as the CPU backend" * doctest
     CAPTURE(p.name);
     CHECK(rel(p.g, c.ps.at(p.name).g) <= 1e-5);
   }
+}
+
+// Math::bf16: attention runs on the tensor-core kernels (head dim 16 here), with Q, K, V, P' and
+// dS rounded to bf16 (unit roundoff u = 2^-9 = 2e-3), every other op in fp32. The step must stay
+// within a few u of PyTorch's fp32: hidden, pooled and loss <= 5u = 1e-2, every gradient <= 10u =
+// 2e-2 (the backward adds the dS rounding and amplifies through two layers), while still
+// differing from the fp32 step (so the bf16 path did run). A wrong index or fragment would give
+// O(1) errors.
+TEST_CASE("cuda bert: bf16 tensor-core attention stays within bf16 error of PyTorch" *
+          doctest::skip(!have_fixture())) {
+  Init init;
+  TinyBert g(Device::CUDA), f(Device::CUDA);
+  Arena ga(Device::CUDA), fa(Device::CUDA);
+  Tape ft(fa);
+  auto fo = f.forward(ft);  // fp32, for the "did it run" check
+  ft.backward(fo.loss);
+  cudatest::MathScope bf16(cuda::Math::bf16);
+  Tape gt(ga);
+  auto go = g.forward(gt);
+  const double eh = rel(go.hidden->v, *g.golden.read_f32("last_hidden_state"));
+  const double ep = rel(go.pooled->v, *g.golden.read_f32("pooler_output"));
+  const double el = rel(go.loss->v, *g.golden.read_f32("loss"));
+  MESSAGE("cuda bf16 attention vs PyTorch fp32 rel L2: hidden ", eh, ", pooled ", ep, ", loss ", el);
+  CHECK(eh <= 1e-2);
+  CHECK(ep <= 1e-2);
+  CHECK(el <= 1e-2);
+  CHECK(rel(go.hidden->v, fo.hidden->v) > 1e-6);  // not the fp32 kernels
+  gt.backward(go.loss);
+  double worst = 0;
+  for (Param& p : g.ps.all()) {
+    CAPTURE(p.name);
+    if (is_key_bias(p.name)) {  // 0 in exact arithmetic; bf16-sized noise here
+      const std::string q = p.name.substr(0, p.name.find("key.bias")) + "query.bias";
+      CHECK(norm_of(p.g) <= 2e-2 * norm_of(g.ps.at(q).g));
+      continue;
+    }
+    const double e = rel(p.g, *g.golden.read_f32("grad." + p.name));
+    CHECK(e <= 2e-2);
+    worst = std::max(worst, e);
+  }
+  MESSAGE("cuda bf16 attention: worst gradient rel L2 error vs PyTorch fp32: ", worst);
 }

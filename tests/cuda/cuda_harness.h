@@ -26,6 +26,25 @@ namespace mr::cudatest {
 using test::kGuard;
 using test::kSentinel;
 
+// x rounded to bf16 (nearest even), kept as float: the bf16 attention's operands are then
+// exact, and the double reference sees the very values the tensor cores multiply.
+inline std::vector<float> round_bf16(std::vector<float> x) {
+  for (auto& v : x) {
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    std::memcpy(&v, &u, 4);
+  }
+  return x;
+}
+
+// Sets the backend's math mode for one scope.
+struct MathScope {
+  cuda::Math old = cuda::math();
+  explicit MathScope(cuda::Math m) { cuda::set_math(m); }
+  ~MathScope() { cuda::set_math(old); }
+};
+
 struct Case {
   std::string name;
   std::vector<std::vector<float>> f;          // float buffers with initial contents; empty = null

@@ -41,6 +41,22 @@ TEST_CASE("cuda op (native, full shapes): attention B=2, T=512, 12 heads of 64, 
             [=](const KernelTable& k, auto& p, auto& i) { k.attention_bwd(p[0], p[1], p[2], p[3], p[4], i[0], B, T, C, H, 0.1f, 3, 0, false); }});
 }
 
+// The same in Math::bf16 (tensor cores), inputs rounded to bf16: tolerance 1e-2 as in ops_test.
+TEST_CASE("cuda op (native, full shapes): bf16 tensor-core attention B=2, T=512, 12 heads of 64, padded, dropout 0.1") {
+  MathScope bf16(cuda::Math::bf16);
+  const int B = 2, T = 512, C = 768, H = 12;
+  std::mt19937_64 rng(6);
+  auto qkv = round_bf16(randnf(size_t(B) * T * 3 * C, rng));
+  std::vector<int32_t> mask(size_t(B) * T, 1);
+  for (int t = 300; t < T; ++t) mask[T + t] = 0;
+  Outs fo = run_case({"attention_fwd", {filled(size_t(B) * T * C, 0.f), filled(size_t(B) * H * T, 0.f), qkv}, {mask},
+                      {1e-2, 1e-2, -1},
+                      [=](const KernelTable& k, auto& p, auto& i) { k.attention_fwd(p[0], p[1], p[2], i[0], B, T, C, H, 0.1f, 3, 0); }});
+  auto dout = round_bf16(randnf(size_t(B) * T * C, rng));
+  run_case({"attention_bwd", {filled(qkv.size(), 0.f), dout, qkv, fo.ref[0], fo.ref[1]}, {mask}, {1e-2, -1, -1, -1, -1},
+            [=](const KernelTable& k, auto& p, auto& i) { k.attention_bwd(p[0], p[1], p[2], p[3], p[4], i[0], B, T, C, H, 0.1f, 3, 0, false); }});
+}
+
 TEST_CASE("cuda op (native, full shapes): layernorm, GELU, embedding, cross-entropy over a 30522 vocabulary") {
   const int N = 1024, C = 768, V = 30522;
   std::mt19937_64 rng(7);

@@ -12,6 +12,7 @@
 //   dropout: the kept/dropped pattern must equal the reference's exactly.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "kernels/philox.h"
 #include "tests/cuda/cuda_harness.h"
@@ -138,22 +139,34 @@ TEST_CASE("cuda op: layernorm with fused residual (two-pass fp32 statistics)") {
     }
 }
 
-TEST_CASE("cuda op: attention (flash: head dims 32/64, padding, fully padded sequence, dropout, T up to 1025)") {
+namespace {
+
+// The attention op in one math mode. fp32: tolerance kTol. bf16 (tensor cores): qkv and dout
+// are rounded to bf16 first, so the only roundings left are P' and dS to bf16 before the second
+// product (unit roundoff u = 2^-9 = 2e-3 each, fp32 accumulation); the tolerance is 5u = 1e-2,
+// while an indexing or formula error is O(1). The worst observed error is reported.
+void check_attention(cuda::Math math, double tol) {
+  MathScope scope(math);
+  const bool bf16 = math == cuda::Math::bf16;
+  double worst_fwd = 0, worst_bwd = 0;
   struct S {
     int B, T, C, H;
     bool masked;
     float p;
   };
-  // T = 1, 7 and 31 fit in one tile of 32; 33, 40, 64, 129 and 1025 span several, with a partial
-  // last one. Head dims 32, 64 and 128 (128 needs more than 48 KiB of shared memory).
+  // fp32 tiles are 32 x 32, bf16 tiles 64 x 64. T = 1, 7 and 31 fit in one tile; 33, 40, 64, 70,
+  // 129 and 1025 span one or several, with a partial last one. Head dims 16, 32, 64 and 128 (128
+  // needs more than 48 KiB of shared memory).
   for (S sh : {S{1, 1, 32, 1, false, 0.f}, S{2, 7, 128, 2, true, 0.1f}, S{3, 64, 64, 2, true, 0.f},
                S{1, 129, 64, 1, true, 0.2f}, S{2, 7, 64, 1, false, 0.5f}, S{3, 33, 64, 2, true, 0.1f},
-               S{2, 31, 32, 1, true, 0.f}, S{1, 40, 128, 1, true, 0.1f}, S{1, 1025, 32, 1, true, 0.1f}}) {
+               S{2, 31, 32, 1, true, 0.f}, S{1, 40, 128, 1, true, 0.1f}, S{1, 1025, 32, 1, true, 0.1f},
+               S{3, 70, 32, 2, true, 0.1f}}) {
     const int B = sh.B, T = sh.T, C = sh.C, H = sh.H;
     const float p = sh.p;
-    CAPTURE(B); CAPTURE(T); CAPTURE(C); CAPTURE(H); CAPTURE(p);
+    CAPTURE(B); CAPTURE(T); CAPTURE(C); CAPTURE(H); CAPTURE(p); CAPTURE(bf16);
     std::mt19937_64 rng(B * 13 + T);
     auto qkv = randnf(size_t(B) * T * 3 * C, rng);
+    if (bf16) qkv = round_bf16(qkv);
     auto mask = sh.masked ? pad_mask(B, T) : std::vector<int32_t>{};
     if (sh.masked && B == 3)
       for (int t = 0; t < T; ++t) mask[size_t(2) * T + t] = 0;  // a sequence with no real token
@@ -162,11 +175,12 @@ TEST_CASE("cuda op: attention (flash: head dims 32/64, padding, fully padded seq
     const uint64_t seed = 1234, off = 77;
     auto fwd = [&](const std::vector<float>& x) {
       return run_case({"attention_fwd", {filled(size_t(B) * T * C, 0.f), filled(size_t(B) * H * T, 0.f), x}, {mask},
-                       {kTol, kTol, -1}, [=](const KernelTable& k, auto& pp, auto& i) {
+                       {tol, tol, -1}, [=](const KernelTable& k, auto& pp, auto& i) {
                          k.attention_fwd(pp[0], pp[1], pp[2], i[0], B, T, C, H, p, seed, off);
                        }});
     };
     Outs fo = fwd(qkv);
+    worst_fwd = std::max({worst_fwd, test::rel_l2(fo.dev[0], fo.ref[0], fo.ref[0].size()), test::rel_l2(fo.dev[1], fo.ref[1], fo.ref[1].size())});
     // Padded keys (of a sequence with a real token) get probability exactly 0: changing their K
     // and V changes no bit of out or lse.
     std::vector<bool> padded_key(size_t(B) * T, false);
@@ -188,14 +202,15 @@ TEST_CASE("cuda op: attention (flash: head dims 32/64, padding, fully padded seq
     const auto& out = fo.ref[0];
     const auto& lse = fo.ref[1];
     auto dout = randnf(size_t(B) * T * C, rng);
-    std::vector<std::vector<float>> first;
+    if (bf16) dout = round_bf16(dout);
     for_modes([&](float fill, bool acc) {
-      Case b{"attention_bwd", {filled(qkv.size(), fill), dout, qkv, out, lse}, {mask}, {kTol, -1, -1, -1, -1},
+      Case b{"attention_bwd", {filled(qkv.size(), fill), dout, qkv, out, lse}, {mask}, {tol, -1, -1, -1, -1},
              [=](const KernelTable& k, auto& pp, auto& i) {
                k.attention_bwd(pp[0], pp[1], pp[2], pp[3], pp[4], i[0], B, T, C, H, p, seed, off, acc);
              }};
       Outs bo = run_case(b);
       if (fill != 0.0f || acc) return;
+      worst_bwd = std::max(worst_bwd, test::rel_l2(bo.dev[0], bo.ref[0], bo.ref[0].size()));
       // padded keys get exactly zero dK and dV
       size_t nonzero = 0;
       for (size_t bt = 0; bt < padded_key.size(); ++bt)
@@ -207,6 +222,18 @@ TEST_CASE("cuda op: attention (flash: head dims 32/64, padding, fully padded seq
       CHECK(again.dev[0] == bo.dev[0]);
     });
   }
+  MESSAGE("attention, ", std::string(cuda::math_name(math)), ": worst relative L2 error forward ", worst_fwd, ", backward ",
+          worst_bwd, " (tolerance ", tol, ")");
+}
+
+}  // namespace
+
+TEST_CASE("cuda op: attention (flash: head dims 16-128, padding, fully padded sequence, dropout, T up to 1025)") {
+  check_attention(cuda::Math::fp32, kTol);
+}
+
+TEST_CASE("cuda op: attention, bf16 tensor cores (mma.m16n8k16 + ldmatrix; same shapes)") {
+  check_attention(cuda::Math::bf16, 1e-2);
 }
 
 TEST_CASE("cuda op: dropout (the CPU's Philox mask, bit for bit)") {

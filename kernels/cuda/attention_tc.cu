@@ -1,0 +1,392 @@
+// Attention on bf16 tensor cores (Math::bf16), forward and backward, FlashAttention-2
+// structure. Same semantics and signatures as the fp32 kernels (kernels/cuda/attention.cu):
+// qkv stays fp32 in global memory; tiles are rounded to bf16 (round to nearest even) as they
+// are copied into shared memory; every product runs as mma.m16n8k16 (bf16 x bf16 -> fp32)
+// with fragments loaded by ldmatrix (kernels/cuda/ptx.cuh); softmax statistics, dS and every
+// accumulator stay fp32. P' and dS are rounded to bf16 once, to feed the second product.
+//
+// A block has 4 warps; each warp owns 16 rows (query rows in the forward and the dQ kernel,
+// key rows in the dK/dV kernel) and loops over tiles of 64 of the other side.
+//   mma fragments (PTX ISA, m16n8k16): lane = 4g + t. A (16x16): a0 (g, 2t..2t+1),
+//   a1 (g+8, 2t..), a2 (g, 2t+8..), a3 (g+8, 2t+8..). B (16x8): b0 (k 2t..2t+1, n g), b1 (k+8).
+//   C/D (16x8): c0,c1 (g, 2t..2t+1), c2,c3 (g+8, 2t..2t+1).
+// A C fragment pair (n-tiles 2c, 2c+1) is the A fragment of k-chunk c, which is how a score
+// tile becomes the left operand of the next product without leaving registers.
+//   forward, grid (T/64, H, B): S = Q K^T, online softmax, O += P' V; out = O / l, lse.
+//   dK/dV, grid (T/64, H, B), a block per 64 keys: S^T = K Q^T, P = exp(S - lse),
+//     dP^T = V dO^T, dS^T = P (keep dP - Dsum) / sqrt(D); dV += (P keep)^T dO, dK += dS^T Q.
+//   dQ, grid (T/64, H, B), a block per 64 queries: S, P, dP = dO V^T, dS; dQ += dS K.
+// No atomics, fixed order: two runs are bit-identical. Head dims 16, 32, 64 and 128.
+#include <cuda_bf16.h>
+
+#include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/ptx.cuh"
+
+namespace mr::cuda {
+
+namespace {
+
+constexpr int kRows = 16;                 // rows per warp (the mma's M)
+constexpr int kWarps = 4;
+constexpr int kBr = kRows * kWarps;       // rows of a block: 64
+constexpr int kBc = 64;                   // columns of a tile of the other side
+constexpr int kThreads = 32 * kWarps;     // 128
+constexpr int kNT = kBc / 8;              // n-tiles of 8 across a tile of 64
+
+// Two floats as one .b32 register of two bf16 (the first in the low half), rounded to nearest even.
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  return ptx::pack_b16(__bfloat16_as_ushort(__float2bfloat16_rn(lo)), __bfloat16_as_ushort(__float2bfloat16_rn(hi)));
+}
+
+// dst(rows, D + 8) bf16 <- rows [r0, r0 + rows) of a (T, D) fp32 view with row stride
+// `stride`; rows past T are zero. The row pad of 8 keeps ldmatrix rows 16-byte aligned and
+// spreads them over the banks.
+template <int D>
+__device__ __forceinline__ void load_bf16(uint16_t* dst, const float* src, int64_t stride, int r0, int rows, int T) {
+  constexpr int P = D / 2;
+  for (int e = threadIdx.x; e < rows * P; e += blockDim.x) {
+    const int r = e / P, c = 2 * (e % P);
+    float x = 0.0f, y = 0.0f;
+    if (r0 + r < T) {
+      const float* s = src + int64_t(r0 + r) * stride + c;
+      x = s[0], y = s[1];
+    }
+    *reinterpret_cast<uint32_t*>(dst + r * (D + 8) + c) = pack_bf16(x, y);
+  }
+}
+
+// The A fragment of rows [r0, r0+16) x columns [k0, k0+16) of a row-major tile.
+__device__ __forceinline__ void ld_a(uint32_t (&a)[4], const uint16_t* tile, int ld, int r0, int k0) {
+  const int l = threadIdx.x & 31, m = l >> 3;
+  ptx::ldmatrix_x4(a[0], a[1], a[2], a[3], tile + (r0 + (l & 7) + 8 * (m & 1)) * ld + k0 + 8 * (m >> 1));
+}
+// B fragments of n-tiles [n0, n0+8) and [n0+8, n0+16), k-chunk [k0, k0+16), from a tile that
+// holds B transposed, row n = column n of B (K for S = Q K^T).
+__device__ __forceinline__ void ld_b_nk(uint32_t (&b0)[2], uint32_t (&b1)[2], const uint16_t* tile, int ld, int n0,
+                                        int k0) {
+  const int l = threadIdx.x & 31, m = l >> 3;
+  ptx::ldmatrix_x4(b0[0], b0[1], b1[0], b1[1], tile + (n0 + (l & 7) + 8 * (m >> 1)) * ld + k0 + 8 * (m & 1));
+}
+// The same from a tile that holds B itself, row k (V for O = P V): transposed loads.
+__device__ __forceinline__ void ld_b_kn(uint32_t (&b0)[2], uint32_t (&b1)[2], const uint16_t* tile, int ld, int k0,
+                                        int n0) {
+  const int l = threadIdx.x & 31, m = l >> 3;
+  ptx::ldmatrix_x4_trans(b0[0], b0[1], b1[0], b1[1], tile + (k0 + (l & 7) + 8 * (m & 1)) * ld + n0 + 8 * (m >> 1));
+}
+
+__device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  ptx::mma_m16n8k16_bf16(d, a, b, d);
+}
+
+// acc(16, kBc) += A(16, D) B^T, A from rows r0 of tile `a`, B^T the (kBc, D) tile `bt`.
+template <int D>
+__device__ __forceinline__ void mm_abt(float (&acc)[kNT][4], const uint16_t* a, int r0, const uint16_t* bt) {
+  constexpr int LD = D + 8;
+#pragma unroll
+  for (int kc = 0; kc < D / 16; ++kc) {
+    uint32_t fa[4];
+    ld_a(fa, a, LD, r0, 16 * kc);
+#pragma unroll
+    for (int nt = 0; nt < kNT; nt += 2) {
+      uint32_t b0[2], b1[2];
+      ld_b_nk(b0, b1, bt, LD, 8 * nt, 16 * kc);
+      mma(acc[nt], fa, b0);
+      mma(acc[nt + 1], fa, b1);
+    }
+  }
+}
+
+// acc(16, D) += W(16, kBc) X, W a score tile in C fragments (rounded to bf16 here), X the
+// (kBc, D) tile `x`.
+template <int D>
+__device__ __forceinline__ void mm_wx(float (&acc)[D / 8][4], const float (&w)[kNT][4], const uint16_t* x) {
+  constexpr int LD = D + 8;
+#pragma unroll
+  for (int c = 0; c < kNT / 2; ++c) {
+    const uint32_t fa[4] = {pack_bf16(w[2 * c][0], w[2 * c][1]), pack_bf16(w[2 * c][2], w[2 * c][3]),
+                            pack_bf16(w[2 * c + 1][0], w[2 * c + 1][1]), pack_bf16(w[2 * c + 1][2], w[2 * c + 1][3])};
+#pragma unroll
+    for (int dt = 0; dt < D / 8; dt += 2) {
+      uint32_t b0[2], b1[2];
+      ld_b_kn(b0, b1, x, LD, 16 * c, 8 * dt);
+      mma(acc[dt], fa, b0);
+      mma(acc[dt + 1], fa, b1);
+    }
+  }
+}
+
+template <int N>
+__device__ __forceinline__ void zero(float (&x)[N][4]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) x[i][0] = x[i][1] = x[i][2] = x[i][3] = 0.0f;
+}
+
+// Max and sum over the 4 lanes (t = 0..3) that hold one row of a C fragment.
+__device__ __forceinline__ float quad_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(MR_FULL_MASK, v, 1));
+  return fmaxf(v, __shfl_xor_sync(MR_FULL_MASK, v, 2));
+}
+__device__ __forceinline__ float quad_sum(float v) {
+  v += __shfl_xor_sync(MR_FULL_MASK, v, 1);
+  return v + __shfl_xor_sync(MR_FULL_MASK, v, 2);
+}
+
+// The block's head and its fp32 views (sequence b = blockIdx.z, head h = blockIdx.y), and
+// this lane's place: the block owns rows [64 blockIdx.x, +64) (queries or keys), its warp
+// rows [r0, r0 + 16) of those, and the lane rows own[0] = base + r0 + g and own[1] = own[0] + 8,
+// columns 2t, 2t + 1 of each n-tile.
+struct HeadTc {
+  int b, h;
+  int64_t C3, bh;
+  const float* q;  // (T, D) rows of stride C3; K = q + C, V = q + 2C
+  Keys keys;       // block-wide to construct (barriers): every thread does
+  int base, r0, t, own[2];
+  __device__ __forceinline__ HeadTc(const Attn& a, int D, float* red)
+      : b(int(blockIdx.z)), h(int(blockIdx.y)), C3(3 * int64_t(a.C)), bh(int64_t(b) * a.H + h),
+        q(a.qkv + int64_t(b) * a.T * C3 + h * D), keys{a.mask, b, a.T, count_valid(a.mask, b, a.T, red)},
+        base(int(blockIdx.x) * kBr), r0(kRows * int(threadIdx.x >> 5)), t(int(threadIdx.x & 3)),
+        own{base + r0 + int((threadIdx.x & 31) >> 2), base + r0 + int((threadIdx.x & 31) >> 2) + 8} {}
+};
+static_assert(kBr == kBc, "a block owns 64 rows of either side");
+
+// Writes or adds the two rows (g, g+8) of a (16, D) C-fragment accumulator at rows row[0..1]
+// of a row-major matrix (row stride `stride`, column offset col0); rows past T are skipped.
+template <int D>
+__device__ __forceinline__ void store_rows(float* base, int64_t stride, const int (&row)[2], int T,
+                                           const float (&acc)[D / 8][4], const float (&mul)[2], bool add) {
+  const int t = threadIdx.x & 3;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    if (row[r] >= T) continue;
+    float* dst = base + int64_t(row[r]) * stride;
+#pragma unroll
+    for (int dt = 0; dt < D / 8; ++dt) {
+      const int d = 8 * dt + 2 * t;
+      const float x = acc[dt][2 * r] * mul[r], y = acc[dt][2 * r + 1] * mul[r];
+      dst[d] = add ? dst[d] + x : x;
+      dst[d + 1] = add ? dst[d + 1] + y : y;
+    }
+  }
+}
+
+// grid (ceil(T/kBr), H, B), block kThreads; dynamic smem: Q (kBr), K and V (kBc) tiles of
+// (D + 8) bf16.
+template <int D>
+__global__ void attention_fwd_tc_k(float* out, float* lse, Attn a) {
+  constexpr int LD = D + 8;
+  DYNAMIC_SMEM(uint16_t, sm);
+  __shared__ float red[32];
+  const HeadTc hd(a, D, red);
+  const int i0 = hd.base, r0 = hd.r0, t = hd.t;
+  const int(&row)[2] = hd.own;
+  uint16_t *q = sm, *k = q + kBr * LD, *v = k + kBc * LD;
+  load_bf16<D>(q, hd.q, hd.C3, i0, kBr, a.T);
+  float o[D / 8][4], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  zero(o);
+  for (int j0 = 0; j0 < a.T; j0 += kBc) {
+    __syncthreads();  // the previous K/V tiles are consumed (and Q is complete)
+    load_bf16<D>(k, hd.q + a.C, hd.C3, j0, kBc, a.T);
+    load_bf16<D>(v, hd.q + 2 * a.C, hd.C3, j0, kBc, a.T);
+    __syncthreads();
+    float s[kNT][4];
+    zero(s);
+    mm_abt<D>(s, q, r0, k);
+    float mt[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int j = j0 + 8 * nt + 2 * t + (e & 1);
+        s[nt][e] = hd.keys.ok(j) ? s[nt][e] * a.scale : -INFINITY;
+        mt[e >> 1] = fmaxf(mt[e >> 1], s[nt][e]);
+      }
+    float alpha[2], ls[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const float mn = fmaxf(m[r], quad_max(mt[r]));
+      alpha[r] = mn == -INFINITY ? 1.0f : expf(m[r] - mn);  // 0 while m is still -inf
+      m[r] = mn;
+    }
+#pragma unroll
+    for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = e >> 1, j = j0 + 8 * nt + 2 * t + (e & 1);
+        const float p = s[nt][e] == -INFINITY ? 0.0f : expf(s[nt][e] - m[r]);  // unnormalized probability
+        ls[r] += p;
+        s[nt][e] = p == 0.0f ? 0.0f : p * attn_keep(a, hd.bh, row[r], j);  // P' (dropped)
+      }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) l[r] = l[r] * alpha[r] + quad_sum(ls[r]);
+#pragma unroll
+    for (int dt = 0; dt < D / 8; ++dt) {
+      o[dt][0] *= alpha[0], o[dt][1] *= alpha[0];
+      o[dt][2] *= alpha[1], o[dt][3] *= alpha[1];
+    }
+    mm_wx<D>(o, s, v);
+  }
+  const float inv[2] = {1.0f / l[0], 1.0f / l[1]};
+  store_rows<D>(out + int64_t(hd.b) * a.T * a.C + hd.h * D, a.C, row, a.T, o, inv, false);
+  if (t == 0)
+    for (int r = 0; r < 2; ++r)
+      if (row[r] < a.T) lse[hd.bh * a.T + row[r]] = m[r] + logf(l[r]);
+}
+
+// grid (ceil(T/kBc), H, B), block kThreads, a block per 64 keys (a warp per 16); dynamic
+// smem: K, V, Q, dO tiles of (D + 8) bf16, then lse and Dsum of the query tile (kBr floats each).
+template <int D>
+__global__ void attention_bwd_kv_tc_k(float* dqkv, const float* dout, const float* lse, const float* dsum, Attn a,
+                                      bool acc) {
+  constexpr int LD = D + 8;
+  DYNAMIC_SMEM(uint16_t, sm);
+  __shared__ float red[32];
+  const HeadTc hd(a, D, red);
+  const int j0 = hd.base, r0 = hd.r0, t = hd.t;
+  const int(&key)[2] = hd.own;
+  const bool kok[2] = {hd.keys.ok(key[0]), hd.keys.ok(key[1])};
+  uint16_t *k = sm, *v = k + kBc * LD, *q = v + kBc * LD, *go = q + kBr * LD;
+  float* tl = reinterpret_cast<float*>(go + kBr * LD);
+  float* td = tl + kBr;
+  const float* gbase = dout + int64_t(hd.b) * a.T * a.C + hd.h * D;
+  load_bf16<D>(k, hd.q + a.C, hd.C3, j0, kBc, a.T);
+  load_bf16<D>(v, hd.q + 2 * a.C, hd.C3, j0, kBc, a.T);
+  float dk[D / 8][4], dv[D / 8][4];
+  zero(dk);
+  zero(dv);
+  for (int i0 = 0; i0 < a.T; i0 += kBr) {
+    __syncthreads();  // the previous query tile is consumed (and K, V are complete)
+    load_bf16<D>(q, hd.q, hd.C3, i0, kBr, a.T);
+    load_bf16<D>(go, gbase, a.C, i0, kBr, a.T);
+    for (int e = threadIdx.x; e < kBr; e += blockDim.x) {
+      tl[e] = i0 + e < a.T ? lse[hd.bh * a.T + i0 + e] : 0.0f;
+      td[e] = i0 + e < a.T ? dsum[hd.bh * a.T + i0 + e] : 0.0f;
+    }
+    __syncthreads();
+    float s[kNT][4], dp[kNT][4];  // S^T and dP^T: rows = this warp's keys, columns = queries
+    zero(s);
+    zero(dp);
+    mm_abt<D>(s, k, r0, q);
+    mm_abt<D>(dp, v, r0, go);
+#pragma unroll
+    for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = e >> 1, ii = 8 * nt + 2 * t + (e & 1), i = i0 + ii;
+        float pk = 0.0f, ds = 0.0f;
+        if (kok[r] && i < a.T) {
+          const float p = expf(s[nt][e] * a.scale - tl[ii]), kp = attn_keep(a, hd.bh, i, key[r]);
+          pk = p * kp;
+          ds = p * (dp[nt][e] * kp - td[ii]) * a.scale;
+        }
+        s[nt][e] = pk;
+        dp[nt][e] = ds;
+      }
+    mm_wx<D>(dv, s, go);
+    mm_wx<D>(dk, dp, q);
+  }
+  const float one[2] = {1.0f, 1.0f};
+  float* kbase = dqkv + int64_t(hd.b) * a.T * hd.C3 + a.C + hd.h * D;
+  store_rows<D>(kbase, hd.C3, key, a.T, dk, one, acc);
+  store_rows<D>(kbase + a.C, hd.C3, key, a.T, dv, one, acc);
+}
+
+// grid (ceil(T/kBr), H, B), block kThreads, a block per 64 queries (a warp per 16); dynamic
+// smem: Q, dO, K, V tiles of (D + 8) bf16.
+template <int D>
+__global__ void attention_bwd_q_tc_k(float* dqkv, const float* dout, const float* lse, const float* dsum, Attn a,
+                                     bool acc) {
+  constexpr int LD = D + 8;
+  DYNAMIC_SMEM(uint16_t, sm);
+  __shared__ float red[32];
+  const HeadTc hd(a, D, red);
+  const int i0 = hd.base, r0 = hd.r0, t = hd.t;
+  const int(&row)[2] = hd.own;
+  float li[2], di[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    li[r] = row[r] < a.T ? lse[hd.bh * a.T + row[r]] : 0.0f;
+    di[r] = row[r] < a.T ? dsum[hd.bh * a.T + row[r]] : 0.0f;
+  }
+  uint16_t *q = sm, *go = q + kBr * LD, *k = go + kBr * LD, *v = k + kBc * LD;
+  load_bf16<D>(q, hd.q, hd.C3, i0, kBr, a.T);
+  load_bf16<D>(go, dout + int64_t(hd.b) * a.T * a.C + hd.h * D, a.C, i0, kBr, a.T);
+  float dq[D / 8][4];
+  zero(dq);
+  for (int j0 = 0; j0 < a.T; j0 += kBc) {
+    __syncthreads();  // the previous K/V tiles are consumed (and Q, dO are complete)
+    load_bf16<D>(k, hd.q + a.C, hd.C3, j0, kBc, a.T);
+    load_bf16<D>(v, hd.q + 2 * a.C, hd.C3, j0, kBc, a.T);
+    __syncthreads();
+    float s[kNT][4], dp[kNT][4];
+    zero(s);
+    zero(dp);
+    mm_abt<D>(s, q, r0, k);
+    mm_abt<D>(dp, go, r0, v);
+#pragma unroll
+    for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = e >> 1, j = j0 + 8 * nt + 2 * t + (e & 1);
+        float ds = 0.0f;
+        if (row[r] < a.T && hd.keys.ok(j)) {
+          const float p = expf(s[nt][e] * a.scale - li[r]);
+          ds = p * (dp[nt][e] * attn_keep(a, hd.bh, row[r], j) - di[r]) * a.scale;
+        }
+        s[nt][e] = ds;
+      }
+    mm_wx<D>(dq, s, k);
+  }
+  const float one[2] = {1.0f, 1.0f};
+  store_rows<D>(dqkv + int64_t(hd.b) * a.T * hd.C3 + hd.h * D, hd.C3, row, a.T, dq, one, acc);
+}
+
+constexpr size_t fwd_smem(int D) { return size_t(kBr + 2 * kBc) * (D + 8) * 2; }
+constexpr size_t bwd_kv_smem(int D) { return size_t(2 * kBc + 2 * kBr) * (D + 8) * 2 + 2 * kBr * sizeof(float); }
+constexpr size_t bwd_q_smem(int D) { return size_t(2 * kBr + 2 * kBc) * (D + 8) * 2; }
+
+template <int D>
+void fwd(float* out, float* lse, const Attn& a, int B) {
+  auto* k = attention_fwd_tc_k<D>;
+  const size_t smem = smem_or_raise(reinterpret_cast<const void*>(k), fwd_smem(D));
+  LAUNCH(k, dim3((a.T + kBr - 1) / kBr, a.H, B), kThreads, smem, 0)(out, lse, a);
+  check_launch("attention_fwd_tc_k");
+}
+
+template <int D>
+void bwd(float* dqkv, const float* dout, const float* lse, const float* dsum, const Attn& a, int B, bool acc) {
+  auto* kkv = attention_bwd_kv_tc_k<D>;
+  size_t smem = smem_or_raise(reinterpret_cast<const void*>(kkv), bwd_kv_smem(D));
+  LAUNCH(kkv, dim3((a.T + kBc - 1) / kBc, a.H, B), kThreads, smem, 0)(dqkv, dout, lse, dsum, a, acc);
+  check_launch("attention_bwd_kv_tc_k");
+  auto* kq = attention_bwd_q_tc_k<D>;
+  smem = smem_or_raise(reinterpret_cast<const void*>(kq), bwd_q_smem(D));
+  LAUNCH(kq, dim3((a.T + kBr - 1) / kBr, a.H, B), kThreads, smem, 0)(dqkv, dout, lse, dsum, a, acc);
+  check_launch("attention_bwd_q_tc_k");
+}
+
+}  // namespace
+
+bool attention_tc_supports(int D) { return D == 16 || D == 32 || D == 64 || D == 128; }
+
+void attention_fwd_tc(float* out, float* lse, const Attn& a, int B, int D) {
+  switch (D) {
+    case 16: return fwd<16>(out, lse, a, B);
+    case 32: return fwd<32>(out, lse, a, B);
+    case 64: return fwd<64>(out, lse, a, B);
+    case 128: return fwd<128>(out, lse, a, B);
+  }
+  ::mr::throw_error(__FILE__, __LINE__, "attention_fwd_tc", "head dim " + std::to_string(D) + " not 16/32/64/128");
+}
+
+void attention_bwd_tc(float* dqkv, const float* dout, const float* lse, const float* dsum, const Attn& a, int B,
+                      int D, bool acc) {
+  switch (D) {
+    case 16: return bwd<16>(dqkv, dout, lse, dsum, a, B, acc);
+    case 32: return bwd<32>(dqkv, dout, lse, dsum, a, B, acc);
+    case 64: return bwd<64>(dqkv, dout, lse, dsum, a, B, acc);
+    case 128: return bwd<128>(dqkv, dout, lse, dsum, a, B, acc);
+  }
+  ::mr::throw_error(__FILE__, __LINE__, "attention_bwd_tc", "head dim " + std::to_string(D) + " not 16/32/64/128");
+}
+
+}  // namespace mr::cuda
