@@ -3,8 +3,7 @@
 // nvcc, but running them on a GPU is undefined behaviour: the GPU suite skips them.
 #include <cuda_runtime.h>
 
-#include "kernels/cuda/compat.cuh"
-#include "kernels/cuda/ptx.cuh"
+#include "kernels/cuda/ptx.cuh"  // and compat.cuh
 #include "tests/emu/kernels/kernels.h"
 
 namespace emutest {
@@ -30,33 +29,6 @@ void neighbour_no_barrier(float* out, const float* in, int n) {
 }
 void neighbour_with_barrier(float* out, const float* in, int n) {
   LAUNCH(neighbour_with_barrier_k, 1, n, n * sizeof(float), 0)(out, in);
-}
-
-// Warp 1 stages an 8x8 b16 matrix in shared memory and warp 0 reads it with ldmatrix. Without
-// the barrier warp 0 may read before warp 1 wrote; the answer hides it in forward order, and
-// ThreadSanitizer mode must report it (the emulator reports ldmatrix's row reads to TSan).
-template <bool BARRIER>
-__global__ void ldmatrix_stage_k(uint32_t* out, const uint16_t* in) {
-  __shared__ __align__(16) uint16_t s[64];
-  const int t = threadIdx.x, lane = t & 31;
-  if (t >= 32) {
-    s[2 * lane] = in[2 * lane];
-    s[2 * lane + 1] = in[2 * lane + 1];
-  }
-  if (BARRIER) __syncthreads();
-  if (t < 32) {
-    uint32_t r;
-    mr::ptx::ldmatrix_x1(r, &s[8 * (lane & 7)]);
-    out[lane] = r;
-  }
-}
-void ldmatrix_no_barrier(uint32_t* out, const uint16_t* in) {
-  auto* k = ldmatrix_stage_k<false>;
-  LAUNCH(k, 1, 64, 0, 0)(out, in);
-}
-void ldmatrix_with_barrier(uint32_t* out, const uint16_t* in) {
-  auto* k = ldmatrix_stage_k<true>;
-  LAUNCH(k, 1, 64, 0, 0)(out, in);
 }
 
 __global__ void deadlock_k(int* out) {
@@ -115,5 +87,32 @@ void bug_exited_lane() { Scratch s; LAUNCH(exited_lane_k, 1, 32, 0, 0)(s.p); }
 void bug_shuffle_outside_mask() { Scratch s; LAUNCH(shuffle_outside_mask_k, 1, 32, 0, 0)(s.p); }
 void bug_mask_without_caller() { Scratch s; LAUNCH(mask_without_caller_k, 1, 32, 0, 0)(s.p); }
 void bug_shuffle_sites() { Scratch s; LAUNCH(shuffle_sites_k, 1, 32, 0, 0)(s.p); }
+
+// Warp 1 stages an 8x8 b16 matrix in shared memory and warp 0 reads it with ldmatrix. Without
+// the barrier warp 0 may read before warp 1 wrote; the answer hides it in forward order, and
+// ThreadSanitizer mode must report it (the emulator reports ldmatrix's row reads to TSan).
+template <bool BARRIER>
+__global__ void ldmatrix_stage_k(uint32_t* out, const uint16_t* in) {
+  __shared__ __align__(16) uint16_t s[64];
+  const int t = threadIdx.x, lane = t & 31;
+  if (t >= 32) {
+    s[2 * lane] = in[2 * lane];
+    s[2 * lane + 1] = in[2 * lane + 1];
+  }
+  if (BARRIER) __syncthreads();
+  if (t < 32) {
+    uint32_t r;
+    mr::ptx::ldmatrix_x1(r, &s[8 * (lane & 7)]);
+    out[lane] = r;
+  }
+}
+void ldmatrix_no_barrier(uint32_t* out, const uint16_t* in) {
+  auto* k = ldmatrix_stage_k<false>;
+  LAUNCH(k, 1, 64, 0, 0)(out, in);
+}
+void ldmatrix_with_barrier(uint32_t* out, const uint16_t* in) {
+  auto* k = ldmatrix_stage_k<true>;
+  LAUNCH(k, 1, 64, 0, 0)(out, in);
+}
 
 }  // namespace emutest
