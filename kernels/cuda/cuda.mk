@@ -25,7 +25,7 @@ $(BUILD)/cuda-gpu/%.o: %.cpp | setup
 $(BUILD)/tests/cuda_gpu_tests: $(CUDA_GPU_TOBJS) $(CUDA_NV_OBJS) $(BUILD)/obj/tests/doctest_main.o $(BUILD)/lib/libmr_core.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $(CUDA_GPU_TOBJS) $(CUDA_NV_OBJS) $(BUILD)/obj/tests/doctest_main.o \
-	  $(BUILD)/lib/libmr_core.a -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart $(LDLIBS)
+	  $(BUILD)/lib/libmr_core.a -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart $(LDLIBS)
 -include $(CUDA_GPU_TOBJS:.o=.d)
 .PHONY: test-kernels-gpu
 test-kernels-gpu: $(BUILD)/tests/cuda_gpu_tests

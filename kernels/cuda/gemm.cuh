@@ -1,0 +1,16 @@
+// Row-major GEMMs of the CUDA ops, through cuBLASLt (kernels/cuda/gemm.cu):
+//   C(M, N) = or += op(A) op(B) (+ bias(N) on every row)
+// op(A) is (M, K): A itself (M, K) row-major, or with ta its transpose, A stored (K, M).
+// op(B) is (K, N): B itself (K, N), or with tb its transpose, B stored (N, K).
+// The compute type follows cuda::math(): fp32 (CUBLAS_COMPUTE_32F) or bf16
+// (CUBLAS_COMPUTE_32F_FAST_16BF: A and B rounded to bf16, fp32 accumulation); storage is fp32.
+// Under the SIMT emulator cuBLASLt is the host stand-in kernels/emu/include/cublasLt.h.
+#pragma once
+#include <cstdint>
+
+namespace mr::cuda {
+
+void gemm(float* C, const float* A, bool ta, const float* B, bool tb, const float* bias, int M, int N, int K,
+          bool acc);
+
+}  // namespace mr::cuda

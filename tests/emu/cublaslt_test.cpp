@@ -1,0 +1,145 @@
+// The emulator's cuBLASLt stand-in (kernels/emu/include/cublasLt.h) against a naive
+// column-major product written here from the cublasLtMatmul documentation: D = alpha op(A)
+// op(B) + beta C (+ bias(m) on every column), element (r, c) at ptr[r + c * ld]. Checks every
+// transpose pair with ld > rows, alpha/beta, D aliasing C, the bias epilogue, bf16 and tf32
+// input rounding, and the shape errors the library reports.
+#include <cublasLt.h>
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace {
+
+struct Mat {
+  int rows, cols, ld;
+  std::vector<float> v;
+  Mat(int r, int c, int l, std::mt19937& g) : rows(r), cols(c), ld(l), v(size_t(l) * c) {
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (auto& x : v) x = u(g);
+  }
+  float at(int r, int c) const { return v[size_t(r) + size_t(c) * ld]; }
+};
+
+float round_bits(float x, int drop) {  // round to nearest even, keeping 23 - drop mantissa bits
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u = (u + (1u << (drop - 1)) - 1 + ((u >> drop) & 1u)) & ~((1u << drop) - 1);
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+struct Lt {
+  cublasLtHandle_t h;
+  Lt() { REQUIRE(cublasLtCreate(&h) == CUBLAS_STATUS_SUCCESS); }
+  ~Lt() { cublasLtDestroy(h); }
+};
+
+cublasLtMatrixLayout_t layout(const Mat& m) {
+  cublasLtMatrixLayout_t l;
+  REQUIRE(cublasLtMatrixLayoutCreate(&l, CUDA_R_32F, uint64_t(m.rows), uint64_t(m.cols), m.ld) == CUBLAS_STATUS_SUCCESS);
+  return l;
+}
+
+cublasLtMatmulDesc_t desc(cublasComputeType_t ct, bool ta, bool tb, const float* bias) {
+  cublasLtMatmulDesc_t d;
+  REQUIRE(cublasLtMatmulDescCreate(&d, ct, CUDA_R_32F) == CUBLAS_STATUS_SUCCESS);
+  int32_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  REQUIRE(cublasLtMatmulDescSetAttribute(d, CUBLASLT_MATMUL_DESC_TRANSA, &oa, sizeof oa) == CUBLAS_STATUS_SUCCESS);
+  REQUIRE(cublasLtMatmulDescSetAttribute(d, CUBLASLT_MATMUL_DESC_TRANSB, &ob, sizeof ob) == CUBLAS_STATUS_SUCCESS);
+  if (bias) {
+    uint32_t e = CUBLASLT_EPILOGUE_BIAS;
+    REQUIRE(cublasLtMatmulDescSetAttribute(d, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e) == CUBLAS_STATUS_SUCCESS);
+    REQUIRE(cublasLtMatmulDescSetAttribute(d, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias) ==
+            CUBLAS_STATUS_SUCCESS);
+  }
+  return d;
+}
+
+// D = alpha op(A) op(B) + beta C (+ bias); D may be C.
+cublasStatus_t matmul(const Lt& lt, cublasComputeType_t ct, bool ta, bool tb, float alpha, const Mat& A, const Mat& B,
+                      float beta, const Mat& C, Mat& D, const float* bias) {
+  auto d = desc(ct, ta, tb, bias);
+  auto la = layout(A), lb = layout(B), lc = layout(C), ld = layout(D);
+  cublasStatus_t st = cublasLtMatmul(lt.h, d, &alpha, A.v.data(), la, B.v.data(), lb, &beta, C.v.data(), lc,
+                                     D.v.data(), ld, nullptr, nullptr, 0, 0);
+  cublasLtMatrixLayoutDestroy(la), cublasLtMatrixLayoutDestroy(lb), cublasLtMatrixLayoutDestroy(lc),
+      cublasLtMatrixLayoutDestroy(ld), cublasLtMatmulDescDestroy(d);
+  return st;
+}
+
+}  // namespace
+
+TEST_CASE("emu cuBLASLt stand-in: column-major D = alpha op(A) op(B) + beta C + bias, every transpose pair") {
+  Lt lt;
+  std::mt19937 g(5);
+  const int m = 5, n = 7, k = 3;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (bool bias : {false, true}) {
+        CAPTURE(ta); CAPTURE(tb); CAPTURE(bias);
+        Mat A(ta ? k : m, ta ? m : k, (ta ? k : m) + 2, g), B(tb ? n : k, tb ? k : n, (tb ? n : k) + 1, g);
+        Mat C(m, n, m + 3, g), D(m, n, m + 3, g);
+        std::vector<float> bv(m);
+        for (int i = 0; i < m; ++i) bv[size_t(i)] = float(i) - 2.5f;
+        const Mat C0 = C;
+        Mat& out = bias ? C : D;  // with a bias, D aliases C
+        REQUIRE(matmul(lt, CUBLAS_COMPUTE_32F, ta, tb, 0.5f, A, B, 2.0f, C, out, bias ? bv.data() : nullptr) ==
+                CUBLAS_STATUS_SUCCESS);
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < n; ++j) {
+            double s = 0;
+            for (int p = 0; p < k; ++p) s += double(ta ? A.at(p, i) : A.at(i, p)) * (tb ? B.at(j, p) : B.at(p, j));
+            const double want = 0.5 * s + 2.0 * C0.at(i, j) + (bias ? bv[size_t(i)] : 0.0);
+            CHECK(out.at(i, j) == doctest::Approx(want).epsilon(1e-6));
+          }
+        // the padding rows between m and ld are not written
+        for (int j = 0; j < n; ++j)
+          for (int r = m; r < out.ld; ++r) CHECK(out.at(r, j) == (bias ? C0.at(r, j) : D.at(r, j)));
+      }
+}
+
+TEST_CASE("emu cuBLASLt stand-in: FAST_16BF and FAST_TF32 round the inputs, COMPUTE_32F does not") {
+  Lt lt;
+  std::mt19937 g(9);
+  const int m = 4, n = 6, k = 33;
+  Mat A(m, k, m, g), B(k, n, k, g), C(m, n, m, g);
+  for (auto [ct, drop] : {std::pair{CUBLAS_COMPUTE_32F, 0}, {CUBLAS_COMPUTE_32F_FAST_16BF, 16},
+                          {CUBLAS_COMPUTE_32F_FAST_TF32, 13}}) {
+    CAPTURE(int(ct));
+    Mat D(m, n, m, g);
+    REQUIRE(matmul(lt, ct, false, false, 1.0f, A, B, 0.0f, C, D, nullptr) == CUBLAS_STATUS_SUCCESS);
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double s = 0;
+        for (int p = 0; p < k; ++p) {
+          const float a = drop ? round_bits(A.at(i, p), drop) : A.at(i, p);
+          const float b = drop ? round_bits(B.at(p, j), drop) : B.at(p, j);
+          s += double(a) * b;
+        }
+        CHECK(D.at(i, j) == doctest::Approx(s).epsilon(1e-6));
+      }
+  }
+  // a bf16 rounding by hand: 1 + 2^-8 is a tie between 1 and 1 + 2^-7 and goes to even (1)
+  CHECK(round_bits(1.0f + 1.0f / 256, 16) == 1.0f);
+  CHECK(round_bits(1.0f + 3.0f / 256, 16) == 1.0f + 4.0f / 256);
+}
+
+TEST_CASE("emu cuBLASLt stand-in: shapes that do not fit are CUBLAS_STATUS_INVALID_VALUE") {
+  Lt lt;
+  std::mt19937 g(1);
+  Mat A(4, 3, 4, g), B(3, 5, 3, g), C(4, 5, 4, g), D(4, 5, 4, g);
+  CHECK(matmul(lt, CUBLAS_COMPUTE_32F, false, false, 1, A, B, 0, C, D, nullptr) == CUBLAS_STATUS_SUCCESS);
+  Mat Bk(2, 5, 2, g);  // k mismatch
+  CHECK(matmul(lt, CUBLAS_COMPUTE_32F, false, false, 1, A, Bk, 0, C, D, nullptr) == CUBLAS_STATUS_INVALID_VALUE);
+  CHECK(matmul(lt, CUBLAS_COMPUTE_32F, true, false, 1, A, B, 0, C, D, nullptr) == CUBLAS_STATUS_INVALID_VALUE);
+  Mat Dn(4, 6, 4, g);  // n mismatch
+  CHECK(matmul(lt, CUBLAS_COMPUTE_32F, false, false, 1, A, B, 0, C, Dn, nullptr) == CUBLAS_STATUS_INVALID_VALUE);
+  Mat Al(4, 3, 4, g);
+  Al.ld = 3;  // ld < rows
+  CHECK(matmul(lt, CUBLAS_COMPUTE_32F, false, false, 1, Al, B, 0, C, D, nullptr) == CUBLAS_STATUS_INVALID_VALUE);
+  const char* name = cublasLtGetStatusName(CUBLAS_STATUS_INVALID_VALUE);
+  CHECK(std::string(name) == "CUBLAS_STATUS_INVALID_VALUE");
+}
