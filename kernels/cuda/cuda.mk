@@ -44,3 +44,26 @@ $(BUILD)/tests/cuda_tsan_tests: $(CUDA_TSAN_OBJS) $(CUDA_TSAN_RT) $(BUILD)/obj/t
 .PHONY: test-kernels-tsan
 test-kernels-tsan: $(BUILD)/tests/cuda_tsan_tests
 	@bash tools/run_tests.sh $<
+
+# bench/cuda_bench.cpp (docs/cuda.md, bench/README.md): natively `make bench-gpu-bins` builds
+# build/bench/cuda_bench (needs nvcc; runs on a GPU); build/bench/cuda_bench_emu is the same
+# program under the emulator, a smoke test at tiny shapes (tests/cuda/bench_smoke_test.cpp).
+$(BUILD)/cuda-gpu/bench/cuda_bench.o: bench/cuda_bench.cpp | setup
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
+$(BUILD)/bench/cuda_bench: $(BUILD)/cuda-gpu/bench/cuda_bench.o $(CUDA_NV_OBJS) $(BUILD)/lib/libmr_core.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $< $(CUDA_NV_OBJS) $(BUILD)/lib/libmr_core.a \
+	  -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart $(LDLIBS)
+$(BUILD)/obj/bench/cuda_bench_emu.o: bench/cuda_bench.cpp | setup
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(EMU_INCLUDES) -c $< -o $@
+$(BUILD)/bench/cuda_bench_emu: $(BUILD)/obj/bench/cuda_bench_emu.o $(BUILD)/lib/libmr_cuda_emu.a $(BUILD)/lib/libmr_emu.a $(BUILD)/lib/libmr_core.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $< -Wl,--start-group $(BUILD)/lib/libmr_cuda_emu.a $(BUILD)/lib/libmr_emu.a \
+	  $(BUILD)/lib/libmr_core.a -Wl,--end-group -lboost_context $(LDLIBS)
+-include $(BUILD)/cuda-gpu/bench/cuda_bench.d $(BUILD)/obj/bench/cuda_bench_emu.d
+.PHONY: bench-gpu-bins
+bench-gpu-bins: $(BUILD)/bench/cuda_bench $(BUILD)/tests/cuda_gpu_tests
+$(BUILD)/tests/cuda_tests: | $(BUILD)/bench/cuda_bench_emu
+$(BUILD)/obj/tests/cuda/bench_smoke_test.o: CXXFLAGS += -DMR_CUDA_BENCH='"$(BUILD)/bench/cuda_bench_emu"'
