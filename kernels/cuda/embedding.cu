@@ -1,10 +1,13 @@
 // Embedding: out(B*T, C) = wte[ids] + wpe[t] + wtt[types] (types null: all type 0).
 // Backward is deterministic, without float atomics: every table row is summed by exactly one
 // thread, in token order.
-//   dwte: one thread per (token row r, channel c); the thread of the FIRST row r that holds a
-//         given id sums the gradients of every row with that id (r, then later rows, in
-//         order) and adds the total to dwte[id]; the other rows do nothing. O((B*T)^2) id
-//         compares per channel, which the GPU hides and which is fine at BERT sequence sizes.
+//   dwte: first, one thread per token row r links the rows that share an id: next[r] = the
+//         next row with ids[r] (or -1), and whether r is the first row of its id (O((B*T)^2)
+//         id compares in all, no channel loop). Then one thread per (row r, channel c): the
+//         thread of a first row walks its chain, summing the gradients of every row with that
+//         id in row order, and adds the total to dwte[id]; the other rows do nothing. So the
+//         sums take O(B*T*C). (It used to be O((B*T)^2 * C): each (r, c) thread scanned all
+//         rows itself.)
 //   dwpe: one thread per (t, c), summing over b in order.
 //   dwtt: one thread per (type row, c), summing over the rows of that type in order.
 // Gradient convention: all three are parameter gradients (+=).
@@ -25,19 +28,29 @@ __global__ void embedding_fwd_k(float* out, const int32_t* ids, const int32_t* t
   }
 }
 
-// grid (ceil(C / blockDim), rows): thread (r, c)
-__global__ void embedding_bwd_wte_k(float* dwte, const float* dout, const int32_t* ids, int rows, int C) {
-  const int r = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c < C) {
+// One thread per row r: next[r] = the next row holding ids[r], or -1; first[r] = 1 iff no
+// earlier row holds it.
+__global__ void embedding_link_k(int* next, int* first, const int32_t* ids, int rows) {
+  for (int r = blockIdx.x * blockDim.x + threadIdx.x; r < rows; r += gridDim.x * blockDim.x) {
     const int id = ids[r];
-    bool first = true;
-    for (int q = 0; q < r && first; ++q) first = ids[q] != id;
-    if (first) {
-      float acc = 0.0f;
-      for (int q = r; q < rows; ++q)
-        if (ids[q] == id) acc += dout[int64_t(q) * C + c];
-      dwte[int64_t(id) * C + c] += acc;
-    }
+    int f = 1;
+    for (int q = 0; q < r && f; ++q) f = ids[q] != id;
+    int n = -1;
+    for (int q = r + 1; q < rows && n < 0; ++q)
+      if (ids[q] == id) n = q;
+    next[r] = n;
+    first[r] = f;
+  }
+}
+
+// grid (ceil(C / blockDim), rows): thread (r, c); the first row of an id sums its chain.
+__global__ void embedding_bwd_wte_k(float* dwte, const float* dout, const int32_t* ids, const int* next,
+                                    const int* first, int C) {
+  const int r = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c < C && first[r]) {
+    float acc = 0.0f;
+    for (int q = r; q >= 0; q = next[q]) acc += dout[int64_t(q) * C + c];
+    dwte[int64_t(ids[r]) * C + c] += acc;
   }
 }
 
@@ -96,8 +109,14 @@ void embedding_bwd(float* dwte, float* dwpe, float* dwtt, const float* dout, con
   const int rows = B * T;
   if (rows == 0 || C == 0) return;
   const int cb = (C + kRowBlock - 1) / kRowBlock;
+  // one scratch block: next (rows ints), first (rows ints), the number of types (1 int)
+  int* next = static_cast<int*>(scratch((2 * size_t(rows) + 1) * sizeof(int)));
+  int* first = next + rows;
+  int* ntypes_dev = first + rows;
   if (dwte) {
-    LAUNCH(embedding_bwd_wte_k, dim3(cb, rows), kRowBlock, 0, 0)(dwte, dout, ids, rows, C);
+    LAUNCH(embedding_link_k, blocks_for(rows), kBlock, 0, 0)(next, first, ids, rows);
+    check_launch("embedding_link_k");
+    LAUNCH(embedding_bwd_wte_k, dim3(cb, rows), kRowBlock, 0, 0)(dwte, dout, ids, next, first, C);
     check_launch("embedding_bwd_wte_k");
   }
   if (dwpe) {
@@ -107,10 +126,9 @@ void embedding_bwd(float* dwte, float* dwpe, float* dwtt, const float* dout, con
   if (dwtt) {
     int ntypes = 1;
     if (types) {
-      int* d = static_cast<int*>(scratch(sizeof(int)));
-      LAUNCH(max_type_k, 1, kBlock, 0, 0)(d, types, rows);
+      LAUNCH(max_type_k, 1, kBlock, 0, 0)(ntypes_dev, types, rows);
       check_launch("max_type_k");
-      CUDA_CHECK(cudaMemcpy(&ntypes, d, sizeof(int), cudaMemcpyDeviceToHost));
+      CUDA_CHECK(cudaMemcpy(&ntypes, ntypes_dev, sizeof(int), cudaMemcpyDeviceToHost));
     }
     LAUNCH(embedding_bwd_wtt_k, dim3(cb, ntypes), kRowBlock, 0, 0)(dwtt, dout, types, rows, C);
     check_launch("embedding_bwd_wtt_k");
