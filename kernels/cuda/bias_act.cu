@@ -1,7 +1,7 @@
 // Bias + activation: out(N, C) = act(x + b), act in {none, GELU (erf form, HF "gelu"), tanh}.
-// Backward: dx = dout * act'(x + b) (written or added by acc_dx); db(C) += column sums of dx's
-// values, one thread per column summing the rows in order (deterministic, no atomics).
-#include "kernels/cuda/common.cuh"
+// Backward: dx = dout * act'(x + b) (written or added by acc_dx), elementwise; db(C) += column
+// sums of those values (colsum.cuh: deterministic, no atomics).
+#include "kernels/cuda/colsum.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace mr::cuda {
@@ -32,22 +32,25 @@ __global__ void bias_act_fwd_k(float* out, const float* x, const float* b, int C
     out[i] = act_f(x[i] + (b ? b[i % C] : 0.0f), act);
 }
 
-// One thread per column c: walks the rows, writes dx, sums db.
-__global__ void bias_act_bwd_k(float* dx, float* db, const float* dout, const float* x, const float* b, int N, int C,
-                               int act, bool acc_dx) {
-  const int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c < C) {
-    const float bc = b ? b[c] : 0.0f;
-    float sum = 0.0f;
-    for (int n = 0; n < N; ++n) {
-      const int64_t i = int64_t(n) * C + c;
-      const float g = dout[i] * act_df(x[i] + bc, act);
-      if (dx) dx[i] = acc_dx ? dx[i] + g : g;
-      sum += g;
-    }
-    if (db) db[c] += sum;
+// dx = or += dout * act'(x + b), elementwise.
+__global__ void bias_act_dx_k(float* dx, const float* dout, const float* x, const float* b, int C, int64_t total,
+                              int act, bool acc_dx) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const float g = dout[i] * act_df(x[i] + (b ? b[i % C] : 0.0f), act);
+    dx[i] = acc_dx ? dx[i] + g : g;
   }
 }
+
+// f(n, c) = dout * act'(x + b) at (n, c), recomputed for the column sum of db (dx may hold a
+// sum already when acc_dx).
+struct BiasActGrad {
+  const float *dout, *x, *b;
+  int C, act;
+  __device__ __forceinline__ float operator()(int n, int c) const {
+    const int64_t i = int64_t(n) * C + c;
+    return dout[i] * act_df(x[i] + (b ? b[c] : 0.0f), act);
+  }
+};
 
 }  // namespace
 
@@ -60,9 +63,13 @@ void bias_act_fwd(float* out, const float* x, const float* b, int N, int C, Act 
 
 void bias_act_bwd(float* dx, float* db, const float* dout, const float* x, const float* b, int N, int C, Act act,
                   bool acc_dx) {
-  if (C == 0 || (!dx && !db)) return;
-  LAUNCH(bias_act_bwd_k, blocks_for(C, kRowBlock), kRowBlock, 0, 0)(dx, db, dout, x, b, N, C, int(act), acc_dx);
-  check_launch("bias_act_bwd_k");
+  const int64_t total = int64_t(N) * C;
+  if (total == 0) return;
+  if (dx) {
+    LAUNCH(bias_act_dx_k, blocks_for(total), kBlock, 0, 0)(dx, dout, x, b, C, total, int(act), acc_dx);
+    check_launch("bias_act_dx_k");
+  }
+  colsum_acc(db, BiasActGrad{dout, x, b, C, int(act)}, N, C);
 }
 
 }  // namespace mr::cuda

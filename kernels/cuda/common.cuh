@@ -5,6 +5,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -61,9 +62,11 @@ __device__ __forceinline__ float block_max(float v, float* red) {
 }
 
 // Grow-only device scratch (kernels/cuda/table.cu): allocated on first use and kept, so a
-// training step after the first allocates nothing. Not thread-safe: one host thread drives
-// the CUDA backend.
-void* scratch(size_t bytes);
+// training step after the first allocates nothing. Two independent slots: slot 0 for the ops'
+// own temporaries, slot 1 for colsum_acc (colsum.cuh), so an op may hold slot 0 across a column
+// sum. Growing a slot frees its old memory: do not hold a pointer across a larger request of
+// the same slot. Not thread-safe: one host thread drives the CUDA backend.
+void* scratch(size_t bytes, int slot = 0);
 
 // Throws mr::Error naming the launch when a kernel launch failed.
 inline void check_launch(const char* what) {

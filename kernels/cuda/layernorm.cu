@@ -4,9 +4,8 @@
 // One block of 128 threads per row.
 // Backward: ds = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma; da and dr both
 // receive ds (each written or added by its flag). dgamma += sum_n dy * xhat and
-// dbeta += sum_n dy are column sums in a second kernel, one thread per channel walking the rows
-// in order (deterministic, no atomics).
-#include "kernels/cuda/common.cuh"
+// dbeta += sum_n dy are column sums (colsum.cuh: deterministic, no atomics).
+#include "kernels/cuda/colsum.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace mr::cuda {
@@ -61,20 +60,15 @@ __global__ void layernorm_bwd_k(float* da, float* dr, const float* dy, const flo
   }
 }
 
-__global__ void layernorm_param_bwd_k(float* dgamma, float* dbeta, const float* dy, const float* s,
-                                      const float* mean, const float* rstd, int N, int C) {
-  const int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c < C) {
-    float sg = 0.0f, sb = 0.0f;
-    for (int n = 0; n < N; ++n) {
-      const int64_t i = int64_t(n) * C + c;
-      sg += dy[i] * ((s[i] - mean[n]) * rstd[n]);
-      sb += dy[i];
-    }
-    if (dgamma) dgamma[c] += sg;
-    if (dbeta) dbeta[c] += sb;
+// The column-sum terms of dgamma and dbeta.
+struct GammaGrad {
+  const float *dy, *s, *mean, *rstd;
+  int C;
+  __device__ __forceinline__ float operator()(int n, int c) const {
+    const int64_t i = int64_t(n) * C + c;
+    return dy[i] * ((s[i] - mean[n]) * rstd[n]);
   }
-}
+};
 
 }  // namespace
 
@@ -97,10 +91,8 @@ void layernorm_bwd(float* da, float* dr, float* dgamma, float* dbeta, const floa
     LAUNCH(layernorm_bwd_k, N, kRowBlock, 0, 0)(da, dr, dy, s, mean, rstd, gamma, C, acc_da, acc_dr);
     check_launch("layernorm_bwd_k");
   }
-  if (dgamma || dbeta) {
-    LAUNCH(layernorm_param_bwd_k, blocks_for(C, kRowBlock), kRowBlock, 0, 0)(dgamma, dbeta, dy, s, mean, rstd, N, C);
-    check_launch("layernorm_param_bwd_k");
-  }
+  colsum_acc(dgamma, GammaGrad{dy, s, mean, rstd, C}, N, C);
+  colsum_acc(dbeta, RowsOf{dy, C}, N, C);
 }
 
 }  // namespace mr::cuda

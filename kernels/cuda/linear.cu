@@ -2,27 +2,13 @@
 // Backward: dinp(N, IN) = dout @ w (written or added by acc_dinp); dw(OUT, IN) += dout^T @ inp;
 // db(OUT) += column sums of dout.
 // The three products are cuBLASLt GEMMs (kernels/cuda/gemm.cuh), the bias folded into the
-// forward's epilogue; fp32 or bf16 compute by cuda::math(). db is our own column sum: one
-// thread per column, rows in order (deterministic).
-#include "kernels/cuda/common.cuh"
+// forward's epilogue; fp32 or bf16 compute by cuda::math(). db is our own deterministic
+// column sum (colsum.cuh).
+#include "kernels/cuda/colsum.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/gemm.cuh"
 
 namespace mr::cuda {
-
-namespace {
-
-// db(OUT) += sum_n dout(n, o): one thread per column, rows in order.
-__global__ void colsum_acc_k(float* db, const float* dout, int N, int OUT) {
-  const int o = blockIdx.x * blockDim.x + threadIdx.x;
-  if (o < OUT) {
-    float s = 0.0f;
-    for (int n = 0; n < N; ++n) s += dout[int64_t(n) * OUT + o];
-    db[o] += s;
-  }
-}
-
-}  // namespace
 
 void linear_fwd(float* out, const float* inp, const float* w, const float* b, int N, int IN, int OUT) {
   gemm(out, inp, false, w, true, b, N, OUT, IN, false);  // inp (N, IN) @ w^T, w stored (OUT, IN)
@@ -32,10 +18,7 @@ void linear_bwd(float* dinp, float* dw, float* db, const float* dout, const floa
                 int OUT, bool acc_dinp) {
   if (dinp) gemm(dinp, dout, false, w, false, nullptr, N, IN, OUT, acc_dinp);  // dout (N, OUT) @ w (OUT, IN)
   if (dw && N > 0) gemm(dw, dout, true, inp, false, nullptr, OUT, IN, N, true);  // dout^T @ inp
-  if (db && OUT > 0) {
-    LAUNCH(colsum_acc_k, blocks_for(OUT), kBlock, 0, 0)(db, dout, N, OUT);
-    check_launch("colsum_acc_k");
-  }
+  colsum_acc(db, RowsOf{dout, OUT}, N, OUT);
 }
 
 }  // namespace mr::cuda

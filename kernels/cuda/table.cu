@@ -12,8 +12,8 @@ namespace cuda {
 bool install_allocator();  // kernels/cuda/device.cu
 
 namespace {
-void* g_scratch = nullptr;
-size_t g_scratch_bytes = 0;
+void* g_scratch[2] = {nullptr, nullptr};
+size_t g_scratch_bytes[2] = {0, 0};
 Math g_math = Math::fp32;
 }  // namespace
 
@@ -26,16 +26,18 @@ bool parse_math(const std::string& s, Math& m) {
 }
 const char* math_name(Math m) { return m == Math::bf16 ? "bf16" : "fp32"; }
 
-void* scratch(size_t bytes) {
-  if (bytes > g_scratch_bytes) {
-    if (g_scratch) CUDA_CHECK(cudaFree(g_scratch));
-    g_scratch = nullptr;
-    g_scratch_bytes = 0;
+void* scratch(size_t bytes, int slot) {
+  void*& p = g_scratch[slot];
+  size_t& have = g_scratch_bytes[slot];
+  if (bytes > have) {
+    if (p) CUDA_CHECK(cudaFree(p));
+    p = nullptr;
+    have = 0;
     const size_t want = bytes < 4096 ? 4096 : bytes;
-    CUDA_CHECK(cudaMalloc(&g_scratch, want));
-    g_scratch_bytes = want;
+    CUDA_CHECK(cudaMalloc(&p, want));
+    have = want;
   }
-  return g_scratch;
+  return p;
 }
 
 bool init() {

@@ -60,8 +60,9 @@ TEST_CASE("cuda op: embedding (forward, deterministic backward)") {
 }
 
 TEST_CASE("cuda op: linear (cuBLASLt fp32 GEMMs, bias epilogue)") {
+  // N = 132 and 1025 span several chunks of the db column sum (colsum.cuh: 64 rows each)
   for (auto [N, IN, OUT, bias] : {std::tuple{1, 1, 1, true}, {33, 17, 40, true}, {132, 64, 33, false},
-                                 {7, 129, 192, true}}) {
+                                 {132, 64, 33, true}, {7, 129, 192, true}, {1025, 5, 3, true}}) {
     CAPTURE(N); CAPTURE(IN); CAPTURE(OUT);
     std::mt19937_64 rng(N * 7 + IN);
     auto x = randnf(size_t(N) * IN, rng), w = randnf(size_t(OUT) * IN, rng, 0.2), bb = randnf(OUT, rng);
