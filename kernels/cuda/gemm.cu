@@ -1,8 +1,12 @@
 // cuBLASLt behind kernels/cuda/gemm.cuh. Row-major C = op(A) op(B) is the column-major
 // C^T = op(B)^T op(A)^T, so cuBLASLt gets (m, n, k) = (N, M, K) with B in its A slot and A in
 // its B slot; a row-major (r, c) buffer is the column-major (c, r) matrix with ld c. One plan
-// (descriptors and the heuristic's algorithm) per shape, transposes, bias and compute type,
-// made on first use and kept; one 32 MiB workspace. Not thread-safe: one host thread drives
+// (descriptors and the heuristic's algorithm) per shape, transposes, bias, compute type and
+// pointer alignments, made on first use and kept; one 32 MiB workspace.
+// Alignment: the heuristic assumes 256-byte aligned matrices unless told otherwise, and our
+// parameters sit in one flat buffer at any 4-byte offset, so each plan states the alignment of
+// the pointers it serves (MIN_ALIGNMENT_*). A bias that is not 16-byte aligned is added by our
+// own kernel after the product instead of the epilogue. Not thread-safe: one host thread drives
 // the CUDA backend.
 #include <cublasLt.h>
 
@@ -33,7 +37,7 @@ struct Plan {
 struct Lt {
   cublasLtHandle_t handle = nullptr;
   void* workspace = nullptr;
-  std::map<std::tuple<int, int, int, bool, bool, bool, int>, Plan> plans;
+  std::map<std::tuple<int, int, int, bool, bool, bool, int, uint32_t, uint32_t, uint32_t>, Plan> plans;
   Lt() {
     CUBLAS_CHECK(cublasLtCreate(&handle));
     CUDA_CHECK(cudaMalloc(&workspace, kWorkspace));
@@ -46,9 +50,11 @@ Lt& lt() {
 
 // The cuBLASLt plan for column-major D(m, n) = op(A)(m, k) op(B)(k, n) (+ bias(m)), where
 // A is stored (m, k) or, transposed, (k, m), and likewise B.
-Plan& plan_for(int m, int n, int k, bool ta, bool tb, bool bias, cublasComputeType_t compute) {
+// al_a, al_b, al_c: the alignments (bytes) of the pointers in cuBLASLt's A, B and C/D slots.
+Plan& plan_for(int m, int n, int k, bool ta, bool tb, bool bias, cublasComputeType_t compute, uint32_t al_a,
+               uint32_t al_b, uint32_t al_c) {
   Lt& l = lt();
-  auto key = std::make_tuple(m, n, k, ta, tb, bias, int(compute));
+  auto key = std::make_tuple(m, n, k, ta, tb, bias, int(compute), al_a, al_b, al_c);
   auto it = l.plans.find(key);
   if (it != l.plans.end()) return it->second;
   Plan p;
@@ -69,6 +75,10 @@ Plan& plan_for(int m, int n, int k, bool ta, bool tb, bool bias, cublasComputeTy
   CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   const uint64_t ws = kWorkspace;
   CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a));
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b));
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c));
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c));
   cublasLtMatmulHeuristicResult_t res{};
   int found = 0;
   CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(l.handle, p.desc, p.a, p.b, p.c, p.c, pref, 1, &res, &found));
@@ -80,6 +90,22 @@ Plan& plan_for(int m, int n, int k, bool ta, bool tb, bool bias, cublasComputeTy
   return l.plans.emplace(key, p).first->second;
 }
 
+// The largest power of two up to 256 that divides the address.
+uint32_t alignment(const void* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  uint32_t al = 256;
+  while (al > 1 && a % al) al >>= 1;
+  return al;
+}
+
+// C(M, N) += bias(N) on every row (the bias when the epilogue cannot take it).
+__global__ void add_bias_k(float* C, const float* bias, int N, int64_t total) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
+    C[i] += bias[i % N];
+}
+
+constexpr uint32_t kBiasAlign = 16;  // the epilogue's bias: at least this aligned
+
 }  // namespace
 
 void gemm(float* C, const float* A, bool ta, const float* B, bool tb, const float* bias, int M, int N, int K,
@@ -90,11 +116,18 @@ void gemm(float* C, const float* A, bool ta, const float* B, bool tb, const floa
   const cublasComputeType_t compute = math() == Math::bf16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F;
   // column-major C^T(N, M) = op(B)^T op(A)^T: cuBLASLt's A slot takes B (transposed iff tb),
   // its B slot takes A (transposed iff ta)
-  Plan& p = plan_for(N, M, K, tb, ta, bias != nullptr, compute);
-  if (bias) CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+  const bool epi_bias = bias && alignment(bias) >= kBiasAlign;
+  Plan& p = plan_for(N, M, K, tb, ta, epi_bias, compute, alignment(B), alignment(A), alignment(C));
+  if (epi_bias)
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
   const float one = 1.0f, beta = acc ? 1.0f : 0.0f;
   CUBLAS_CHECK(cublasLtMatmul(lt().handle, p.desc, &one, B, p.a, A, p.b, &beta, C, p.c, C, p.c, &p.algo,
                               lt().workspace, kWorkspace, 0));
+  if (bias && !epi_bias) {
+    const int64_t total = int64_t(M) * N;
+    LAUNCH(add_bias_k, blocks_for(total), kBlock, 0, 0)(C, bias, N, total);
+    check_launch("add_bias_k");
+  }
 }
 
 }  // namespace mr::cuda

@@ -27,6 +27,7 @@ struct cublasLtMatmulDescOpaque {
 };
 struct cublasLtMatmulPreferenceOpaque {
   uint64_t max_workspace = 0;
+  uint32_t min_align[4] = {256, 256, 256, 256};  // A, B, C, D
 };
 
 namespace {
@@ -181,8 +182,15 @@ cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t pref) 
 cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t pref,
                                                     cublasLtMatmulPreferenceAttributes_t attr, const void* buf,
                                                     size_t size) {
-  if (!pref || attr != CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES) return CUBLAS_STATUS_INVALID_VALUE;
-  return set_from(pref->max_workspace, buf, size);
+  if (!pref) return CUBLAS_STATUS_INVALID_VALUE;
+  switch (attr) {
+    case CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES: return set_from(pref->max_workspace, buf, size);
+    case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES: return set_from(pref->min_align[0], buf, size);
+    case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES: return set_from(pref->min_align[1], buf, size);
+    case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES: return set_from(pref->min_align[2], buf, size);
+    case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES: return set_from(pref->min_align[3], buf, size);
+  }
+  return CUBLAS_STATUS_INVALID_VALUE;
 }
 
 cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc,
@@ -196,7 +204,8 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t handle, cublasLtM
   Shape s;
   if (auto st = check(*desc, *A, *B, *C, *D, s); st != CUBLAS_STATUS_SUCCESS) return st;
   std::memset(&results[0], 0, sizeof(results[0]));
-  results[0].algo.data[0] = 1;  // the stand-in's one algorithm
+  results[0].algo.data[0] = 1;  // the stand-in's one algorithm, which needs the stated alignments
+  for (int i = 0; i < 4; ++i) results[0].algo.data[1 + i] = pref->min_align[i];
   results[0].state = CUBLAS_STATUS_SUCCESS;
   results[0].wavesCount = 1.0f;
   *returned = 1;
@@ -208,12 +217,18 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
                               const void* beta, const void* C, cublasLtMatrixLayout_t Cdesc, void* D,
                               cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t* algo, void* workspace,
                               size_t workspaceSize, cudaStream_t stream) {
-  (void)algo, (void)workspace, (void)workspaceSize, (void)stream;
+  (void)workspace, (void)workspaceSize, (void)stream;
   if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
   if (!desc || !Adesc || !Bdesc || !Cdesc || !Ddesc || !alpha || !beta || !A || !B || !D)
     return CUBLAS_STATUS_INVALID_VALUE;
   Shape s;
   if (auto st = check(*desc, *Adesc, *Bdesc, *Cdesc, *Ddesc, s); st != CUBLAS_STATUS_SUCCESS) return st;
+  if (!algo || algo->data[0] != 1) return CUBLAS_STATUS_INVALID_VALUE;
+  const void* ptrs[4] = {A, B, C, D};
+  for (int i = 0; i < 4; ++i)
+    if (ptrs[i] && reinterpret_cast<uintptr_t>(ptrs[i]) % algo->data[1 + i]) return CUBLAS_STATUS_INVALID_VALUE;
+  if (desc->epilogue == CUBLASLT_EPILOGUE_BIAS && reinterpret_cast<uintptr_t>(desc->bias) % 16)
+    return CUBLAS_STATUS_INVALID_VALUE;
   const float al = *static_cast<const float*>(alpha), be = *static_cast<const float*>(beta);
   if (be != 0.0f && !C) return CUBLAS_STATUS_INVALID_VALUE;
   const float* a = static_cast<const float*>(A);

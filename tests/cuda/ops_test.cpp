@@ -81,6 +81,27 @@ TEST_CASE("cuda op: linear (cuBLASLt fp32 GEMMs, bias epilogue)") {
   }
 }
 
+// Every pointer 4 bytes off a 16-byte boundary, as parameters in the flat buffer can be: the
+// GEMM plans must state that alignment to cuBLASLt, and the bias goes through our own kernel
+// instead of the epilogue (gemm.cu). Each buffer gets one leading pad float.
+TEST_CASE("cuda op: linear with misaligned pointers (parameters at any offset of the flat buffer)") {
+  const int N = 70, IN = 33, OUT = 17;
+  std::mt19937_64 rng(13);
+  auto pad = [](std::vector<float> v) {
+    v.insert(v.begin(), 0.0f);
+    return v;
+  };
+  auto x = pad(randnf(size_t(N) * IN, rng)), w = pad(randnf(size_t(OUT) * IN, rng, 0.2)), bb = pad(randnf(OUT, rng));
+  run_case({"linear_fwd misaligned", {filled(size_t(N) * OUT + 1, 0.f), x, w, bb}, {}, {kTol, -1, -1, -1},
+            [=](const KernelTable& k, auto& p, auto&) { k.linear_fwd(p[0] + 1, p[1] + 1, p[2] + 1, p[3] + 1, N, IN, OUT); }});
+  auto dout = pad(randnf(size_t(N) * OUT, rng));
+  run_case({"linear_bwd misaligned", {filled(x.size(), 0.5f), filled(w.size(), 0.5f), filled(OUT + 1, 0.5f), dout, x, w},
+            {}, {kTol, kTol, kTol, -1, -1, -1},
+            [=](const KernelTable& k, auto& p, auto&) {
+              k.linear_bwd(p[0] + 1, p[1] + 1, p[2] + 1, p[3] + 1, p[4] + 1, p[5] + 1, N, IN, OUT, true);
+            }});
+}
+
 // Math::bf16: cuBLASLt with CUBLAS_COMPUTE_32F_FAST_16BF. With inputs that are bf16 already the
 // rounding is exact and only fp32 accumulation is left, so the fp32 tolerance holds (natively
 // too). With fp32 inputs the result must move away from the fp32 reference by more than

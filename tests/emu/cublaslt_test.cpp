@@ -2,7 +2,7 @@
 // column-major product written here from the cublasLtMatmul documentation: D = alpha op(A)
 // op(B) + beta C (+ bias(m) on every column), element (r, c) at ptr[r + c * ld]. Checks every
 // transpose pair with ld > rows, alpha/beta, D aliasing C, the bias epilogue, bf16 and tf32
-// input rounding, and the shape errors the library reports.
+// input rounding, the shape errors the library reports, and the stand-in's alignment rule.
 #include <cublasLt.h>
 #include <doctest/doctest.h>
 
@@ -58,13 +58,24 @@ cublasLtMatmulDesc_t desc(cublasComputeType_t ct, bool ta, bool tb, const float*
   return d;
 }
 
-// D = alpha op(A) op(B) + beta C (+ bias); D may be C.
+// D = alpha op(A) op(B) + beta C (+ bias); D may be C. The algorithm comes from the heuristic
+// with every minimum alignment set to `align` bytes (host vectors are 16-byte aligned).
 cublasStatus_t matmul(const Lt& lt, cublasComputeType_t ct, bool ta, bool tb, float alpha, const Mat& A, const Mat& B,
-                      float beta, const Mat& C, Mat& D, const float* bias) {
+                      float beta, const Mat& C, Mat& D, const float* bias, uint32_t align = 4) {
   auto d = desc(ct, ta, tb, bias);
   auto la = layout(A), lb = layout(B), lc = layout(C), ld = layout(D);
-  cublasStatus_t st = cublasLtMatmul(lt.h, d, &alpha, A.v.data(), la, B.v.data(), lb, &beta, C.v.data(), lc,
-                                     D.v.data(), ld, nullptr, nullptr, 0, 0);
+  cublasLtMatmulPreference_t pref;
+  REQUIRE(cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS);
+  for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+    REQUIRE(cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof align) == CUBLAS_STATUS_SUCCESS);
+  cublasLtMatmulHeuristicResult_t res{};
+  int found = 0;
+  cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(lt.h, d, la, lb, lc, ld, pref, 1, &res, &found);
+  if (st == CUBLAS_STATUS_SUCCESS)
+    st = cublasLtMatmul(lt.h, d, &alpha, A.v.data(), la, B.v.data(), lb, &beta, C.v.data(), lc, D.v.data(), ld,
+                        &res.algo, nullptr, 0, 0);
+  cublasLtMatmulPreferenceDestroy(pref);
   cublasLtMatrixLayoutDestroy(la), cublasLtMatrixLayoutDestroy(lb), cublasLtMatrixLayoutDestroy(lc),
       cublasLtMatrixLayoutDestroy(ld), cublasLtMatmulDescDestroy(d);
   return st;
@@ -142,4 +153,38 @@ TEST_CASE("emu cuBLASLt stand-in: shapes that do not fit are CUBLAS_STATUS_INVAL
   CHECK(matmul(lt, CUBLAS_COMPUTE_32F, false, false, 1, Al, B, 0, C, D, nullptr) == CUBLAS_STATUS_INVALID_VALUE);
   const char* name = cublasLtGetStatusName(CUBLAS_STATUS_INVALID_VALUE);
   CHECK(std::string(name) == "CUBLAS_STATUS_INVALID_VALUE");
+}
+
+TEST_CASE("emu cuBLASLt stand-in: pointers less aligned than the algorithm was chosen for are refused") {
+  Lt lt;
+  std::mt19937 g(2);
+  Mat A(4, 3, 4, g), B(3, 5, 3, g), C(4, 5, 4, g), D(4, 5, 4, g);
+  // the documented default preference is 256 bytes, which a std::vector does not promise
+  Mat A1(4, 3, 4, g);
+  A1.v.insert(A1.v.begin(), 0.0f);  // data() + 1 is 4 bytes off any 8-byte boundary
+  auto d = desc(CUBLAS_COMPUTE_32F, false, false, nullptr);
+  auto la = layout(A), lb = layout(B), lc = layout(C);
+  cublasLtMatmulPreference_t pref;
+  REQUIRE(cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS);
+  uint32_t a16 = 16;
+  for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+    REQUIRE(cublasLtMatmulPreferenceSetAttribute(pref, attr, &a16, sizeof a16) == CUBLAS_STATUS_SUCCESS);
+  cublasLtMatmulHeuristicResult_t res{};
+  int found = 0;
+  REQUIRE(cublasLtMatmulAlgoGetHeuristic(lt.h, d, la, lb, lc, lc, pref, 1, &res, &found) == CUBLAS_STATUS_SUCCESS);
+  const float one = 1, zero = 0;
+  CHECK(cublasLtMatmul(lt.h, d, &one, A.v.data(), la, B.v.data(), lb, &zero, C.v.data(), lc, D.v.data(), lc, &res.algo,
+                       nullptr, 0, 0) == CUBLAS_STATUS_SUCCESS);
+  const float* off = A1.v.data() + 1;
+  if (reinterpret_cast<uintptr_t>(off) % 16)
+    CHECK(cublasLtMatmul(lt.h, d, &one, off, la, B.v.data(), lb, &zero, C.v.data(), lc, D.v.data(), lc, &res.algo,
+                         nullptr, 0, 0) == CUBLAS_STATUS_INVALID_VALUE);
+  // a bias that is not 16-byte aligned is refused by the epilogue
+  std::vector<float> bv(8, 1.0f);
+  const float* bias = bv.data() + (reinterpret_cast<uintptr_t>(bv.data()) % 16 ? 0 : 1);
+  CHECK(matmul(lt, CUBLAS_COMPUTE_32F, false, false, 1, A, B, 0, C, D, bias) == CUBLAS_STATUS_INVALID_VALUE);
+  cublasLtMatmulPreferenceDestroy(pref);
+  cublasLtMatrixLayoutDestroy(la), cublasLtMatrixLayoutDestroy(lb), cublasLtMatrixLayoutDestroy(lc);
+  cublasLtMatmulDescDestroy(d);
 }

@@ -7,7 +7,11 @@
 // CUBLAS_COMPUTE_32F_FAST_16BF (A and B rounded to bf16 first), CUBLAS_COMPUTE_32F_FAST_TF32
 // (rounded to tf32). The stand-in accumulates in double (a GPU in fp32, in its own order).
 // Shapes that do not fit are CUBLAS_STATUS_INVALID_VALUE, as in the library; anything outside
-// the subset is CUBLAS_STATUS_NOT_SUPPORTED. Tests: tests/emu/cublaslt_test.cpp.
+// the subset is CUBLAS_STATUS_NOT_SUPPORTED. Alignment, stricter than the documentation says:
+// the heuristic's algorithm needs A, B, C and D aligned as the preference's MIN_ALIGNMENT_*
+// (default 256 bytes, as documented), and the bias epilogue needs a 16-byte aligned bias;
+// a call that breaks either is CUBLAS_STATUS_INVALID_VALUE, so a caller that forgets to state
+// its alignment fails here too. Tests: tests/emu/cublaslt_test.cpp.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -63,7 +67,13 @@ typedef enum {
   CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE = 26,
 } cublasLtMatmulDescAttributes_t;
 typedef enum { CUBLASLT_EPILOGUE_DEFAULT = 1, CUBLASLT_EPILOGUE_BIAS = 4 } cublasLtEpilogue_t;
-typedef enum { CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1 } cublasLtMatmulPreferenceAttributes_t;
+typedef enum {
+  CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1,
+  CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5,
+  CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6,
+  CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7,
+  CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8,
+} cublasLtMatmulPreferenceAttributes_t;
 
 cublasStatus_t cublasLtCreate(cublasLtHandle_t* handle);
 cublasStatus_t cublasLtDestroy(cublasLtHandle_t handle);
