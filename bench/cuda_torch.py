@@ -145,7 +145,7 @@ def check(a, dev):
     ours_out, ours_dqkv = load("out", (B, T, C)), load("dqkv", (B, T, 3 * C))
 
     def run(dtype, backend):
-        x = qkv.to(dtype).requires_grad_(True)
+        x = qkv.detach().to(dtype, copy=True).requires_grad_(True)  # a fresh leaf, also when dtype is qkv's
         q, k, v = qkv_views(x, B, T, H, D)
         with sdpa_kernel(backend):
             o = torch.nn.functional.scaled_dot_product_attention(q, k, v)

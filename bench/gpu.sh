@@ -2,14 +2,16 @@
 # The one prepared GPU run of issue 6, for a lent machine (the device tool), from the repository
 # root. First, here: `bash tools/device_pack.sh` (builds and packs build-device/pack). Then one
 # device call: command `bash bench/gpu.sh`, carry ["build-device/pack"], timeout_s 600.
-# It runs, each step under its own time limit and going on when one fails:
+# It runs, each step under its own time limit and going on when one fails, the headline first:
 #   1. the native kernel suite (cuda_gpu_tests: every op against kernels/ref, full shapes);
 #   2. the card's bf16 matrix rate (PyTorch, 8192^3), the denominator of model FLOP utilization;
-#   3. attention forward + backward: ours (fp32, bf16 tensor cores) against PyTorch SDPA through
+#   3. a BERT-base training step (32 x 128): ours (bf16 math, fp32 math) against PyTorch eager
+#      bf16 autocast with SDPA, alternating ROUNDS times;
+#   4. attention forward + backward: ours (fp32, bf16 tensor cores) against PyTorch SDPA through
 #      cuDNN and through FlashAttention, alternating ROUNDS times, at BERT-base 32 x 128 and at
-#      4 x 1024 (12 heads of 64), then our bf16 outputs checked against cuDNN's (cuda_torch.py check);
-#   4. a BERT-base training step (32 x 128): ours (bf16 math, fp32 math) against PyTorch eager
-#      bf16 autocast with SDPA, alternating ROUNDS times.
+#      4 x 1024 (12 heads of 64), then our bf16 outputs checked against cuDNN's (cuda_torch.py check).
+# The limits add up to more than a device call's 600 s only if several steps hang; the log and
+# the results table are written as the steps finish, so what finished comes back.
 # Everything goes to $OUT (the device tool's folder, else /tmp/gpu-out): gpu_log.txt, and
 # gpu_results.md, the rows for bench/RESULTS.md (medians over rounds; ratios are baseline/ours).
 set -uo pipefail
@@ -36,11 +38,12 @@ libdirs=$PWD/$P/lib
 for d in /usr/local/cuda/lib64 $(find /usr/local /opt -name 'libcublasLt.so.13*' -printf '%h\n' 2>/dev/null | sort -u); do
   libdirs=$libdirs:$d
 done
-export LD_LIBRARY_PATH=$libdirs:${LD_LIBRARY_PATH:-}
+# only our binaries get the packed libraries (PyTorch keeps the machine's own libstdc++ and CUDA)
+ours() { LD_LIBRARY_PATH=$libdirs:${LD_LIBRARY_PATH:-} "$@"; }
 echo "== machine"; date -u
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv
 nproc; $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
-ldd $P/cuda_bench | grep -E "not found|cublas|cudart|openblas"
+ours ldd $P/cuda_bench | grep -E "not found|cublas|cudart|openblas"
 
 results=$OUT/gpu_results.md
 card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
@@ -48,7 +51,7 @@ echo "| what | shape | metarec | baseline | baseline / metarec |" >"$results"
 echo "| --- | --- | --- | --- | --- |" >>"$results"
 
 echo "== 1. native kernel suite"
-timeout 300 $P/cuda_gpu_tests --no-version 2>&1 | tail -60
+timeout 150 env LD_LIBRARY_PATH=$libdirs:${LD_LIBRARY_PATH:-} $P/cuda_gpu_tests --no-version 2>&1 | tail -60
 echo "cuda_gpu_tests exit: ${PIPESTATUS[0]}"
 
 echo "== 2. bf16 matrix rate"
@@ -59,15 +62,29 @@ med() { printf '%s\n' "$@" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{if (NR
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a+0 > 0 && b+0 > 0) printf "%.2fx", a / b; else print "?"}'; }
 key() { awk -v k="$1" 'index($0, k) == 1 {print $(NF)}' | tail -1; }
 
-echo "== 3. attention forward + backward"
+echo "== 3. BERT-base training step, 32 x 128"
+ours_bf=(); ours_fp=(); torch_bf=()
+for r in $(seq "$ROUNDS"); do
+  ours_bf+=("$(ours timeout 150 $P/cuda_bench train-step "${STEP[@]}" --math bf16 | key 'train-step ms:')")
+  torch_bf+=("$(timeout 150 $PY bench/cuda_torch.py train-step "${STEP[@]}" --device $DEV | key 'train-step ms:')")
+  ours_fp+=("$(ours timeout 150 $P/cuda_bench train-step "${STEP[@]}" --math fp32 | key 'train-step ms:')")
+  echo "round $r: ours bf16 ${ours_bf[-1]} ms, PyTorch bf16 ${torch_bf[-1]} ms, ours fp32 ${ours_fp[-1]} ms"
+done
+mb=$(med "${ours_bf[@]}"); mt=$(med "${torch_bf[@]}"); mf=$(med "${ours_fp[@]}")
+flops=$(awk 'BEGIN{L=12; C=768; F=3072; B=32; T=128; print 6*L*(4*C*C+2*C*F)*B*T + 12*L*B*T*T*C}')
+mfu() { awk -v f="$flops" -v ms="$1" -v p="$peak" 'BEGIN{if (ms+0 > 0 && p+0 > 0) printf "%.1f%%", 100 * f / (ms / 1000) / (p * 1e12); else print "?"}'; }
+echo "| BERT-base train step, bf16 math vs PyTorch eager bf16 + SDPA | 32 x 128 | $mb ms (MFU $(mfu "$mb")) | $mt ms (MFU $(mfu "$mt")) | $(ratio "$mt" "$mb") |" >>"$results"
+echo "| BERT-base train step, fp32 math vs PyTorch eager bf16 + SDPA | 32 x 128 | $mf ms | $mt ms | $(ratio "$mt" "$mf") |" >>"$results"
+
+echo "== 4. attention forward + backward"
 for shape in "${ATT_SHAPES[@]}"; do
   set -- $shape
   B=$1 T=$2
   ours_bf=(); ours_fp=(); cudnn=(); flash=()
   for r in $(seq "$ROUNDS"); do
-    ours_bf+=("$(timeout 120 $P/cuda_bench attention --batch $B --seq $T --math bf16 | key 'attention ms:')")
+    ours_bf+=("$(ours timeout 120 $P/cuda_bench attention --batch $B --seq $T --math bf16 | key 'attention ms:')")
     cudnn+=("$(timeout 120 $PY bench/cuda_torch.py attention --batch $B --seq $T --backend cudnn --device $DEV | key 'attention ms:')")
-    ours_fp+=("$(timeout 120 $P/cuda_bench attention --batch $B --seq $T --math fp32 | key 'attention ms:')")
+    ours_fp+=("$(ours timeout 120 $P/cuda_bench attention --batch $B --seq $T --math fp32 | key 'attention ms:')")
     flash+=("$(timeout 120 $PY bench/cuda_torch.py attention --batch $B --seq $T --backend flash --device $DEV | key 'attention ms:')")
     echo "round $r ($B x $T): ours bf16 ${ours_bf[-1]} ms, cuDNN ${cudnn[-1]} ms, ours fp32 ${ours_fp[-1]} ms, flash ${flash[-1]} ms"
   done
@@ -77,22 +94,8 @@ for shape in "${ATT_SHAPES[@]}"; do
   echo "| attention fwd+bwd, fp32 (ours) vs cuDNN bf16 | $B x $T, 12 x 64 | $mf ms | $mc ms | $(ratio "$mc" "$mf") |" >>"$results"
 done
 mkdir -p /tmp/attn-dump
-timeout 120 $P/cuda_bench attention $CHK --math bf16 --steps 1 --warmup 0 --dump /tmp/attn-dump >/dev/null &&
+ours timeout 120 $P/cuda_bench attention $CHK --math bf16 --steps 1 --warmup 0 --dump /tmp/attn-dump >/dev/null &&
   timeout 120 $PY bench/cuda_torch.py check /tmp/attn-dump $CHK --device $DEV | tee -a "$OUT/attention_check.txt"
-
-echo "== 4. BERT-base training step, 32 x 128"
-ours_bf=(); ours_fp=(); torch_bf=()
-for r in $(seq "$ROUNDS"); do
-  ours_bf+=("$(timeout 150 $P/cuda_bench train-step "${STEP[@]}" --math bf16 | key 'train-step ms:')")
-  torch_bf+=("$(timeout 150 $PY bench/cuda_torch.py train-step "${STEP[@]}" --device $DEV | key 'train-step ms:')")
-  ours_fp+=("$(timeout 150 $P/cuda_bench train-step "${STEP[@]}" --math fp32 | key 'train-step ms:')")
-  echo "round $r: ours bf16 ${ours_bf[-1]} ms, PyTorch bf16 ${torch_bf[-1]} ms, ours fp32 ${ours_fp[-1]} ms"
-done
-mb=$(med "${ours_bf[@]}"); mt=$(med "${torch_bf[@]}"); mf=$(med "${ours_fp[@]}")
-flops=$(awk 'BEGIN{L=12; C=768; F=3072; B=32; T=128; print 6*L*(4*C*C+2*C*F)*B*T + 12*L*B*T*T*C}')
-mfu() { awk -v f="$flops" -v ms="$1" -v p="$peak" 'BEGIN{if (ms+0 > 0 && p+0 > 0) printf "%.1f%%", 100 * f / (ms / 1000) / (p * 1e12); else print "?"}'; }
-echo "| BERT-base train step, bf16 math vs PyTorch eager bf16 + SDPA | 32 x 128 | $mb ms (MFU $(mfu "$mb")) | $mt ms (MFU $(mfu "$mt")) | $(ratio "$mt" "$mb") |" >>"$results"
-echo "| BERT-base train step, fp32 math vs PyTorch eager bf16 + SDPA | 32 x 128 | $mf ms | $mt ms | $(ratio "$mt" "$mf") |" >>"$results"
 
 echo "== results ($card, $(date -u +%F))"
 cat "$results"

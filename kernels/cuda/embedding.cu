@@ -43,11 +43,14 @@ __global__ void embedding_link_k(int* next, int* first, const int32_t* ids, int 
   }
 }
 
-// grid (ceil(C / blockDim), rows): thread (r, c); the first row of an id sums its chain.
+// grid (ceil(C / blockDim), min(rows, 65535)): thread (r, c), rows strided by gridDim.y; the
+// first row of an id sums its chain.
 __global__ void embedding_bwd_wte_k(float* dwte, const float* dout, const int32_t* ids, const int* next,
-                                    const int* first, int C) {
-  const int r = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c < C && first[r]) {
+                                    const int* first, int rows, int C) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  for (int r = blockIdx.y; r < rows; r += gridDim.y) {
+    if (!first[r]) continue;
     float acc = 0.0f;
     for (int q = r; q >= 0; q = next[q]) acc += dout[int64_t(q) * C + c];
     dwte[int64_t(ids[r]) * C + c] += acc;
@@ -116,7 +119,7 @@ void embedding_bwd(float* dwte, float* dwpe, float* dwtt, const float* dout, con
   if (dwte) {
     LAUNCH(embedding_link_k, blocks_for(rows), kBlock, 0, 0)(next, first, ids, rows);
     check_launch("embedding_link_k");
-    LAUNCH(embedding_bwd_wte_k, dim3(cb, rows), kRowBlock, 0, 0)(dwte, dout, ids, next, first, C);
+    LAUNCH(embedding_bwd_wte_k, dim3(cb, std::min(rows, 65535)), kRowBlock, 0, 0)(dwte, dout, ids, next, first, rows, C);
     check_launch("embedding_bwd_wte_k");
   }
   if (dwpe) {
