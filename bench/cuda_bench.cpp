@@ -57,9 +57,9 @@ void add_common(CLI::App* c, Common& o) {
   c->add_option("--seq", o.seq, "tokens per sequence")->capture_default_str()->check(CLI::PositiveNumber);
   c->add_option("--steps", o.steps, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
   c->add_option("--warmup", o.warmup, "untimed steps first")->capture_default_str();
-  c->add_option("--math", o.math, "fp32 or bf16 (tensor cores: attention and GEMMs)")
+  c->add_option("--math", o.math, "fp32, bf16 (tensor cores: attention and GEMMs) or tf32 (GEMMs)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+      ->check(CLI::IsMember({"fp32", "bf16", "tf32"}));
 }
 
 int train_step(const Common& o, mr::BertConfig cfg, float dropout) {

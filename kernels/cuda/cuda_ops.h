@@ -13,13 +13,14 @@
 namespace mr::cuda {
 
 // The backend's arithmetic. fp32 (the default): every op in fp32 on CUDA cores, equal to the
-// reference to 1e-5. bf16: the ops that have a tensor-core path (attention so far) round
-// their matrix-product operands to bf16 and accumulate in fp32; storage stays fp32, so
-// nothing else changes. Tolerances per mode: docs/cuda.md.
-enum class Math { fp32, bf16 };
+// reference to 1e-5. bf16: the ops that have a tensor-core path (attention, the GEMMs) round
+// their matrix-product operands to bf16 and accumulate in fp32. tf32: the GEMMs round their
+// operands to tf32 (10 mantissa bits), everything else as fp32. Storage stays fp32 in every
+// mode, so nothing else changes. Tolerances per mode: docs/cuda.md.
+enum class Math { fp32, bf16, tf32 };
 void set_math(Math m);
 Math math();
-// "fp32" or "bf16"; false (m untouched) for anything else.
+// "fp32", "bf16" or "tf32"; false (m untouched) for anything else.
 bool parse_math(const std::string& s, Math& m);
 const char* math_name(Math m);
 

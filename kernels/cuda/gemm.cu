@@ -113,7 +113,9 @@ void gemm(float* C, const float* A, bool ta, const float* B, bool tb, const floa
   if (M == 0 || N == 0) return;
   if (K == 0)
     throw_error(__FILE__, __LINE__, "gemm", "inner dimension 0 (M=" + std::to_string(M) + ", N=" + std::to_string(N) + ")");
-  const cublasComputeType_t compute = math() == Math::bf16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F;
+  const cublasComputeType_t compute = math() == Math::bf16   ? CUBLAS_COMPUTE_32F_FAST_16BF
+                                      : math() == Math::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                             : CUBLAS_COMPUTE_32F;
   // column-major C^T(N, M) = op(B)^T op(A)^T: cuBLASLt's A slot takes B (transposed iff tb),
   // its B slot takes A (transposed iff ta)
   const bool epi_bias = bias && alignment(bias) >= kBiasAlign;

@@ -2,8 +2,9 @@
 //   C(M, N) = or += op(A) op(B) (+ bias(N) on every row)
 // op(A) is (M, K): A itself (M, K) row-major, or with ta its transpose, A stored (K, M).
 // op(B) is (K, N): B itself (K, N), or with tb its transpose, B stored (N, K).
-// The compute type follows cuda::math(): fp32 (CUBLAS_COMPUTE_32F) or bf16
-// (CUBLAS_COMPUTE_32F_FAST_16BF: A and B rounded to bf16, fp32 accumulation); storage is fp32.
+// The compute type follows cuda::math(): fp32 (CUBLAS_COMPUTE_32F), bf16
+// (CUBLAS_COMPUTE_32F_FAST_16BF: A and B rounded to bf16, fp32 accumulation) or tf32
+// (CUBLAS_COMPUTE_32F_FAST_TF32); storage is fp32.
 // Under the SIMT emulator cuBLASLt is the host stand-in kernels/emu/include/cublasLt.h.
 #pragma once
 #include <cstdint>

@@ -2,7 +2,7 @@
 // Backward: dinp(N, IN) = dout @ w (written or added by acc_dinp); dw(OUT, IN) += dout^T @ inp;
 // db(OUT) += column sums of dout.
 // The three products are cuBLASLt GEMMs (kernels/cuda/gemm.cuh), the bias folded into the
-// forward's epilogue; fp32 or bf16 compute by cuda::math(). db is our own deterministic
+// forward's epilogue; fp32, bf16 or tf32 compute by cuda::math(). db is our own deterministic
 // column sum (colsum.cuh).
 #include "kernels/cuda/colsum.cuh"
 #include "kernels/cuda/cuda_ops.h"

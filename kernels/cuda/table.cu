@@ -22,9 +22,10 @@ Math math() { return g_math; }
 bool parse_math(const std::string& s, Math& m) {
   if (s == "fp32") return m = Math::fp32, true;
   if (s == "bf16") return m = Math::bf16, true;
+  if (s == "tf32") return m = Math::tf32, true;
   return false;
 }
-const char* math_name(Math m) { return m == Math::bf16 ? "bf16" : "fp32"; }
+const char* math_name(Math m) { return m == Math::bf16 ? "bf16" : m == Math::tf32 ? "tf32" : "fp32"; }
 
 void* scratch(size_t bytes, int slot) {
   void*& p = g_scratch[slot];

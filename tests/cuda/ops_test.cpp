@@ -102,38 +102,53 @@ TEST_CASE("cuda op: linear with misaligned pointers (parameters at any offset of
             }});
 }
 
-// Math::bf16: cuBLASLt with CUBLAS_COMPUTE_32F_FAST_16BF. With inputs that are bf16 already the
+// Reduced-precision GEMMs: Math::bf16 (cuBLASLt CUBLAS_COMPUTE_32F_FAST_16BF, unit roundoff
+// u = 2^-9) and Math::tf32 (FAST_TF32, u = 2^-11). With inputs that are exact in that format the
 // rounding is exact and only fp32 accumulation is left, so the fp32 tolerance holds (natively
-// too). With fp32 inputs the result must move away from the fp32 reference by more than
-// roundoff, but stay within bf16 error (5u = 1e-2); the first bound is only certain for the
-// emulator's stand-in, which always rounds (a GPU library may pick TF32 instead).
-TEST_CASE("cuda op: linear in bf16 math (cuBLASLt FAST_16BF)") {
-  MathScope bf16(cuda::Math::bf16);
+// too). With fp32 inputs the result must move away from the fp32 reference by more than fp32
+// roundoff but stay within 5u; the first bound is only certain for the emulator's stand-in,
+// which always rounds (a GPU library may pick another path).
+static void check_linear_math(cuda::Math math, int drop_bits, double u) {
+  MathScope scope(math);
   const int N = 33, IN = 129, OUT = 40;
   std::mt19937_64 rng(11);
+  auto round_to = [&](std::vector<float> x) {
+    if (drop_bits == 16) return round_bf16(std::move(x));
+    for (auto& v : x) {  // tf32: keep 10 mantissa bits, nearest even
+      uint32_t w;
+      std::memcpy(&w, &v, 4);
+      w = (w + 0xfffu + ((w >> 13) & 1u)) & ~0x1fffu;
+      std::memcpy(&v, &w, 4);
+    }
+    return x;
+  };
   for (bool rounded : {true, false}) {
     CAPTURE(rounded);
     auto x = randnf(size_t(N) * IN, rng), w = randnf(size_t(OUT) * IN, rng, 0.2), bb = randnf(OUT, rng);
-    if (rounded) x = round_bf16(x), w = round_bf16(w);
-    const double tol = rounded ? kTol : 1e-2;
-    Outs o = run_case({"linear_fwd bf16", {filled(size_t(N) * OUT, 0.f), x, w, bb}, {}, {tol, -1, -1, -1},
+    if (rounded) x = round_to(x), w = round_to(w);
+    const double tol = rounded ? kTol : 5 * u;
+    Outs o = run_case({"linear_fwd", {filled(size_t(N) * OUT, 0.f), x, w, bb}, {}, {tol, -1, -1, -1},
                        [=](const KernelTable& k, auto& p, auto&) { k.linear_fwd(p[0], p[1], p[2], p[3], N, IN, OUT); }});
     auto dout = randnf(size_t(N) * OUT, rng);
-    if (rounded) dout = round_bf16(dout);
-    Outs b = run_case({"linear_bwd bf16", {filled(x.size(), 0.f), filled(w.size(), 0.f), filled(OUT, 0.f), dout, x, w},
+    if (rounded) dout = round_to(dout);
+    Outs b = run_case({"linear_bwd", {filled(x.size(), 0.f), filled(w.size(), 0.f), filled(OUT, 0.f), dout, x, w},
                        {}, {tol, tol, kTol, -1, -1, -1},
                        [=](const KernelTable& k, auto& p, auto&) { k.linear_bwd(p[0], p[1], p[2], p[3], p[4], p[5], N, IN, OUT, false); }});
     if (!rounded) {
       const double ef = test::rel_l2(o.dev[0], o.ref[0], o.ref[0].size());
       const double ed = test::rel_l2(b.dev[0], b.ref[0], b.ref[0].size());
-      MESSAGE("linear in bf16 math, fp32 inputs: rel L2 error out ", ef, ", dinp ", ed);
+      MESSAGE("linear in ", std::string(cuda::math_name(math)), " math, fp32 inputs: rel L2 error out ", ef, ", dinp ", ed);
 #if defined(MR_EMU)
-      CHECK(ef > 1e-4);
-      CHECK(ed > 1e-4);
+      CHECK(ef > u / 20);
+      CHECK(ed > u / 20);
 #endif
     }
   }
 }
+
+TEST_CASE("cuda op: linear in bf16 math (cuBLASLt FAST_16BF)") { check_linear_math(cuda::Math::bf16, 16, 1.0 / 512); }
+
+TEST_CASE("cuda op: linear in tf32 math (cuBLASLt FAST_TF32)") { check_linear_math(cuda::Math::tf32, 13, 1.0 / 2048); }
 
 TEST_CASE("cuda op: bias + activation (gelu erf, tanh, none)") {
   for (auto [N, C] : {std::pair{1, 1}, {33, 33}, {132, 7}, {1025, 3}})
