@@ -9,7 +9,8 @@
 //         sums take O(B*T*C). (It used to be O((B*T)^2 * C): each (r, c) thread scanned all
 //         rows itself.)
 //   dwpe: one thread per (t, c), summing over b in order.
-//   dwtt: one thread per (type row, c), summing over the rows of that type in order.
+//   dwtt: one thread per (type row, c), summing over the rows of that type in order. The
+//         number of types is found on the device and read there: no copy to the host.
 // Gradient convention: all three are parameter gradients (+=).
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_ops.h"
@@ -66,10 +67,14 @@ __global__ void embedding_bwd_wpe_k(float* dwpe, const float* dout, int B, int T
   }
 }
 
-// grid (ceil(C / blockDim), ntypes)
-__global__ void embedding_bwd_wtt_k(float* dwtt, const float* dout, const int32_t* types, int rows, int C) {
-  const int ty = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c < C) {
+// grid (ceil(C / blockDim), kTypeBlocks): types ty = blockIdx.y, + gridDim.y, ... below
+// *ntypes (on the device: no copy to the host, no sync).
+__global__ void embedding_bwd_wtt_k(float* dwtt, const float* dout, const int32_t* types, const int* ntypes, int rows,
+                                    int C) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  const int nt = types ? *ntypes : 1;
+  for (int ty = blockIdx.y; ty < nt; ty += gridDim.y) {
     float acc = 0.0f;
     bool any = false;
     for (int q = 0; q < rows; ++q)
@@ -80,6 +85,8 @@ __global__ void embedding_bwd_wtt_k(float* dwtt, const float* dout, const int32_
     if (any) dwtt[int64_t(ty) * C + c] += acc;
   }
 }
+
+constexpr int kTypeBlocks = 4;  // BERT has 2 token types; more are strided over these
 
 // Largest type id + 1 (types are few: 2 in BERT). One block; deterministic.
 __global__ void max_type_k(int* out, const int32_t* types, int rows) {
@@ -127,13 +134,11 @@ void embedding_bwd(float* dwte, float* dwpe, float* dwtt, const float* dout, con
     check_launch("embedding_bwd_wpe_k");
   }
   if (dwtt) {
-    int ntypes = 1;
     if (types) {
       LAUNCH(max_type_k, 1, kBlock, 0, 0)(ntypes_dev, types, rows);
       check_launch("max_type_k");
-      CUDA_CHECK(cudaMemcpy(&ntypes, ntypes_dev, sizeof(int), cudaMemcpyDeviceToHost));
     }
-    LAUNCH(embedding_bwd_wtt_k, dim3(cb, ntypes), kRowBlock, 0, 0)(dwtt, dout, types, rows, C);
+    LAUNCH(embedding_bwd_wtt_k, dim3(cb, kTypeBlocks), kRowBlock, 0, 0)(dwtt, dout, types, ntypes_dev, rows, C);
     check_launch("embedding_bwd_wtt_k");
   }
 }

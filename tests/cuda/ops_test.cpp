@@ -59,6 +59,19 @@ TEST_CASE("cuda op: embedding (forward, deterministic backward)") {
   }
 }
 
+// More token types than the type kernel has blocks (kTypeBlocks = 4): types 4..6 come from the
+// strided loop, and the number of types is only known on the device.
+TEST_CASE("cuda op: embedding backward with 7 token types") {
+  const int B = 2, T = 37, C = 9, V = 11, NT = 7;
+  std::mt19937_64 rng(77);
+  auto ids = rand_ints(size_t(B) * T, 0, V - 1, rng), types = rand_ints(size_t(B) * T, 0, NT - 1, rng);
+  types[5] = NT - 1;  // the largest type occurs
+  auto dout = randnf(size_t(B) * T * C, rng);
+  run_case({"embedding_bwd 7 types", {filled(size_t(V) * C, 0.f), filled(size_t(T) * C, 0.f), filled(size_t(NT) * C, 0.f), dout},
+            {ids, types}, {kTol, kTol, kTol, -1},
+            [=](const KernelTable& k, auto& p, auto& i) { k.embedding_bwd(p[0], p[1], p[2], p[3], i[0], i[1], B, T, C); }});
+}
+
 TEST_CASE("cuda op: linear (cuBLASLt fp32 GEMMs, bias epilogue)") {
   // N = 132 and 1025 span several chunks of the db column sum (colsum.cuh: 64 rows each)
   for (auto [N, IN, OUT, bias] : {std::tuple{1, 1, 1, true}, {33, 17, 40, true}, {132, 64, 33, false},
