@@ -146,7 +146,30 @@ struct HeadTc {
         q(a.qkv + int64_t(b) * a.T * C3 + h * D), keys{a.mask, b, a.T, count_valid(a.mask, b, a.T, red)},
         base(int(blockIdx.x) * kBr), r0(kRows * int(threadIdx.x >> 5)), t(int(threadIdx.x & 3)),
         own{base + r0 + int((threadIdx.x & 31) >> 2), base + r0 + int((threadIdx.x & 31) >> 2) + 8} {}
+  // bf16 tiles of rows [r0, r0 + rows): Q, K and V from qkv, dO from dout (B, T, C)
+  template <int D>
+  __device__ __forceinline__ void load_q(uint16_t* dst, int r0, const Attn& a) const {
+    load_bf16<D>(dst, q, C3, r0, kBr, a.T);
+  }
+  template <int D>
+  __device__ __forceinline__ void load_kv(uint16_t* k, uint16_t* v, int r0, const Attn& a) const {
+    load_bf16<D>(k, q + a.C, C3, r0, kBc, a.T);
+    load_bf16<D>(v, q + 2 * a.C, C3, r0, kBc, a.T);
+  }
+  template <int D>
+  __device__ __forceinline__ void load_dout(uint16_t* dst, const float* dout, int r0, const Attn& a) const {
+    load_bf16<D>(dst, dout + int64_t(b) * a.T * a.C + h * D, a.C, r0, kBr, a.T);
+  }
 };
+
+// P' = P keep and dS = P (keep dP - Dsum) / sqrt(D) of one (query, key) pair, P = exp(S/sqrt(D) - lse).
+struct PairGradTc {
+  float pk, ds;
+};
+__device__ __forceinline__ PairGradTc pair_grad(float s, float dp, float lse_i, float dsum_i, float kp, float scale) {
+  const float p = expf(s * scale - lse_i);
+  return PairGradTc{p * kp, p * (dp * kp - dsum_i) * scale};
+}
 static_assert(kBr == kBc, "a block owns 64 rows of either side");
 
 // Writes or adds the two rows (g, g+8) of a (16, D) C-fragment accumulator at rows row[0..1]
@@ -180,13 +203,12 @@ __global__ void attention_fwd_tc_k(float* out, float* lse, Attn a) {
   const int i0 = hd.base, r0 = hd.r0, t = hd.t;
   const int(&row)[2] = hd.own;
   uint16_t *q = sm, *k = q + kBr * LD, *v = k + kBc * LD;
-  load_bf16<D>(q, hd.q, hd.C3, i0, kBr, a.T);
+  hd.load_q<D>(q, i0, a);
   float o[D / 8][4], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
   zero(o);
   for (int j0 = 0; j0 < a.T; j0 += kBc) {
     __syncthreads();  // the previous K/V tiles are consumed (and Q is complete)
-    load_bf16<D>(k, hd.q + a.C, hd.C3, j0, kBc, a.T);
-    load_bf16<D>(v, hd.q + 2 * a.C, hd.C3, j0, kBc, a.T);
+    hd.load_kv<D>(k, v, j0, a);
     __syncthreads();
     float s[kNT][4];
     zero(s);
@@ -247,16 +269,14 @@ __global__ void attention_bwd_kv_tc_k(float* dqkv, const float* dout, const floa
   uint16_t *k = sm, *v = k + kBc * LD, *q = v + kBc * LD, *go = q + kBr * LD;
   float* tl = reinterpret_cast<float*>(go + kBr * LD);
   float* td = tl + kBr;
-  const float* gbase = dout + int64_t(hd.b) * a.T * a.C + hd.h * D;
-  load_bf16<D>(k, hd.q + a.C, hd.C3, j0, kBc, a.T);
-  load_bf16<D>(v, hd.q + 2 * a.C, hd.C3, j0, kBc, a.T);
+  hd.load_kv<D>(k, v, j0, a);
   float dk[D / 8][4], dv[D / 8][4];
   zero(dk);
   zero(dv);
   for (int i0 = 0; i0 < a.T; i0 += kBr) {
     __syncthreads();  // the previous query tile is consumed (and K, V are complete)
-    load_bf16<D>(q, hd.q, hd.C3, i0, kBr, a.T);
-    load_bf16<D>(go, gbase, a.C, i0, kBr, a.T);
+    hd.load_q<D>(q, i0, a);
+    hd.load_dout<D>(go, dout, i0, a);
     for (int e = threadIdx.x; e < kBr; e += blockDim.x) {
       tl[e] = i0 + e < a.T ? lse[hd.bh * a.T + i0 + e] : 0.0f;
       td[e] = i0 + e < a.T ? dsum[hd.bh * a.T + i0 + e] : 0.0f;
@@ -272,14 +292,11 @@ __global__ void attention_bwd_kv_tc_k(float* dqkv, const float* dout, const floa
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int r = e >> 1, ii = 8 * nt + 2 * t + (e & 1), i = i0 + ii;
-        float pk = 0.0f, ds = 0.0f;
-        if (kok[r] && i < a.T) {
-          const float p = expf(s[nt][e] * a.scale - tl[ii]), kp = attn_keep(a, hd.bh, i, key[r]);
-          pk = p * kp;
-          ds = p * (dp[nt][e] * kp - td[ii]) * a.scale;
-        }
-        s[nt][e] = pk;
-        dp[nt][e] = ds;
+        PairGradTc g{0.0f, 0.0f};
+        if (kok[r] && i < a.T)
+          g = pair_grad(s[nt][e], dp[nt][e], tl[ii], td[ii], attn_keep(a, hd.bh, i, key[r]), a.scale);
+        s[nt][e] = g.pk;
+        dp[nt][e] = g.ds;
       }
     mm_wx<D>(dv, s, go);
     mm_wx<D>(dk, dp, q);
@@ -308,14 +325,13 @@ __global__ void attention_bwd_q_tc_k(float* dqkv, const float* dout, const float
     di[r] = row[r] < a.T ? dsum[hd.bh * a.T + row[r]] : 0.0f;
   }
   uint16_t *q = sm, *go = q + kBr * LD, *k = go + kBr * LD, *v = k + kBc * LD;
-  load_bf16<D>(q, hd.q, hd.C3, i0, kBr, a.T);
-  load_bf16<D>(go, dout + int64_t(hd.b) * a.T * a.C + hd.h * D, a.C, i0, kBr, a.T);
+  hd.load_q<D>(q, i0, a);
+  hd.load_dout<D>(go, dout, i0, a);
   float dq[D / 8][4];
   zero(dq);
   for (int j0 = 0; j0 < a.T; j0 += kBc) {
     __syncthreads();  // the previous K/V tiles are consumed (and Q, dO are complete)
-    load_bf16<D>(k, hd.q + a.C, hd.C3, j0, kBc, a.T);
-    load_bf16<D>(v, hd.q + 2 * a.C, hd.C3, j0, kBc, a.T);
+    hd.load_kv<D>(k, v, j0, a);
     __syncthreads();
     float s[kNT][4], dp[kNT][4];
     zero(s);
@@ -328,10 +344,8 @@ __global__ void attention_bwd_q_tc_k(float* dqkv, const float* dout, const float
       for (int e = 0; e < 4; ++e) {
         const int r = e >> 1, j = j0 + 8 * nt + 2 * t + (e & 1);
         float ds = 0.0f;
-        if (row[r] < a.T && hd.keys.ok(j)) {
-          const float p = expf(s[nt][e] * a.scale - li[r]);
-          ds = p * (dp[nt][e] * attn_keep(a, hd.bh, row[r], j) - di[r]) * a.scale;
-        }
+        if (row[r] < a.T && hd.keys.ok(j))
+          ds = pair_grad(s[nt][e], dp[nt][e], li[r], di[r], attn_keep(a, hd.bh, row[r], j), a.scale).ds;
         s[nt][e] = ds;
       }
     mm_wx<D>(dq, s, k);
