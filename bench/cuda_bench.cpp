@@ -1,11 +1,13 @@
 // cuda_bench: times the CUDA backend (issue 6). Built natively as build/bench/cuda_bench (nvcc
 // kernels, cudart, cuBLASLt) and under the SIMT emulator as build/bench/cuda_bench_emu (a smoke
 // test at tiny shapes only: emulated times mean nothing).
-//   cuda_bench train-step [--math fp32|bf16] [shape options]
+//   cuda_bench train-step [--math fp32|bf16|tf32] [--storage fp32|bf16] [shape options]
 //     one BERT training step on the device (forward, backward, global-norm clipping at 1.0,
 //     AdamW), the loss of `metarec bench train-step` (masked mean pool -> Linear(C, 1) -> MSE)
 //     on random tokens; prints `train-step ms: <median>`, tokens/s and the model FLOP rate
-//     (6 x weights x tokens for the dense layers, plus 12 L B T^2 C for attention).
+//     (6 x weights x tokens for the dense layers, plus 12 L B T^2 C for attention), and the
+//     arena's high water (activations, their gradients, bf16 weight copies). --storage bf16
+//     keeps the activations in bf16 (Tape::set_act_dtype).
 //   cuda_bench attention [--math fp32|bf16] --batch B --seq T --heads H --head-dim D [--dump DIR]
 //     attention forward + backward alone (dropout 0); prints `attention ms: <median>` (fwd+bwd)
 //     and both parts, and the FLOP rate (fwd 4 B H T^2 D, bwd 10 B H T^2 D, as FlashAttention-2
@@ -49,7 +51,7 @@ struct OnDevice {
 
 struct Common {
   int batch = 32, seq = 128, steps = 10, warmup = 3;
-  std::string math = "bf16";
+  std::string math = "bf16", storage = "fp32";
 };
 
 void add_common(CLI::App* c, Common& o) {
@@ -90,8 +92,8 @@ int train_step(const Common& o, mr::BertConfig cfg, float dropout) {
   const double tokens = double(o.batch) * o.seq, C = cfg.hidden_size, L = cfg.num_hidden_layers;
   const double dense = L * (4 * C * C + 2 * C * cfg.intermediate_size);
   const double flops = 6 * dense * tokens + 12 * L * o.batch * double(o.seq) * o.seq * C;
-  std::fprintf(stderr, "cuda_bench train-step: math %s, layers %d hidden %d heads %d ffn %d vocab %d batch %d seq %d, %lld params\n",
-               o.math.c_str(), cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size,
+  std::fprintf(stderr, "cuda_bench train-step: math %s, storage %s, layers %d hidden %d heads %d ffn %d vocab %d batch %d seq %d, %lld params\n",
+               o.math.c_str(), o.storage.c_str(), cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size,
                cfg.vocab_size, o.batch, o.seq, (long long)ps.numel());
   mr::Arena arena(mr::Device::CUDA);
   std::vector<double> times;
@@ -100,6 +102,7 @@ int train_step(const Common& o, mr::BertConfig cfg, float dropout) {
     sync();
     const double t0 = now_ms();
     mr::Tape t(arena, uint64_t(s));
+    if (o.storage == "bf16") t.set_act_dtype(mr::DType::BF16);
     ps.zero_grad();
     auto out = bert.forward(t, dids.t, mr::Tensor{}, dmask.t);
     mr::Var* pooled = mr::ops::mean_pool(t, out.hidden, dmask.t, o.batch, o.seq);
@@ -123,7 +126,7 @@ int train_step(const Common& o, mr::BertConfig cfg, float dropout) {
   std::printf("tokens/s: %.0f\n", tokens / (med / 1000.0));
   std::printf("model TFLOP/s: %.2f\n", flops / (med / 1000.0) / 1e12);
   std::printf("final loss: %.5f\n", last_loss);
-  std::printf("arena high water: %.1f MiB\n", double(arena.high_water()) / (1 << 20));
+  std::printf("arena high water: %.2f MiB (%zu bytes)\n", double(arena.high_water()) / (1 << 20), arena.high_water());
   return 0;
 }
 
@@ -202,6 +205,9 @@ int main(int argc, char** argv) {
   ts->add_option("--ffn", cfg.intermediate_size, "intermediate (FFN) size")->capture_default_str();
   ts->add_option("--vocab", cfg.vocab_size, "vocabulary size")->capture_default_str();
   ts->add_option("--dropout", dropout, "hidden and attention dropout")->capture_default_str();
+  ts->add_option("--storage", o.storage, "activations in fp32, or bf16 (fp32 master weights)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   int heads = 12, head_dim = 64;
   std::string dump_dir;
   auto* at = app.add_subcommand("attention", "attention forward + backward alone (default 32 x 128, 12 heads of 64)");

@@ -63,18 +63,23 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a+0 > 0 && b+0 > 0) printf "%.2fx",
 key() { awk -v k="$1" 'index($0, k) == 1 {print $(NF)}' | tail -1; }
 
 echo "== 3. BERT-base training step, 32 x 128"
-ours_bf=(); ours_fp=(); torch_bf=()
+ours_bf=(); ours_fp=(); torch_bf=(); ours_bs=()
 for r in $(seq "$ROUNDS"); do
-  ours_bf+=("$(ours timeout 150 $P/cuda_bench train-step "${STEP[@]}" --math bf16 | key 'train-step ms:')")
+  ours_bf+=("$(ours timeout 150 $P/cuda_bench train-step "${STEP[@]}" --math bf16 | tee -a "$OUT/bf16_math.txt" | key 'train-step ms:')")
+  ours_bs+=("$(ours timeout 150 $P/cuda_bench train-step "${STEP[@]}" --math bf16 --storage bf16 | tee -a "$OUT/bf16_storage.txt" | key 'train-step ms:')")
   torch_bf+=("$(timeout 150 $PY bench/cuda_torch.py train-step "${STEP[@]}" --device $DEV | key 'train-step ms:')")
   ours_fp+=("$(ours timeout 150 $P/cuda_bench train-step "${STEP[@]}" --math fp32 | key 'train-step ms:')")
-  echo "round $r: ours bf16 ${ours_bf[-1]} ms, PyTorch bf16 ${torch_bf[-1]} ms, ours fp32 ${ours_fp[-1]} ms"
+  echo "round $r: ours bf16 ${ours_bf[-1]} ms, ours bf16 storage ${ours_bs[-1]} ms, PyTorch bf16 ${torch_bf[-1]} ms, ours fp32 ${ours_fp[-1]} ms"
 done
-mb=$(med "${ours_bf[@]}"); mt=$(med "${torch_bf[@]}"); mf=$(med "${ours_fp[@]}")
+mb=$(med "${ours_bf[@]}"); mt=$(med "${torch_bf[@]}"); mf=$(med "${ours_fp[@]}"); ms=$(med "${ours_bs[@]}")
 flops=$(awk 'BEGIN{L=12; C=768; F=3072; B=32; T=128; print 6*L*(4*C*C+2*C*F)*B*T + 12*L*B*T*T*C}')
 mfu() { awk -v f="$flops" -v ms="$1" -v p="$peak" 'BEGIN{if (ms+0 > 0 && p+0 > 0) printf "%.1f%%", 100 * f / (ms / 1000) / (p * 1e12); else print "?"}'; }
 echo "| BERT-base train step, bf16 math vs PyTorch eager bf16 + SDPA | 32 x 128 | $mb ms (MFU $(mfu "$mb")) | $mt ms (MFU $(mfu "$mt")) | $(ratio "$mt" "$mb") |" >>"$results"
+echo "| BERT-base train step, bf16 math + bf16 storage vs PyTorch eager bf16 + SDPA | 32 x 128 | $ms ms (MFU $(mfu "$ms")) | $mt ms (MFU $(mfu "$mt")) | $(ratio "$mt" "$ms") |" >>"$results"
 echo "| BERT-base train step, fp32 math vs PyTorch eager bf16 + SDPA | 32 x 128 | $mf ms | $mt ms | $(ratio "$mt" "$mf") |" >>"$results"
+for f in bf16_math bf16_storage; do  # the arena's high water (activations, their gradients, bf16 weight copies)
+  echo "| BERT-base train step, arena high water, $f | 32 x 128 | $(grep -h 'arena high water' "$OUT/$f.txt" | tail -1 | cut -d: -f2) | | |" >>"$results"
+done
 
 echo "== 4. attention forward + backward"
 for shape in "${ATT_SHAPES[@]}"; do

@@ -174,6 +174,7 @@ Var* BertModel::forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T
   const int C = cfg_.hidden_size, H = cfg_.num_attention_heads;
   const float p_hidden = cfg_.hidden_dropout_prob, p_attn = cfg_.attention_probs_dropout_prob;
   const float eps = cfg_.layer_norm_eps;
+  x = ops::cast(t, x, t.act_dtype());  // bf16 storage: the layers run on bf16 activations
   for (int l = first; l < first + n; ++l) {
     Layer& L = layers_[size_t(l - first_layer_)];
     Var* wqkv = fused(t, {L.q_w, L.k_w, L.v_w}, Shape{3 * C, C});
@@ -186,7 +187,7 @@ Var* BertModel::forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T
     Var* o = ops::dropout(t, ops::linear(t, h, t.param(*L.o_w), t.param(*L.o_b)), p_hidden);
     x = ops::layernorm(t, o, x1, t.param(*L.ln2_g), t.param(*L.ln2_b), eps);
   }
-  return x;
+  return ops::cast(t, x, DType::F32);  // heads, pools and losses take f32
 }
 
 void BertModel::init_random(uint64_t seed, float std) {

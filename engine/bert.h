@@ -41,6 +41,8 @@ class BertModel {
   Output forward(Tape& t, const Tensor& ids, const Tensor& types, const Tensor& mask);
   // The pieces of forward(): embeddings (+ LayerNorm, dropout) -> (B*T, C), and encoder layers
   // [first, first + n) (absolute indices; they must be declared) over hidden states x (B*T, C).
+  // With bf16 storage (Tape::set_act_dtype) embed returns bf16 and the layers run in bf16;
+  // forward_layers takes f32 or bf16 and returns f32.
   Var* embed(Tape& t, const Tensor& ids, const Tensor& types);
   Var* forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T, int first, int n);
   int first_layer() const { return first_layer_; }

@@ -25,6 +25,22 @@ float* G_acc(Tape& t, Var* v) {
 }
 const float* P(const Var* v) { return v ? v->v.f32() : nullptr; }
 
+// bf16 storage helpers
+bool is_bf16(const Var* v) { return v->v.dtype == DType::BF16; }
+bf16_t* G16(Tape& t, Var* v, bool* acc) { return t.grad_for_bf16(v, acc); }
+const bf16_t* P16(const Tensor& x) { return x.defined() ? x.u16() : nullptr; }
+// A bf16 copy of an f32 tensor (a linear layer's weight or bias), in the arena: made at every
+// use, as torch.autocast casts, so it always reflects the current master weights.
+Tensor bf16_copy(Tape& t, const Var* v) {
+  if (!v) return Tensor{};
+  Tensor c = t.arena().alloc(v->v.shape, DType::BF16);
+  t.k16().to_bf16(c.u16(), v->v.f32(), c.numel(), false);
+  return c;
+}
+void same_dtype(const char* op, const Var* a, const Var* b) {
+  MR_CHECK(!b || a->v.dtype == b->v.dtype, "{}: inputs of different types, {} and {}", op, a->v.str(), b->v.str());
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- embedding
@@ -33,8 +49,12 @@ static void embedding_bwd(Tape& t, Record& r) {
   float* dwpe = G_acc(t, r.in[1]);
   float* dwtt = G_acc(t, r.in[2]);
   const Tensor& ids = r.saved[0];
-  t.k().embedding_bwd(dwte, dwpe, dwtt, r.out->g.f32(), ids.i32(), r.saved[1].defined() ? r.saved[1].i32() : nullptr,
-                      int(ids.size(0)), int(ids.size(1)), int(r.i[0]));
+  const int32_t* types = r.saved[1].defined() ? r.saved[1].i32() : nullptr;
+  const int B = int(ids.size(0)), T = int(ids.size(1)), C = int(r.i[0]);
+  if (r.out->g.dtype == DType::BF16)
+    t.k16().embedding_bwd(dwte, dwpe, dwtt, r.out->g.u16(), ids.i32(), types, B, T, C);
+  else
+    t.k().embedding_bwd(dwte, dwpe, dwtt, r.out->g.f32(), ids.i32(), types, B, T, C);
 }
 
 Var* embedding(Tape& t, const Tensor& ids, const Tensor& types, Var* wte, Var* wpe, Var* wtt) {
@@ -42,9 +62,12 @@ Var* embedding(Tape& t, const Tensor& ids, const Tensor& types, Var* wte, Var* w
   MR_CHECK(ids.ndim() == 2, "ids must be (B, T), got {}", ids.str());
   const int B = int(ids.size(0)), T = int(ids.size(1)), C = int(wte->v.size(1));
   MR_CHECK(T <= wpe->v.size(0), "sequence length {} exceeds max_position_embeddings {}", T, wpe->v.size(0));
-  Var* out = out_var(t, Shape{int64_t(B) * T, C}, {wte, wpe, wtt});
-  t.k().embedding_fwd(out->v.f32(), ids.i32(), types.defined() ? types.i32() : nullptr, wte->v.f32(), wpe->v.f32(),
-                      wtt->v.f32(), B, T, C);
+  Var* out = t.alloc(Shape{int64_t(B) * T, C}, t.any_requires_grad({wte, wpe, wtt}), t.act_dtype());
+  const int32_t* ty = types.defined() ? types.i32() : nullptr;
+  if (t.act_dtype() == DType::BF16)
+    t.k16().embedding_fwd(out->v.u16(), ids.i32(), ty, wte->v.f32(), wpe->v.f32(), wtt->v.f32(), B, T, C);
+  else
+    t.k().embedding_fwd(out->v.f32(), ids.i32(), ty, wte->v.f32(), wpe->v.f32(), wtt->v.f32(), B, T, C);
   if (out->requires_grad) {
     Record r;
     r.backward = embedding_bwd;
@@ -79,11 +102,61 @@ static void linear_bwd(Tape& t, Record& r) {
   t.k().linear_bwd(dx, dw, db, dout, x->v.f32(), w->v.f32(), N, IN, OUT, ax);
 }
 
+// bf16 storage: saved[0] = h (bf16, with the bias) when act, saved[1] = the bf16 weight copy.
+static void linear_bf16_bwd(Tape& t, Record& r) {
+  Var *x = r.in[0], *w = r.in[1], *b = r.in[2];
+  const int N = rows_of(x->v), IN = int(x->v.size(-1)), OUT = int(w->v.size(0));
+  const Act act = Act(r.i[0]);
+  bool ax;
+  bf16_t* dx = G16(t, x, &ax);
+  float* dw = G_acc(t, w);
+  float* db = b ? G_acc(t, b) : nullptr;
+  const bf16_t* dout = r.out->g.u16();
+  Tensor dh;
+  if (act != Act::None) {
+    // out = act(h), h = x w^T + b saved: back through the activation into dh; db then comes
+    // from linear_bwd's column sum of dh.
+    dh = t.arena().alloc(r.saved[0].shape, DType::BF16);
+    t.k16().bias_act_bwd(dh.u16(), nullptr, dout, r.saved[0].u16(), nullptr, N, OUT, act, false);
+    dout = dh.u16();
+  }
+  t.k16().linear_bwd(dx, dw, db, dout, x->v.u16(), r.saved[1].u16(), N, IN, OUT, ax);
+}
+
+// bf16 storage: as torch.autocast, the weight and the bias are rounded to bf16 copies and the
+// bias is added in the GEMM's epilogue, before the activation (so h includes it).
+static Var* linear_bf16(Tape& t, Var* x, Var* w, Var* b, Act act, int N, int IN, int OUT) {
+  const auto& k = t.k16();
+  Tensor w16 = bf16_copy(t, w), b16 = bf16_copy(t, b);
+  Var* out = t.alloc(Shape{N, OUT}, t.any_requires_grad({x, w, b}), DType::BF16);
+  Tensor h;
+  if (act == Act::None) {
+    k.linear_fwd(out->v.u16(), x->v.u16(), w16.u16(), P16(b16), N, IN, OUT);
+  } else {
+    h = t.arena().alloc(Shape{N, OUT}, DType::BF16);
+    k.linear_fwd(h.u16(), x->v.u16(), w16.u16(), P16(b16), N, IN, OUT);
+    k.bias_act_fwd(out->v.u16(), h.u16(), nullptr, N, OUT, act);
+  }
+  if (out->requires_grad) {
+    Record r;
+    r.backward = linear_bf16_bwd;
+    r.name = "linear";
+    r.in[0] = x; r.in[1] = w; r.in[2] = b;
+    r.out = out;
+    r.saved[0] = h;
+    r.saved[1] = w16;
+    r.i[0] = int64_t(act);
+    t.record(r);
+  }
+  return out;
+}
+
 Var* linear(Tape& t, Var* x, Var* w, Var* b, Act act) {
   MR_PROFILE("linear", prof::kForward);
   const int IN = int(x->v.size(-1)), OUT = int(w->v.size(0)), N = rows_of(x->v);
   MR_CHECK(w->v.ndim() == 2 && w->v.size(1) == IN, "linear: input {} does not match weight {}", x->v.str(), w->v.str());
   MR_CHECK(!b || b->v.numel() == OUT, "linear: bias {} for {} outputs", b ? b->v.str() : "", OUT);
+  if (is_bf16(x)) return linear_bf16(t, x, w, b, act, N, IN, OUT);
   Var* out = out_var(t, Shape{N, OUT}, {x, w, b});
   Tensor h;
   if (act == Act::None) {
@@ -111,10 +184,17 @@ static void layernorm_bwd(Tape& t, Record& r) {
   Var *a = r.in[0], *res = r.in[1], *gamma = r.in[2], *beta = r.in[3];
   const int C = int(a->v.size(-1)), N = rows_of(a->v);
   bool aa, ar = false;
-  float* da = G(t, a, &aa);
-  float* dr = res ? G(t, res, &ar) : nullptr;
   float* dg = G_acc(t, gamma);
   float* dbt = G_acc(t, beta);
+  if (is_bf16(a)) {
+    bf16_t* da = G16(t, a, &aa);
+    bf16_t* dr = res ? G16(t, res, &ar) : nullptr;
+    t.k16().layernorm_bwd(da, dr, dg, dbt, r.out->g.u16(), r.saved[0].u16(), r.saved[1].f32(), r.saved[2].f32(),
+                          gamma->v.f32(), N, C, aa, ar);
+    return;
+  }
+  float* da = G(t, a, &aa);
+  float* dr = res ? G(t, res, &ar) : nullptr;
   t.k().layernorm_bwd(da, dr, dg, dbt, r.out->g.f32(), r.saved[0].f32(), r.saved[1].f32(), r.saved[2].f32(),
                       gamma->v.f32(), N, C, aa, ar);
 }
@@ -124,10 +204,16 @@ Var* layernorm(Tape& t, Var* a, Var* res, Var* gamma, Var* beta, float eps) {
   const int C = int(a->v.size(-1)), N = rows_of(a->v);
   MR_CHECK(!res || res->v.shape == a->v.shape, "layernorm residual {} vs {}", res ? res->v.str() : "", a->v.str());
   MR_CHECK(gamma->v.numel() == C && beta->v.numel() == C, "layernorm over {} channels with gamma {}", C, gamma->v.str());
-  Var* out = out_var(t, a->v.shape, {a, res, gamma, beta});
-  Tensor s = res ? t.arena().alloc(a->v.shape) : a->v;
+  same_dtype("layernorm", a, res);
+  const DType dt = a->v.dtype;
+  Var* out = t.alloc(a->v.shape, t.any_requires_grad({a, res, gamma, beta}), dt);
+  Tensor s = res ? t.arena().alloc(a->v.shape, dt) : a->v;
   Tensor mean = t.arena().alloc(Shape{N}), rstd = t.arena().alloc(Shape{N});
-  t.k().layernorm_fwd(out->v.f32(), res ? s.f32() : nullptr, mean.f32(), rstd.f32(), a->v.f32(), P(res),
+  if (dt == DType::BF16)
+    t.k16().layernorm_fwd(out->v.u16(), res ? s.u16() : nullptr, mean.f32(), rstd.f32(), a->v.u16(),
+                          res ? res->v.u16() : nullptr, gamma->v.f32(), beta->v.f32(), N, C, eps);
+  else
+    t.k().layernorm_fwd(out->v.f32(), res ? s.f32() : nullptr, mean.f32(), rstd.f32(), a->v.f32(), P(res),
                       gamma->v.f32(), beta->v.f32(), N, C, eps);
   if (out->requires_grad) {
     Record r;
@@ -146,8 +232,15 @@ Var* layernorm(Tape& t, Var* a, Var* res, Var* gamma, Var* beta, float eps) {
 // lse, and also reads the op's own output (r.out->v, which no op writes after the forward).
 static void attention_bwd(Tape& t, Record& r) {
   bool acc;
-  float* dqkv = G(t, r.in[0], &acc);
   const Tensor& mask = r.saved[1];
+  if (is_bf16(r.in[0])) {
+    bf16_t* dqkv = G16(t, r.in[0], &acc);
+    t.k16().attention_bwd(dqkv, r.out->g.u16(), r.in[0]->v.u16(), r.out->v.u16(), r.saved[0].f32(),
+                          mask.defined() ? mask.i32() : nullptr, int(r.i[0]), int(r.i[1]), int(r.i[2]), int(r.i[3]),
+                          r.f[0], uint64_t(r.i[4]), uint64_t(r.i[5]), acc);
+    return;
+  }
+  float* dqkv = G(t, r.in[0], &acc);
   t.k().attention_bwd(dqkv, r.out->g.f32(), r.in[0]->v.f32(), r.out->v.f32(), r.saved[0].f32(),
                       mask.defined() ? mask.i32() : nullptr, int(r.i[0]), int(r.i[1]), int(r.i[2]), int(r.i[3]), r.f[0],
                       uint64_t(r.i[4]), uint64_t(r.i[5]), acc);
@@ -161,9 +254,13 @@ Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, f
   MR_CHECK(!mask.defined() || mask.numel() == int64_t(B) * T, "attention mask {} for B={} T={}", mask.str(), B, T);
   if (!t.training()) p_drop = 0.0f;
   const uint64_t seed = t.seed(), off = p_drop > 0 ? t.take_counters(uint64_t(B) * heads * T * T) : 0;
-  Var* out = out_var(t, Shape{int64_t(B) * T, C}, {qkv});
+  Var* out = t.alloc(Shape{int64_t(B) * T, C}, t.any_requires_grad({qkv}), qkv->v.dtype);
   Tensor lse = t.arena().alloc(Shape{B, heads, T});
-  t.k().attention_fwd(out->v.f32(), lse.f32(), qkv->v.f32(), mask.defined() ? mask.i32() : nullptr, B, T, C, heads,
+  if (is_bf16(qkv))
+    t.k16().attention_fwd(out->v.u16(), lse.f32(), qkv->v.u16(), mask.defined() ? mask.i32() : nullptr, B, T, C,
+                          heads, p_drop, seed, off);
+  else
+    t.k().attention_fwd(out->v.f32(), lse.f32(), qkv->v.f32(), mask.defined() ? mask.i32() : nullptr, B, T, C, heads,
                       p_drop, seed, off);
   if (out->requires_grad) {
     Record r;
@@ -183,6 +280,11 @@ Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, f
 // ---------------------------------------------------------------- dropout
 static void dropout_bwd(Tape& t, Record& r) {
   bool acc;
+  if (is_bf16(r.in[0])) {
+    bf16_t* dx = G16(t, r.in[0], &acc);
+    t.k16().dropout_bwd(dx, r.out->g.u16(), r.out->v.numel(), r.f[0], uint64_t(r.i[0]), uint64_t(r.i[1]), acc);
+    return;
+  }
   float* dx = G(t, r.in[0], &acc);
   t.k().dropout_bwd(dx, r.out->g.f32(), r.out->v.numel(), r.f[0], uint64_t(r.i[0]), uint64_t(r.i[1]), acc);
 }
@@ -192,8 +294,11 @@ Var* dropout(Tape& t, Var* x, float p) {
   if (p == 0.0f || !t.training()) return x;
   MR_PROFILE("dropout", prof::kForward);
   const uint64_t seed = t.seed(), off = t.take_counters(uint64_t(x->v.numel()));
-  Var* out = out_var(t, x->v.shape, {x});
-  t.k().dropout_fwd(out->v.f32(), x->v.f32(), x->v.numel(), p, seed, off);
+  Var* out = t.alloc(x->v.shape, t.any_requires_grad({x}), x->v.dtype);
+  if (is_bf16(x))
+    t.k16().dropout_fwd(out->v.u16(), x->v.u16(), x->v.numel(), p, seed, off);
+  else
+    t.k().dropout_fwd(out->v.f32(), x->v.f32(), x->v.numel(), p, seed, off);
   if (out->requires_grad) {
     Record r;
     r.backward = dropout_bwd;
@@ -202,6 +307,38 @@ Var* dropout(Tape& t, Var* x, float p) {
     r.out = out;
     r.f[0] = p;
     r.i[0] = int64_t(seed); r.i[1] = int64_t(off);
+    t.record(r);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- cast (f32 <-> bf16)
+static void cast_bwd(Tape& t, Record& r) {
+  bool acc;
+  if (is_bf16(r.in[0])) {  // x bf16, out f32: the f32 gradient is rounded back
+    bf16_t* dx = G16(t, r.in[0], &acc);
+    t.k16().to_bf16(dx, r.out->g.f32(), r.out->g.numel(), acc);
+  } else {
+    float* dx = G(t, r.in[0], &acc);
+    t.k16().to_f32(dx, r.out->g.u16(), r.out->g.numel(), acc);
+  }
+}
+
+Var* cast(Tape& t, Var* x, DType dt) {
+  if (x->v.dtype == dt) return x;
+  MR_PROFILE("cast", prof::kForward);
+  MR_CHECK((x->v.dtype == DType::F32 || x->v.dtype == DType::BF16) && (dt == DType::F32 || dt == DType::BF16),
+           "cast: {} to {} is not supported (f32 <-> bf16 only)", x->v.str(), dtype_name(dt));
+  const auto& k = t.k16();
+  Var* out = t.alloc(x->v.shape, t.any_requires_grad({x}), dt);
+  if (dt == DType::BF16) k.to_bf16(out->v.u16(), x->v.f32(), x->v.numel(), false);
+  else k.to_f32(out->v.f32(), x->v.u16(), x->v.numel(), false);
+  if (out->requires_grad) {
+    Record r;
+    r.backward = cast_bwd;
+    r.name = "cast";
+    r.in[0] = x;
+    r.out = out;
     t.record(r);
   }
   return out;

@@ -1,6 +1,9 @@
 // The differentiable op API: each function runs the forward through the tape's kernel table
 // and, when an input requires a gradient, records its backward. Activations are 2-D
 // (rows = B*T tokens, columns = features) unless stated; integer inputs are i32 tensors.
+// bf16 storage (Tape::set_act_dtype): embedding, linear, layernorm, attention, dropout and
+// cast take bf16 activations too (the type follows the inputs; parameters stay f32); the
+// pools, losses and weighted_sum take f32 only.
 #pragma once
 #include <utility>
 #include <vector>
@@ -19,6 +22,9 @@ Var* layernorm(Tape& t, Var* a, Var* r, Var* gamma, Var* beta, float eps);
 Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, float p_drop);
 // Identity when p == 0 or the tape is not in training mode.
 Var* dropout(Tape& t, Var* x, float p);
+// x converted to dt (F32 <-> BF16, round to nearest even); x itself when it already is dt.
+// The gradient flows back converted the other way.
+Var* cast(Tape& t, Var* x, DType dt);
 // (B*T, C) -> (B, C)
 Var* mean_pool(Tape& t, Var* h, const Tensor& mask, int B, int T);
 Var* cls_pool(Tape& t, Var* h, int B, int T);

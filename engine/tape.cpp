@@ -51,15 +51,39 @@ bool Tape::any_requires_grad(std::initializer_list<const Var*> vs) const {
   return false;
 }
 
+void Tape::set_act_dtype(DType dt) {
+  MR_CHECK(dt == DType::F32 || dt == DType::BF16, "activations are stored as f32 or bf16, not {}", dtype_name(dt));
+  MR_CHECK(dt == DType::F32 || kt_->bf16, "bf16 activations need bf16 kernels, and the {} backend has none",
+           kt_->name);
+  act_dtype_ = dt;
+}
+
+const KernelTableBf16& Tape::k16() const {
+  MR_CHECK(kt_->bf16, "a bf16 tensor reached an op, but the {} backend has no bf16 kernels", kt_->name);
+  return *kt_->bf16;
+}
+
+Tensor& Tape::grad_tensor(Var* v, bool* acc) {
+  *acc = true;
+  if (!v->is_param && !v->g.defined()) {
+    v->g = arena_.alloc(v->v.shape, v->v.dtype);
+    *acc = false;
+  }
+  return v->g;
+}
+
 float* Tape::grad_for(Var* v, bool* acc) {
   *acc = true;
   if (!v || !v->requires_grad) return nullptr;
-  if (v->is_param) return v->g.f32();
-  if (!v->g.defined()) {
-    v->g = arena_.alloc(v->v.shape);
-    *acc = false;
-  }
-  return v->g.f32();
+  return grad_tensor(v, acc).f32();
+}
+
+bf16_t* Tape::grad_for_bf16(Var* v, bool* acc) {
+  *acc = true;
+  if (!v || !v->requires_grad) return nullptr;
+  Tensor& g = grad_tensor(v, acc);
+  MR_CHECK(g.dtype == DType::BF16, "a bf16 gradient was asked of {}", g.str());
+  return g.u16();
 }
 
 void Tape::backward(Var* loss) {
@@ -74,7 +98,7 @@ void Tape::backward(Var* loss) {
 void Tape::backward(Var* out, const Tensor& seed) {
   MR_CHECK(out->requires_grad, "backward: the output does not depend on anything that requires a gradient");
   MR_CHECK(seed.shape == out->v.shape, "backward: seed {} for an output {}", seed.str(), out->v.str());
-  if (!out->g.defined()) out->g = arena_.alloc(out->v.shape);
+  if (!out->g.defined()) out->g = arena_.alloc(out->v.shape, out->v.dtype);
   copy(out->g, seed);
   walk_back();
 }

@@ -50,6 +50,15 @@ class Tape {
   // Runs every op on the naive reference kernels instead (tests, debugging).
   void use_reference(bool on) { kt_ = on ? &kRefKernels : &kernels_for(arena_.device()); }
 
+  // The storage type of the activations ops create: F32 (the default) or BF16 (mixed
+  // precision: bf16 activations and activation gradients, fp32 parameters, gradients and
+  // optimizer state; kernels/kernel_table.h, KernelTableBf16). BF16 needs a backend with bf16
+  // kernels (CUDA). Ops follow their inputs' type; embedding follows this setting, and
+  // BertModel casts its output back to F32, so heads and losses stay fp32.
+  void set_act_dtype(DType dt);
+  DType act_dtype() const { return act_dtype_; }
+  const KernelTableBf16& k16() const;  // the bf16 table (throws when the backend has none)
+
   bool grad_enabled() const { return grad_enabled_; }
   void set_grad_enabled(bool on) { grad_enabled_ = on; }
   bool training() const { return training_; }
@@ -78,17 +87,20 @@ class Tape {
   // The gradient buffer an op's backward writes for v (null if v needs none); *acc tells it
   // whether to add (a buffer already written, or a parameter) or overwrite.
   float* grad_for(Var* v, bool* acc);
+  bf16_t* grad_for_bf16(Var* v, bool* acc);  // the same for a BF16 var (its gradient is BF16)
   // Clears records and vars and rewinds the arena; parameters and their grads are untouched.
   void reset();
 
  private:
   void walk_back();  // runs the recorded backward functions, newest first
+  Tensor& grad_tensor(Var* v, bool* acc);  // v's gradient buffer, allocated (v's dtype) on first use
   Arena& arena_;
   const KernelTable* kt_;
   std::deque<Var> vars_;
   std::vector<Record> records_;
   std::unordered_map<const Param*, Var*> param_vars_;
   bool grad_enabled_ = true, training_ = true;
+  DType act_dtype_ = DType::F32;
   uint64_t seed_ = 0, rng_offset_ = 0;
 };
 

@@ -18,6 +18,10 @@ namespace mr {
 
 enum class Act : int { None = 0, Gelu = 1, Tanh = 2 };  // Gelu: erf form, HF "gelu"
 
+// A bf16 value as its raw bits (round to nearest even from fp32; DType::BF16 tensors).
+using bf16_t = uint16_t;
+struct KernelTableBf16;
+
 struct KernelTable {
   const char* name;
 
@@ -99,6 +103,50 @@ struct KernelTable {
   // y = a * x (acc = false) or y += a * x (acc = true)
   void (*axpy)(float* y, const float* x, float a, int64_t n, bool acc);
   void (*scale)(float* x, int64_t n, float s);
+
+  // bf16 storage (null: the backend has none; only kernels/cuda has it).
+  const KernelTableBf16* bf16;
+};
+
+// bf16 storage: the ops of a BERT encoder over bf16 activations and bf16 activation
+// gradients, as torch.autocast(bfloat16) keeps them. Semantics, shapes and the gradient
+// convention are those of the fp32 entries above, except for the types:
+//   * activations and activation gradients (out, inp, x, a, r, s, y, qkv, dinp, dx, ...) bf16;
+//   * parameter gradients (dw, db, dgamma, dbeta, dwte, ...) fp32, accumulated (+=): they go
+//     straight into the fp32 gradient buffer of the master weights;
+//   * linear reads bf16 copies of its weight and bias (the caller rounds the fp32 masters,
+//     as autocast casts them); embedding tables and LayerNorm gamma/beta are read in fp32;
+//   * saved statistics (LayerNorm mean/rstd, attention lse) fp32;
+//   * every value is computed in fp32 and rounded to bf16 once, when it is stored; an
+//     accumulating write (acc) adds in fp32 to the stored bf16 value, then rounds.
+// The fp32 reference (kernels/ref) is what the tests compare against.
+struct KernelTableBf16 {
+  void (*embedding_fwd)(bf16_t* out, const int32_t* ids, const int32_t* types, const float* wte, const float* wpe,
+                        const float* wtt, int B, int T, int C);
+  void (*embedding_bwd)(float* dwte, float* dwpe, float* dwtt, const bf16_t* dout, const int32_t* ids,
+                        const int32_t* types, int B, int T, int C);
+  void (*linear_fwd)(bf16_t* out, const bf16_t* inp, const bf16_t* w, const bf16_t* b, int N, int IN, int OUT);
+  void (*linear_bwd)(bf16_t* dinp, float* dw, float* db, const bf16_t* dout, const bf16_t* inp, const bf16_t* w,
+                     int N, int IN, int OUT, bool acc_dinp);
+  void (*bias_act_fwd)(bf16_t* out, const bf16_t* x, const bf16_t* b, int N, int C, Act act);
+  void (*bias_act_bwd)(bf16_t* dx, float* db, const bf16_t* dout, const bf16_t* x, const bf16_t* b, int N, int C,
+                       Act act, bool acc_dx);
+  void (*layernorm_fwd)(bf16_t* y, bf16_t* s, float* mean, float* rstd, const bf16_t* a, const bf16_t* r,
+                        const float* gamma, const float* beta, int N, int C, float eps);
+  void (*layernorm_bwd)(bf16_t* da, bf16_t* dr, float* dgamma, float* dbeta, const bf16_t* dy, const bf16_t* s,
+                        const float* mean, const float* rstd, const float* gamma, int N, int C, bool acc_da,
+                        bool acc_dr);
+  void (*attention_fwd)(bf16_t* out, float* lse, const bf16_t* qkv, const int32_t* mask, int B, int T, int C, int H,
+                        float p_drop, uint64_t seed, uint64_t offset);
+  void (*attention_bwd)(bf16_t* dqkv, const bf16_t* dout, const bf16_t* qkv, const bf16_t* out, const float* lse,
+                        const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed,
+                        uint64_t offset, bool acc_dqkv);
+  void (*dropout_fwd)(bf16_t* out, const bf16_t* in, int64_t n, float p, uint64_t seed, uint64_t offset);
+  void (*dropout_bwd)(bf16_t* din, const bf16_t* dout, int64_t n, float p, uint64_t seed, uint64_t offset,
+                      bool acc_din);
+  // dst = or += src, rounded to bf16 (to_bf16) or widened (to_f32)
+  void (*to_bf16)(bf16_t* dst, const float* src, int64_t n, bool acc);
+  void (*to_f32)(float* dst, const bf16_t* src, int64_t n, bool acc);
 };
 
 extern const KernelTable kRefKernels;  // kernels/ref

@@ -16,6 +16,7 @@ const KernelTable kCpuKernels = {
     cpu::mean_pool_fwd, cpu::mean_pool_bwd,
     cpu::cls_pool_fwd, cpu::cls_pool_bwd,
     cpu::adamw, cpu::sgd, cpu::sumsq, cpu::axpy, cpu::scale,
+    nullptr,  // no bf16 storage on the CPU backend
 };
 
 }  // namespace mr

@@ -297,35 +297,30 @@ Attn attn_args(const float* qkv, const int32_t* mask, int T, int C, int H, float
 }
 
 
-}  // namespace
-
-void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C, int H,
-                   float p_drop, uint64_t seed, uint64_t offset) {
-  if (B == 0 || T == 0 || C == 0) return;
-  const Attn a = attn_args(qkv, mask, T, C, H, p_drop, seed, offset);
-  if (math() == Math::bf16 && attention_tc_supports(C / H)) return attention_fwd_tc(out, lse, a, B, C / H);
+// fp32-addressed attention: the tensor-core kernels when tc (head dims 16/32/64/128), else the
+// CUDA-core ones. dsum: scratch the caller filled with rowsum(dout * out).
+void fwd_f32(float* out, float* lse, const Attn& a, int B, bool tc) {
+  const int D = a.C / a.H;
+  if (tc) return attention_fwd_tc(out, lse, a, B, D);
   auto* k = attention_fwd_k;
-  const size_t smem = (size_t(3) * kTile * (C / H + 1) + size_t(kTile) * kLdS) * sizeof(float);
+  const size_t smem = (size_t(3) * kTile * (D + 1) + size_t(kTile) * kLdS) * sizeof(float);
   smem_or_raise(reinterpret_cast<const void*>(k), smem);
-  const dim3 grid((T + kTile - 1) / kTile, H, B);
+  const dim3 grid((a.T + kTile - 1) / kTile, a.H, B);
   LAUNCH(k, grid, kThreads, smem, 0)(out, lse, a);
   check_launch("attention_fwd_k");
 }
 
-void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
-                   const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset,
-                   bool acc_dqkv) {
-  if (B == 0 || T == 0 || C == 0 || !dqkv) return;
-  const Attn a = attn_args(qkv, mask, T, C, H, p_drop, seed, offset);
-  float* dsum = static_cast<float*>(scratch(size_t(B) * H * T * sizeof(float)));
+void bwd_f32(float* dqkv, const float* dout, const float* out, const float* lse, const Attn& a, int B, bool tc,
+             bool acc_dqkv) {
+  const int D = a.C / a.H;
+  float* dsum = static_cast<float*>(scratch(size_t(B) * a.H * a.T * sizeof(float)));
   auto* kd = attention_rowdot_k;
-  LAUNCH(kd, blocks_for(int64_t(B) * H * T), kBlock, 0, 0)(dsum, dout, out, B, T, C, H);
+  LAUNCH(kd, blocks_for(int64_t(B) * a.H * a.T), kBlock, 0, 0)(dsum, dout, out, B, a.T, a.C, a.H);
   check_launch("attention_rowdot_k");
-  if (math() == Math::bf16 && attention_tc_supports(C / H))
-    return attention_bwd_tc(dqkv, dout, lse, dsum, a, B, C / H, acc_dqkv);
-  const dim3 grid((T + kTile - 1) / kTile, H, B);
+  if (tc) return attention_bwd_tc(dqkv, dout, lse, dsum, a, B, D, acc_dqkv);
+  const dim3 grid((a.T + kTile - 1) / kTile, a.H, B);
   auto* kkv = attention_bwd_kv_k;
-  const size_t smem = bwd_smem_floats(C / H) * sizeof(float);
+  const size_t smem = bwd_smem_floats(D) * sizeof(float);
   smem_or_raise(reinterpret_cast<const void*>(kkv), smem);
   LAUNCH(kkv, grid, kThreads, smem, 0)(dqkv, dout, lse, dsum, a, acc_dqkv);
   check_launch("attention_bwd_kv_k");
@@ -333,6 +328,56 @@ void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float
   smem_or_raise(reinterpret_cast<const void*>(kq), smem);
   LAUNCH(kq, grid, kThreads, smem, 0)(dqkv, dout, lse, dsum, a, acc_dqkv);
   check_launch("attention_bwd_q_k");
+}
+
+}  // namespace
+
+void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C, int H,
+                   float p_drop, uint64_t seed, uint64_t offset) {
+  if (B == 0 || T == 0 || C == 0) return;
+  const Attn a = attn_args(qkv, mask, T, C, H, p_drop, seed, offset);
+  fwd_f32(out, lse, a, B, math() == Math::bf16 && attention_tc_supports(C / H));
+}
+
+void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                   const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset,
+                   bool acc_dqkv) {
+  if (B == 0 || T == 0 || C == 0 || !dqkv) return;
+  const Attn a = attn_args(qkv, mask, T, C, H, p_drop, seed, offset);
+  bwd_f32(dqkv, dout, out, lse, a, B, math() == Math::bf16 && attention_tc_supports(C / H), acc_dqkv);
+}
+
+// bf16 storage. The kernels above address fp32, so the bf16 operands are widened into scratch
+// slot 2 (exactly: bf16 -> fp32 loses nothing), the kernels run, and the results are rounded
+// back to bf16 once. The tensor-core kernels serve the head dims they support in every math
+// mode: their own rounding of the tiles to bf16 is exact on bf16 data. The widening passes
+// are the price of sharing the kernels; tiles read straight from bf16 are left to do
+// (docs/cuda.md). Scratch: 4C floats per token forward, 8C backward.
+void attention_fwd_bf16(bf16_t* out, float* lse, const bf16_t* qkv, const int32_t* mask, int B, int T, int C, int H,
+                        float p_drop, uint64_t seed, uint64_t offset) {
+  if (B == 0 || T == 0 || C == 0) return;
+  const int64_t rows = int64_t(B) * T;
+  float* q32 = static_cast<float*>(scratch(size_t(rows) * 4 * C * sizeof(float), 2));
+  float* o32 = q32 + rows * 3 * C;
+  to_f32(q32, qkv, rows * 3 * C, false);
+  const Attn a = attn_args(q32, mask, T, C, H, p_drop, seed, offset);
+  fwd_f32(o32, lse, a, B, attention_tc_supports(C / H));
+  to_bf16(out, o32, rows * C, false);
+}
+
+void attention_bwd_bf16(bf16_t* dqkv, const bf16_t* dout, const bf16_t* qkv, const bf16_t* out, const float* lse,
+                        const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed,
+                        uint64_t offset, bool acc_dqkv) {
+  if (B == 0 || T == 0 || C == 0 || !dqkv) return;
+  const int64_t rows = int64_t(B) * T;
+  float* q32 = static_cast<float*>(scratch(size_t(rows) * 8 * C * sizeof(float), 2));
+  float *do32 = q32 + rows * 3 * C, *o32 = do32 + rows * C, *dq32 = o32 + rows * C;
+  to_f32(q32, qkv, rows * 3 * C, false);
+  to_f32(do32, dout, rows * C, false);
+  to_f32(o32, out, rows * C, false);
+  const Attn a = attn_args(q32, mask, T, C, H, p_drop, seed, offset);
+  bwd_f32(dq32, do32, o32, lse, a, B, attention_tc_supports(C / H), false);
+  to_bf16(dqkv, dq32, rows * 3 * C, acc_dqkv);
 }
 
 }  // namespace mr::cuda

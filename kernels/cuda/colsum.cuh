@@ -7,6 +7,7 @@
 // 768 for BERT-base, N = B*T is thousands.) f is a functor with `float operator()(int n, int c)`,
 // called on the device. The chunk sums live in scratch slot 1.
 #pragma once
+#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/common.cuh"
 
 namespace mr::cuda {
@@ -49,11 +50,12 @@ void colsum_acc(float* dst, const F& f, int N, int C) {
   check_launch("colsum_finish_k");
 }
 
-// f(n, c) = x[n * C + c]: the plain column sum of a row-major (N, C) matrix.
+// f(n, c) = x[n * C + c]: the plain column sum of a row-major (N, C) matrix (float or bf16_t).
+template <class T>
 struct RowsOf {
-  const float* x;
+  const T* x;
   int C;
-  __device__ __forceinline__ float operator()(int n, int c) const { return x[int64_t(n) * C + c]; }
+  __device__ __forceinline__ float operator()(int n, int c) const { return ld(x, int64_t(n) * C + c); }
 };
 
 }  // namespace mr::cuda

@@ -34,7 +34,8 @@ test-kernels-gpu: $(BUILD)/tests/cuda_gpu_tests
 # ThreadSanitizer mode (docs/emulator.md): the kernels and the op tests instrumented, every CUDA
 # thread a TSan fiber, so a missing __syncthreads is reported as a data race whatever the
 # thread order. `make test-kernels-tsan` (slow: run on demand, not part of `make test`).
-CUDA_TSAN_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/emu-tsan/%.o) $(BUILD)/emu-tsan/tests/cuda/ops_test.o
+CUDA_TSAN_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/emu-tsan/%.o) $(BUILD)/emu-tsan/tests/cuda/ops_test.o \
+                  $(BUILD)/emu-tsan/tests/cuda/bf16_ops_test.o
 CUDA_TSAN_RT   := $(patsubst kernels/emu/%.cpp,$(BUILD)/emu-tsan/rt/%.o,$(wildcard kernels/emu/*.cpp))
 $(BUILD)/tests/cuda_tsan_tests: $(CUDA_TSAN_OBJS) $(CUDA_TSAN_RT) $(BUILD)/obj/tests/doctest_main.o $(BUILD)/lib/libmr_core.a
 	@mkdir -p $(dir $@)

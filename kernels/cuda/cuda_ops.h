@@ -64,6 +64,33 @@ double sumsq(const float* x, int64_t n);
 void axpy(float* y, const float* x, float a, int64_t n, bool acc);
 void scale(float* x, int64_t n, float s);
 
+// bf16 storage (KernelTableBf16 in kernels/kernel_table.h): the same ops over bf16 activations.
+void embedding_fwd_bf16(bf16_t* out, const int32_t* ids, const int32_t* types, const float* wte, const float* wpe,
+                        const float* wtt, int B, int T, int C);
+void embedding_bwd_bf16(float* dwte, float* dwpe, float* dwtt, const bf16_t* dout, const int32_t* ids,
+                        const int32_t* types, int B, int T, int C);
+void linear_fwd_bf16(bf16_t* out, const bf16_t* inp, const bf16_t* w, const bf16_t* b, int N, int IN, int OUT);
+void linear_bwd_bf16(bf16_t* dinp, float* dw, float* db, const bf16_t* dout, const bf16_t* inp, const bf16_t* w,
+                     int N, int IN, int OUT, bool acc_dinp);
+void bias_act_fwd_bf16(bf16_t* out, const bf16_t* x, const bf16_t* b, int N, int C, Act act);
+void bias_act_bwd_bf16(bf16_t* dx, float* db, const bf16_t* dout, const bf16_t* x, const bf16_t* b, int N, int C,
+                       Act act, bool acc_dx);
+void layernorm_fwd_bf16(bf16_t* y, bf16_t* s, float* mean, float* rstd, const bf16_t* a, const bf16_t* r,
+                        const float* gamma, const float* beta, int N, int C, float eps);
+void layernorm_bwd_bf16(bf16_t* da, bf16_t* dr, float* dgamma, float* dbeta, const bf16_t* dy, const bf16_t* s,
+                        const float* mean, const float* rstd, const float* gamma, int N, int C, bool acc_da,
+                        bool acc_dr);
+void attention_fwd_bf16(bf16_t* out, float* lse, const bf16_t* qkv, const int32_t* mask, int B, int T, int C, int H,
+                        float p_drop, uint64_t seed, uint64_t offset);
+void attention_bwd_bf16(bf16_t* dqkv, const bf16_t* dout, const bf16_t* qkv, const bf16_t* out, const float* lse,
+                        const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed,
+                        uint64_t offset, bool acc_dqkv);
+void dropout_fwd_bf16(bf16_t* out, const bf16_t* in, int64_t n, float p, uint64_t seed, uint64_t offset);
+void dropout_bwd_bf16(bf16_t* din, const bf16_t* dout, int64_t n, float p, uint64_t seed, uint64_t offset,
+                      bool acc_din);
+void to_bf16(bf16_t* dst, const float* src, int64_t n, bool acc);
+void to_f32(float* dst, const bf16_t* src, int64_t n, bool acc);
+
 // Registers kCudaKernels with the tape and installs the device allocator; false (nothing
 // registered) when no CUDA device is usable. Under the SIMT emulator the "device" is the CPU.
 bool init();
@@ -72,4 +99,5 @@ bool init();
 
 namespace mr {
 extern const KernelTable kCudaKernels;  // kernels/cuda/table.cu
+extern const KernelTableBf16 kCudaKernelsBf16;
 }

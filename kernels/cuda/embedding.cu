@@ -11,7 +11,9 @@
 //   dwpe: one thread per (t, c), summing over b in order.
 //   dwtt: one thread per (type row, c), summing over the rows of that type in order. The
 //         number of types is found on the device and read there: no copy to the host.
-// Gradient convention: all three are parameter gradients (+=).
+// Gradient convention: all three are parameter gradients (+=). The output and its gradient are
+// float or bf16_t (templated); the tables and their gradients are fp32.
+#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
@@ -19,13 +21,14 @@ namespace mr::cuda {
 
 namespace {
 
-__global__ void embedding_fwd_k(float* out, const int32_t* ids, const int32_t* types, const float* wte,
+template <class S>
+__global__ void embedding_fwd_k(S* out, const int32_t* ids, const int32_t* types, const float* wte,
                                 const float* wpe, const float* wtt, int T, int C, int64_t total) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t row = i / C;
     const int c = int(i % C), t = int(row % T);
     const int id = ids[row], ty = types ? types[row] : 0;
-    out[i] = wte[int64_t(id) * C + c] + wpe[int64_t(t) * C + c] + wtt[int64_t(ty) * C + c];
+    st(out, i, wte[int64_t(id) * C + c] + wpe[int64_t(t) * C + c] + wtt[int64_t(ty) * C + c]);
   }
 }
 
@@ -46,30 +49,33 @@ __global__ void embedding_link_k(int* next, int* first, const int32_t* ids, int 
 
 // grid (ceil(C / blockDim), min(rows, 65535)): thread (r, c), rows strided by gridDim.y; the
 // first row of an id sums its chain.
-__global__ void embedding_bwd_wte_k(float* dwte, const float* dout, const int32_t* ids, const int* next,
+template <class S>
+__global__ void embedding_bwd_wte_k(float* dwte, const S* dout, const int32_t* ids, const int* next,
                                     const int* first, int rows, int C) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
   for (int r = blockIdx.y; r < rows; r += gridDim.y) {
     if (!first[r]) continue;
     float acc = 0.0f;
-    for (int q = r; q >= 0; q = next[q]) acc += dout[int64_t(q) * C + c];
+    for (int q = r; q >= 0; q = next[q]) acc += ld(dout, int64_t(q) * C + c);
     dwte[int64_t(ids[r]) * C + c] += acc;
   }
 }
 
-__global__ void embedding_bwd_wpe_k(float* dwpe, const float* dout, int B, int T, int C) {
+template <class S>
+__global__ void embedding_bwd_wpe_k(float* dwpe, const S* dout, int B, int T, int C) {
   const int t = blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c < C) {
     float acc = 0.0f;
-    for (int b = 0; b < B; ++b) acc += dout[(int64_t(b) * T + t) * C + c];
+    for (int b = 0; b < B; ++b) acc += ld(dout, (int64_t(b) * T + t) * C + c);
     dwpe[int64_t(t) * C + c] += acc;
   }
 }
 
 // grid (ceil(C / blockDim), kTypeBlocks): types ty = blockIdx.y, + gridDim.y, ... below
 // *ntypes (on the device: no copy to the host, no sync).
-__global__ void embedding_bwd_wtt_k(float* dwtt, const float* dout, const int32_t* types, const int* ntypes, int rows,
+template <class S>
+__global__ void embedding_bwd_wtt_k(float* dwtt, const S* dout, const int32_t* types, const int* ntypes, int rows,
                                     int C) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
@@ -79,7 +85,7 @@ __global__ void embedding_bwd_wtt_k(float* dwtt, const float* dout, const int32_
     bool any = false;
     for (int q = 0; q < rows; ++q)
       if ((types ? types[q] : 0) == ty) {
-        acc += dout[int64_t(q) * C + c];
+        acc += ld(dout, int64_t(q) * C + c);
         any = true;
       }
     if (any) dwtt[int64_t(ty) * C + c] += acc;
@@ -104,18 +110,19 @@ __global__ void max_type_k(int* out, const int32_t* types, int rows) {
   }
 }
 
-}  // namespace
-
-void embedding_fwd(float* out, const int32_t* ids, const int32_t* types, const float* wte, const float* wpe,
-                   const float* wtt, int B, int T, int C) {
+template <class S>
+void fwd(S* out, const int32_t* ids, const int32_t* types, const float* wte, const float* wpe, const float* wtt,
+         int B, int T, int C) {
   const int64_t total = int64_t(B) * T * C;
   if (total == 0) return;
-  LAUNCH(embedding_fwd_k, blocks_for(total), kBlock, 0, 0)(out, ids, types, wte, wpe, wtt, T, C, total);
+  auto* k = embedding_fwd_k<S>;
+  LAUNCH(k, blocks_for(total), kBlock, 0, 0)(out, ids, types, wte, wpe, wtt, T, C, total);
   check_launch("embedding_fwd_k");
 }
 
-void embedding_bwd(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
-                   const int32_t* types, int B, int T, int C) {
+template <class S>
+void bwd(float* dwte, float* dwpe, float* dwtt, const S* dout, const int32_t* ids, const int32_t* types, int B, int T,
+         int C) {
   const int rows = B * T;
   if (rows == 0 || C == 0) return;
   const int cb = (C + kRowBlock - 1) / kRowBlock;
@@ -126,11 +133,13 @@ void embedding_bwd(float* dwte, float* dwpe, float* dwtt, const float* dout, con
   if (dwte) {
     LAUNCH(embedding_link_k, blocks_for(rows), kBlock, 0, 0)(next, first, ids, rows);
     check_launch("embedding_link_k");
-    LAUNCH(embedding_bwd_wte_k, dim3(cb, std::min(rows, 65535)), kRowBlock, 0, 0)(dwte, dout, ids, next, first, rows, C);
+    auto* k = embedding_bwd_wte_k<S>;
+    LAUNCH(k, dim3(cb, std::min(rows, 65535)), kRowBlock, 0, 0)(dwte, dout, ids, next, first, rows, C);
     check_launch("embedding_bwd_wte_k");
   }
   if (dwpe) {
-    LAUNCH(embedding_bwd_wpe_k, dim3(cb, T), kRowBlock, 0, 0)(dwpe, dout, B, T, C);
+    auto* k = embedding_bwd_wpe_k<S>;
+    LAUNCH(k, dim3(cb, T), kRowBlock, 0, 0)(dwpe, dout, B, T, C);
     check_launch("embedding_bwd_wpe_k");
   }
   if (dwtt) {
@@ -138,9 +147,29 @@ void embedding_bwd(float* dwte, float* dwpe, float* dwtt, const float* dout, con
       LAUNCH(max_type_k, 1, kBlock, 0, 0)(ntypes_dev, types, rows);
       check_launch("max_type_k");
     }
-    LAUNCH(embedding_bwd_wtt_k, dim3(cb, kTypeBlocks), kRowBlock, 0, 0)(dwtt, dout, types, ntypes_dev, rows, C);
+    auto* k = embedding_bwd_wtt_k<S>;
+    LAUNCH(k, dim3(cb, kTypeBlocks), kRowBlock, 0, 0)(dwtt, dout, types, ntypes_dev, rows, C);
     check_launch("embedding_bwd_wtt_k");
   }
+}
+
+}  // namespace
+
+void embedding_fwd(float* out, const int32_t* ids, const int32_t* types, const float* wte, const float* wpe,
+                   const float* wtt, int B, int T, int C) {
+  fwd(out, ids, types, wte, wpe, wtt, B, T, C);
+}
+void embedding_bwd(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
+                   const int32_t* types, int B, int T, int C) {
+  bwd(dwte, dwpe, dwtt, dout, ids, types, B, T, C);
+}
+void embedding_fwd_bf16(bf16_t* out, const int32_t* ids, const int32_t* types, const float* wte, const float* wpe,
+                        const float* wtt, int B, int T, int C) {
+  fwd(out, ids, types, wte, wpe, wtt, B, T, C);
+}
+void embedding_bwd_bf16(float* dwte, float* dwpe, float* dwtt, const bf16_t* dout, const int32_t* ids,
+                        const int32_t* types, int B, int T, int C) {
+  bwd(dwte, dwpe, dwtt, dout, ids, types, B, T, C);
 }
 
 }  // namespace mr::cuda

@@ -2,7 +2,9 @@
 // C^T = op(B)^T op(A)^T, so cuBLASLt gets (m, n, k) = (N, M, K) with B in its A slot and A in
 // its B slot; a row-major (r, c) buffer is the column-major (c, r) matrix with ld c. One plan
 // (descriptors and the heuristic's algorithm) per shape, transposes, bias, compute type and
-// pointer alignments, made on first use and kept; one 32 MiB workspace.
+// pointer alignments and data types, made on first use and kept; one 32 MiB workspace.
+// Types: fp32 throughout, or (bf16 storage) A and B CUDA_R_16BF with C/D CUDA_R_16BF or
+// CUDA_R_32F, accumulated in fp32 (both listed as supported by cublasLtMatmul).
 // Alignment: the heuristic assumes 256-byte aligned matrices unless told otherwise, and our
 // parameters sit in one flat buffer at any 4-byte offset, so each plan states the alignment of
 // the pointers it serves (MIN_ALIGNMENT_*). A bias that is not 16-byte aligned is added by our
@@ -13,6 +15,7 @@
 #include <map>
 #include <tuple>
 
+#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/gemm.cuh"
@@ -37,7 +40,7 @@ struct Plan {
 struct Lt {
   cublasLtHandle_t handle = nullptr;
   void* workspace = nullptr;
-  std::map<std::tuple<int, int, int, bool, bool, bool, int, uint32_t, uint32_t, uint32_t>, Plan> plans;
+  std::map<std::tuple<int, int, int, bool, bool, bool, int, uint32_t, uint32_t, uint32_t, int, int>, Plan> plans;
   Lt() {
     CUBLAS_CHECK(cublasLtCreate(&handle));
     CUDA_CHECK(cudaMalloc(&workspace, kWorkspace));
@@ -51,10 +54,11 @@ Lt& lt() {
 // The cuBLASLt plan for column-major D(m, n) = op(A)(m, k) op(B)(k, n) (+ bias(m)), where
 // A is stored (m, k) or, transposed, (k, m), and likewise B.
 // al_a, al_b, al_c: the alignments (bytes) of the pointers in cuBLASLt's A, B and C/D slots.
+// tab: the type of A and B, tc: the type of C and D (and of the bias).
 Plan& plan_for(int m, int n, int k, bool ta, bool tb, bool bias, cublasComputeType_t compute, uint32_t al_a,
-               uint32_t al_b, uint32_t al_c) {
+               uint32_t al_b, uint32_t al_c, cudaDataType tab, cudaDataType tc) {
   Lt& l = lt();
-  auto key = std::make_tuple(m, n, k, ta, tb, bias, int(compute), al_a, al_b, al_c);
+  auto key = std::make_tuple(m, n, k, ta, tb, bias, int(compute), al_a, al_b, al_c, int(tab), int(tc));
   auto it = l.plans.find(key);
   if (it != l.plans.end()) return it->second;
   Plan p;
@@ -68,9 +72,9 @@ Plan& plan_for(int m, int n, int k, bool ta, bool tb, bool bias, cublasComputeTy
     const void* ph = l.workspace;
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &ph, sizeof ph));
   }
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_32F, ta ? k : m, ta ? m : k, ta ? k : m));
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_32F, tb ? n : k, tb ? k : n, tb ? n : k));
-  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, CUDA_R_32F, m, n, m));
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.a, tab, ta ? k : m, ta ? m : k, ta ? k : m));
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.b, tab, tb ? n : k, tb ? k : n, tb ? n : k));
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&p.c, tc, m, n, m));
   cublasLtMatmulPreference_t pref;
   CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   const uint64_t ws = kWorkspace;
@@ -99,27 +103,29 @@ uint32_t alignment(const void* p) {
 }
 
 // C(M, N) += bias(N) on every row (the bias when the epilogue cannot take it).
-__global__ void add_bias_k(float* C, const float* bias, int N, int64_t total) {
+template <class T>
+__global__ void add_bias_k(T* C, const T* bias, int N, int64_t total) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
-    C[i] += bias[i % N];
+    st(C, i, ld(C, i) + ld(bias, i % N));
 }
 
 constexpr uint32_t kBiasAlign = 16;  // the epilogue's bias: at least this aligned
 
-}  // namespace
+template <class T> constexpr cudaDataType kType = CUDA_R_32F;
+template <> constexpr cudaDataType kType<bf16_t> = CUDA_R_16BF;
 
-void gemm(float* C, const float* A, bool ta, const float* B, bool tb, const float* bias, int M, int N, int K,
-          bool acc) {
+// C (type TC) = or += op(A) op(B) (+ bias, type TC), A and B of type TAB.
+template <class TC, class TAB>
+void run(TC* C, const TAB* A, bool ta, const TAB* B, bool tb, const TC* bias, int M, int N, int K, bool acc,
+         cublasComputeType_t compute) {
   if (M == 0 || N == 0) return;
   if (K == 0)
     throw_error(__FILE__, __LINE__, "gemm", "inner dimension 0 (M=" + std::to_string(M) + ", N=" + std::to_string(N) + ")");
-  const cublasComputeType_t compute = math() == Math::bf16   ? CUBLAS_COMPUTE_32F_FAST_16BF
-                                      : math() == Math::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                                             : CUBLAS_COMPUTE_32F;
   // column-major C^T(N, M) = op(B)^T op(A)^T: cuBLASLt's A slot takes B (transposed iff tb),
   // its B slot takes A (transposed iff ta)
   const bool epi_bias = bias && alignment(bias) >= kBiasAlign;
-  Plan& p = plan_for(N, M, K, tb, ta, epi_bias, compute, alignment(B), alignment(A), alignment(C));
+  Plan& p = plan_for(N, M, K, tb, ta, epi_bias, compute, alignment(B), alignment(A), alignment(C), kType<TAB>,
+                     kType<TC>);
   if (epi_bias)
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
   const float one = 1.0f, beta = acc ? 1.0f : 0.0f;
@@ -127,9 +133,29 @@ void gemm(float* C, const float* A, bool ta, const float* B, bool tb, const floa
                               lt().workspace, kWorkspace, 0));
   if (bias && !epi_bias) {
     const int64_t total = int64_t(M) * N;
-    LAUNCH(add_bias_k, blocks_for(total), kBlock, 0, 0)(C, bias, N, total);
+    auto* k = add_bias_k<TC>;
+    LAUNCH(k, blocks_for(total), kBlock, 0, 0)(C, bias, N, total);
     check_launch("add_bias_k");
   }
+}
+
+}  // namespace
+
+void gemm(float* C, const float* A, bool ta, const float* B, bool tb, const float* bias, int M, int N, int K,
+          bool acc) {
+  const cublasComputeType_t compute = math() == Math::bf16   ? CUBLAS_COMPUTE_32F_FAST_16BF
+                                      : math() == Math::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                             : CUBLAS_COMPUTE_32F;
+  run(C, A, ta, B, tb, bias, M, N, K, acc, compute);
+}
+
+void gemm(bf16_t* C, const bf16_t* A, bool ta, const bf16_t* B, bool tb, const bf16_t* bias, int M, int N, int K,
+          bool acc) {
+  run(C, A, ta, B, tb, bias, M, N, K, acc, CUBLAS_COMPUTE_32F);
+}
+
+void gemm(float* C, const bf16_t* A, bool ta, const bf16_t* B, bool tb, int M, int N, int K, bool acc) {
+  run(C, A, ta, B, tb, static_cast<const float*>(nullptr), M, N, K, acc, CUBLAS_COMPUTE_32F);
 }
 
 }  // namespace mr::cuda

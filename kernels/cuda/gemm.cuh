@@ -9,9 +9,18 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/kernel_table.h"
+
 namespace mr::cuda {
 
 void gemm(float* C, const float* A, bool ta, const float* B, bool tb, const float* bias, int M, int N, int K,
           bool acc);
+
+// bf16 storage: A and B bf16 (CUDA_R_16BF), products accumulated in fp32 (CUBLAS_COMPUTE_32F,
+// whatever cuda::math() says), C either bf16 (rounded once, from fp32) or fp32. The bias has
+// C's type (cuBLASLt's default bias type is the D type).
+void gemm(bf16_t* C, const bf16_t* A, bool ta, const bf16_t* B, bool tb, const bf16_t* bias, int M, int N, int K,
+          bool acc);
+void gemm(float* C, const bf16_t* A, bool ta, const bf16_t* B, bool tb, int M, int N, int K, bool acc);
 
 }  // namespace mr::cuda

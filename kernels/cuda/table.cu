@@ -1,4 +1,4 @@
-// The CUDA kernel table (fp32) and the backend's registration. Every entry is a host launcher
+// The CUDA kernel tables (fp32, and bf16 storage) and the backend's registration. Every entry is a host launcher
 // in kernels/cuda/<family>.cu taking device pointers (kernels/cuda/cuda_ops.h).
 #include "engine/device.h"
 #include "kernels/cuda/common.cuh"
@@ -12,8 +12,8 @@ namespace cuda {
 bool install_allocator();  // kernels/cuda/device.cu
 
 namespace {
-void* g_scratch[2] = {nullptr, nullptr};
-size_t g_scratch_bytes[2] = {0, 0};
+void* g_scratch[kScratchSlots] = {};
+size_t g_scratch_bytes[kScratchSlots] = {};
 Math g_math = Math::fp32;
 }  // namespace
 
@@ -28,6 +28,8 @@ bool parse_math(const std::string& s, Math& m) {
 const char* math_name(Math m) { return m == Math::bf16 ? "bf16" : m == Math::tf32 ? "tf32" : "fp32"; }
 
 void* scratch(size_t bytes, int slot) {
+  if (slot < 0 || slot >= kScratchSlots)
+    ::mr::throw_error(__FILE__, __LINE__, "scratch", "slot " + std::to_string(slot) + " does not exist");
   void*& p = g_scratch[slot];
   size_t& have = g_scratch_bytes[slot];
   if (bytes > have) {
@@ -63,6 +65,17 @@ const KernelTable kCudaKernels = {
     cuda::mean_pool_fwd, cuda::mean_pool_bwd,
     cuda::cls_pool_fwd, cuda::cls_pool_bwd,
     cuda::adamw, cuda::sgd, cuda::sumsq, cuda::axpy, cuda::scale,
+    &kCudaKernelsBf16,
+};
+
+const KernelTableBf16 kCudaKernelsBf16 = {
+    cuda::embedding_fwd_bf16, cuda::embedding_bwd_bf16,
+    cuda::linear_fwd_bf16, cuda::linear_bwd_bf16,
+    cuda::bias_act_fwd_bf16, cuda::bias_act_bwd_bf16,
+    cuda::layernorm_fwd_bf16, cuda::layernorm_bwd_bf16,
+    cuda::attention_fwd_bf16, cuda::attention_bwd_bf16,
+    cuda::dropout_fwd_bf16, cuda::dropout_bwd_bf16,
+    cuda::to_bf16, cuda::to_f32,
 };
 
 }  // namespace mr

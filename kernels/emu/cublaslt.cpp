@@ -1,7 +1,8 @@
 // The cuBLASLt stand-in of the SIMT emulator (kernels/emu/include/cublasLt.h): the matmul
 // subset kernels/cuda uses, on the host. Descriptors are plain structs; cublasLtMatmul checks
 // the shapes as the library does, then computes D = alpha op(A) op(B) + beta C (+ bias) in
-// double from the (possibly bf16/tf32-rounded) fp32 inputs, column-major throughout.
+// double from the (possibly bf16/tf32-rounded) fp32 inputs, column-major throughout. Types:
+// fp32, or bf16 A and B with bf16 or fp32 C/D (the result rounded to bf16 once on store).
 #include "kernels/emu/include/cublasLt.h"
 
 #include <cstring>
@@ -52,6 +53,26 @@ float round_input(float x, cublasComputeType_t compute) {
   return x;
 }
 
+// Element i of a buffer of type t (fp32, or bf16 bits widened exactly), and its store
+// (bf16: rounded to nearest even).
+float load(const void* p, cudaDataType t, int64_t i) {
+  if (t == CUDA_R_32F) return static_cast<const float*>(p)[i];
+  const uint32_t u = uint32_t(static_cast<const uint16_t*>(p)[i]) << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+void store(void* p, cudaDataType t, int64_t i, float x) {
+  if (t == CUDA_R_32F) {
+    static_cast<float*>(p)[i] = x;
+    return;
+  }
+  const float r = round_input(x, CUBLAS_COMPUTE_32F_FAST_16BF);
+  uint32_t u;
+  std::memcpy(&u, &r, 4);
+  static_cast<uint16_t*>(p)[i] = x != x ? uint16_t(0x7fc0) : uint16_t(u >> 16);  // a NaN stays a NaN
+}
+
 // The shapes of one call, checked as cuBLASLt checks them.
 struct Shape {
   uint64_t m, n, k;
@@ -60,9 +81,15 @@ cublasStatus_t check(const cublasLtMatmulDescOpaque& d, const cublasLtMatrixLayo
                      const cublasLtMatrixLayoutOpaque& B, const cublasLtMatrixLayoutOpaque& C,
                      const cublasLtMatrixLayoutOpaque& D, Shape& s) {
   for (const auto* l : {&A, &B, &C, &D}) {
-    if (l->type != CUDA_R_32F || l->order != 0 || l->batch != 1) return CUBLAS_STATUS_NOT_SUPPORTED;
+    if ((l->type != CUDA_R_32F && l->type != CUDA_R_16BF) || l->order != 0 || l->batch != 1)
+      return CUBLAS_STATUS_NOT_SUPPORTED;
     if (l->ld < int64_t(l->rows) || l->ld < 1) return CUBLAS_STATUS_INVALID_VALUE;
   }
+  // The documented combinations of this subset (compute 32F, scale 32F): A, B, C, D all 32F;
+  // or A and B 16BF with C = D in 16BF or 32F, compute CUBLAS_COMPUTE_32F.
+  if (A.type != B.type || C.type != D.type) return CUBLAS_STATUS_NOT_SUPPORTED;
+  if (A.type == CUDA_R_32F && C.type != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
+  if (A.type == CUDA_R_16BF && d.compute != CUBLAS_COMPUTE_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
   if (d.scale != CUDA_R_32F || (d.transa != CUBLAS_OP_N && d.transa != CUBLAS_OP_T) ||
       (d.transb != CUBLAS_OP_N && d.transb != CUBLAS_OP_T))
     return CUBLAS_STATUS_NOT_SUPPORTED;
@@ -71,7 +98,8 @@ cublasStatus_t check(const cublasLtMatmulDescOpaque& d, const cublasLtMatrixLayo
     return CUBLAS_STATUS_NOT_SUPPORTED;
   if (d.epilogue != CUBLASLT_EPILOGUE_DEFAULT && d.epilogue != CUBLASLT_EPILOGUE_BIAS)
     return CUBLAS_STATUS_NOT_SUPPORTED;
-  if (d.epilogue == CUBLASLT_EPILOGUE_BIAS && (!d.bias || (d.bias_type != -1 && d.bias_type != CUDA_R_32F)))
+  // the bias has D's type (the default; the stand-in takes no other)
+  if (d.epilogue == CUBLASLT_EPILOGUE_BIAS && (!d.bias || (d.bias_type != -1 && d.bias_type != int32_t(D.type))))
     return CUBLAS_STATUS_INVALID_VALUE;
   const bool ta = d.transa == CUBLAS_OP_T, tb = d.transb == CUBLAS_OP_T;
   s.m = ta ? A.cols : A.rows;
@@ -231,27 +259,27 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
     return CUBLAS_STATUS_INVALID_VALUE;
   const float al = *static_cast<const float*>(alpha), be = *static_cast<const float*>(beta);
   if (be != 0.0f && !C) return CUBLAS_STATUS_INVALID_VALUE;
-  const float* a = static_cast<const float*>(A);
-  const float* b = static_cast<const float*>(B);
-  const float* c = static_cast<const float*>(C);
-  const float* bias = static_cast<const float*>(desc->bias);
-  float* d = static_cast<float*>(D);
+  const cudaDataType tab = Adesc->type, tc = Ddesc->type;
   const bool ta = desc->transa == CUBLAS_OP_T, tb = desc->transb == CUBLAS_OP_T;
   const int64_t lda = Adesc->ld, ldb = Bdesc->ld, ldc = Cdesc->ld, ldd = Ddesc->ld;
   // op(A)(i, p) and op(B)(p, j), rounded to the compute type's inputs
-  auto opa = [&](uint64_t i, uint64_t p) { return round_input(ta ? a[p + i * lda] : a[i + p * lda], desc->compute); };
-  auto opb = [&](uint64_t p, uint64_t j) { return round_input(tb ? b[j + p * ldb] : b[p + j * ldb], desc->compute); };
+  auto opa = [&](uint64_t i, uint64_t p) {
+    return round_input(load(A, tab, int64_t(ta ? p + i * lda : i + p * lda)), desc->compute);
+  };
+  auto opb = [&](uint64_t p, uint64_t j) {
+    return round_input(load(B, tab, int64_t(tb ? j + p * ldb : p + j * ldb)), desc->compute);
+  };
   std::vector<float> out(s.m * s.n);  // D may alias C: compute everything first
   for (uint64_t j = 0; j < s.n; ++j)
     for (uint64_t i = 0; i < s.m; ++i) {
       double acc = 0;
       for (uint64_t p = 0; p < s.k; ++p) acc += double(opa(i, p)) * double(opb(p, j));
       double v = double(al) * acc;
-      if (be != 0.0f) v += double(be) * double(c[i + j * ldc]);
-      if (desc->epilogue == CUBLASLT_EPILOGUE_BIAS) v += double(bias[i]);
+      if (be != 0.0f) v += double(be) * double(load(C, tc, int64_t(i + j * ldc)));
+      if (desc->epilogue == CUBLASLT_EPILOGUE_BIAS) v += double(load(desc->bias, tc, int64_t(i)));
       out[i + j * s.m] = float(v);
     }
   for (uint64_t j = 0; j < s.n; ++j)
-    for (uint64_t i = 0; i < s.m; ++i) d[i + j * ldd] = out[i + j * s.m];
+    for (uint64_t i = 0; i < s.m; ++i) store(D, tc, int64_t(i + j * ldd), out[i + j * s.m]);
   return CUBLAS_STATUS_SUCCESS;
 }

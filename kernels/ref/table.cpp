@@ -16,6 +16,7 @@ const KernelTable kRefKernels = {
     ref::mean_pool_fwd<float>, ref::mean_pool_bwd<float>,
     ref::cls_pool_fwd<float>, ref::cls_pool_bwd<float>,
     ref::adamw, ref::sgd, ref::sumsq, ref::axpy, ref::scale,
+    nullptr,  // no bf16 storage: the reference is fp32
 };
 
 }  // namespace mr

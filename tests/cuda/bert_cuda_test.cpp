@@ -210,28 +210,19 @@ TEST_CASE("cuda bert: with dropout, the same masks as the CPU backend" * doctest
   }
 }
 
-// Math::bf16: attention runs on the tensor-core kernels (head dim 16 here), with Q, K, V, P' and
-// dS rounded to bf16, and every linear layer on cuBLASLt FAST_16BF (inputs rounded to bf16);
-// unit roundoff u = 2^-9 = 2e-3. Every other op is fp32. The step must stay
-// within a few u of PyTorch's fp32: hidden, pooled and loss <= 5u = 1e-2, every gradient <= 10u =
-// 2e-2 (the backward adds the dS rounding and amplifies through two layers), while still
-// differing from the fp32 step (so the bf16 path did run). A wrong index or fragment would give
-// O(1) errors.
-TEST_CASE("cuda bert: bf16 math (tensor-core attention, bf16 GEMMs) stays within bf16 error of PyTorch" *
-          doctest::skip(!have_fixture())) {
-  Init init;
-  TinyBert g(Device::CUDA), f(Device::CUDA);
-  Arena ga(Device::CUDA), fa(Device::CUDA);
-  Tape ft(fa);
-  auto fo = f.forward(ft);  // fp32, for the "did it run" check
-  ft.backward(fo.loss);
-  cudatest::MathScope bf16(cuda::Math::bf16);
-  Tape gt(ga);
+namespace {
+
+// A step in reduced precision (g, on tape gt) against PyTorch's fp32 fixtures: hidden, pooled
+// and loss within 5u = 1e-2, every gradient within 10u = 2e-2 (key biases, 0 in exact
+// arithmetic: noise-sized next to the query biases), and the hidden state different from the
+// fp32 step's (fo), so the reduced-precision path did run.
+void check_reduced_step(TinyBert& g, Tape& gt, const TinyBert::Out& fo, const char* what) {
   auto go = g.forward(gt);
+  CHECK(go.hidden->v.dtype == DType::F32);
   const double eh = rel(go.hidden->v, *g.golden.read_f32("last_hidden_state"));
   const double ep = rel(go.pooled->v, *g.golden.read_f32("pooler_output"));
   const double el = rel(go.loss->v, *g.golden.read_f32("loss"));
-  MESSAGE("cuda bf16 math vs PyTorch fp32 rel L2: hidden ", eh, ", pooled ", ep, ", loss ", el);
+  MESSAGE("cuda ", what, " vs PyTorch fp32 rel L2: hidden ", eh, ", pooled ", ep, ", loss ", el);
   CHECK(eh <= 1e-2);
   CHECK(ep <= 1e-2);
   CHECK(el <= 1e-2);
@@ -241,7 +232,8 @@ TEST_CASE("cuda bert: bf16 math (tensor-core attention, bf16 GEMMs) stays within
   std::string worst_name;
   for (Param& p : g.ps.all()) {
     CAPTURE(p.name);
-    if (is_key_bias(p.name)) {  // 0 in exact arithmetic; bf16-sized noise here
+    CHECK(p.g.dtype == DType::F32);
+    if (is_key_bias(p.name)) {
       const std::string q = p.name.substr(0, p.name.find("key.bias")) + "query.bias";
       CHECK(norm_of(p.g) <= 2e-2 * norm_of(g.ps.at(q).g));
       continue;
@@ -250,5 +242,71 @@ TEST_CASE("cuda bert: bf16 math (tensor-core attention, bf16 GEMMs) stays within
     CHECK(e <= 2e-2);
     if (e > worst) worst = e, worst_name = p.name;
   }
-  MESSAGE("cuda bf16 math: worst gradient rel L2 error vs PyTorch fp32: ", worst, " (", worst_name, ")");
+  MESSAGE("cuda ", what, ": worst gradient rel L2 error vs PyTorch fp32: ", worst, " (", worst_name, ")");
+}
+
+}  // namespace
+
+// Math::bf16: attention runs on the tensor-core kernels (head dim 16 here), with Q, K, V, P' and
+// dS rounded to bf16, and every linear layer on cuBLASLt FAST_16BF (inputs rounded to bf16);
+// unit roundoff u = 2^-9 = 2e-3. Every other op is fp32. The step must stay within a few u of
+// PyTorch's fp32 (check_reduced_step: the backward adds the dS rounding and amplifies through
+// two layers, hence 10u for gradients). A wrong index or fragment would give O(1) errors.
+TEST_CASE("cuda bert: bf16 math (tensor-core attention, bf16 GEMMs) stays within bf16 error of PyTorch" *
+          doctest::skip(!have_fixture())) {
+  Init init;
+  TinyBert g(Device::CUDA), f(Device::CUDA);
+  Arena ga(Device::CUDA), fa(Device::CUDA);
+  Tape ft(fa);
+  auto fo = f.forward(ft);  // fp32, for the "did it run" check
+  cudatest::MathScope bf16(cuda::Math::bf16);
+  Tape gt(ga);
+  check_reduced_step(g, gt, fo, "bf16 math");
+}
+
+// bf16 storage (Tape::set_act_dtype(BF16)): every activation of the encoder and its gradient
+// is bf16 in the arena, the linear layers read bf16 copies of their weights, parameters,
+// their gradients and the optimizer state stay fp32 (kernels/kernel_table.h, KernelTableBf16).
+// The bounds are those of the bf16-math case above (check_reduced_step), set before the first
+// run. The arena must hold fewer bytes than the fp32 step's (with backward). 5 AdamW steps:
+// each loss within 1e-2 relative of torch's fp32 run.
+TEST_CASE("cuda bert: bf16 storage (bf16 activations, fp32 master weights) stays within bf16 error of PyTorch" *
+          doctest::skip(!have_fixture())) {
+  Init init;
+  TinyBert g(Device::CUDA), f(Device::CUDA);
+  Arena ga(Device::CUDA), fa(Device::CUDA);
+  Tape ft(fa);
+  auto fo = f.forward(ft);
+  ft.backward(fo.loss);
+  Tape gt(ga);
+  gt.set_act_dtype(DType::BF16);
+  check_reduced_step(g, gt, fo, "bf16 storage");
+  MESSAGE("arena high water: fp32 step ", fa.high_water(), " bytes, bf16 storage ", ga.high_water(), " bytes");
+  CHECK(ga.high_water() < fa.high_water());
+
+  // 5 AdamW steps with clipping, bf16 storage throughout
+  TinyBert m(Device::CUDA);
+  Arena arena(Device::CUDA);
+  AdamW opt(m.ps, AdamWConfig{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f});
+  HostTensor losses = m.golden.read_f32("adamw.losses");
+  for (int step = 0; step < 5; ++step) {
+    Tape t(arena);
+    t.set_act_dtype(DType::BF16);
+    m.ps.zero_grad();
+    auto o = m.forward(t);
+    t.backward(o.loss);
+    clip_grad_norm(m.ps, 1.0);
+    opt.step();
+    CAPTURE(step);
+    HostTensor l = to_host(o.loss->v);
+    CHECK(l->f32()[0] == doctest::Approx(losses->f32()[step]).epsilon(1e-2));
+    t.reset();
+  }
+}
+
+TEST_CASE("cuda bert: bf16 storage is refused on a backend without bf16 kernels") {
+  Arena a;
+  Tape t(a);
+  CHECK_THROWS_WITH(t.set_act_dtype(DType::BF16), doctest::Contains("the cpu backend has none"));
+  CHECK_THROWS(t.set_act_dtype(DType::I32));
 }

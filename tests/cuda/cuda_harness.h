@@ -71,6 +71,27 @@ inline bool device_usable() {
   return ok;
 }
 
+// Device copies of int buffers (an empty one stays null), freed with the object.
+struct DeviceInts {
+  std::vector<const int32_t*> ptrs;
+  explicit DeviceInts(const std::vector<std::vector<int32_t>>& host) {
+    for (auto& v : host) {
+      int32_t* d = nullptr;
+      if (!v.empty()) {
+        REQUIRE(cudaMalloc(&d, v.size() * sizeof(int32_t)) == cudaSuccess);
+        REQUIRE(cudaMemcpy(d, v.data(), v.size() * sizeof(int32_t), cudaMemcpyHostToDevice) == cudaSuccess);
+      }
+      ptrs.push_back(d);
+    }
+  }
+  ~DeviceInts() {
+    for (const int32_t* d : ptrs)
+      if (d) cudaFree(const_cast<int32_t*>(d));
+  }
+  DeviceInts(const DeviceInts&) = delete;
+  DeviceInts& operator=(const DeviceInts&) = delete;
+};
+
 inline Outs run_case(const Case& c) {
   INFO("case ", c.name);
   REQUIRE_MESSAGE(device_usable(), "no usable CUDA device (the native suite needs a GPU; make test-kernels runs the emulated one)");
@@ -100,18 +121,8 @@ inline Outs run_case(const Case& c) {
     dbase.push_back(d);
     dp.push_back(v.empty() ? nullptr : d + kGuard);
   }
-  std::vector<int32_t*> ibase;
-  std::vector<const int32_t*> di;
-  for (auto& v : c.i) {
-    int32_t* d = nullptr;
-    if (!v.empty()) {
-      REQUIRE(cudaMalloc(&d, v.size() * sizeof(int32_t)) == cudaSuccess);
-      REQUIRE(cudaMemcpy(d, v.data(), v.size() * sizeof(int32_t), cudaMemcpyHostToDevice) == cudaSuccess);
-    }
-    ibase.push_back(d);
-    di.push_back(d);
-  }
-  c.call(kCudaKernels, dp, di);
+  DeviceInts di(c.i);
+  c.call(kCudaKernels, dp, di.ptrs);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   REQUIRE(cudaGetLastError() == cudaSuccess);
   for (size_t k = 0; k < c.f.size(); ++k) {
@@ -133,8 +144,6 @@ inline Outs run_case(const Case& c) {
       CHECK(e <= c.tol[k]);
     }
   }
-  for (int32_t* d : ibase)
-    if (d) cudaFree(d);
   return r;
 }
 

@@ -43,7 +43,17 @@ cublasLtMatrixLayout_t layout(const Mat& m) {
   return l;
 }
 
-cublasLtMatmulDesc_t desc(cublasComputeType_t ct, bool ta, bool tb, const float* bias) {
+// A preference with every minimum alignment (A, B, C, D) set to `align` bytes.
+cublasLtMatmulPreference_t aligned_pref(uint32_t align) {
+  cublasLtMatmulPreference_t pref;
+  REQUIRE(cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS);
+  for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+    REQUIRE(cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof align) == CUBLAS_STATUS_SUCCESS);
+  return pref;
+}
+
+cublasLtMatmulDesc_t desc(cublasComputeType_t ct, bool ta, bool tb, const void* bias) {
   cublasLtMatmulDesc_t d;
   REQUIRE(cublasLtMatmulDescCreate(&d, ct, CUDA_R_32F) == CUBLAS_STATUS_SUCCESS);
   int32_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -64,11 +74,7 @@ cublasStatus_t matmul(const Lt& lt, cublasComputeType_t ct, bool ta, bool tb, fl
                       float beta, const Mat& C, Mat& D, const float* bias, uint32_t align = 4) {
   auto d = desc(ct, ta, tb, bias);
   auto la = layout(A), lb = layout(B), lc = layout(C), ld = layout(D);
-  cublasLtMatmulPreference_t pref;
-  REQUIRE(cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS);
-  for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
-    REQUIRE(cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof align) == CUBLAS_STATUS_SUCCESS);
+  cublasLtMatmulPreference_t pref = aligned_pref(align);
   cublasLtMatmulHeuristicResult_t res{};
   int found = 0;
   cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(lt.h, d, la, lb, lc, ld, pref, 1, &res, &found);
@@ -164,12 +170,7 @@ TEST_CASE("emu cuBLASLt stand-in: pointers less aligned than the algorithm was c
   A1.v.insert(A1.v.begin(), 0.0f);  // data() + 1 is 4 bytes off any 8-byte boundary
   auto d = desc(CUBLAS_COMPUTE_32F, false, false, nullptr);
   auto la = layout(A), lb = layout(B), lc = layout(C);
-  cublasLtMatmulPreference_t pref;
-  REQUIRE(cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS);
-  uint32_t a16 = 16;
-  for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
-    REQUIRE(cublasLtMatmulPreferenceSetAttribute(pref, attr, &a16, sizeof a16) == CUBLAS_STATUS_SUCCESS);
+  cublasLtMatmulPreference_t pref = aligned_pref(16);
   cublasLtMatmulHeuristicResult_t res{};
   int found = 0;
   REQUIRE(cublasLtMatmulAlgoGetHeuristic(lt.h, d, la, lb, lc, lc, pref, 1, &res, &found) == CUBLAS_STATUS_SUCCESS);
@@ -187,4 +188,91 @@ TEST_CASE("emu cuBLASLt stand-in: pointers less aligned than the algorithm was c
   cublasLtMatmulPreferenceDestroy(pref);
   cublasLtMatrixLayoutDestroy(la), cublasLtMatrixLayoutDestroy(lb), cublasLtMatrixLayoutDestroy(lc);
   cublasLtMatmulDescDestroy(d);
+}
+
+namespace {
+
+uint16_t bf16_bits(float x) {  // round to nearest even, the top 16 bits
+  uint32_t u;
+  const float r = round_bits(x, 16);
+  std::memcpy(&u, &r, 4);
+  return uint16_t(u >> 16);
+}
+float from_bits(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+// One call with explicit types: every minimum alignment 2 bytes.
+cublasStatus_t typed_matmul(const Lt& lt, cublasComputeType_t ct, cudaDataType tab, cudaDataType tc, bool tb, int m,
+                            int n, int k, const void* A, const void* B, float beta, void* C, const void* bias) {
+  cublasLtMatmulDesc_t d = desc(ct, false, tb, bias);
+  cublasLtMatrixLayout_t la, lb, lc;
+  REQUIRE(cublasLtMatrixLayoutCreate(&la, tab, uint64_t(m), uint64_t(k), m) == CUBLAS_STATUS_SUCCESS);
+  REQUIRE(cublasLtMatrixLayoutCreate(&lb, tab, uint64_t(tb ? n : k), uint64_t(tb ? k : n), tb ? n : k) ==
+          CUBLAS_STATUS_SUCCESS);
+  REQUIRE(cublasLtMatrixLayoutCreate(&lc, tc, uint64_t(m), uint64_t(n), m) == CUBLAS_STATUS_SUCCESS);
+  cublasLtMatmulPreference_t pref = aligned_pref(2);
+  cublasLtMatmulHeuristicResult_t res{};
+  int found = 0;
+  cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(lt.h, d, la, lb, lc, lc, pref, 1, &res, &found);
+  const float one = 1.0f;
+  if (st == CUBLAS_STATUS_SUCCESS)
+    st = cublasLtMatmul(lt.h, d, &one, A, la, B, lb, &beta, C, lc, C, lc, &res.algo, nullptr, 0, 0);
+  cublasLtMatmulPreferenceDestroy(pref);
+  cublasLtMatrixLayoutDestroy(la), cublasLtMatrixLayoutDestroy(lb), cublasLtMatrixLayoutDestroy(lc);
+  cublasLtMatmulDescDestroy(d);
+  return st;
+}
+
+}  // namespace
+
+TEST_CASE("emu cuBLASLt stand-in: bf16 A and B with bf16 or fp32 C/D, and the combinations it refuses") {
+  Lt lt;
+  std::mt19937 g(11);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const int m = 6, n = 5, k = 19;
+  std::vector<uint16_t> A(size_t(m) * k), B(size_t(n) * k), bias(static_cast<size_t>(m));
+  for (auto& x : A) x = bf16_bits(u(g));
+  for (auto& x : B) x = bf16_bits(u(g));
+  for (auto& x : bias) x = bf16_bits(u(g));
+  std::vector<float> C0(size_t(m) * n);
+  for (auto& x : C0) x = u(g);
+  // want(i, j) = sum_p A(i, p) B^T(p, j) (+ beta C) (+ bias): B stored (n, k), transposed
+  auto want = [&](int i, int j, double beta, const std::vector<float>& c, bool with_bias) {
+    double s = 0;
+    for (int p = 0; p < k; ++p) s += double(from_bits(A[size_t(i + p * m)])) * from_bits(B[size_t(j + p * n)]);
+    return s + beta * c[size_t(i + j * m)] + (with_bias ? from_bits(bias[size_t(i)]) : 0.0);
+  };
+  SUBCASE("fp32 C/D, beta 1: the exact products accumulate into fp32") {
+    std::vector<float> C = C0;
+    REQUIRE(typed_matmul(lt, CUBLAS_COMPUTE_32F, CUDA_R_16BF, CUDA_R_32F, true, m, n, k, A.data(), B.data(), 1.0f,
+                         C.data(), nullptr) == CUBLAS_STATUS_SUCCESS);
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) CHECK(C[size_t(i + j * m)] == doctest::Approx(want(i, j, 1, C0, false)).epsilon(1e-6));
+  }
+  SUBCASE("bf16 C/D with a bf16 bias: rounded once, to nearest even") {
+    std::vector<uint16_t> C(size_t(m) * n);
+    std::vector<float> c0(C.size());
+    for (size_t i = 0; i < C.size(); ++i) c0[i] = from_bits(C[i] = bf16_bits(C0[i]));
+    REQUIRE(typed_matmul(lt, CUBLAS_COMPUTE_32F, CUDA_R_16BF, CUDA_R_16BF, true, m, n, k, A.data(), B.data(), 1.0f,
+                         C.data(), bias.data()) == CUBLAS_STATUS_SUCCESS);
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        const double w = want(i, j, 1, c0, true);
+        const float got = from_bits(C[size_t(i + j * m)]);
+        CHECK(got == doctest::Approx(w).epsilon(1.0 / 256));  // half a bf16 ulp is 2^-9 relative
+        CHECK(C[size_t(i + j * m)] == bf16_bits(float(w)));
+      }
+  }
+  SUBCASE("refused: fp32 inputs with a bf16 result, bf16 inputs under FAST_16BF") {
+    std::vector<float> Af(A.size(), 0.5f), Cf(C0);
+    std::vector<uint16_t> Cb(C0.size());
+    CHECK(typed_matmul(lt, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16BF, true, m, n, k, Af.data(), Af.data(), 0.0f,
+                       Cb.data(), nullptr) == CUBLAS_STATUS_NOT_SUPPORTED);
+    CHECK(typed_matmul(lt, CUBLAS_COMPUTE_32F_FAST_16BF, CUDA_R_16BF, CUDA_R_32F, true, m, n, k, A.data(), B.data(),
+                       0.0f, Cf.data(), nullptr) == CUBLAS_STATUS_NOT_SUPPORTED);
+  }
 }

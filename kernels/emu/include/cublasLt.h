@@ -5,7 +5,9 @@
 // epilogue; every matrix column-major, element (r, c) at ptr[r + c * ld]; op(A) is m x k,
 // op(B) k x n, C and D m x n. Compute types: CUBLAS_COMPUTE_32F (fp32 result),
 // CUBLAS_COMPUTE_32F_FAST_16BF (A and B rounded to bf16 first), CUBLAS_COMPUTE_32F_FAST_TF32
-// (rounded to tf32). The stand-in accumulates in double (a GPU in fp32, in its own order).
+// (rounded to tf32). Data types: every matrix CUDA_R_32F; or A and B CUDA_R_16BF with C = D
+// CUDA_R_16BF or CUDA_R_32F under CUBLAS_COMPUTE_32F, the bias of D's type (cuBLASLt's
+// default); other combinations are CUBLAS_STATUS_NOT_SUPPORTED. The stand-in accumulates in double (a GPU in fp32, in its own order).
 // Shapes that do not fit are CUBLAS_STATUS_INVALID_VALUE, as in the library; anything outside
 // the subset is CUBLAS_STATUS_NOT_SUPPORTED. Alignment, stricter than the documentation says:
 // the heuristic's algorithm needs A, B, C and D aligned as the preference's MIN_ALIGNMENT_*
