@@ -26,6 +26,7 @@
 // In Math::bf16 the head dims 16, 32, 64 and 128 go to the tensor-core kernels of
 // attention_tc.cu instead (same semantics, bf16 operands); the rowdot pass is shared.
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace mr::cuda {
@@ -169,15 +170,29 @@ __global__ void attention_fwd_k(float* out, float* lse, Attn a) {
   }
 }
 
-// dsum(B*H*T) = dout_i . out_i per (b, h, i); one thread per row, channels in order.
-__global__ void attention_rowdot_k(float* dsum, const float* dout, const float* out, int B, int T, int C, int H) {
+// dsum(B*H*T) = dout_i . out_i per (b, h, i); one thread per row, channels in order. dout
+// and out are fp32 or bf16 (S), dsum fp32.
+template <class S>
+__global__ void attention_rowdot_k(float* dsum, const S* dout, const S* out, int B, int T, int C, int H) {
   const int D = C / H;
   const int64_t n = int64_t(B) * H * T;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = e % T, bh = e / T, h = bh % H, b = bh / H;
     const int64_t at = (b * T + i) * C + h * D;
-    dsum[e] = dot(dout + at, out + at, D);
+    float acc = 0.0f;
+    for (int d = 0; d < D; ++d) acc += ld(dout, at + d) * ld(out, at + d);
+    dsum[e] = acc;
   }
+}
+
+// dsum into scratch slot 0 (B*H*T floats).
+template <class S>
+float* rowdot(const S* dout, const S* out, int B, int T, int C, int H) {
+  float* dsum = static_cast<float*>(scratch(size_t(B) * H * T * sizeof(float)));
+  auto* kd = attention_rowdot_k<S>;
+  LAUNCH(kd, blocks_for(int64_t(B) * H * T), kBlock, 0, 0)(dsum, dout, out, B, T, C, H);
+  check_launch("attention_rowdot_k");
+  return dsum;
 }
 
 // P_ij keep_ij and dS_ij of one (query i, key j) pair from the tiles in shared memory.
@@ -313,10 +328,7 @@ void fwd_f32(float* out, float* lse, const Attn& a, int B, bool tc) {
 void bwd_f32(float* dqkv, const float* dout, const float* out, const float* lse, const Attn& a, int B, bool tc,
              bool acc_dqkv) {
   const int D = a.C / a.H;
-  float* dsum = static_cast<float*>(scratch(size_t(B) * a.H * a.T * sizeof(float)));
-  auto* kd = attention_rowdot_k;
-  LAUNCH(kd, blocks_for(int64_t(B) * a.H * a.T), kBlock, 0, 0)(dsum, dout, out, B, a.T, a.C, a.H);
-  check_launch("attention_rowdot_k");
+  float* dsum = rowdot(dout, out, B, a.T, a.C, a.H);
   if (tc) return attention_bwd_tc(dqkv, dout, lse, dsum, a, B, D, acc_dqkv);
   const dim3 grid((a.T + kTile - 1) / kTile, a.H, B);
   auto* kkv = attention_bwd_kv_k;
@@ -347,21 +359,25 @@ void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float
   bwd_f32(dqkv, dout, out, lse, a, B, math() == Math::bf16 && attention_tc_supports(C / H), acc_dqkv);
 }
 
-// bf16 storage. The kernels above address fp32, so the bf16 operands are widened into scratch
-// slot 2 (exactly: bf16 -> fp32 loses nothing), the kernels run, and the results are rounded
-// back to bf16 once. The tensor-core kernels serve the head dims they support in every math
-// mode: their own rounding of the tiles to bf16 is exact on bf16 data. The widening passes
-// are the price of sharing the kernels; tiles read straight from bf16 are left to do
-// (docs/cuda.md). Scratch: 4C floats per token forward, 8C backward.
+// bf16 storage. Head dims 16, 32, 64 and 128 run the tensor-core kernels straight on the bf16
+// tensors (in every math mode): they copy bf16 tiles into shared memory as they are, and store
+// out and dqkv rounded once. Other head dims widen the bf16 operands into fp32 scratch (slot 2,
+// 4C floats per token forward, 8C backward; exact), run the CUDA-core kernels above, and
+// round the results back.
 void attention_fwd_bf16(bf16_t* out, float* lse, const bf16_t* qkv, const int32_t* mask, int B, int T, int C, int H,
                         float p_drop, uint64_t seed, uint64_t offset) {
   if (B == 0 || T == 0 || C == 0) return;
+  Attn a = attn_args(nullptr, mask, T, C, H, p_drop, seed, offset);
+  if (attention_tc_supports(C / H)) {
+    a.qkv16 = qkv;
+    return attention_fwd_tc(out, lse, a, B, C / H);
+  }
   const int64_t rows = int64_t(B) * T;
   float* q32 = static_cast<float*>(scratch(size_t(rows) * 4 * C * sizeof(float), 2));
   float* o32 = q32 + rows * 3 * C;
   to_f32(q32, qkv, rows * 3 * C, false);
-  const Attn a = attn_args(q32, mask, T, C, H, p_drop, seed, offset);
-  fwd_f32(o32, lse, a, B, attention_tc_supports(C / H));
+  a.qkv = q32;
+  fwd_f32(o32, lse, a, B, false);
   to_bf16(out, o32, rows * C, false);
 }
 
@@ -369,14 +385,20 @@ void attention_bwd_bf16(bf16_t* dqkv, const bf16_t* dout, const bf16_t* qkv, con
                         const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed,
                         uint64_t offset, bool acc_dqkv) {
   if (B == 0 || T == 0 || C == 0 || !dqkv) return;
+  Attn a = attn_args(nullptr, mask, T, C, H, p_drop, seed, offset);
+  if (attention_tc_supports(C / H)) {
+    a.qkv16 = qkv;
+    const float* dsum = rowdot(dout, out, B, T, C, H);
+    return attention_bwd_tc(dqkv, dout, lse, dsum, a, B, C / H, acc_dqkv);
+  }
   const int64_t rows = int64_t(B) * T;
   float* q32 = static_cast<float*>(scratch(size_t(rows) * 8 * C * sizeof(float), 2));
   float *do32 = q32 + rows * 3 * C, *o32 = do32 + rows * C, *dq32 = o32 + rows * C;
   to_f32(q32, qkv, rows * 3 * C, false);
   to_f32(do32, dout, rows * C, false);
   to_f32(o32, out, rows * C, false);
-  const Attn a = attn_args(q32, mask, T, C, H, p_drop, seed, offset);
-  bwd_f32(dq32, do32, o32, lse, a, B, attention_tc_supports(C / H), false);
+  a.qkv = q32;
+  bwd_f32(dq32, do32, o32, lse, a, B, false, false);
   to_bf16(dqkv, dq32, rows * 3 * C, acc_dqkv);
 }
 

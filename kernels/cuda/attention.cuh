@@ -6,17 +6,19 @@
 #include <string>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/kernel_table.h"
 #include "kernels/philox.h"
 
 namespace mr::cuda {
 
 // The arguments every attention kernel shares (one struct, so the kernels read like the math).
 struct Attn {
-  const float* qkv;       // (B, T, 3C) = [Q | K | V]
+  const float* qkv;       // (B, T, 3C) = [Q | K | V], fp32 storage (else null)
   const int32_t* mask;    // (B, T), 1 = real token; null: none
   int T, C, H;
   float scale, p_drop, ks;  // 1/sqrt(D); dropout probability and 1/(1-p)
   uint64_t seed, offset;
+  const bf16_t* qkv16 = nullptr;  // the same in bf16 storage (tensor-core kernels only)
 };
 
 // Whether key j of sequence b takes part: in range, and real unless the sequence has no real
@@ -49,11 +51,15 @@ inline size_t smem_or_raise(const void* k, size_t bytes) {
   return bytes;
 }
 
-// bf16 tensor-core attention (attention_tc.cu), used in Math::bf16 for the head dims it
-// supports (16, 32, 64, 128). dsum (B, H, T) = dout_i . out_i, computed by the caller.
+// bf16 tensor-core attention (attention_tc.cu), for the head dims it supports (16, 32, 64,
+// 128): in Math::bf16 over fp32 storage (a.qkv), and for bf16 storage (a.qkv16, bf16 out and
+// dqkv). dsum (B, H, T) = dout_i . out_i, computed by the caller.
 bool attention_tc_supports(int D);
 void attention_fwd_tc(float* out, float* lse, const Attn& a, int B, int D);
+void attention_fwd_tc(bf16_t* out, float* lse, const Attn& a, int B, int D);
 void attention_bwd_tc(float* dqkv, const float* dout, const float* lse, const float* dsum, const Attn& a, int B,
+                      int D, bool acc_dqkv);
+void attention_bwd_tc(bf16_t* dqkv, const bf16_t* dout, const float* lse, const float* dsum, const Attn& a, int B,
                       int D, bool acc_dqkv);
 
 }  // namespace mr::cuda

@@ -1,7 +1,8 @@
 // Attention on bf16 tensor cores (Math::bf16), forward and backward, FlashAttention-2
-// structure. Same semantics and signatures as the fp32 kernels (kernels/cuda/attention.cu):
-// qkv stays fp32 in global memory; tiles are rounded to bf16 (round to nearest even) as they
-// are copied into shared memory; every product runs as mma.m16n8k16 (bf16 x bf16 -> fp32)
+// structure. Same semantics as the fp32 kernels (kernels/cuda/attention.cu). Templated on the
+// storage type S of qkv, dout, out and dqkv: with fp32 storage (Math::bf16) the tiles are
+// rounded to bf16 (round to nearest even) as they are copied into shared memory; with bf16
+// storage (KernelTableBf16) they are copied as they are; every product runs as mma.m16n8k16 (bf16 x bf16 -> fp32)
 // with fragments loaded by ldmatrix (kernels/cuda/ptx.cuh); softmax statistics, dS and every
 // accumulator stay fp32. P' and dS are rounded to bf16 once, to feed the second product.
 //
@@ -19,7 +20,10 @@
 // No atomics, fixed order: two runs are bit-identical. Head dims 16, 32, 64 and 128.
 #include <cuda_bf16.h>
 
+#include <type_traits>
+
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/ptx.cuh"
 
 namespace mr::cuda {
@@ -38,20 +42,23 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   return ptx::pack_b16(__bfloat16_as_ushort(__float2bfloat16_rn(lo)), __bfloat16_as_ushort(__float2bfloat16_rn(hi)));
 }
 
-// dst(rows, D + 8) bf16 <- rows [r0, r0 + rows) of a (T, D) fp32 view with row stride
-// `stride`; rows past T are zero. The row pad of 8 keeps ldmatrix rows 16-byte aligned and
-// spreads them over the banks.
-template <int D>
-__device__ __forceinline__ void load_bf16(uint16_t* dst, const float* src, int64_t stride, int r0, int rows, int T) {
+// dst(rows, D + 8) bf16 <- rows [r0, r0 + rows) of a (T, D) view with row stride `stride`
+// (fp32, rounded here, or bf16, copied); rows past T are zero. The row pad of 8 keeps ldmatrix
+// rows 16-byte aligned and spreads them over the banks.
+template <int D, class S>
+__device__ __forceinline__ void load_bf16(uint16_t* dst, const S* src, int64_t stride, int r0, int rows, int T) {
   constexpr int P = D / 2;
   for (int e = threadIdx.x; e < rows * P; e += blockDim.x) {
     const int r = e / P, c = 2 * (e % P);
-    float x = 0.0f, y = 0.0f;
+    uint32_t w = 0;
     if (r0 + r < T) {
-      const float* s = src + int64_t(r0 + r) * stride + c;
-      x = s[0], y = s[1];
+      const S* x = src + int64_t(r0 + r) * stride + c;
+      if constexpr (std::is_same_v<S, bf16_t>)
+        w = *reinterpret_cast<const uint32_t*>(x);  // two bf16, even element offset: 4-byte aligned
+      else
+        w = pack_bf16(x[0], x[1]);
     }
-    *reinterpret_cast<uint32_t*>(dst + r * (D + 8) + c) = pack_bf16(x, y);
+    *reinterpret_cast<uint32_t*>(dst + r * (D + 8) + c) = w;
   }
 }
 
@@ -131,19 +138,29 @@ __device__ __forceinline__ float quad_sum(float v) {
   return v + __shfl_xor_sync(MR_FULL_MASK, v, 2);
 }
 
-// The block's head and its fp32 views (sequence b = blockIdx.z, head h = blockIdx.y), and
+// qkv as stored: fp32 (Attn::qkv) or bf16 (Attn::qkv16).
+template <class S>
+__device__ __forceinline__ const S* qkv_of(const Attn& a) {
+  if constexpr (std::is_same_v<S, bf16_t>)
+    return a.qkv16;
+  else
+    return a.qkv;
+}
+
+// The block's head and its views (sequence b = blockIdx.z, head h = blockIdx.y), and
 // this lane's place: the block owns rows [64 blockIdx.x, +64) (queries or keys), its warp
 // rows [r0, r0 + 16) of those, and the lane rows own[0] = base + r0 + g and own[1] = own[0] + 8,
 // columns 2t, 2t + 1 of each n-tile.
+template <class S>
 struct HeadTc {
   int b, h;
   int64_t C3, bh;
-  const float* q;  // (T, D) rows of stride C3; K = q + C, V = q + 2C
+  const S* q;  // (T, D) rows of stride C3; K = q + C, V = q + 2C
   Keys keys;       // block-wide to construct (barriers): every thread does
   int base, r0, t, own[2];
   __device__ __forceinline__ HeadTc(const Attn& a, int D, float* red)
       : b(int(blockIdx.z)), h(int(blockIdx.y)), C3(3 * int64_t(a.C)), bh(int64_t(b) * a.H + h),
-        q(a.qkv + int64_t(b) * a.T * C3 + h * D), keys{a.mask, b, a.T, count_valid(a.mask, b, a.T, red)},
+        q(qkv_of<S>(a) + int64_t(b) * a.T * C3 + h * D), keys{a.mask, b, a.T, count_valid(a.mask, b, a.T, red)},
         base(int(blockIdx.x) * kBr), r0(kRows * int(threadIdx.x >> 5)), t(int(threadIdx.x & 3)),
         own{base + r0 + int((threadIdx.x & 31) >> 2), base + r0 + int((threadIdx.x & 31) >> 2) + 8} {}
   // bf16 tiles of rows [r0, r0 + rows): Q, K and V from qkv, dO from dout (B, T, C)
@@ -157,7 +174,7 @@ struct HeadTc {
     load_bf16<D>(v, q + 2 * a.C, C3, r0, kBc, a.T);
   }
   template <int D>
-  __device__ __forceinline__ void load_dout(uint16_t* dst, const float* dout, int r0, const Attn& a) const {
+  __device__ __forceinline__ void load_dout(uint16_t* dst, const S* dout, int r0, const Attn& a) const {
     load_bf16<D>(dst, dout + int64_t(b) * a.T * a.C + h * D, a.C, r0, kBr, a.T);
   }
 };
@@ -174,41 +191,40 @@ static_assert(kBr == kBc, "a block owns 64 rows of either side");
 
 // Writes or adds the two rows (g, g+8) of a (16, D) C-fragment accumulator at rows row[0..1]
 // of a row-major matrix (row stride `stride`, column offset col0); rows past T are skipped.
-template <int D>
-__device__ __forceinline__ void store_rows(float* base, int64_t stride, const int (&row)[2], int T,
+template <int D, class S>
+__device__ __forceinline__ void store_rows(S* base, int64_t stride, const int (&row)[2], int T,
                                            const float (&acc)[D / 8][4], const float (&mul)[2], bool add) {
   const int t = threadIdx.x & 3;
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     if (row[r] >= T) continue;
-    float* dst = base + int64_t(row[r]) * stride;
+    S* dst = base + int64_t(row[r]) * stride;
 #pragma unroll
     for (int dt = 0; dt < D / 8; ++dt) {
       const int d = 8 * dt + 2 * t;
-      const float x = acc[dt][2 * r] * mul[r], y = acc[dt][2 * r + 1] * mul[r];
-      dst[d] = add ? dst[d] + x : x;
-      dst[d + 1] = add ? dst[d + 1] + y : y;
+      st_acc(dst, d, acc[dt][2 * r] * mul[r], add);
+      st_acc(dst, d + 1, acc[dt][2 * r + 1] * mul[r], add);
     }
   }
 }
 
 // grid (ceil(T/kBr), H, B), block kThreads; dynamic smem: Q (kBr), K and V (kBc) tiles of
 // (D + 8) bf16.
-template <int D>
-__global__ void attention_fwd_tc_k(float* out, float* lse, Attn a) {
+template <int D, class S>
+__global__ void attention_fwd_tc_k(S* out, float* lse, Attn a) {
   constexpr int LD = D + 8;
   DYNAMIC_SMEM(uint16_t, sm);
   __shared__ float red[32];
-  const HeadTc hd(a, D, red);
+  const HeadTc<S> hd(a, D, red);
   const int i0 = hd.base, r0 = hd.r0, t = hd.t;
   const int(&row)[2] = hd.own;
   uint16_t *q = sm, *k = q + kBr * LD, *v = k + kBc * LD;
-  hd.load_q<D>(q, i0, a);
+  hd.template load_q<D>(q, i0, a);
   float o[D / 8][4], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
   zero(o);
   for (int j0 = 0; j0 < a.T; j0 += kBc) {
     __syncthreads();  // the previous K/V tiles are consumed (and Q is complete)
-    hd.load_kv<D>(k, v, j0, a);
+    hd.template load_kv<D>(k, v, j0, a);
     __syncthreads();
     float s[kNT][4];
     zero(s);
@@ -256,27 +272,26 @@ __global__ void attention_fwd_tc_k(float* out, float* lse, Attn a) {
 
 // grid (ceil(T/kBc), H, B), block kThreads, a block per 64 keys (a warp per 16); dynamic
 // smem: K, V, Q, dO tiles of (D + 8) bf16, then lse and Dsum of the query tile (kBr floats each).
-template <int D>
-__global__ void attention_bwd_kv_tc_k(float* dqkv, const float* dout, const float* lse, const float* dsum, Attn a,
-                                      bool acc) {
+template <int D, class S>
+__global__ void attention_bwd_kv_tc_k(S* dqkv, const S* dout, const float* lse, const float* dsum, Attn a, bool acc) {
   constexpr int LD = D + 8;
   DYNAMIC_SMEM(uint16_t, sm);
   __shared__ float red[32];
-  const HeadTc hd(a, D, red);
+  const HeadTc<S> hd(a, D, red);
   const int j0 = hd.base, r0 = hd.r0, t = hd.t;
   const int(&key)[2] = hd.own;
   const bool kok[2] = {hd.keys.ok(key[0]), hd.keys.ok(key[1])};
   uint16_t *k = sm, *v = k + kBc * LD, *q = v + kBc * LD, *go = q + kBr * LD;
   float* tl = reinterpret_cast<float*>(go + kBr * LD);
   float* td = tl + kBr;
-  hd.load_kv<D>(k, v, j0, a);
+  hd.template load_kv<D>(k, v, j0, a);
   float dk[D / 8][4], dv[D / 8][4];
   zero(dk);
   zero(dv);
   for (int i0 = 0; i0 < a.T; i0 += kBr) {
     __syncthreads();  // the previous query tile is consumed (and K, V are complete)
-    hd.load_q<D>(q, i0, a);
-    hd.load_dout<D>(go, dout, i0, a);
+    hd.template load_q<D>(q, i0, a);
+    hd.template load_dout<D>(go, dout, i0, a);
     for (int e = threadIdx.x; e < kBr; e += blockDim.x) {
       tl[e] = i0 + e < a.T ? lse[hd.bh * a.T + i0 + e] : 0.0f;
       td[e] = i0 + e < a.T ? dsum[hd.bh * a.T + i0 + e] : 0.0f;
@@ -302,20 +317,19 @@ __global__ void attention_bwd_kv_tc_k(float* dqkv, const float* dout, const floa
     mm_wx<D>(dk, dp, q);
   }
   const float one[2] = {1.0f, 1.0f};
-  float* kbase = dqkv + int64_t(hd.b) * a.T * hd.C3 + a.C + hd.h * D;
+  S* kbase = dqkv + int64_t(hd.b) * a.T * hd.C3 + a.C + hd.h * D;
   store_rows<D>(kbase, hd.C3, key, a.T, dk, one, acc);
   store_rows<D>(kbase + a.C, hd.C3, key, a.T, dv, one, acc);
 }
 
 // grid (ceil(T/kBr), H, B), block kThreads, a block per 64 queries (a warp per 16); dynamic
 // smem: Q, dO, K, V tiles of (D + 8) bf16.
-template <int D>
-__global__ void attention_bwd_q_tc_k(float* dqkv, const float* dout, const float* lse, const float* dsum, Attn a,
-                                     bool acc) {
+template <int D, class S>
+__global__ void attention_bwd_q_tc_k(S* dqkv, const S* dout, const float* lse, const float* dsum, Attn a, bool acc) {
   constexpr int LD = D + 8;
   DYNAMIC_SMEM(uint16_t, sm);
   __shared__ float red[32];
-  const HeadTc hd(a, D, red);
+  const HeadTc<S> hd(a, D, red);
   const int i0 = hd.base, r0 = hd.r0, t = hd.t;
   const int(&row)[2] = hd.own;
   float li[2], di[2];
@@ -325,13 +339,13 @@ __global__ void attention_bwd_q_tc_k(float* dqkv, const float* dout, const float
     di[r] = row[r] < a.T ? dsum[hd.bh * a.T + row[r]] : 0.0f;
   }
   uint16_t *q = sm, *go = q + kBr * LD, *k = go + kBr * LD, *v = k + kBc * LD;
-  hd.load_q<D>(q, i0, a);
-  hd.load_dout<D>(go, dout, i0, a);
+  hd.template load_q<D>(q, i0, a);
+  hd.template load_dout<D>(go, dout, i0, a);
   float dq[D / 8][4];
   zero(dq);
   for (int j0 = 0; j0 < a.T; j0 += kBc) {
     __syncthreads();  // the previous K/V tiles are consumed (and Q, dO are complete)
-    hd.load_kv<D>(k, v, j0, a);
+    hd.template load_kv<D>(k, v, j0, a);
     __syncthreads();
     float s[kNT][4], dp[kNT][4];
     zero(s);
@@ -358,31 +372,28 @@ constexpr size_t fwd_smem(int D) { return size_t(kBr + 2 * kBc) * (D + 8) * 2; }
 constexpr size_t bwd_kv_smem(int D) { return size_t(2 * kBc + 2 * kBr) * (D + 8) * 2 + 2 * kBr * sizeof(float); }
 constexpr size_t bwd_q_smem(int D) { return size_t(2 * kBr + 2 * kBc) * (D + 8) * 2; }
 
-template <int D>
-void fwd(float* out, float* lse, const Attn& a, int B) {
-  auto* k = attention_fwd_tc_k<D>;
+template <int D, class S>
+void fwd(S* out, float* lse, const Attn& a, int B) {
+  auto* k = attention_fwd_tc_k<D, S>;
   const size_t smem = smem_or_raise(reinterpret_cast<const void*>(k), fwd_smem(D));
   LAUNCH(k, dim3((a.T + kBr - 1) / kBr, a.H, B), kThreads, smem, 0)(out, lse, a);
   check_launch("attention_fwd_tc_k");
 }
 
-template <int D>
-void bwd(float* dqkv, const float* dout, const float* lse, const float* dsum, const Attn& a, int B, bool acc) {
-  auto* kkv = attention_bwd_kv_tc_k<D>;
+template <int D, class S>
+void bwd(S* dqkv, const S* dout, const float* lse, const float* dsum, const Attn& a, int B, bool acc) {
+  auto* kkv = attention_bwd_kv_tc_k<D, S>;
   size_t smem = smem_or_raise(reinterpret_cast<const void*>(kkv), bwd_kv_smem(D));
   LAUNCH(kkv, dim3((a.T + kBc - 1) / kBc, a.H, B), kThreads, smem, 0)(dqkv, dout, lse, dsum, a, acc);
   check_launch("attention_bwd_kv_tc_k");
-  auto* kq = attention_bwd_q_tc_k<D>;
+  auto* kq = attention_bwd_q_tc_k<D, S>;
   smem = smem_or_raise(reinterpret_cast<const void*>(kq), bwd_q_smem(D));
   LAUNCH(kq, dim3((a.T + kBr - 1) / kBr, a.H, B), kThreads, smem, 0)(dqkv, dout, lse, dsum, a, acc);
   check_launch("attention_bwd_q_tc_k");
 }
 
-}  // namespace
-
-bool attention_tc_supports(int D) { return D == 16 || D == 32 || D == 64 || D == 128; }
-
-void attention_fwd_tc(float* out, float* lse, const Attn& a, int B, int D) {
+template <class S>
+void fwd_any(S* out, float* lse, const Attn& a, int B, int D) {
   switch (D) {
     case 16: return fwd<16>(out, lse, a, B);
     case 32: return fwd<32>(out, lse, a, B);
@@ -392,8 +403,8 @@ void attention_fwd_tc(float* out, float* lse, const Attn& a, int B, int D) {
   ::mr::throw_error(__FILE__, __LINE__, "attention_fwd_tc", "head dim " + std::to_string(D) + " not 16/32/64/128");
 }
 
-void attention_bwd_tc(float* dqkv, const float* dout, const float* lse, const float* dsum, const Attn& a, int B,
-                      int D, bool acc) {
+template <class S>
+void bwd_any(S* dqkv, const S* dout, const float* lse, const float* dsum, const Attn& a, int B, int D, bool acc) {
   switch (D) {
     case 16: return bwd<16>(dqkv, dout, lse, dsum, a, B, acc);
     case 32: return bwd<32>(dqkv, dout, lse, dsum, a, B, acc);
@@ -401,6 +412,21 @@ void attention_bwd_tc(float* dqkv, const float* dout, const float* lse, const fl
     case 128: return bwd<128>(dqkv, dout, lse, dsum, a, B, acc);
   }
   ::mr::throw_error(__FILE__, __LINE__, "attention_bwd_tc", "head dim " + std::to_string(D) + " not 16/32/64/128");
+}
+
+}  // namespace
+
+bool attention_tc_supports(int D) { return D == 16 || D == 32 || D == 64 || D == 128; }
+
+void attention_fwd_tc(float* out, float* lse, const Attn& a, int B, int D) { fwd_any(out, lse, a, B, D); }
+void attention_fwd_tc(bf16_t* out, float* lse, const Attn& a, int B, int D) { fwd_any(out, lse, a, B, D); }
+void attention_bwd_tc(float* dqkv, const float* dout, const float* lse, const float* dsum, const Attn& a, int B,
+                      int D, bool acc) {
+  bwd_any(dqkv, dout, lse, dsum, a, B, D, acc);
+}
+void attention_bwd_tc(bf16_t* dqkv, const bf16_t* dout, const float* lse, const float* dsum, const Attn& a, int B,
+                      int D, bool acc) {
+  bwd_any(dqkv, dout, lse, dsum, a, B, D, acc);
 }
 
 }  // namespace mr::cuda

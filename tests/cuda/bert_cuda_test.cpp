@@ -222,7 +222,7 @@ void check_reduced_step(TinyBert& g, Tape& gt, const TinyBert::Out& fo, const ch
   const double eh = rel(go.hidden->v, *g.golden.read_f32("last_hidden_state"));
   const double ep = rel(go.pooled->v, *g.golden.read_f32("pooler_output"));
   const double el = rel(go.loss->v, *g.golden.read_f32("loss"));
-  MESSAGE("cuda ", what, " vs PyTorch fp32 rel L2: hidden ", eh, ", pooled ", ep, ", loss ", el);
+  MESSAGE("cuda ", std::string(what), " vs PyTorch fp32 rel L2: hidden ", eh, ", pooled ", ep, ", loss ", el);
   CHECK(eh <= 1e-2);
   CHECK(ep <= 1e-2);
   CHECK(el <= 1e-2);
@@ -242,7 +242,7 @@ void check_reduced_step(TinyBert& g, Tape& gt, const TinyBert::Out& fo, const ch
     CHECK(e <= 2e-2);
     if (e > worst) worst = e, worst_name = p.name;
   }
-  MESSAGE("cuda ", what, ": worst gradient rel L2 error vs PyTorch fp32: ", worst, " (", worst_name, ")");
+  MESSAGE("cuda ", std::string(what), ": worst gradient rel L2 error vs PyTorch fp32: ", worst, " (", worst_name, ")");
 }
 
 }  // namespace
