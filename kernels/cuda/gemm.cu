@@ -2,7 +2,8 @@
 // C^T = op(B)^T op(A)^T, so cuBLASLt gets (m, n, k) = (N, M, K) with B in its A slot and A in
 // its B slot; a row-major (r, c) buffer is the column-major (c, r) matrix with ld c. One plan
 // (descriptors and the heuristic's algorithm) per shape, transposes, bias, compute type and
-// pointer alignments and data types, made on first use and kept; one 32 MiB workspace.
+// pointer alignments and data types, made on first use and kept (the 1024 most recently used);
+// one 32 MiB workspace.
 // Types: fp32 throughout, or (bf16 storage) A and B CUDA_R_16BF with C/D CUDA_R_16BF or
 // CUDA_R_32F, accumulated in fp32 (both listed as supported by cublasLtMatmul).
 // Alignment: the heuristic assumes 256-byte aligned matrices unless told otherwise, and our
@@ -30,10 +31,12 @@ std::string cublas_status_text(int status) {
 namespace {
 
 constexpr size_t kWorkspace = size_t(32) << 20;
+constexpr size_t kDefaultPlanLimit = 1024;
 
 struct Plan {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  uint64_t last_use = 0;  // Lt::clock when the plan last served a call
   cublasLtMatmulAlgo_t algo{};
 };
 
@@ -41,6 +44,8 @@ struct Lt {
   cublasLtHandle_t handle = nullptr;
   void* workspace = nullptr;
   std::map<std::tuple<int, int, int, bool, bool, bool, int, uint32_t, uint32_t, uint32_t, int, int>, Plan> plans;
+  uint64_t clock = 0;
+  size_t limit = kDefaultPlanLimit;
   Lt() {
     CUBLAS_CHECK(cublasLtCreate(&handle));
     CUDA_CHECK(cudaMalloc(&workspace, kWorkspace));
@@ -49,6 +54,27 @@ struct Lt {
 Lt& lt() {
   static Lt* l = new Lt;  // never destroyed: the CUDA context may be gone at exit
   return *l;
+}
+
+void destroy(Plan& p) {
+  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(p.a));
+  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(p.b));
+  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(p.c));
+  CUBLAS_CHECK(cublasLtMatmulDescDestroy(p.desc));
+}
+
+// Drops the least recently used plans until at most n are left. Sequence lengths vary from
+// batch to batch, and every new row count B*T makes new plans; the cap keeps a long run's
+// cache (host memory, a heuristic query per miss) bounded. A linear scan per eviction: misses
+// are rare once the shapes of a run have been seen.
+void evict_to(Lt& l, size_t n) {
+  while (l.plans.size() > n) {
+    auto oldest = l.plans.begin();
+    for (auto it = l.plans.begin(); it != l.plans.end(); ++it)
+      if (it->second.last_use < oldest->second.last_use) oldest = it;
+    destroy(oldest->second);
+    l.plans.erase(oldest);
+  }
 }
 
 // The cuBLASLt plan for column-major D(m, n) = op(A)(m, k) op(B)(k, n) (+ bias(m)), where
@@ -60,8 +86,13 @@ Plan& plan_for(int m, int n, int k, bool ta, bool tb, bool bias, cublasComputeTy
   Lt& l = lt();
   auto key = std::make_tuple(m, n, k, ta, tb, bias, int(compute), al_a, al_b, al_c, int(tab), int(tc));
   auto it = l.plans.find(key);
-  if (it != l.plans.end()) return it->second;
+  if (it != l.plans.end()) {
+    it->second.last_use = ++l.clock;
+    return it->second;
+  }
+  evict_to(l, l.limit - 1);
   Plan p;
+  p.last_use = ++l.clock;
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, compute, CUDA_R_32F));
   const int32_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
@@ -140,6 +171,14 @@ void run(TC* C, const TAB* A, bool ta, const TAB* B, bool tb, const TC* bias, in
 }
 
 }  // namespace
+
+size_t gemm_plan_count() { return lt().plans.size(); }
+
+void set_gemm_plan_limit(size_t n) {
+  if (n < 1) throw_error(__FILE__, __LINE__, "set_gemm_plan_limit", "the limit must be at least 1");
+  lt().limit = n;
+  evict_to(lt(), n);
+}
 
 void gemm(float* C, const float* A, bool ta, const float* B, bool tb, const float* bias, int M, int N, int K,
           bool acc) {

@@ -23,4 +23,9 @@ void gemm(bf16_t* C, const bf16_t* A, bool ta, const bf16_t* B, bool tb, const b
           bool acc);
 void gemm(float* C, const bf16_t* A, bool ta, const bf16_t* B, bool tb, int M, int N, int K, bool acc);
 
+// The plan cache: one plan per (shape, transposes, bias, types, alignments), the least recently
+// used dropped beyond the limit (1024 by default; at least 1).
+size_t gemm_plan_count();
+void set_gemm_plan_limit(size_t n);
+
 }  // namespace mr::cuda

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cuda/gemm.cuh"
 #include "kernels/philox.h"
 #include "tests/cuda/cuda_harness.h"
 
@@ -113,6 +114,27 @@ TEST_CASE("cuda op: linear with misaligned pointers (parameters at any offset of
             [=](const KernelTable& k, auto& p, auto&) {
               k.linear_bwd(p[0] + 1, p[1] + 1, p[2] + 1, p[3] + 1, p[4] + 1, p[5] + 1, N, IN, OUT, true);
             }});
+}
+
+// The cuBLASLt plan cache keeps at most its limit of plans, dropping the least recently used;
+// a dropped shape is planned again and still computes the right product.
+TEST_CASE("cuda op: linear, the GEMM plan cache is bounded (least recently used dropped)") {
+  struct Limit {
+    ~Limit() { cuda::set_gemm_plan_limit(1024); }
+  } restore;
+  cuda::set_gemm_plan_limit(2);
+  CHECK(cuda::gemm_plan_count() <= 2);
+  for (int round = 0; round < 2; ++round)
+    for (int N : {3, 5, 7, 9}) {  // each N is a new forward plan: the cache cycles
+      CAPTURE(round); CAPTURE(N);
+      const int IN = 6, OUT = 4;
+      std::mt19937_64 rng(N);
+      auto x = randnf(size_t(N) * IN, rng), w = randnf(size_t(OUT) * IN, rng), bb = randnf(OUT, rng);
+      run_case({"linear_fwd plan cache", {filled(size_t(N) * OUT, 0.f), x, w, bb}, {}, {kTol, -1, -1, -1},
+                [=](const KernelTable& k, auto& p, auto&) { k.linear_fwd(p[0], p[1], p[2], p[3], N, IN, OUT); }});
+      CHECK(cuda::gemm_plan_count() <= 2);
+    }
+  CHECK_THROWS(cuda::set_gemm_plan_limit(0));
 }
 
 // Reduced-precision GEMMs: Math::bf16 (cuBLASLt CUBLAS_COMPUTE_32F_FAST_16BF, unit roundoff
