@@ -18,56 +18,15 @@
 #include "engine/bert.h"
 #include "engine/optim.h"
 #include "tests/core/op_harness.h"
+#include "tests/core/tiny_bert.h"
 #include "weights/safetensors.h"
 
 using namespace mr;
 
 namespace {
 
-const std::string kDir = "tests/data/tiny_bert/";
-bool have_fixture() { return std::filesystem::exists(kDir + "golden.safetensors"); }
-
-struct TinyBert {
-  BertConfig cfg;
-  ParamStore ps;
-  std::unique_ptr<BertModel> bert;
-  Param *cls_w, *cls_b, *reg_w, *reg_b;
-  SafeTensors golden{kDir + "golden.safetensors"};
-  HostTensor ids, types, mask, labels, targets;
-  int B, T;
-
-  TinyBert() {
-    cfg = BertConfig::from_json_file(kDir + "config.json");
-    bert = std::make_unique<BertModel>(cfg, ps, "", true);
-    cls_w = &ps.add("head.cls.weight", Shape{3, cfg.hidden_size});
-    cls_b = &ps.add("head.cls.bias", Shape{3}, false);
-    reg_w = &ps.add("head.reg.weight", Shape{1, cfg.hidden_size});
-    reg_b = &ps.add("head.reg.bias", Shape{1}, false);
-    ps.finalize();
-    SafeTensors w(kDir + "model.safetensors");
-    for (Param& p : ps.all()) w.read_into(p.name, p.w);
-    CHECK(w.names().size() == ps.all().size());
-    ids = golden.read_i32("input_ids");
-    types = golden.read_i32("token_type_ids");
-    mask = golden.read_i32("attention_mask");
-    labels = golden.read_i32("labels");
-    targets = golden.read_f32("targets");
-    B = int(ids->size(0));
-    T = int(ids->size(1));
-  }
-
-  struct Out {
-    Var *hidden, *pooled, *loss;
-  };
-  Out forward(Tape& t) {
-    auto o = bert->forward(t, *ids, *types, *mask);
-    Var* logits = ops::linear(t, o.pooled, t.param(*cls_w), t.param(*cls_b));
-    Var* l1 = ops::cross_entropy(t, logits, *labels);
-    Var* r = ops::linear(t, ops::mean_pool(t, o.hidden, *mask, B, T), t.param(*reg_w), t.param(*reg_b));
-    Var* l2 = ops::mse(t, r, *targets);
-    return {o.hidden, o.pooled, ops::weighted_sum(t, {{l1, 1.0f}, {l2, 1.0f}})};
-  }
-};
+using test::TinyBert;
+bool have_fixture() { return test::have_tiny_bert(); }
 
 double rel(const Tensor& a, const HostTensor& b) {
   REQUIRE(a.numel() == b->numel());

@@ -23,23 +23,15 @@
 #include "kernels/cuda/cuda_ops.h"
 #include "tests/cuda/cuda_harness.h"
 #include "tests/core/op_harness.h"
+#include "tests/core/tiny_bert.h"
 #include "weights/safetensors.h"
 
 using namespace mr;
 
 namespace {
 
-const std::string kDir = "tests/data/tiny_bert/";
-bool have_fixture() { return std::filesystem::exists(kDir + "golden.safetensors"); }
-
-// A tensor on a device, copied from a host tensor.
-struct OnDevice {
-  Buffer buf;
-  Tensor t;
-  OnDevice(const Tensor& host, Device dev) : buf(host.nbytes(), dev), t(buf.as(host.shape, host.dtype)) {
-    copy(t, host);
-  }
-};
+using test::TinyBert;
+bool have_fixture() { return test::have_tiny_bert(); }
 
 HostTensor to_host(const Tensor& t) {
   HostTensor h(t.shape, t.dtype);
@@ -52,55 +44,6 @@ double rel(const Tensor& a, const Tensor& b) {
   HostTensor ha = to_host(a), hb = to_host(b);
   return test::rel_l2(ha->f32(), hb->f32(), size_t(a.numel()));
 }
-
-struct TinyBert {
-  Device dev;
-  BertConfig cfg;
-  ParamStore ps;
-  std::unique_ptr<BertModel> bert;
-  Param *cls_w, *cls_b, *reg_w, *reg_b;
-  SafeTensors golden{kDir + "golden.safetensors"};
-  std::unique_ptr<OnDevice> ids, types, mask, labels, targets;
-  int B, T;
-
-  TinyBert(Device d, float dropout = 0.0f) : dev(d) {
-    cfg = BertConfig::from_json_file(kDir + "config.json");
-    cfg.hidden_dropout_prob = dropout;
-    cfg.attention_probs_dropout_prob = dropout;
-    bert = std::make_unique<BertModel>(cfg, ps, "", true);
-    cls_w = &ps.add("head.cls.weight", Shape{3, cfg.hidden_size});
-    cls_b = &ps.add("head.cls.bias", Shape{3}, false);
-    reg_w = &ps.add("head.reg.weight", Shape{1, cfg.hidden_size});
-    reg_b = &ps.add("head.reg.bias", Shape{1}, false);
-    ps.finalize(dev);
-    SafeTensors w(kDir + "model.safetensors");
-    for (Param& p : ps.all()) {
-      HostTensor h(p.w.shape);
-      w.read_into(p.name, *h);
-      copy(p.w, *h);
-    }
-    auto up = [&](const HostTensor& h) { return std::make_unique<OnDevice>(h.t, dev); };
-    ids = up(golden.read_i32("input_ids"));
-    types = up(golden.read_i32("token_type_ids"));
-    mask = up(golden.read_i32("attention_mask"));
-    labels = up(golden.read_i32("labels"));
-    targets = up(golden.read_f32("targets"));
-    B = int(ids->t.size(0));
-    T = int(ids->t.size(1));
-  }
-
-  struct Out {
-    Var *hidden, *pooled, *loss;
-  };
-  Out forward(Tape& t) {
-    auto o = bert->forward(t, ids->t, types->t, mask->t);
-    Var* logits = ops::linear(t, o.pooled, t.param(*cls_w), t.param(*cls_b));
-    Var* l1 = ops::cross_entropy(t, logits, labels->t);
-    Var* r = ops::linear(t, ops::mean_pool(t, o.hidden, mask->t, B, T), t.param(*reg_w), t.param(*reg_b));
-    Var* l2 = ops::mse(t, r, targets->t);
-    return {o.hidden, o.pooled, ops::weighted_sum(t, {{l1, 1.0f}, {l2, 1.0f}})};
-  }
-};
 
 bool is_key_bias(const std::string& n) { return n.find("attention.self.key.bias") != std::string::npos; }
 
