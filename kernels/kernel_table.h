@@ -109,7 +109,8 @@ struct KernelTable {
 };
 
 // bf16 storage: the ops of a BERT encoder over bf16 activations and bf16 activation
-// gradients, as torch.autocast(bfloat16) keeps them. Semantics, shapes and the gradient
+// gradients, the residual stream and LayerNorm outputs included (torch.autocast keeps those
+// two in fp32; docs/cuda.md). Semantics, shapes and the gradient
 // convention are those of the fp32 entries above, except for the types:
 //   * activations and activation gradients (out, inp, x, a, r, s, y, qkv, dinp, dx, ...) bf16;
 //   * parameter gradients (dw, db, dgamma, dbeta, dwte, ...) fp32, accumulated (+=): they go

@@ -121,7 +121,16 @@ bool RecModel::in_scope(const std::string& scope, const std::string& name) {
   throw Error(fmt::format("adapt scope must be head, user or all, got '{}'", scope));
 }
 
+// The recommender's own ops (row gathers, index tensors) are host code: a CUDA tape (the only
+// kind that can hold bf16 activations) would hand them device memory.
+static void require_cpu_tape(Tape& t) {
+  MR_CHECK(t.arena().device() == Device::CPU && t.act_dtype() == DType::F32,
+           "the recommender model runs on the CPU backend in f32; this tape is {} with {} activations",
+           device_name(t.arena().device()), dtype_name(t.act_dtype()));
+}
+
 Var* RecModel::item_table(Tape& t, const std::vector<int32_t>* rows) {
+  require_cpu_tape(t);
   if (vcache_->defined()) return t.input(*vcache_);
   if (vstep_->defined()) {  // a parameter-like leaf: its backward writers add into dV
     MR_CHECK(!rows, "the per-step item table holds every row");
@@ -145,6 +154,7 @@ Var* RecModel::item_table(Tape& t, const std::vector<int32_t>* rows) {
 }
 
 Var* RecModel::user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<int32_t>& local) {
+  require_cpu_tape(t);
   const int B = int(b.size()), T1 = cfg_.max_history + 1;
   const int32_t START = int32_t(n_items_);
   auto row = [&](int32_t i) { return local.empty() ? i : local[size_t(i)]; };

@@ -304,6 +304,9 @@ __global__ void attention_bwd_q_k(float* dqkv, const float* dout, const float* l
 // The shared kernel arguments for one call.
 Attn attn_args(const float* qkv, const int32_t* mask, int T, int C, int H, float p_drop, uint64_t seed,
                uint64_t offset) {
+  if (H < 1 || C % H != 0)
+    ::mr::throw_error(__FILE__, __LINE__, "attention",
+                      std::to_string(C) + " channels do not split into " + std::to_string(H) + " heads");
   const int D = C / H;
   if (D < 1 || D > kMaxD)
     ::mr::throw_error(__FILE__, __LINE__, "attention", "head dim " + std::to_string(D) + " outside [1, 128]");

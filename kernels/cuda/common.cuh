@@ -64,11 +64,12 @@ __device__ __forceinline__ float block_max(float v, float* red) {
 // Grow-only device scratch (kernels/cuda/table.cu): allocated on first use and kept, so a
 // training step after the first allocates nothing. Independent slots: slot 0 for the ops' own
 // temporaries, slot 1 for colsum_acc (colsum.cuh), so an op may hold slot 0 across a column
-// sum, and slot 2 for the fp32 copies the bf16 attention entries work on (attention.cu), held
-// across the fp32 kernels that use slots 0 and 1. Growing a slot frees its old memory: do not
+// sum, slot 2 for the fp32 copies the bf16 attention entries work on (attention.cu), held
+// across the fp32 kernels that use slots 0 and 1, and slot 3 for an aligned copy of a GEMM
+// bias (gemm.cu). Growing a slot frees its old memory: do not
 // hold a pointer across a larger request of the same slot. Not thread-safe: one host thread
 // drives the CUDA backend.
-constexpr int kScratchSlots = 3;
+constexpr int kScratchSlots = 4;
 void* scratch(size_t bytes, int slot = 0);
 
 // Throws mr::Error naming the launch when a kernel launch failed.

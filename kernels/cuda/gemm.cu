@@ -8,8 +8,8 @@
 // CUDA_R_32F, accumulated in fp32 (both listed as supported by cublasLtMatmul).
 // Alignment: the heuristic assumes 256-byte aligned matrices unless told otherwise, and our
 // parameters sit in one flat buffer at any 4-byte offset, so each plan states the alignment of
-// the pointers it serves (MIN_ALIGNMENT_*). A bias that is not 16-byte aligned is added by our
-// own kernel after the product instead of the epilogue. Not thread-safe: one host thread drives
+// the pointers it serves (MIN_ALIGNMENT_*). A bias that is not 16-byte aligned is copied to
+// aligned scratch for the epilogue. Not thread-safe: one host thread drives
 // the CUDA backend.
 #include <cublasLt.h>
 
@@ -44,7 +44,7 @@ struct Lt {
   cublasLtHandle_t handle = nullptr;
   void* workspace = nullptr;
   std::map<std::tuple<int, int, int, bool, bool, bool, int, uint32_t, uint32_t, uint32_t, int, int>, Plan> plans;
-  uint64_t clock = 0;
+  uint64_t clock = 0, misses = 0;
   size_t limit = kDefaultPlanLimit;
   Lt() {
     CUBLAS_CHECK(cublasLtCreate(&handle));
@@ -56,11 +56,14 @@ Lt& lt() {
   return *l;
 }
 
+// Destroys a plan's descriptors (those that were made; statuses ignored: this also runs on the
+// error path of plan_for).
 void destroy(Plan& p) {
-  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(p.a));
-  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(p.b));
-  CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(p.c));
-  CUBLAS_CHECK(cublasLtMatmulDescDestroy(p.desc));
+  if (p.a) cublasLtMatrixLayoutDestroy(p.a);
+  if (p.b) cublasLtMatrixLayoutDestroy(p.b);
+  if (p.c) cublasLtMatrixLayoutDestroy(p.c);
+  if (p.desc) cublasLtMatmulDescDestroy(p.desc);
+  p = Plan{};
 }
 
 // Drops the least recently used plans until at most n are left. Sequence lengths vary from
@@ -77,6 +80,9 @@ void evict_to(Lt& l, size_t n) {
   }
 }
 
+void build(Plan& p, Lt& l, int m, int n, int k, bool ta, bool tb, bool bias, cublasComputeType_t compute,
+           uint32_t al_a, uint32_t al_b, uint32_t al_c, cudaDataType tab, cudaDataType tc);
+
 // The cuBLASLt plan for column-major D(m, n) = op(A)(m, k) op(B)(k, n) (+ bias(m)), where
 // A is stored (m, k) or, transposed, (k, m), and likewise B.
 // al_a, al_b, al_c: the alignments (bytes) of the pointers in cuBLASLt's A, B and C/D slots.
@@ -90,9 +96,21 @@ Plan& plan_for(int m, int n, int k, bool ta, bool tb, bool bias, cublasComputeTy
     it->second.last_use = ++l.clock;
     return it->second;
   }
-  evict_to(l, l.limit - 1);
+  ++l.misses;
   Plan p;
+  try {
+    build(p, l, m, n, k, ta, tb, bias, compute, al_a, al_b, al_c, tab, tc);
+  } catch (...) {
+    destroy(p);  // a plan that could not be made leaves nothing behind, and evicts nothing
+    throw;
+  }
   p.last_use = ++l.clock;
+  evict_to(l, l.limit - 1);
+  return l.plans.emplace(key, p).first->second;
+}
+
+void build(Plan& p, Lt& l, int m, int n, int k, bool ta, bool tb, bool bias, cublasComputeType_t compute,
+           uint32_t al_a, uint32_t al_b, uint32_t al_c, cudaDataType tab, cudaDataType tc) {
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, compute, CUDA_R_32F));
   const int32_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
@@ -122,7 +140,6 @@ Plan& plan_for(int m, int n, int k, bool ta, bool tb, bool bias, cublasComputeTy
     throw_error(__FILE__, __LINE__, "cublasLtMatmulAlgoGetHeuristic",
                 "no algorithm for m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k));
   p.algo = res.algo;
-  return l.plans.emplace(key, p).first->second;
 }
 
 // The largest power of two up to 256 that divides the address.
@@ -131,13 +148,6 @@ uint32_t alignment(const void* p) {
   uint32_t al = 256;
   while (al > 1 && a % al) al >>= 1;
   return al;
-}
-
-// C(M, N) += bias(N) on every row (the bias when the epilogue cannot take it).
-template <class T>
-__global__ void add_bias_k(T* C, const T* bias, int N, int64_t total) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
-    st(C, i, ld(C, i) + ld(bias, i % N));
 }
 
 constexpr uint32_t kBiasAlign = 16;  // the epilogue's bias: at least this aligned
@@ -154,25 +164,26 @@ void run(TC* C, const TAB* A, bool ta, const TAB* B, bool tb, const TC* bias, in
     throw_error(__FILE__, __LINE__, "gemm", "inner dimension 0 (M=" + std::to_string(M) + ", N=" + std::to_string(N) + ")");
   // column-major C^T(N, M) = op(B)^T op(A)^T: cuBLASLt's A slot takes B (transposed iff tb),
   // its B slot takes A (transposed iff ta)
-  const bool epi_bias = bias && alignment(bias) >= kBiasAlign;
-  Plan& p = plan_for(N, M, K, tb, ta, epi_bias, compute, alignment(B), alignment(A), alignment(C), kType<TAB>,
+  // The epilogue needs a 16-byte aligned bias, and parameters sit at any offset of the flat
+  // buffer: a misaligned bias is first copied to scratch (slot 3, cudaMalloc-aligned), so the
+  // result is still rounded once, in the epilogue.
+  if (bias && alignment(bias) < kBiasAlign) {
+    void* aligned = scratch(size_t(N) * sizeof(TC), 3);
+    CUDA_CHECK(cudaMemcpyAsync(aligned, bias, size_t(N) * sizeof(TC), cudaMemcpyDeviceToDevice, 0));
+    bias = static_cast<const TC*>(aligned);
+  }
+  Plan& p = plan_for(N, M, K, tb, ta, bias != nullptr, compute, alignment(B), alignment(A), alignment(C), kType<TAB>,
                      kType<TC>);
-  if (epi_bias)
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+  if (bias) CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
   const float one = 1.0f, beta = acc ? 1.0f : 0.0f;
   CUBLAS_CHECK(cublasLtMatmul(lt().handle, p.desc, &one, B, p.a, A, p.b, &beta, C, p.c, C, p.c, &p.algo,
                               lt().workspace, kWorkspace, 0));
-  if (bias && !epi_bias) {
-    const int64_t total = int64_t(M) * N;
-    auto* k = add_bias_k<TC>;
-    LAUNCH(k, blocks_for(total), kBlock, 0, 0)(C, bias, N, total);
-    check_launch("add_bias_k");
-  }
 }
 
 }  // namespace
 
 size_t gemm_plan_count() { return lt().plans.size(); }
+uint64_t gemm_plan_misses() { return lt().misses; }
 
 void set_gemm_plan_limit(size_t n) {
   if (n < 1) throw_error(__FILE__, __LINE__, "set_gemm_plan_limit", "the limit must be at least 1");

@@ -26,6 +26,7 @@ void gemm(float* C, const bf16_t* A, bool ta, const bf16_t* B, bool tb, int M, i
 // The plan cache: one plan per (shape, transposes, bias, types, alignments), the least recently
 // used dropped beyond the limit (1024 by default; at least 1).
 size_t gemm_plan_count();
+uint64_t gemm_plan_misses();  // plans made so far (heuristic queries), for tests
 void set_gemm_plan_limit(size_t n);
 
 }  // namespace mr::cuda

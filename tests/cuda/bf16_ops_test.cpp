@@ -312,7 +312,7 @@ TEST_CASE("cuda bf16: layernorm with fused residual (bf16 sum saved, fp32 statis
     }
 }
 
-TEST_CASE("cuda bf16: attention (tensor-core head dims 16-128 in every math mode, CUDA-core ones otherwise)") {
+TEST_CASE("cuda bf16: attention (tensor-core kernels for head dims 16-128, CUDA-core ones otherwise)") {
   struct S {
     int B, T, C, H;
     bool masked;
@@ -334,7 +334,7 @@ TEST_CASE("cuda bf16: attention (tensor-core head dims 16-128 in every math mode
         for (int t = T - (b * 3) % T; t < T; ++t) mask[size_t(b) * T + t] = t == 0 ? 1 : 0;
     }
     const uint64_t seed = 1234, off = 77;
-    Outs fo = run16({"attention_fwd",
+    const Case16 fwd{"attention_fwd",
                      {{filled(size_t(B) * T * C, 0.f), true, k16}, {filled(size_t(B) * H * T, 0.f), false, k32},
                       {qkv, true, -1}},
                      {mask},
@@ -343,8 +343,17 @@ TEST_CASE("cuda bf16: attention (tensor-core head dims 16-128 in every math mode
                      },
                      [=](const KernelTableBf16& k, auto& pp, auto& i) {
                        k.attention_fwd(B16(pp, 0), F(pp, 1), B16(pp, 2), i[0], B, T, C, H, p, seed, off);
-                     }});
+                     }};
+    Outs fo = run16(fwd);
     worst_fwd = std::max(worst_fwd, test::rel_l2(fo.dev[0], fo.ref[0], fo.ref[0].size()));
+    // bf16 storage does not depend on cuda::math(): the same bits in bf16 and tf32 math
+    if (B * T * C == 2 * 7 * 128)
+      for (cuda::Math m : {cuda::Math::bf16, cuda::Math::tf32}) {
+        MathScope scope(m);
+        Outs again = run16(fwd);
+        CHECK(again.dev[0] == fo.dev[0]);
+        CHECK(again.dev[1] == fo.dev[1]);
+      }
     // backward at the reference's out and lse (out rounded to bf16, as the device stores it)
     const auto out = round_bf16(fo.ref[0]);
     const auto& lse = fo.ref[1];
@@ -366,6 +375,15 @@ TEST_CASE("cuda bf16: attention (tensor-core head dims 16-128 in every math mode
   }
   MESSAGE("bf16 attention: worst relative L2 error forward ", worst_fwd, ", backward ", worst_bwd, " (tolerance ", k16,
           ")");
+}
+
+TEST_CASE("cuda bf16: attention refuses channels that do not split into the heads") {
+  void* p = nullptr;
+  REQUIRE(cudaMalloc(&p, 4096) == cudaSuccess);
+  auto* h = static_cast<bf16_t*>(p);
+  CHECK_THROWS_WITH(kCudaKernels.bf16->attention_fwd(h, static_cast<float*>(p), h, nullptr, 1, 2, 33, 2, 0.f, 1, 0),
+                    doctest::Contains("do not split"));
+  cudaFree(p);
 }
 
 TEST_CASE("cuda bf16: dropout (the same Philox mask as fp32)") {

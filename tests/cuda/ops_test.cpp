@@ -116,24 +116,33 @@ TEST_CASE("cuda op: linear with misaligned pointers (parameters at any offset of
             }});
 }
 
-// The cuBLASLt plan cache keeps at most its limit of plans, dropping the least recently used;
-// a dropped shape is planned again and still computes the right product.
+// The cuBLASLt plan cache keeps at most its limit of plans and drops the least recently used:
+// with a limit of 2, shapes A, B, A, C leave A cached (FIFO would have dropped it) and B not.
+// A dropped shape is planned again and still computes the right product.
 TEST_CASE("cuda op: linear, the GEMM plan cache is bounded (least recently used dropped)") {
   struct Limit {
     ~Limit() { cuda::set_gemm_plan_limit(1024); }
   } restore;
   cuda::set_gemm_plan_limit(2);
   CHECK(cuda::gemm_plan_count() <= 2);
-  for (int round = 0; round < 2; ++round)
-    for (int N : {3, 5, 7, 9}) {  // each N is a new forward plan: the cache cycles
-      CAPTURE(round); CAPTURE(N);
-      const int IN = 6, OUT = 4;
-      std::mt19937_64 rng(N);
-      auto x = randnf(size_t(N) * IN, rng), w = randnf(size_t(OUT) * IN, rng), bb = randnf(OUT, rng);
-      run_case({"linear_fwd plan cache", {filled(size_t(N) * OUT, 0.f), x, w, bb}, {}, {kTol, -1, -1, -1},
-                [=](const KernelTable& k, auto& p, auto&) { k.linear_fwd(p[0], p[1], p[2], p[3], N, IN, OUT); }});
-      CHECK(cuda::gemm_plan_count() <= 2);
-    }
+  // one forward (a single GEMM, hence a single plan) at N rows; returns the plans it made
+  auto fwd = [](int N) {
+    const uint64_t before = cuda::gemm_plan_misses();
+    const int IN = 6, OUT = 4;
+    std::mt19937_64 rng(N);
+    auto x = randnf(size_t(N) * IN, rng), w = randnf(size_t(OUT) * IN, rng), bb = randnf(OUT, rng);
+    run_case({"linear_fwd plan cache", {filled(size_t(N) * OUT, 0.f), x, w, bb}, {}, {kTol, -1, -1, -1},
+              [=](const KernelTable& k, auto& p, auto&) { k.linear_fwd(p[0], p[1], p[2], p[3], N, IN, OUT); }});
+    CHECK(cuda::gemm_plan_count() <= 2);
+    return cuda::gemm_plan_misses() - before;
+  };
+  const int A = 3, B = 5, C = 7;
+  CHECK(fwd(A) == 1);
+  CHECK(fwd(B) == 1);
+  CHECK(fwd(A) == 0);  // cached; now the most recently used
+  CHECK(fwd(C) == 1);  // drops B, the least recently used
+  CHECK(fwd(A) == 0);
+  CHECK(fwd(B) == 1);  // planned again
   CHECK_THROWS(cuda::set_gemm_plan_limit(0));
 }
 
