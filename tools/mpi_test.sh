@@ -6,6 +6,8 @@
 #        metasgd with meta_batch 1, so rank 1 runs no task; a 2-rank run resumed under mpirun)
 #   6-9  faults: one rank throws / exits / is killed at step 2 (METAREC_FAULT_*), or rank 0
 #        throws: mpirun must exit non-zero within 60 s and the output must name the rank
+#   10   a hung rank: rank 1 stays alive but never reaches the next collective; with
+#        METAREC_COMM_TIMEOUT=5 rank 0's watchdog must end the job within 60 s, saying so
 # Usage: tools/mpi_test.sh [BUILD_DIR] (other arguments are ignored). `make test` runs it as the
 # test binary BUILD/tests/mpi_tests; it prints a doctest-style summary line that
 # tools/run_tests.sh counts. Without mpirun, or with a metarec built without MPI, every check
@@ -13,7 +15,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
-N_CASES=9
+N_CASES=10
 passed=0; failed=0
 summary() {
   local skipped=$((N_CASES - passed - failed))
@@ -101,5 +103,18 @@ fault 1 throw
 fault 1 exit
 fault 1 kill
 fault 0 throw
+
+# 10: a rank that hangs without failing
+log="$T/fault_hang.log"; t0=$(date +%s)
+timeout 90 "${MPIRUN[@]}" -np 2 -x METAREC_FAULT_RANK=1 -x METAREC_FAULT_STEP=2 -x METAREC_FAULT_MODE=hang \
+  -x METAREC_COMM_TIMEOUT=5 "$B/metarec" train --out "$T/fault_hang" "${SETS[@]}" --set train.meta_batch=3 \
+  --set train.steps=50 >"$log" 2>&1
+rc=$?; t1=$(date +%s)
+what="fault: rank 1 hangs at step 2, METAREC_COMM_TIMEOUT=5 -> mpirun exit $rc after $((t1 - t0)) s"
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ $((t1 - t0)) -lt 60 ] && grep -q "rank 0: waited 5 s in MPI_" "$log"; then
+  grep -m1 "rank 0: waited" "$log"; ok "$what"
+else
+  cat "$log"; bad "$what (want non-zero, < 60 s, 'rank 0: waited 5 s in MPI_')"
+fi
 
 summary

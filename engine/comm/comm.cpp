@@ -69,12 +69,14 @@ void fault_hook(int rank, int64_t step) {
   if (!r || !s || std::atoi(r) != rank || std::atoll(s) != step) return;
   const std::string mode = env("METAREC_FAULT_MODE") ? env("METAREC_FAULT_MODE") : "throw";
   if (mode == "throw") throw Error(fmt::format("injected fault at step {} (METAREC_FAULT_MODE=throw)", step));
-  if (mode != "exit" && mode != "kill")
-    throw Error(fmt::format("METAREC_FAULT_MODE must be throw, exit or kill, got '{}'", mode));
+  if (mode != "exit" && mode != "kill" && mode != "hang")
+    throw Error(fmt::format("METAREC_FAULT_MODE must be throw, exit, kill or hang, got '{}'", mode));
   std::fprintf(stderr, "rank %d: injected fault at step %lld (METAREC_FAULT_MODE=%s)\n", rank, (long long)step,
                mode.c_str());
   std::fflush(stderr);
   if (mode == "exit") std::_Exit(3);
+  if (mode == "hang")
+    for (;;) ::pause();  // alive, never reaching the next collective (until mpirun ends it)
   ::kill(::getpid(), SIGKILL);
   ::pause();
 }

@@ -5,7 +5,9 @@
 //           `make cuda` (engine/comm/comm_nccl.h), not linked into the CPU binary
 // All collectives are in place and blocking. Every rank must call them in the same order with
 // the same n (and root). Errors throw mr::Error naming the rank, the call and the library's
-// message; abort() takes the whole job down (MPI_Abort) so no peer is left waiting.
+// message; abort() takes the whole job down (MPI_Abort) so no peer is left waiting. A rank
+// that waits longer than METAREC_COMM_TIMEOUT seconds (default 3600) in one MPI collective
+// ends the job too (engine/comm/watchdog.h).
 // This header stays free of fmt so that nvcc can compile comm_nccl.cu against it.
 #pragma once
 #include <cstdint>
@@ -46,8 +48,9 @@ bool have_mpi();
 
 // Test hook for fault handling (tests/comm, tools/mpi_test.sh): when METAREC_FAULT_RANK equals
 // `rank` and METAREC_FAULT_STEP equals `step`, fail as METAREC_FAULT_MODE says: "throw" (an
-// Error, the default), "exit" (exit status 3 without finalising MPI) or "kill" (SIGKILL).
-// Does nothing when the variables are unset.
+// Error, the default), "exit" (exit status 3 without finalising MPI), "kill" (SIGKILL) or
+// "hang" (stay alive and never reach the next collective: the peers' watchdog, watchdog.h,
+// must end the job). Does nothing when the variables are unset.
 void fault_hook(int rank, int64_t step);
 
 }  // namespace mr::comm

@@ -1,6 +1,7 @@
 #include "engine/comm/comm_mpi.h"
 
 #include "engine/check.h"
+#include "engine/comm/watchdog.h"
 
 #ifdef MR_HAVE_MPI
 // the C API only (Open MPI and MPICH would otherwise pull in the deprecated C++ bindings)
@@ -81,7 +82,7 @@ MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
 
 class MpiComm final : public Communicator {
  public:
-  MpiComm() : w_(world()) {}
+  MpiComm() : w_(world()), wd_(comm_timeout_from_env(), w_.rank) {}
   std::string name() const override { return "mpi"; }
   int rank() const override { return w_.rank; }
   int size() const override { return w_.size; }
@@ -89,7 +90,10 @@ class MpiComm final : public Communicator {
   void allreduce_sum(double* x, int64_t n) override { allreduce(x, n); }
   void broadcast(float* x, int64_t n, int root) override { bcast(x, n, root); }
   void broadcast(double* x, int64_t n, int root) override { bcast(x, n, root); }
-  void barrier() override { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+  void barrier() override {
+    Watchdog::Scope guard(wd_, "MPI_Barrier", 0);
+    MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+  }
   [[noreturn]] void abort(const std::string& msg, int code) override {
     std::fprintf(stderr, "rank %d: %s\n", w_.rank, msg.c_str());
     std::fflush(stderr);
@@ -101,6 +105,7 @@ class MpiComm final : public Communicator {
   template <class T>
   void allreduce(T* x, int64_t n) {
     MR_CHECK(n >= 0, "rank {}: allreduce of {} elements", w_.rank, n);
+    Watchdog::Scope guard(wd_, "MPI_Allreduce", n);
     for (int64_t i = 0; i < n; i += kChunk)
       MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, x + i, int(std::min(kChunk, n - i)), mpi_type<T>(), MPI_SUM, MPI_COMM_WORLD));
   }
@@ -108,10 +113,12 @@ class MpiComm final : public Communicator {
   void bcast(T* x, int64_t n, int root) {
     MR_CHECK(n >= 0 && root >= 0 && root < w_.size, "rank {}: broadcast of {} elements from root {} of {}", w_.rank, n,
              root, w_.size);
+    Watchdog::Scope guard(wd_, "MPI_Bcast", n);
     for (int64_t i = 0; i < n; i += kChunk)
       MPI_CHECK(MPI_Bcast(x + i, int(std::min(kChunk, n - i)), mpi_type<T>(), root, MPI_COMM_WORLD));
   }
   World& w_;
+  Watchdog wd_;  // a rank that waits too long in a collective ends the job
 };
 
 }  // namespace

@@ -11,7 +11,14 @@
 #include <string>
 #include <vector>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+
 #include "engine/comm/comm.h"
+#include "engine/comm/watchdog.h"
 
 using namespace mr;
 
@@ -125,8 +132,109 @@ TEST_CASE("fault hook: inert without the variables, throws at the configured ran
   CHECK_NOTHROW(comm::fault_hook(c->rank() + 1, 2));
   CHECK(error_of([&] { comm::fault_hook(c->rank(), 2); }).find("injected fault at step 2") != std::string::npos);
   setenv("METAREC_FAULT_MODE", "bogus", 1);
-  CHECK(error_of([&] { comm::fault_hook(c->rank(), 2); }).find("throw, exit or kill") != std::string::npos);
+  CHECK(error_of([&] { comm::fault_hook(c->rank(), 2); }).find("throw, exit, kill or hang") != std::string::npos);
   unsetenv("METAREC_FAULT_RANK");
   unsetenv("METAREC_FAULT_STEP");
   unsetenv("METAREC_FAULT_MODE");
+}
+
+namespace {
+
+// Runs f in a child process with its stderr in a pipe; returns the exit status (or -1 when it
+// ends by a signal or outlives `limit_s`) and the seconds it took, and stores its stderr.
+struct Child {
+  int status = -1;
+  double seconds = 0;
+  std::string err;
+};
+Child run_child(const std::function<void()>& f, double limit_s) {
+  int fd[2];
+  REQUIRE(::pipe(fd) == 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(fd[1], 2);
+    ::close(fd[0]);
+    f();
+    std::_Exit(0);
+  }
+  ::close(fd[1]);
+  Child c;
+  int st = 0;
+  for (;;) {
+    const pid_t r = ::waitpid(pid, &st, WNOHANG);
+    c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r == pid) {
+      c.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+      break;
+    }
+    if (c.seconds > limit_s) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      break;
+    }
+    ::usleep(10000);
+  }
+  char buf[512];
+  for (ssize_t k; (k = ::read(fd[0], buf, sizeof buf)) > 0;) c.err.append(buf, size_t(k));
+  ::close(fd[0]);
+  return c;
+}
+
+}  // namespace
+
+// The collective watchdog (engine/comm/watchdog.h), in child processes because it ends the
+// process. Not under mpirun: a forked MPI process is not something Open MPI supports.
+TEST_CASE("comm watchdog: a collective that waits past the limit ends the process, naming the rank and call") {
+  if (comm::launched_by_mpirun()) return;
+  Child hung = run_child(
+      [] {
+        comm::Watchdog w(0.3, 7);
+        w.arm("MPI_Allreduce", 42);
+        ::sleep(30);  // the peers never arrive
+      },
+      20.0);
+  CHECK(hung.status == 4);
+  CHECK(hung.seconds < 10.0);
+  CHECK(hung.err.find("rank 7: waited 0.3 s in MPI_Allreduce (42 values)") != std::string::npos);
+  CHECK(hung.err.find("METAREC_COMM_TIMEOUT") != std::string::npos);
+  // collectives that finish in time, many in a row, never trip it
+  Child fine = run_child(
+      [] {
+        comm::Watchdog w(0.5, 1);
+        for (int i = 0; i < 20; ++i) {
+          comm::Watchdog::Scope s(w, "MPI_Bcast", i);
+          ::usleep(50000);  // 50 ms each: 1 s in all, twice the limit
+        }
+      },
+      20.0);
+  CHECK(fine.status == 0);
+  CHECK(fine.err.empty());
+  // a limit of 0 is no limit
+  Child off = run_child(
+      [] {
+        comm::Watchdog w(0.0, 1);
+        w.arm("MPI_Barrier", 0);
+        ::usleep(300000);
+      },
+      20.0);
+  CHECK(off.status == 0);
+}
+
+TEST_CASE("comm watchdog: METAREC_COMM_TIMEOUT is read and checked") {
+  const char* old = std::getenv("METAREC_COMM_TIMEOUT");
+  const std::string saved = old ? old : "";
+  ::unsetenv("METAREC_COMM_TIMEOUT");
+  CHECK(comm::comm_timeout_from_env() == comm::kDefaultCommTimeout);
+  ::setenv("METAREC_COMM_TIMEOUT", "12.5", 1);
+  CHECK(comm::comm_timeout_from_env() == 12.5);
+  ::setenv("METAREC_COMM_TIMEOUT", "0", 1);
+  CHECK(comm::comm_timeout_from_env() == 0.0);
+  for (const char* bad : {"-3", "ten", "5s", "nan"}) {
+    ::setenv("METAREC_COMM_TIMEOUT", bad, 1);
+    CHECK(error_of([] { comm::comm_timeout_from_env(); }).find("METAREC_COMM_TIMEOUT must be") != std::string::npos);
+  }
+  if (old) ::setenv("METAREC_COMM_TIMEOUT", saved.c_str(), 1);
+  else ::unsetenv("METAREC_COMM_TIMEOUT");
 }
