@@ -8,8 +8,10 @@
 //     (6 x weights x tokens for the dense layers, plus 12 L B T^2 C for attention), and the
 //     arena's high water (activations, their gradients, bf16 weight copies). --storage bf16
 //     keeps the activations in bf16 (Tape::set_act_dtype).
-//   cuda_bench attention [--math fp32|bf16] --batch B --seq T --heads H --head-dim D [--dump DIR]
-//     attention forward + backward alone (dropout 0); prints `attention ms: <median>` (fwd+bwd)
+//   cuda_bench attention [--math fp32|bf16] [--storage fp32|bf16] --batch B --seq T --heads H
+//     --head-dim D [--dump DIR]
+//     attention forward + backward alone (dropout 0); --storage bf16 times the bf16-storage
+//     entries, which take bf16 tensors as cuDNN's SDPA does; prints `attention ms: <median>` (fwd+bwd)
 //     and both parts, and the FLOP rate (fwd 4 B H T^2 D, bwd 10 B H T^2 D, as FlashAttention-2
 //     counts: backward recomputes S).
 // Times are wall clock around cudaDeviceSynchronize, medians over --steps after --warmup.
@@ -62,6 +64,9 @@ void add_common(CLI::App* c, Common& o) {
   c->add_option("--math", o.math, "fp32, bf16 (tensor cores: attention and GEMMs) or tf32 (GEMMs)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16", "tf32"}));
+  c->add_option("--storage", o.storage, "activations in fp32, or bf16 (fp32 master weights; docs/cuda.md)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
 }
 
 int train_step(const Common& o, mr::BertConfig cfg, float dropout) {
@@ -140,31 +145,46 @@ void dump(const std::string& dir, const std::string& name, const float* dev, siz
   std::fclose(f);
 }
 
+// A device buffer of n elements of the storage type (fp32, or bf16 bits).
+struct DevBuf {
+  bool bf16;
+  mr::Buffer buf;
+  DevBuf(bool b16, size_t n) : bf16(b16), buf(n * (b16 ? 2 : 4), mr::Device::CUDA) {}
+  float* f() const { return static_cast<float*>(buf.data()); }
+  mr::bf16_t* h() const { return static_cast<mr::bf16_t*>(buf.data()); }
+};
+
 int attention(const Common& o, int heads, int head_dim, const std::string& dump_dir) {
   const int B = o.batch, T = o.seq, H = heads, C = heads * head_dim;
+  const bool b16 = o.storage == "bf16";
   std::mt19937_64 rng(5);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   mr::HostTensor qkv(mr::Shape{B, T, 3 * C}), dout(mr::Shape{B, T, C});
   for (int64_t i = 0; i < qkv->numel(); ++i) qkv->f32()[i] = nd(rng);
   for (int64_t i = 0; i < dout->numel(); ++i) dout->f32()[i] = nd(rng);
   OnDevice dq(*qkv), dg(*dout);
-  mr::Buffer out(size_t(B) * T * C * 4, mr::Device::CUDA), lse(size_t(B) * H * T * 4, mr::Device::CUDA),
-      dqkv(size_t(B) * T * 3 * C * 4, mr::Device::CUDA);
-  float* po = static_cast<float*>(out.data());
+  const size_t nq = size_t(qkv->numel()), no = size_t(B) * T * C;
+  // bf16 storage: the inputs rounded to bf16 on the device, outputs in bf16
+  DevBuf q(b16, b16 ? nq : 0), g(b16, b16 ? no : 0), out(b16, no), dqkv(b16, nq);  // q, g: bf16 copies
+  if (b16) {
+    mr::cuda::to_bf16(q.h(), dq.t.f32(), int64_t(nq), false);
+    mr::cuda::to_bf16(g.h(), dg.t.f32(), int64_t(no), false);
+  }
+  mr::Buffer lse(size_t(B) * H * T * 4, mr::Device::CUDA);
   float* pl = static_cast<float*>(lse.data());
-  float* pd = static_cast<float*>(dqkv.data());
-  const float* pq = dq.t.f32();
   const double f_fwd = 4.0 * B * H * double(T) * T * head_dim, f_bwd = 2.5 * f_fwd;
-  std::fprintf(stderr, "cuda_bench attention: math %s, batch %d seq %d heads %d head dim %d\n", o.math.c_str(), B, T, H,
-               head_dim);
+  std::fprintf(stderr, "cuda_bench attention: math %s, storage %s, batch %d seq %d heads %d head dim %d\n",
+               o.math.c_str(), o.storage.c_str(), B, T, H, head_dim);
   std::vector<double> tf, tb;
   for (int s = 0; s < o.warmup + o.steps; ++s) {
     sync();
     const double t0 = now_ms();
-    mr::cuda::attention_fwd(po, pl, pq, nullptr, B, T, C, H, 0.0f, 1, 0);
+    if (b16) mr::cuda::attention_fwd_bf16(out.h(), pl, q.h(), nullptr, B, T, C, H, 0.0f, 1, 0);
+    else mr::cuda::attention_fwd(out.f(), pl, dq.t.f32(), nullptr, B, T, C, H, 0.0f, 1, 0);
     sync();
     const double t1 = now_ms();
-    mr::cuda::attention_bwd(pd, dg.t.f32(), pq, po, pl, nullptr, B, T, C, H, 0.0f, 1, 0, false);
+    if (b16) mr::cuda::attention_bwd_bf16(dqkv.h(), g.h(), q.h(), out.h(), pl, nullptr, B, T, C, H, 0.0f, 1, 0, false);
+    else mr::cuda::attention_bwd(dqkv.f(), dg.t.f32(), dq.t.f32(), out.f(), pl, nullptr, B, T, C, H, 0.0f, 1, 0, false);
     sync();
     const double t2 = now_ms();
     if (s >= o.warmup) tf.push_back(t1 - t0), tb.push_back(t2 - t1);
@@ -174,11 +194,17 @@ int attention(const Common& o, int heads, int head_dim, const std::string& dump_
   std::printf("attention fwd ms: %.4f  bwd ms: %.4f\n", mf, mb);
   std::printf("attention TFLOP/s: fwd %.2f  bwd %.2f  fwd+bwd %.2f\n", f_fwd / mf / 1e9, f_bwd / mb / 1e9,
               (f_fwd + f_bwd) / (mf + mb) / 1e9);
-  if (!dump_dir.empty()) {
-    dump(dump_dir, "qkv", pq, size_t(qkv->numel()));
-    dump(dump_dir, "dout", dg.t.f32(), size_t(dout->numel()));
-    dump(dump_dir, "out", po, size_t(B) * T * C);
-    dump(dump_dir, "dqkv", pd, size_t(qkv->numel()));
+  if (!dump_dir.empty()) {  // fp32 files either way (bf16 widened exactly): the inputs as used
+    auto dump_act = [&](const char* name, const DevBuf& a, const float* f32, size_t n) {
+      if (!a.bf16) return dump(dump_dir, name, f32 ? f32 : a.f(), n);
+      mr::Buffer wide(n * 4, mr::Device::CUDA);
+      mr::cuda::to_f32(static_cast<float*>(wide.data()), a.h(), int64_t(n), false);
+      dump(dump_dir, name, static_cast<float*>(wide.data()), n);
+    };
+    dump_act("qkv", q, dq.t.f32(), nq);
+    dump_act("dout", g, dg.t.f32(), no);
+    dump_act("out", out, nullptr, no);
+    dump_act("dqkv", dqkv, nullptr, nq);
     std::printf("dumped qkv, dout, out, dqkv to %s\n", dump_dir.c_str());
   }
   return 0;
@@ -205,9 +231,6 @@ int main(int argc, char** argv) {
   ts->add_option("--ffn", cfg.intermediate_size, "intermediate (FFN) size")->capture_default_str();
   ts->add_option("--vocab", cfg.vocab_size, "vocabulary size")->capture_default_str();
   ts->add_option("--dropout", dropout, "hidden and attention dropout")->capture_default_str();
-  ts->add_option("--storage", o.storage, "activations in fp32, or bf16 (fp32 master weights)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16"}));
   int heads = 12, head_dim = 64;
   std::string dump_dir;
   auto* at = app.add_subcommand("attention", "attention forward + backward alone (default 32 x 128, 12 heads of 64)");

@@ -1,5 +1,6 @@
 // bench/cuda_bench under the SIMT emulator at tiny shapes: the benchmark the GPU run depends on
-// builds, runs a whole training step (fp32 and bf16 math) and attention alone, and prints the
+// builds, runs a whole training step (fp32 and bf16 math, bf16 storage) and attention alone
+// (fp32 and bf16 storage), and prints the
 // lines bench/gpu.sh reads. Emulated times mean nothing and are not checked.
 #include <cuda_runtime.h>  // defines MR_EMU under the emulator
 #include <doctest/doctest.h>
@@ -28,17 +29,23 @@ double value_after(const std::string& out, const std::string& key) {
 
 TEST_CASE("cuda_bench (emulated): a BERT train step in fp32 and bf16 math, and attention alone") {
   std::string out;
-  for (const char* math : {"fp32", "bf16"}) {
+  for (const char* math : {"fp32", "bf16", "bf16 --storage bf16"}) {
     CAPTURE(math);
     REQUIRE(run(std::string("train-step --layers 2 --hidden 64 --heads 4 --ffn 128 --vocab 100 --batch 2 --seq 16 "
                             "--steps 2 --warmup 1 --math ") + math, out) == 0);
+    CHECK(value_after(out, "arena high water: ") > 0);
     CHECK(value_after(out, "train-step ms: ") > 0);
     const double loss = value_after(out, "final loss: ");
     CHECK(std::isfinite(loss));
     CHECK(loss < 0.4);  // it falls from 0.43 in 3 AdamW steps (`metarec bench train-step` on the CPU: 0.4316, 0.3297, 0.2278)
   }
-  REQUIRE(run("attention --batch 1 --seq 65 --heads 2 --head-dim 32 --steps 1 --warmup 0 --math bf16", out) == 0);
-  CHECK(value_after(out, "attention ms: ") > 0);
+  for (const char* storage : {"fp32", "bf16"}) {
+    CAPTURE(storage);
+    REQUIRE(run(std::string("attention --batch 1 --seq 65 --heads 2 --head-dim 32 --steps 1 --warmup 0 --math bf16 "
+                            "--storage ") + storage, out) == 0);
+    CHECK(value_after(out, "attention ms: ") > 0);
+  }
+  CHECK(run("attention --storage fp16", out) != 0);
   CHECK(run("attention --math fp16", out) != 0);  // a bad option is an error, not a default
 }
 #endif
