@@ -4,6 +4,8 @@
 # (and by `make test`, which runs every suite).
 CUDA_EMU_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/emu/%.o)
 cuda_LIBS := cuda_emu emu core
+# the whole emulated suite also runs under ASan + UBSan in `make test` (65 s on 2 cores)
+ASAN_SUITES += cuda
 $(BUILD)/lib/libmr_cuda_emu.a: $(CUDA_EMU_OBJS)
 $(BUILD)/tests/cuda_tests: LDLIBS += -lboost_context
 $(BUILD)/obj/tests/cuda/%.o: CXXFLAGS += -Ikernels/emu/include
