@@ -64,7 +64,9 @@ void add_common(CLI::App* c, Common& o) {
   c->add_option("--math", o.math, "fp32, bf16 (tensor cores: attention and GEMMs) or tf32 (GEMMs)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16", "tf32"}));
-  c->add_option("--storage", o.storage, "activations in fp32, or bf16 (fp32 master weights; docs/cuda.md)")
+  c->add_option("--storage", o.storage,
+                "activations in fp32, or bf16 (fp32 master weights; docs/cuda.md). With bf16 the encoder's GEMMs "
+                "and attention (head dims 16-128) use bf16 tensor cores whatever --math says")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16"}));
 }

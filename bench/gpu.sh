@@ -5,11 +5,14 @@
 # It runs, each step under its own time limit and going on when one fails, the headline first:
 #   1. the native kernel suite (cuda_gpu_tests: every op against kernels/ref, full shapes);
 #   2. the card's bf16 matrix rate (PyTorch, 8192^3), the denominator of model FLOP utilization;
-#   3. a BERT-base training step (32 x 128): ours (bf16 math, fp32 math) against PyTorch eager
-#      bf16 autocast with SDPA, alternating ROUNDS times;
-#   4. attention forward + backward: ours (fp32, bf16 tensor cores) against PyTorch SDPA through
-#      cuDNN and through FlashAttention, alternating ROUNDS times, at BERT-base 32 x 128 and at
-#      4 x 1024 (12 heads of 64), then our bf16 outputs checked against cuDNN's (cuda_torch.py check).
+#   3. a BERT-base training step (32 x 128): ours (bf16 math with fp32 storage, bf16 math with
+#      bf16 storage, fp32 math) against PyTorch eager bf16 autocast with SDPA, alternating ROUNDS
+#      times, and the arena's high water of both storages;
+#   4. attention forward + backward: ours (bf16 storage, the like-for-like headline; bf16 math on
+#      fp32 tensors; fp32) against PyTorch SDPA through cuDNN and through FlashAttention,
+#      alternating ROUNDS times, at BERT-base 32 x 128 and at 4 x 1024 (12 heads of 64), then our
+#      outputs of both storages checked against cuDNN's (cuda_torch.py check).
+# Expected total, if nothing hangs: about 400 s (the native suite 60-150 s, each timed run 5-15 s).
 # The limits add up to more than a device call's 600 s only if several steps hang; the log and
 # the results table are written as the steps finish, so what finished comes back.
 # Everything goes to $OUT (the device tool's folder, else /tmp/gpu-out): gpu_log.txt, and

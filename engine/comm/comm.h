@@ -33,8 +33,20 @@ class Communicator {
   virtual void broadcast(float* x, int64_t n, int root) = 0;
   virtual void broadcast(double* x, int64_t n, int root) = 0;
   virtual void barrier() = 0;
+  // Turns the collective watchdog (mpi; watchdog.h) off while on, for collectives that wait
+  // on one rank's long solo work. The other backends have none: a no-op.
+  virtual void pause_watchdog(bool on) { (void)on; }
   // Prints "rank R: msg" on stderr and ends every process of the job with `code`.
   [[noreturn]] virtual void abort(const std::string& msg, int code = 1) = 0;
+};
+
+// Scoped pause_watchdog(true).
+struct UnwatchedWait {
+  Communicator& c;
+  explicit UnwatchedWait(Communicator& cm) : c(cm) { c.pause_watchdog(true); }
+  ~UnwatchedWait() { c.pause_watchdog(false); }
+  UnwatchedWait(const UnwatchedWait&) = delete;
+  UnwatchedWait& operator=(const UnwatchedWait&) = delete;
 };
 
 // "single" | "mpi" | "auto" (mpi when this process was started by mpirun, else single).

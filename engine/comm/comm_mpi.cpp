@@ -90,6 +90,7 @@ class MpiComm final : public Communicator {
   void allreduce_sum(double* x, int64_t n) override { allreduce(x, n); }
   void broadcast(float* x, int64_t n, int root) override { bcast(x, n, root); }
   void broadcast(double* x, int64_t n, int root) override { bcast(x, n, root); }
+  void pause_watchdog(bool on) override { wd_.pause(on); }
   void barrier() override {
     Watchdog::Scope guard(wd_, "MPI_Barrier", 0);
     MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));

@@ -1,5 +1,6 @@
 #include "engine/comm/watchdog.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -14,12 +15,14 @@ double comm_timeout_from_env() {
   if (!v || !*v) return kDefaultCommTimeout;
   char* end = nullptr;
   const double s = std::strtod(v, &end);
-  MR_CHECK(end && *end == '\0' && std::isfinite(s) && s >= 0,
-           "METAREC_COMM_TIMEOUT must be a number of seconds >= 0 (0: no limit), got '{}'", v);
+  MR_CHECK(end && *end == '\0' && std::isfinite(s) && (s == 0 || (s >= kMinCommTimeout && s <= kMaxCommTimeout)),
+           "METAREC_COMM_TIMEOUT must be 0 (no limit) or a number of seconds in [{}, {}], got '{}'",
+           kMinCommTimeout, kMaxCommTimeout, v);
   return s;
 }
 
-Watchdog::Watchdog(double seconds, int rank) : limit_(seconds > 0 ? seconds : 0), rank_(rank) {
+Watchdog::Watchdog(double seconds, int rank)
+    : limit_(seconds > 0 ? std::min(std::max(seconds, kMinCommTimeout), kMaxCommTimeout) : 0), rank_(rank) {
   if (limit_ > 0) th_ = std::thread([this] { loop(); });
 }
 
@@ -34,7 +37,7 @@ Watchdog::~Watchdog() {
 }
 
 void Watchdog::arm(const char* what, int64_t n) {
-  if (limit_ <= 0) return;
+  if (limit_ <= 0 || paused_) return;
   {
     std::lock_guard<std::mutex> lk(m_);
     armed_ = true;
@@ -47,12 +50,18 @@ void Watchdog::arm(const char* what, int64_t n) {
 }
 
 void Watchdog::disarm() {
-  if (limit_ <= 0) return;
+  if (limit_ <= 0 || paused_) return;
   {
     std::lock_guard<std::mutex> lk(m_);
     armed_ = false;
   }
   cv_.notify_all();
+}
+
+void Watchdog::pause(bool on) {
+  std::lock_guard<std::mutex> lk(m_);
+  MR_CHECK(!armed_, "the watchdog cannot be paused inside a collective");
+  paused_ = on;
 }
 
 void Watchdog::loop() {

@@ -15,11 +15,12 @@ namespace mr::comm {
 // The limit from METAREC_COMM_TIMEOUT (seconds; 0 = no limit), else kDefaultCommTimeout.
 // A value that is not a non-negative number throws an Error that names the variable.
 constexpr double kDefaultCommTimeout = 3600.0;
+constexpr double kMinCommTimeout = 1e-3, kMaxCommTimeout = 1e9;  // the clock's range is ~9e9 s
 double comm_timeout_from_env();
 
 class Watchdog {
  public:
-  // seconds <= 0: disabled (no thread).
+  // seconds <= 0: disabled (no thread); otherwise clamped to [kMinCommTimeout, kMaxCommTimeout].
   Watchdog(double seconds, int rank);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
@@ -29,6 +30,9 @@ class Watchdog {
   // Brackets one collective: `what` (a string literal) and n values, for the message.
   void arm(const char* what, int64_t n);
   void disarm();
+  // While paused, collectives are not watched: waits on one rank's long solo work (rank 0
+  // embedding the catalogue, evaluating) are not hangs.
+  void pause(bool on);
 
   // arm() on construction, disarm() on destruction.
   struct Scope {
@@ -44,7 +48,7 @@ class Watchdog {
   std::mutex m_;
   std::condition_variable cv_;
   std::thread th_;
-  bool stop_ = false, armed_ = false;
+  bool stop_ = false, armed_ = false, paused_ = false;
   uint64_t seq_ = 0;  // collectives armed so far
   const char* what_ = "";
   int64_t n_ = 0;

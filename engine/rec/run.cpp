@@ -417,6 +417,7 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume, comm:
   std::vector<float> emb;
   if (root) emb = item_embeddings(c, r.ds, &D);  // rank 0 embeds (or reads the cache), the others receive
   if (nranks > 1) {
+    comm::UnwatchedWait solo(cm);  // rank 0 may embed the catalogue for a long time
     double d = double(D);
     cm.broadcast(&d, 1, 0);
     D = int64_t(d);
@@ -545,6 +546,7 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume, comm:
     }
   }
   if (!root) {  // evaluation and reports are rank 0's; wait for it so a failure there takes everyone down
+    comm::UnwatchedWait solo(cm);  // however long the evaluation takes
     cm.barrier();
     return {{"rank", rank}, {"step", st.step}};
   }
@@ -560,6 +562,7 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume, comm:
   res["threads"] = omp_get_max_threads();
   res["ranks"] = nranks;
   write_text(out + "/results.json", res.dump(2) + "\n");
+  comm::UnwatchedWait solo(cm);
   cm.barrier();
   return res;
 }

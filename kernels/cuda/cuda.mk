@@ -4,7 +4,7 @@
 # (and by `make test`, which runs every suite).
 CUDA_EMU_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/emu/%.o)
 cuda_LIBS := cuda_emu emu core
-# the whole emulated suite also runs under ASan + UBSan in `make test` (65 s on 2 cores)
+# the whole emulated suite also runs under ASan + UBSan in `make test-asan` (65 s on 2 cores)
 ASAN_SUITES += cuda
 $(BUILD)/lib/libmr_cuda_emu.a: $(CUDA_EMU_OBJS)
 $(BUILD)/tests/cuda_tests: LDLIBS += -lboost_context

@@ -156,7 +156,11 @@ Child run_child(const std::function<void()>& f, double limit_s) {
   if (pid == 0) {
     ::dup2(fd[1], 2);
     ::close(fd[0]);
-    f();
+    try {
+      f();
+    } catch (...) {
+      std::_Exit(99);  // never unwind into doctest inside the child
+    }
     std::_Exit(0);
   }
   ::close(fd[1]);
@@ -211,6 +215,27 @@ TEST_CASE("comm watchdog: a collective that waits past the limit ends the proces
       20.0);
   CHECK(fine.status == 0);
   CHECK(fine.err.empty());
+  // paused (a wait on one rank's solo work), it does not fire; it cannot be paused while armed
+  Child paused = run_child(
+      [] {
+        comm::Watchdog w(0.2, 1);
+        w.pause(true);
+        w.arm("MPI_Barrier", 0);
+        ::usleep(600000);
+        w.disarm();
+        w.pause(false);
+        w.arm("MPI_Barrier", 0);
+        bool refused = false;
+        try {
+          w.pause(true);
+        } catch (const Error&) {
+          refused = true;
+        }
+        w.disarm();
+        std::_Exit(refused ? 0 : 5);
+      },
+      20.0);
+  CHECK(paused.status == 0);
   // a limit of 0 is no limit
   Child off = run_child(
       [] {
@@ -231,7 +256,10 @@ TEST_CASE("comm watchdog: METAREC_COMM_TIMEOUT is read and checked") {
   CHECK(comm::comm_timeout_from_env() == 12.5);
   ::setenv("METAREC_COMM_TIMEOUT", "0", 1);
   CHECK(comm::comm_timeout_from_env() == 0.0);
-  for (const char* bad : {"-3", "ten", "5s", "nan"}) {
+  ::setenv("METAREC_COMM_TIMEOUT", "1e9", 1);
+  CHECK(comm::comm_timeout_from_env() == 1e9);
+  // beyond ~9e9 s the steady clock overflows (the watchdog would fire at once): refused
+  for (const char* bad : {"-3", "ten", "5s", "nan", "1e10", "inf", "1e-9"}) {
     ::setenv("METAREC_COMM_TIMEOUT", bad, 1);
     CHECK(error_of([] { comm::comm_timeout_from_env(); }).find("METAREC_COMM_TIMEOUT must be") != std::string::npos);
   }
