@@ -6,7 +6,7 @@
 #include <cuda_runtime.h>  // the emulator's stand-in defines MR_EMU
 
 #ifndef MR_EMU
-#include "tests/cuda/cuda_harness.h"
+#include "tests/cuda/bf16_harness.h"
 
 using namespace mr;
 using namespace mr::cudatest;
@@ -55,6 +55,53 @@ TEST_CASE("cuda op (native, full shapes): bf16 tensor-core attention B=2, T=512,
   auto dout = round_bf16(randnf(size_t(B) * T * C, rng));
   run_case({"attention_bwd", {filled(qkv.size(), 0.f), dout, qkv, fo.ref[0], fo.ref[1]}, {mask}, {1e-2, -1, -1, -1, -1},
             [=](const KernelTable& k, auto& p, auto& i) { k.attention_bwd(p[0], p[1], p[2], p[3], p[4], i[0], B, T, C, H, 0.1f, 3, 0, false); }});
+}
+
+// bf16 storage at BERT-base shapes (KernelTableBf16 against kernels/ref, tests/cuda/bf16_harness.h):
+// bf16 outputs within 1e-2, fp32 parameter gradients computed without a bf16 rounding within
+// 1e-5, as in bf16_ops_test.cpp. Written without a GPU: compiled, not yet run.
+TEST_CASE("cuda bf16 (native, full shapes): linear 1024 x 768 -> 3072 (bias in the epilogue) and back") {
+  const int N = 1024, IN = 768, OUT = 3072;
+  std::mt19937_64 rng(15);
+  auto x = randnf(size_t(N) * IN, rng), w = randnf(size_t(OUT) * IN, rng, 0.03), b = randnf(OUT, rng);
+  run16({"linear_fwd", {{filled(size_t(N) * OUT, 0.f), true, k16}, {x, true, -1}, {w, true, -1}, {b, true, -1}}, {},
+         [=](const KernelTable& k, auto& p, auto&) { k.linear_fwd(p[0], p[1], p[2], p[3], N, IN, OUT); },
+         [=](const KernelTableBf16& k, auto& p, auto&) { k.linear_fwd(B16(p, 0), B16(p, 1), B16(p, 2), B16(p, 3), N, IN, OUT); }});
+  auto dout = randnf(size_t(N) * OUT, rng);
+  run16({"linear_bwd",
+         {{filled(x.size(), 0.f), true, k16}, {filled(w.size(), 0.f), false, k32}, {filled(OUT, 0.f), false, k32},
+          {dout, true, -1}, {x, true, -1}, {w, true, -1}},
+         {},
+         [=](const KernelTable& k, auto& p, auto&) { k.linear_bwd(p[0], p[1], p[2], p[3], p[4], p[5], N, IN, OUT, false); },
+         [=](const KernelTableBf16& k, auto& p, auto&) {
+           k.linear_bwd(B16(p, 0), F(p, 1), F(p, 2), B16(p, 3), B16(p, 4), B16(p, 5), N, IN, OUT, false);
+         }});
+}
+
+TEST_CASE("cuda bf16 (native, full shapes): attention B=2, T=512, 12 heads of 64, padded, dropout 0.1") {
+  const int B = 2, T = 512, C = 768, H = 12;
+  std::mt19937_64 rng(16);
+  auto qkv = randnf(size_t(B) * T * 3 * C, rng);
+  std::vector<int32_t> mask(size_t(B) * T, 1);
+  for (int t = 300; t < T; ++t) mask[T + t] = 0;
+  Outs fo = run16({"attention_fwd",
+                   {{filled(size_t(B) * T * C, 0.f), true, k16}, {filled(size_t(B) * H * T, 0.f), false, k32}, {qkv, true, -1}},
+                   {mask},
+                   [=](const KernelTable& k, auto& p, auto& i) { k.attention_fwd(p[0], p[1], p[2], i[0], B, T, C, H, 0.1f, 3, 0); },
+                   [=](const KernelTableBf16& k, auto& p, auto& i) {
+                     k.attention_fwd(B16(p, 0), F(p, 1), B16(p, 2), i[0], B, T, C, H, 0.1f, 3, 0);
+                   }});
+  const auto out = round_bf16(fo.ref[0]);
+  auto dout = randnf(size_t(B) * T * C, rng);
+  run16({"attention_bwd",
+         {{filled(qkv.size(), 0.f), true, k16}, {dout, true, -1}, {qkv, true, -1}, {out, true, -1}, {fo.ref[1], false, -1}},
+         {mask},
+         [=](const KernelTable& k, auto& p, auto& i) {
+           k.attention_bwd(p[0], p[1], p[2], p[3], p[4], i[0], B, T, C, H, 0.1f, 3, 0, false);
+         },
+         [=](const KernelTableBf16& k, auto& p, auto& i) {
+           k.attention_bwd(B16(p, 0), B16(p, 1), B16(p, 2), B16(p, 3), F(p, 4), i[0], B, T, C, H, 0.1f, 3, 0, false);
+         }});
 }
 
 TEST_CASE("cuda op (native, full shapes): layernorm, GELU, embedding, cross-entropy over a 30522 vocabulary") {
