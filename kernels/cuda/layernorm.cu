@@ -6,6 +6,8 @@
 // receive ds (each written or added by its flag). dgamma += sum_n dy * xhat and
 // dbeta += sum_n dy are column sums (colsum.cuh: deterministic, no atomics). Templated on the
 // storage type of the activations (float or bf16_t); gamma, beta and the statistics are fp32.
+#include <type_traits>
+
 #include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/colsum.cuh"
 #include "kernels/cuda/cuda_ops.h"
@@ -25,7 +27,7 @@ __global__ void layernorm_fwd_k(T* y, T* s, float* mean, float* rstd, const T* a
     float v = r ? ld(a, o + c) + ld(r, o + c) : ld(a, o + c);
     if (r) {
       st(s, o + c, v);
-      v = ld(s, o + c);  // normalise the sum as saved (rounded, in bf16), so backward matches
+      if constexpr (!std::is_same_v<T, float>) v = ld(s, o + c);  // normalise the bf16-rounded sum, as saved
     }
     xs[c] = v;
     part += v;

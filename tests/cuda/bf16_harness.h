@@ -52,17 +52,9 @@ inline Outs run16(Case16 c) {
     if (b.bf16) b.v = round_bf16(b.v);
   Outs r;
   // reference, fp32 on the host
-  std::vector<test::Guarded> hf;
-  std::vector<float*> hp;
-  for (auto& b : c.f) {
-    hf.emplace_back(b.v.size());
-    if (!b.v.empty()) std::memcpy(hf.back().data(), b.v.data(), b.v.size() * sizeof(float));
-  }
-  for (auto& g : hf) hp.push_back(g.size() ? g.data() : nullptr);
-  std::vector<const int32_t*> hi;
-  for (auto& v : c.i) hi.push_back(v.empty() ? nullptr : v.data());
-  c.ref(kRefKernels, hp, hi);
-  for (auto& g : hf) r.ref.emplace_back(g.data(), g.data() + g.size());
+  std::vector<std::vector<float>> fv;
+  for (auto& b : c.f) fv.push_back(b.v);
+  r.ref = run_reference(fv, c.i, c.ref);
 
   // device: bf16 or fp32 buffers, kGuard sentinel elements on both sides
   std::vector<void*> base, dp;

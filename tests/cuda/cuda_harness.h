@@ -92,23 +92,32 @@ struct DeviceInts {
   DeviceInts& operator=(const DeviceInts&) = delete;
 };
 
-inline Outs run_case(const Case& c) {
-  INFO("case ", c.name);
-  REQUIRE_MESSAGE(device_usable(), "no usable CUDA device (the native suite needs a GPU; make test-kernels runs the emulated one)");
-  REQUIRE(c.tol.size() == c.f.size());
-  Outs r;
-  // reference, on the host
+// One call of kernels/ref on host copies of the float buffers f (sentinel-guarded; an empty
+// buffer is a null pointer) and the int buffers i; returns the float buffers afterwards.
+template <class Call>
+std::vector<std::vector<float>> run_reference(const std::vector<std::vector<float>>& f,
+                                              const std::vector<std::vector<int32_t>>& i, const Call& call) {
   std::vector<test::Guarded> hf;
   std::vector<float*> hp;
-  for (auto& v : c.f) {
+  for (auto& v : f) {
     hf.emplace_back(v.size());
     if (!v.empty()) std::memcpy(hf.back().data(), v.data(), v.size() * sizeof(float));  // null buffers stay empty
   }
   for (auto& g : hf) hp.push_back(g.size() ? g.data() : nullptr);
   std::vector<const int32_t*> hi;
-  for (auto& v : c.i) hi.push_back(v.empty() ? nullptr : v.data());
-  c.call(kRefKernels, hp, hi);
-  for (auto& g : hf) r.ref.emplace_back(g.data(), g.data() + g.size());
+  for (auto& v : i) hi.push_back(v.empty() ? nullptr : v.data());
+  call(kRefKernels, hp, hi);
+  std::vector<std::vector<float>> out;
+  for (auto& g : hf) out.emplace_back(g.data(), g.data() + g.size());
+  return out;
+}
+
+inline Outs run_case(const Case& c) {
+  INFO("case ", c.name);
+  REQUIRE_MESSAGE(device_usable(), "no usable CUDA device (the native suite needs a GPU; make test-kernels runs the emulated one)");
+  REQUIRE(c.tol.size() == c.f.size());
+  Outs r;
+  r.ref = run_reference(c.f, c.i, c.call);
 
   // CUDA, on the device, every buffer with sentinels on both sides
   std::vector<float*> dbase, dp;
