@@ -113,8 +113,27 @@ $(BUILD)/obj/tests/doctest_main.o: tests/doctest_main.cc | setup
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
+# build/metarec has the CPU backend only, so it runs on any machine; build/metarec-cuda and
+# build/metarec-emu (below) add the CUDA backend (engine/backend.h).
 $(BIN): $(CLI_OBJS) $(ALL_LIBS)
 	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+
+# The metarec CLI with the CUDA backend (engine/backend.h: --device cuda on embed and train's
+# item embeddings). build/metarec-cuda: the nvcc-compiled kernels and cudart/cuBLASLt (needs a
+# GPU to run, `make metarec-cuda`); build/metarec-emu: the same program under the SIMT emulator,
+# which tests/cuda/cli_cuda_test.cpp runs (so `make test` builds it). Rules for kernels/cuda/cuda.mk.
+$(BUILD)/obj/tools/backend/cuda_emu.o: tools/backend/cuda.cpp | setup
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -DMR_BACKEND_EMULATED -c $< -o $@
+$(BUILD)/metarec-cuda: $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda.o $(CUDA_NV_OBJS) $(ALL_LIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda.o $(CUDA_NV_OBJS) -Wl,--start-group $(ALL_LIBS) \
+	  -Wl,--end-group -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart $(LDLIBS)
+$(BUILD)/metarec-emu: $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda_emu.o $(BUILD)/lib/libmr_cuda_emu.a $(BUILD)/lib/libmr_emu.a $(ALL_LIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda_emu.o -Wl,--start-group $(BUILD)/lib/libmr_cuda_emu.a \
+	  $(BUILD)/lib/libmr_emu.a $(ALL_LIBS) -Wl,--end-group -lboost_context $(LDLIBS)
+ALL_OBJS += $(BUILD)/obj/tools/backend/cuda.o $(BUILD)/obj/tools/backend/cuda_emu.o
+.PHONY: metarec-cuda
+metarec-cuda: $(BUILD)/metarec-cuda
 
 tests: $(TEST_BINS)
 

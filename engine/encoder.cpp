@@ -12,12 +12,14 @@
 
 namespace mr {
 
-TextEncoder::TextEncoder(const std::string& dir) {
+TextEncoder::TextEncoder(const std::string& dir, const Backend& be) : be_(be) {
+  MR_CHECK(be.dev == Device::CPU || cuda_available(), "TextEncoder on {}: init_backend was not called", be.str());
+  MR_CHECK(be.dev != Device::CPU || be.precision == "fp32", "the CPU backend computes in fp32 only, got {}", be.str());
   verify_model_dir(dir);
   cfg_ = BertConfig::from_json_file((std::filesystem::path(dir) / "config.json").string());
   SafeTensors st(hf_weights_file(dir));
   model_ = std::make_unique<BertModel>(cfg_, ps_, "", hf_has_pooler(st));
-  ps_.finalize();
+  ps_.finalize(be.dev);
   load_hf_bert(st, *model_, ps_);
   tok_ = tok::Tokenizer::from_dir(dir);
   // tokenizer.json may ask for fixed padding (all-MiniLM-L6-v2 pads to 128): batches are
@@ -34,6 +36,21 @@ struct Batch {
   HostTensor ids, types, mask;
   int B = 0, T = 0;
 };
+
+// A host tensor's copy in the tape's arena (on the tape's device); the host tensor itself on the CPU.
+Tensor on_device(Tape& t, HostTensor& h) {
+  if (t.arena().device() == Device::CPU) return *h;
+  Tensor d = t.arena().alloc(h->shape, h->dtype);
+  copy(d, *h);
+  return d;
+}
+
+// An f32 activation's values, on the host.
+std::vector<float> to_host(const Tensor& v) {
+  HostTensor h(v.shape, v.dtype);
+  copy(*h, v);
+  return std::vector<float>(h->f32(), h->f32() + h->numel());
+}
 
 Batch make_batch(const tok::Tokenizer& tk, const std::vector<const std::string*>& texts, int max_len) {
   std::vector<tok::Encoding> enc(texts.size());
@@ -56,6 +73,12 @@ Batch make_batch(const tok::Tokenizer& tk, const std::vector<const std::string*>
 
 }  // namespace
 
+void TextEncoder::inference_tape(Tape& t) {
+  t.set_training(false);
+  t.set_act_dtype(be_.act_dtype());
+  t.set_bf16_weights(&w16_);
+}
+
 std::vector<float> TextEncoder::embed(const std::vector<std::string>& texts, const EmbedOptions& opt,
                                       const std::function<void(size_t)>& progress) {
   const std::string pool = opt.pool.empty() ? pool_ : opt.pool;
@@ -70,20 +93,22 @@ std::vector<float> TextEncoder::embed(const std::vector<std::string>& texts, con
   std::vector<size_t> order(texts.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return texts[a].size() < texts[b].size(); });
-  Arena arena;
+  Arena arena(be_.dev);
   size_t done = 0;
   for (size_t s = 0; s < order.size(); s += size_t(opt.batch)) {
     std::vector<const std::string*> bt;
     for (size_t k = s; k < std::min(order.size(), s + size_t(opt.batch)); ++k) bt.push_back(&texts[order[k]]);
     Batch b = make_batch(tok_, bt, opt.max_len);
     Tape t(arena);
-    t.set_training(false);
+    inference_tape(t);
     NoGrad ng(t);
-    auto o = model_->forward(t, *b.ids, *b.types, *b.mask);
-    Var* pooled = pool == "mean" ? ops::mean_pool(t, o.hidden, *b.mask, b.B, b.T) : ops::cls_pool(t, o.hidden, b.B, b.T);
+    const Tensor mask = on_device(t, b.mask);
+    auto o = model_->forward(t, on_device(t, b.ids), on_device(t, b.types), mask);
+    Var* pooled = pool == "mean" ? ops::mean_pool(t, o.hidden, mask, b.B, b.T) : ops::cls_pool(t, o.hidden, b.B, b.T);
+    const std::vector<float> rows = to_host(pooled->v);
     for (int i = 0; i < b.B; ++i) {
       float* dst = out.data() + order[s + size_t(i)] * size_t(C);
-      const float* src = pooled->v.f32() + size_t(i) * C;
+      const float* src = rows.data() + size_t(i) * C;
       double n2 = 0;
       for (int c = 0; c < C; ++c) n2 += double(src[c]) * src[c];
       // sentence-transformers' Normalize: x / max(||x||, 1e-12)
@@ -91,6 +116,7 @@ std::vector<float> TextEncoder::embed(const std::vector<std::string>& texts, con
       for (int c = 0; c < C; ++c) dst[c] = src[c] * sc;
     }
     t.reset();
+    high_water_ = arena.high_water();
     done += size_t(b.B);
     if (progress) progress(done);
   }
@@ -102,17 +128,19 @@ std::vector<std::vector<float>> TextEncoder::hidden_states(const std::vector<std
   std::vector<const std::string*> bt;
   for (auto& s : texts) bt.push_back(&s);
   Batch b = make_batch(tok_, bt, max_len);
-  Arena arena;
+  Arena arena(be_.dev);
   Tape t(arena);
-  t.set_training(false);
+  inference_tape(t);
   NoGrad ng(t);
-  auto o = model_->forward(t, *b.ids, *b.types, *b.mask);
+  auto o = model_->forward(t, on_device(t, b.ids), on_device(t, b.types), on_device(t, b.mask));
+  const std::vector<float> hidden = to_host(o.hidden->v);
+  high_water_ = arena.high_water();
   const int C = cfg_.hidden_size;
   std::vector<std::vector<float>> out(texts.size());
   for (int i = 0; i < b.B; ++i) {
     int len = 0;
     for (int k = 0; k < b.T; ++k) len += b.mask->i32()[i * b.T + k];
-    const float* src = o.hidden->v.f32() + size_t(i) * b.T * C;
+    const float* src = hidden.data() + size_t(i) * b.T * C;
     out[size_t(i)].assign(src, src + size_t(len) * C);
   }
   return out;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend.h"
 #include "engine/bert.h"
 #include "tokenizer/tokenizer.h"
 
@@ -20,7 +21,10 @@ struct EmbedOptions {
 
 class TextEncoder {
  public:
-  explicit TextEncoder(const std::string& dir);
+  // be: where the encoder runs (parameters, activations) and in which precision; a CUDA
+  // backend must have been made ready with init_backend(be) first. Results come back to the
+  // host either way.
+  explicit TextEncoder(const std::string& dir, const Backend& be = {});
 
   // (texts.size(), hidden) row-major embeddings, rows in input order. Texts are batched by
   // length to waste little on padding; progress(done) is called after every batch.
@@ -35,14 +39,24 @@ class TextEncoder {
   BertModel& model() { return *model_; }
   const std::string& default_pool() const { return pool_; }
   bool default_normalize() const { return normalize_; }
+  const Backend& backend() const { return be_; }
+  // Activation memory the last embed() or hidden_states() needed at its largest batch (the
+  // arena's high water, on the backend's device): what to watch when raising the batch size.
+  size_t arena_high_water() const { return high_water_; }
+  // Bytes of the bf16 weight copies (bf16 precision; 0 otherwise), beside the fp32 weights.
+  size_t bf16_weight_bytes() const { return w16_.bytes(); }
 
  private:
+  void inference_tape(Tape& t);  // dropout off, the backend's activation type, the weight cache
+  Backend be_;
   BertConfig cfg_;
   tok::Tokenizer tok_;
   ParamStore ps_;
   std::unique_ptr<BertModel> model_;
   std::string pool_ = "mean";
   bool normalize_ = false;
+  size_t high_water_ = 0;
+  Bf16WeightCache w16_;  // bf16 precision: the weights rounded once (they never change here)
 };
 
 }  // namespace mr

@@ -30,9 +30,11 @@ bool is_bf16(const Var* v) { return v->v.dtype == DType::BF16; }
 bf16_t* G16(Tape& t, Var* v, bool* acc) { return t.grad_for_bf16(v, acc); }
 const bf16_t* P16(const Tensor& x) { return x.defined() ? x.u16() : nullptr; }
 // A bf16 copy of an f32 tensor (a linear layer's weight or bias), in the arena: made at every
-// use, as torch.autocast casts, so it always reflects the current master weights.
+// use, as torch.autocast casts, so it always reflects the current master weights. Weights that
+// need no gradient come from the tape's constant-weight cache when it has one.
 Tensor bf16_copy(Tape& t, const Var* v) {
   if (!v) return Tensor{};
+  if (t.bf16_weights() && (!t.grad_enabled() || !v->requires_grad)) return t.bf16_weights()->get(t, v->v);
   Tensor c = t.arena().alloc(v->v.shape, DType::BF16);
   t.k16().to_bf16(c.u16(), v->v.f32(), c.numel(), false);
   return c;

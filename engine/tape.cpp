@@ -118,4 +118,16 @@ void Tape::reset() {
   arena_.reset();
 }
 
+Tensor Bf16WeightCache::get(Tape& t, const Tensor& w) {
+  MR_CHECK(w.dtype == DType::F32, "bf16 weight cache: {} is not f32", w.str());
+  Entry& e = map_[w.data][w.numel()];
+  if (!e.t.defined()) {
+    e.buf = Buffer(size_t(w.numel()) * 2, w.device);
+    e.t = e.buf.as(w.shape, DType::BF16);
+    t.k16().to_bf16(e.t.u16(), w.f32(), w.numel(), false);
+    bytes_ += e.buf.size();
+  }
+  return e.t;
+}
+
 }  // namespace mr

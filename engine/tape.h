@@ -41,6 +41,28 @@ struct Record {
 const KernelTable& kernels_for(Device d);
 void register_cuda_kernels(const KernelTable* kt);
 
+class Tape;
+
+// bf16 copies of f32 weights that stay constant while the cache lives (a frozen encoder's, for
+// inference): each is rounded once, on first use, into memory of its own on the weights'
+// device. A tape without one rounds its weights into the arena at every linear call instead, so
+// training always reads the current master weights. Tape::set_bf16_weights attaches a cache;
+// only weights that need no gradient (frozen, or under NoGrad) are taken from it.
+class Bf16WeightCache {
+ public:
+  Tensor get(Tape& t, const Tensor& w);  // the bf16 copy of w (keyed by its data and size)
+  size_t bytes() const { return bytes_; }
+  size_t size() const { return map_.size(); }
+
+ private:
+  struct Entry {
+    Buffer buf;
+    Tensor t;
+  };
+  std::unordered_map<const void*, std::unordered_map<int64_t, Entry>> map_;
+  size_t bytes_ = 0;
+};
+
 class Tape {
  public:
   explicit Tape(Arena& arena, uint64_t seed = 0);
@@ -58,6 +80,10 @@ class Tape {
   void set_act_dtype(DType dt);
   DType act_dtype() const { return act_dtype_; }
   const KernelTableBf16& k16() const;  // the bf16 table (throws when the backend has none)
+  // Constant weights' bf16 copies for this tape's bf16 linear layers (null: none, the default);
+  // the cache outlives the tape.
+  void set_bf16_weights(Bf16WeightCache* c) { bf16_weights_ = c; }
+  Bf16WeightCache* bf16_weights() const { return bf16_weights_; }
 
   bool grad_enabled() const { return grad_enabled_; }
   void set_grad_enabled(bool on) { grad_enabled_ = on; }
@@ -101,6 +127,7 @@ class Tape {
   std::unordered_map<const Param*, Var*> param_vars_;
   bool grad_enabled_ = true, training_ = true;
   DType act_dtype_ = DType::F32;
+  Bf16WeightCache* bf16_weights_ = nullptr;
   uint64_t seed_ = 0, rng_offset_ = 0;
 };
 

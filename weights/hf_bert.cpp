@@ -75,7 +75,13 @@ HfLoadReport load_hf_bert(const SafeTensors& st, const BertModel& model, ParamSt
       for (size_t i = 0; i < t.shape.size(); ++i) got += (i ? "," : "") + std::to_string(t.shape[i]);
       FAIL_INPUT(st.path(), "tensor '" + fname + "'", "has shape {}, the config needs {}", got + "]", want.str());
     }
-    st.read_into(fname, p.w);
+    if (p.w.device == Device::CPU) {
+      st.read_into(fname, p.w);
+    } else {  // parameters on a device: through a host copy
+      HostTensor h(p.w.shape, p.w.dtype);
+      st.read_into(fname, *h);
+      copy(p.w, *h);
+    }
     used.insert(fname);
   }
   for (const std::string& n : st.names()) {

@@ -16,6 +16,9 @@ Config::Config() {
       // text encoder (frozen; its pooled item embeddings are computed once and cached)
       {"encoder.model", "models/all-MiniLM-L6-v2"}, {"encoder.pool", "mean"}, {"encoder.max_len", 32},
       {"encoder.batch", 64}, {"encoder.cache", "build/cache"}, {"encoder.embeddings", ""},
+      // where the item embeddings are computed: device cpu | cuda (build/metarec-cuda),
+      // precision fp32 | bf16 | tf32 (the last two on cuda only)
+      {"encoder.device", "cpu"}, {"encoder.precision", "fp32"},
       // the top train_layers layers train (0: all frozen, the pooled embeddings are cached); the
       // frozen bottom's hidden states are then cached instead
       {"encoder.train_layers", 0},

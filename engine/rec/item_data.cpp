@@ -15,6 +15,11 @@ namespace mr::rec {
 
 ItemBertSpec item_bert_spec(const Config& c, const data::Dataset& ds) {
   const std::string model = c.str("encoder.model");
+  if (c.str("encoder.device") != "cpu" || c.str("encoder.precision") != "fp32")
+    throw Error(fmt::format("encoder.device = {}, encoder.precision = {}: only the frozen item embeddings "
+                            "(encoder.train_layers = 0) are computed on another backend; with trainable layers the "
+                            "item tower runs on the CPU in fp32",
+                            c.str("encoder.device"), c.str("encoder.precision")));
   const std::vector<std::string> texts = item_texts(ds);
   TextEncoder enc(model);
   ItemBertSpec s;

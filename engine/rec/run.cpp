@@ -165,6 +165,8 @@ uint64_t item_text_key(const Config& c, const std::vector<std::string>& texts) {
   const std::string model = c.str("encoder.model");
   uint64_t h = data::fnv1a64(model.data(), model.size());
   std::string key = fmt::format("{}|{}|{}", c.str("encoder.pool"), c.integer("encoder.max_len"), texts.size());
+  // reduced precision gives other embeddings; fp32 on either device keys as before
+  if (c.str("encoder.precision") != "fp32") key += "|" + c.str("encoder.precision");
   h = data::fnv1a64(key.data(), key.size(), h);
   for (auto& t : texts) h = data::fnv1a64(t.data(), t.size() + 1, h);
   // the model's weights: size and modification time of its safetensors
@@ -177,6 +179,8 @@ uint64_t item_text_key(const Config& c, const std::vector<std::string>& texts) {
 }
 
 std::vector<float> item_embeddings(const Config& c, const data::Dataset& ds, int64_t* D) {
+  // checked even when the embeddings come from a file or the cache, so a typo fails every time
+  const Backend be = parse_backend(c.str("encoder.device"), c.str("encoder.precision"), "encoder.device/encoder.precision");
   if (const std::string pre = c.str("encoder.embeddings"); !pre.empty()) {  // e.g. `metarec embed` output
     int64_t rows = 0;
     auto v = read_npy_f32(pre, &rows, D);
@@ -196,13 +200,14 @@ std::vector<float> item_embeddings(const Config& c, const data::Dataset& ds, int
     std::fprintf(stderr, "item embeddings: %s (cached)\n", file.c_str());
     return v;
   }
-  TextEncoder enc(model);
+  init_backend(be);
+  TextEncoder enc(model, be);
   EmbedOptions eo;
   eo.pool = c.str("encoder.pool");
   eo.normalize = 1;
   eo.max_len = int(c.integer("encoder.max_len"));
   eo.batch = int(c.integer("encoder.batch"));
-  Progress bar("embed items", int64_t(texts.size()), "items");
+  Progress bar(be.dev == Device::CPU ? "embed items" : "embed items (" + be.str() + ")", int64_t(texts.size()), "items");
   auto v = enc.embed(texts, eo, [&](size_t d) { bar.update(int64_t(d)); });
   bar.finish();
   *D = enc.config().hidden_size;

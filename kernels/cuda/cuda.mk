@@ -3,7 +3,7 @@
 # (docs/emulator.md) for the kernel regression suite tests/cuda/, run by `make test-kernels`
 # (and by `make test`, which runs every suite).
 CUDA_EMU_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/emu/%.o)
-cuda_LIBS := cuda_emu emu core
+cuda_LIBS := cuda_emu emu tokenizer core
 # the whole emulated suite also runs under ASan + UBSan in `make test-asan` (65 s on 2 cores)
 ASAN_SUITES += cuda
 $(BUILD)/lib/libmr_cuda_emu.a: $(CUDA_EMU_OBJS)
@@ -24,10 +24,10 @@ CUDA_GPU_TOBJS := $(patsubst %.cpp,$(BUILD)/cuda-gpu/%.o,$(wildcard tests/cuda/*
 $(BUILD)/cuda-gpu/%.o: %.cpp | setup
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
-$(BUILD)/tests/cuda_gpu_tests: $(CUDA_GPU_TOBJS) $(CUDA_NV_OBJS) $(BUILD)/obj/tests/doctest_main.o $(BUILD)/lib/libmr_core.a
+$(BUILD)/tests/cuda_gpu_tests: $(CUDA_GPU_TOBJS) $(CUDA_NV_OBJS) $(BUILD)/obj/tests/doctest_main.o $(BUILD)/lib/libmr_tokenizer.a $(BUILD)/lib/libmr_core.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -o $@ $(CUDA_GPU_TOBJS) $(CUDA_NV_OBJS) $(BUILD)/obj/tests/doctest_main.o \
-	  $(BUILD)/lib/libmr_core.a -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart $(LDLIBS)
+	  -Wl,--start-group $(BUILD)/lib/libmr_tokenizer.a $(BUILD)/lib/libmr_core.a -Wl,--end-group -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart $(LDLIBS)
 -include $(CUDA_GPU_TOBJS:.o=.d)
 .PHONY: test-kernels-gpu
 test-kernels-gpu: $(BUILD)/tests/cuda_gpu_tests
@@ -70,3 +70,10 @@ $(BUILD)/bench/cuda_bench_emu: $(BUILD)/obj/bench/cuda_bench_emu.o $(BUILD)/lib/
 bench-gpu-bins: $(BUILD)/bench/cuda_bench $(BUILD)/tests/cuda_gpu_tests
 $(BUILD)/tests/cuda_tests: | $(BUILD)/bench/cuda_bench_emu
 $(BUILD)/obj/tests/cuda/bench_smoke_test.o: CXXFLAGS += -DMR_CUDA_BENCH='"$(BUILD)/bench/cuda_bench_emu"'
+
+# build/metarec-cuda and build/metarec-emu, the CLI with the CUDA backend: rules in the Makefile
+# (they need CLI_OBJS and ALL_LIBS, defined after the fragments).
+ifneq ($(ASAN),1)
+$(BUILD)/tests/cuda_tests: | $(BUILD)/metarec-emu $(BIN)
+$(BUILD)/obj/tests/cuda/cli_cuda_test.o: CXXFLAGS += -DMR_METAREC_EMU='"$(BUILD)/metarec-emu"' -DMR_METAREC='"$(BIN)"'
+endif

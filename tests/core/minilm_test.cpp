@@ -15,19 +15,18 @@
 #include "engine/optim.h"
 #include "weights/model_dir.h"
 #include "weights/npy.h"
+#include "tests/core/minilm.h"
 #include "weights/safetensors.h"
 
 using namespace mr;
 namespace fs = std::filesystem;
 
 namespace {
-const std::string kModel = "models/all-MiniLM-L6-v2";
-const std::string kGolden = "tests/data/minilm/golden.safetensors";
-bool have() { return fs::exists(kModel + "/model.safetensors") && fs::exists(kGolden); }
+const std::string& kModel = test::kMinilm;
+const std::string& kGolden = test::kMinilmGolden;
+bool have() { return test::have_minilm(); }
 
-std::vector<std::string> golden_texts(const SafeTensors& g) {
-  return nlohmann::json::parse(g.metadata().at("texts")).get<std::vector<std::string>>();
-}
+std::vector<std::string> golden_texts(const SafeTensors& g) { return test::minilm_texts(g); }
 
 double max_abs(const float* a, const float* b, size_t n) {
   double m = 0;

@@ -1,5 +1,6 @@
 // metarec embed --model DIR --in texts.txt --out emb.npy [--pool mean|cls] [--normalize]
-//               [--max-len N] [--batch N]
+//               [--max-len N] [--batch N] [--device cpu|cuda] [--precision fp32|bf16|tf32]
+// --device cuda needs build/metarec-cuda (engine/backend.h).
 #include <omp.h>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +20,7 @@ int run(int argc, char** argv) {
   bool normalize = false, no_normalize = false;
   mr::EmbedOptions opt;
   int threads = 0;
+  std::string device = "cpu", precision = "fp32";
   app.add_option("--model", model, "metarec or HuggingFace model folder")->required()->check(CLI::ExistingDirectory);
   app.add_option("--in", in, "text file, one text per line")->required()->check(CLI::ExistingFile);
   app.add_option("--out", out, "output .npy")->required();
@@ -28,7 +30,12 @@ int run(int argc, char** argv) {
   app.add_option("--max-len", opt.max_len, "tokens per text, [CLS]/[SEP] included")->capture_default_str();
   app.add_option("--batch", opt.batch, "texts per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "threads (0: all cores)");
+  app.add_option("--device", device, "cpu, or cuda (build/metarec-cuda)")->capture_default_str();
+  app.add_option("--precision", precision, "fp32; on cuda also bf16 (bf16 activations and tensor-core products) or tf32")
+      ->capture_default_str();
   app.parse(argc, argv);
+  const mr::Backend be = mr::parse_backend(device, precision, "--device/--precision");
+  mr::init_backend(be);  // before reading the texts: a missing backend fails at once
   if (threads > 0) omp_set_num_threads(threads);
   opt.pool = pool;
   opt.normalize = normalize ? 1 : no_normalize ? 0 : -1;
@@ -41,12 +48,14 @@ int run(int argc, char** argv) {
     texts.push_back(line);
   }
   if (f.bad()) FAIL_INPUT(in, fmt::format("line {}", texts.size() + 1), "read error");
-  mr::TextEncoder enc(model);
-  mr::Progress bar("embed", int64_t(texts.size()), "texts");
+  mr::TextEncoder enc(model, be);
+  mr::Progress bar(be.dev == mr::Device::CPU ? "embed" : "embed (" + be.str() + ")", int64_t(texts.size()), "texts");
   std::vector<float> e = enc.embed(texts, opt, [&](size_t done) { bar.update(int64_t(done)); });
   bar.finish();
   mr::write_npy_f32(out, e.data(), int64_t(texts.size()), enc.config().hidden_size);
-  std::fprintf(stderr, "wrote %s: %zu x %d float32\n", out.c_str(), texts.size(), enc.config().hidden_size);
+  std::fprintf(stderr, "wrote %s: %zu x %d float32 (%s; activations at most %.1f MiB per batch of %d)\n", out.c_str(),
+               texts.size(), enc.config().hidden_size, be.str().c_str(), double(enc.arena_high_water()) / (1 << 20),
+               opt.batch);
   return 0;
 }
 
