@@ -49,6 +49,13 @@ Tensor Arena::zeros(Shape s, DType t) {
   return x;
 }
 
+Tensor Arena::copy_of(const Tensor& src) {
+  if (src.device == dev_) return src;
+  Tensor x = alloc(src.shape, src.dtype);
+  copy(x, src);
+  return x;
+}
+
 void Arena::reset() {
   if (chunks_.size() > 1 && cur_ > 0) {
     size_t total = std::max(capacity(), align64(high_));

@@ -14,6 +14,9 @@ class Arena {
   // bytes in DEBUG builds so a read-before-write shows up).
   Tensor alloc(Shape s, DType t = DType::F32);
   Tensor zeros(Shape s, DType t = DType::F32);
+  // A copy of src (on any device) in this arena, on the arena's device; src itself when it is
+  // already there (e.g. host inputs of a CPU tape).
+  Tensor copy_of(const Tensor& src);
   // Rewinds. If the last step spilled into extra chunks, they are merged into one chunk big
   // enough for the whole step, so the next step uses a single chunk.
   void reset();

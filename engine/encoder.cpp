@@ -37,21 +37,6 @@ struct Batch {
   int B = 0, T = 0;
 };
 
-// A host tensor's copy in the tape's arena (on the tape's device); the host tensor itself on the CPU.
-Tensor on_device(Tape& t, HostTensor& h) {
-  if (t.arena().device() == Device::CPU) return *h;
-  Tensor d = t.arena().alloc(h->shape, h->dtype);
-  copy(d, *h);
-  return d;
-}
-
-// An f32 activation's values, on the host.
-std::vector<float> to_host(const Tensor& v) {
-  HostTensor h(v.shape, v.dtype);
-  copy(*h, v);
-  return std::vector<float>(h->f32(), h->f32() + h->numel());
-}
-
 Batch make_batch(const tok::Tokenizer& tk, const std::vector<const std::string*>& texts, int max_len) {
   std::vector<tok::Encoding> enc(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) enc[i] = tk.encode(*texts[i]);
@@ -102,13 +87,13 @@ std::vector<float> TextEncoder::embed(const std::vector<std::string>& texts, con
     Tape t(arena);
     inference_tape(t);
     NoGrad ng(t);
-    const Tensor mask = on_device(t, b.mask);
-    auto o = model_->forward(t, on_device(t, b.ids), on_device(t, b.types), mask);
+    const Tensor mask = arena.copy_of(*b.mask);
+    auto o = model_->forward(t, arena.copy_of(*b.ids), arena.copy_of(*b.types), mask);
     Var* pooled = pool == "mean" ? ops::mean_pool(t, o.hidden, mask, b.B, b.T) : ops::cls_pool(t, o.hidden, b.B, b.T);
-    const std::vector<float> rows = to_host(pooled->v);
+    const HostTensor rows = host_copy(pooled->v);
     for (int i = 0; i < b.B; ++i) {
       float* dst = out.data() + order[s + size_t(i)] * size_t(C);
-      const float* src = rows.data() + size_t(i) * C;
+      const float* src = rows->f32() + size_t(i) * C;
       double n2 = 0;
       for (int c = 0; c < C; ++c) n2 += double(src[c]) * src[c];
       // sentence-transformers' Normalize: x / max(||x||, 1e-12)
@@ -132,15 +117,15 @@ std::vector<std::vector<float>> TextEncoder::hidden_states(const std::vector<std
   Tape t(arena);
   inference_tape(t);
   NoGrad ng(t);
-  auto o = model_->forward(t, on_device(t, b.ids), on_device(t, b.types), on_device(t, b.mask));
-  const std::vector<float> hidden = to_host(o.hidden->v);
+  auto o = model_->forward(t, arena.copy_of(*b.ids), arena.copy_of(*b.types), arena.copy_of(*b.mask));
+  const HostTensor hidden = host_copy(o.hidden->v);
   high_water_ = arena.high_water();
   const int C = cfg_.hidden_size;
   std::vector<std::vector<float>> out(texts.size());
   for (int i = 0; i < b.B; ++i) {
     int len = 0;
     for (int k = 0; k < b.T; ++k) len += b.mask->i32()[i * b.T + k];
-    const float* src = hidden.data() + size_t(i) * b.T * C;
+    const float* src = hidden->f32() + size_t(i) * b.T * C;
     out[size_t(i)].assign(src, src + size_t(len) * C);
   }
   return out;

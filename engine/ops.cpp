@@ -61,6 +61,8 @@ static void embedding_bwd(Tape& t, Record& r) {
 
 Var* embedding(Tape& t, const Tensor& ids, const Tensor& types, Var* wte, Var* wpe, Var* wtt) {
   MR_PROFILE("embedding", prof::kForward);
+  t.check_device(ids, "embedding: ids");
+  t.check_device(types, "embedding: token types");
   MR_CHECK(ids.ndim() == 2, "ids must be (B, T), got {}", ids.str());
   const int B = int(ids.size(0)), T = int(ids.size(1)), C = int(wte->v.size(1));
   MR_CHECK(T <= wpe->v.size(0), "sequence length {} exceeds max_position_embeddings {}", T, wpe->v.size(0));
@@ -250,6 +252,7 @@ static void attention_bwd(Tape& t, Record& r) {
 
 Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, float p_drop) {
   MR_PROFILE("attention", prof::kForward);
+  t.check_device(mask, "attention: mask");
   const int C3 = int(qkv->v.size(-1)), C = C3 / 3;
   MR_CHECK(C3 % 3 == 0 && C % heads == 0, "attention: {} columns for {} heads", C3, heads);
   MR_CHECK(rows_of(qkv->v) == B * T, "attention: {} rows for B={} T={}", rows_of(qkv->v), B, T);
@@ -357,6 +360,7 @@ static void mean_pool_bwd(Tape& t, Record& r) {
 
 Var* mean_pool(Tape& t, Var* h, const Tensor& mask, int B, int T) {
   MR_PROFILE("mean_pool", prof::kForward);
+  t.check_device(mask, "mean_pool: mask");
   const int C = int(h->v.size(-1));
   MR_CHECK(rows_of(h->v) == B * T, "mean_pool: {} rows for B={} T={}", rows_of(h->v), B, T);
   Var* out = out_var(t, Shape{B, C}, {h});
@@ -408,6 +412,7 @@ static void xent_bwd(Tape& t, Record& r) {
 
 Var* cross_entropy(Tape& t, Var* logits, const Tensor& targets) {
   MR_PROFILE("cross_entropy", prof::kForward);
+  t.check_device(targets, "cross_entropy: targets");
   const int V = int(logits->v.size(-1)), N = rows_of(logits->v);
   MR_CHECK(targets.numel() == N, "cross_entropy: {} targets for {} rows", targets.numel(), N);
   Var* out = out_var(t, Shape{1}, {logits});
@@ -438,6 +443,7 @@ static void pointwise_loss_bwd(Tape& t, Record& r) {
 template <bool kBce>
 static Var* pointwise_loss(Tape& t, Var* x, const Tensor& y) {
   MR_PROFILE("pointwise_loss", prof::kForward);
+  t.check_device(y, kBce ? "bce: targets" : "mse: targets");
   MR_CHECK(x->v.numel() == y.numel(), "{}: prediction {} vs target {}", kBce ? "bce" : "mse", x->v.str(), y.str());
   Var* out = out_var(t, Shape{1}, {x});
   if (kBce) t.k().bce_fwd(out->v.f32(), x->v.f32(), y.f32(), x->v.numel());

@@ -22,7 +22,16 @@ uint64_t Tape::take_counters(uint64_t n) {
   return off;
 }
 
+void Tape::check_device(const Tensor& x, const char* what) const {
+  // Under the SIMT emulator device memory is host memory, so a tensor left on the wrong device
+  // would run there and fail only on a GPU: refuse it on every backend.
+  if (x.defined() && x.device != arena_.device())
+    throw Error(fmt::format("{} {} is on {}, but this tape computes on {}", what, x.str(), device_name(x.device),
+                            device_name(arena_.device())));
+}
+
 Var* Tape::input(Tensor t, bool requires_grad) {
+  check_device(t, "input");
   vars_.push_back(Var{t, Tensor{}, requires_grad && grad_enabled_, false});
   return &vars_.back();
 }
@@ -40,6 +49,7 @@ Var* Tape::param(Param& p) {
 }
 
 Var* Tape::param_view(Tensor w, Tensor g, bool frozen) {
+  check_device(w, "parameter");
   vars_.push_back(Var{w, g, !frozen, true});
   return &vars_.back();
 }

@@ -102,6 +102,9 @@ class Tape {
   Var* param_view(Tensor w, Tensor g, bool frozen);      // e.g. fused QKV over three params
 
   bool any_requires_grad(std::initializer_list<const Var*> vs) const;
+  // Throws, naming `what`, when x is defined and not on this tape's device (inputs, parameters
+  // and the index/mask/target tensors ops take directly are all checked).
+  void check_device(const Tensor& x, const char* what) const;
   void record(const Record& r) { records_.push_back(r); }
   size_t num_records() const { return records_.size(); }
   const std::vector<Record>& records() const { return records_; }

@@ -224,4 +224,10 @@ void copy(const Tensor& dst, const Tensor& src) {
   else g_cuda.copy(dst.data, dst.device, src.data, src.device, src.nbytes());
 }
 
+HostTensor host_copy(const Tensor& t) {
+  HostTensor h(t.shape, t.dtype);
+  copy(*h, t);
+  return h;
+}
+
 }  // namespace mr

@@ -107,5 +107,6 @@ struct HostTensor {
 
 void fill_zero(const Tensor& t);
 void copy(const Tensor& dst, const Tensor& src);  // same dtype and numel, any devices
+HostTensor host_copy(const Tensor& t);             // t's values (any device) in host memory
 
 }  // namespace mr

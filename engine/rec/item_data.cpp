@@ -8,6 +8,7 @@
 #include "engine/encoder.h"
 #include "engine/rec/run.h"
 #include "weights/hf_bert.h"
+#include "weights/model_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -15,15 +16,12 @@ namespace mr::rec {
 
 ItemBertSpec item_bert_spec(const Config& c, const data::Dataset& ds) {
   const std::string model = c.str("encoder.model");
-  if (c.str("encoder.device") != "cpu" || c.str("encoder.precision") != "fp32")
-    throw Error(fmt::format("encoder.device = {}, encoder.precision = {}: only the frozen item embeddings "
-                            "(encoder.train_layers = 0) are computed on another backend; with trainable layers the "
-                            "item tower runs on the CPU in fp32",
-                            c.str("encoder.device"), c.str("encoder.precision")));
   const std::vector<std::string> texts = item_texts(ds);
-  TextEncoder enc(model);
+  // the frozen bottom runs on encoder.device; the trainable top layers train on the CPU
+  const Backend be = parse_backend(c.str("encoder.device"), c.str("encoder.precision"), "encoder.device/encoder.precision");
+  verify_model_dir(model);
   ItemBertSpec s;
-  s.bert = enc.config();
+  s.bert = BertConfig::from_json_file((fs::path(model) / "config.json").string());
   s.train_layers = int(c.integer("encoder.train_layers"));
   s.pool = c.str("encoder.pool");
   s.weights = hf_weights_file(model);
@@ -43,12 +41,16 @@ ItemBertSpec item_bert_spec(const Config& c, const data::Dataset& ds) {
     s.cache = h;
     return s;
   }
-  std::fprintf(stderr, "item hidden states: embeddings + %d of %d layers over %zu items\n", bottom, n, texts.size());
+  std::fprintf(stderr, "item hidden states: embeddings + %d of %d layers over %zu items (%s)\n", bottom, n, texts.size(),
+               be.str().c_str());
+  init_backend(be);
+  TextEncoder enc(model, be);
   enc.tokenizer().truncation.max_length = size_t(max_len);
   std::vector<tok::Encoding> items;
   items.reserve(texts.size());
   for (auto& t : texts) items.push_back(enc.tokenizer().encode(t));
-  s.cache = std::make_shared<HiddenCache>(bottom_hidden(enc.model(), items, max_len, bottom, int(c.integer("encoder.batch"))));
+  s.cache = std::make_shared<HiddenCache>(
+      bottom_hidden(enc.model(), items, max_len, bottom, int(c.integer("encoder.batch")), be));
   if (!file.empty()) {
     fs::create_directories(cache);
     save_hidden(file, *s.cache);

@@ -15,7 +15,7 @@
 namespace mr::rec {
 
 HiddenCache bottom_hidden(BertModel& bert, const std::vector<tok::Encoding>& items, int max_len, int n_bottom,
-                          int batch) {
+                          int batch, const Backend& be) {
   const BertConfig& bc = bert.config();
   MR_CHECK(n_bottom >= 0 && n_bottom < bc.num_hidden_layers, "frozen bottom of {} layers in a {}-layer model", n_bottom,
            bc.num_hidden_layers);
@@ -30,7 +30,8 @@ HiddenCache bottom_hidden(BertModel& bert, const std::vector<tok::Encoding>& ite
   std::vector<size_t> order(items.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return c.len[a] < c.len[b]; });
-  Arena arena;
+  Arena arena(be.dev);
+  Bf16WeightCache w16;  // bf16 precision: each weight rounded once for the whole pass
   for (size_t s = 0; s < order.size(); s += size_t(batch)) {
     const int B = int(std::min(order.size() - s, size_t(batch)));
     int T = 1;
@@ -47,11 +48,15 @@ HiddenCache bottom_hidden(BertModel& bert, const std::vector<tok::Encoding>& ite
     }
     Tape t(arena);
     t.set_training(false);
+    t.set_act_dtype(be.act_dtype());
+    t.set_bf16_weights(&w16);
     NoGrad ng(t);
-    Var* x = bert.forward_layers(t, bert.embed(t, *ids, *types), *mask, B, T, 0, n_bottom);
+    const Tensor dmask = arena.copy_of(*mask);
+    Var* x = bert.forward_layers(t, bert.embed(t, arena.copy_of(*ids), arena.copy_of(*types)), dmask, B, T, 0, n_bottom);
+    const HostTensor hx = host_copy(x->v);
     for (int i = 0; i < B; ++i) {
       const size_t item = order[s + size_t(i)];
-      std::memcpy(c.h.data() + item * size_t(c.T * c.H), x->v.f32() + size_t(i) * T * c.H,
+      std::memcpy(c.h.data() + item * size_t(c.T * c.H), hx->f32() + size_t(i) * T * c.H,
                   sizeof(float) * size_t(c.len[item] * c.H));
     }
     t.reset();

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend.h"
 #include "engine/bert.h"
 #include "tokenizer/tokenizer.h"
 
@@ -24,9 +25,10 @@ struct HiddenCache {
 };
 
 // Embeddings + layers [0, n_bottom) of `bert` (a full model) over every item's tokens (no
-// dropout, no gradient); `batch` items per forward pass, grouped by length.
+// dropout, no gradient); `batch` items per forward pass, grouped by length. be: the backend
+// bert's parameters live on (its precision for the activations); the states come back to the host.
 HiddenCache bottom_hidden(BertModel& bert, const std::vector<tok::Encoding>& items, int max_len, int n_bottom,
-                          int batch);
+                          int batch, const Backend& be = {});
 void save_hidden(const std::string& file, const HiddenCache& c);  // one .npy (n, 1 + T*H): length, states
 HiddenCache load_hidden(const std::string& file, int64_t T, int64_t H);  // errors name the file
 

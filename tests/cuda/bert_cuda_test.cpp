@@ -33,22 +33,16 @@ namespace {
 using test::TinyBert;
 bool have_fixture() { return test::have_tiny_bert(); }
 
-HostTensor to_host(const Tensor& t) {
-  HostTensor h(t.shape, t.dtype);
-  copy(*h, t);
-  return h;
-}
-
 double rel(const Tensor& a, const Tensor& b) {
   REQUIRE(a.numel() == b.numel());
-  HostTensor ha = to_host(a), hb = to_host(b);
+  HostTensor ha = host_copy(a), hb = host_copy(b);
   return test::rel_l2(ha->f32(), hb->f32(), size_t(a.numel()));
 }
 
 bool is_key_bias(const std::string& n) { return n.find("attention.self.key.bias") != std::string::npos; }
 
 double norm_of(const Tensor& t) {
-  HostTensor h = to_host(t);
+  HostTensor h = host_copy(t);
   return std::sqrt(kCpuKernels.sumsq(h->f32(), h->numel()));
 }
 
@@ -111,7 +105,7 @@ TEST_CASE("cuda bert: 5 AdamW steps with clipping on the device match torch.opti
     const double norm = clip_grad_norm(m.ps, 1.0);
     opt.step();
     CAPTURE(step);
-    HostTensor l = to_host(o.loss->v);
+    HostTensor l = host_copy(o.loss->v);
     CHECK(l->f32()[0] == doctest::Approx(losses->f32()[step]).epsilon(1e-5));
     CHECK(norm == doctest::Approx(norms->f32()[step]).epsilon(1e-4));
     t.reset();
@@ -121,7 +115,7 @@ TEST_CASE("cuda bert: 5 AdamW steps with clipping on the device match torch.opti
     CAPTURE(p.name);
     HostTensor ref = m.golden.read_f32("after5." + p.name);
     if (is_key_bias(p.name)) {
-      HostTensor w = to_host(p.w);
+      HostTensor w = host_copy(p.w);
       for (int64_t i = 0; i < p.w.numel(); ++i) CHECK(std::fabs(w->f32()[i] - ref->f32()[i]) <= 2 * 5 * 1e-3 * 1.01);
       continue;
     }
@@ -241,7 +235,7 @@ TEST_CASE("cuda bert: bf16 storage (bf16 activations, fp32 master weights) stays
     clip_grad_norm(m.ps, 1.0);
     opt.step();
     CAPTURE(step);
-    HostTensor l = to_host(o.loss->v);
+    HostTensor l = host_copy(o.loss->v);
     CHECK(l->f32()[0] == doctest::Approx(losses->f32()[step]).epsilon(1e-2));
     t.reset();
   }

@@ -3,7 +3,8 @@
 // sentence-transformers gave (within 1e-5 max abs, the bound of tests/core/minilm_test.cpp);
 // build/metarec, the CPU-only build, refuses --device cuda with what to do instead and writes
 // nothing; --precision tf32 reaches the kernels. `metarec-emu train --set encoder.device=cuda` embeds a small catalogue on the CUDA
-// backend and trains on the CPU: its item embeddings equal the CPU run's within 1e-5.
+// backend and trains on the CPU: its item embeddings equal the CPU run's within 1e-5, and with
+// a trainable top layer the frozen bottom's hidden states within 1e-4.
 // Built only in the plain build (not under ASan: the CLI is not rebuilt there).
 #include <cuda_runtime.h>  // defines MR_EMU under the emulator
 #include <doctest/doctest.h>
@@ -121,9 +122,40 @@ TEST_CASE("metarec train --set encoder.device=cuda (emulated): the item embeddin
   for (size_t i = 0; i < a.size(); ++i) err = std::max(err, double(std::fabs(a[i] - b[i])));
   MESSAGE("train: item embeddings on the emulated CUDA backend vs the CPU, max abs difference ", err);
   CHECK(err <= 1e-5);
+  CHECK(err > 0);  // computed by the CUDA kernels, not the CPU's (under the emulator both could read the memory)
   // the CPU-only build refuses before it trains
   CHECK(run(std::string(MR_METAREC) + args + (dir / "none").string() + " --set encoder.device=cuda", out) != 0);
   CHECK(out.find("metarec-cuda") != std::string::npos);
+
+  // with the top layer trainable, the frozen bottom's hidden states (cached per run here) come
+  // from the device: within 1e-4 of the CPU's (the hidden-state bound of tests/core/minilm_test.cpp)
+  const std::string top = " --set encoder.train_layers=1 --set model.dim=16 --set train.steps=1 --set encoder.cache=";
+  REQUIRE_MESSAGE(run(std::string(MR_METAREC) + args + (dir / "cpu1").string() + top + (dir / "c_cpu").string(), out) == 0,
+                  out);
+  REQUIRE_MESSAGE(run(std::string(MR_METAREC_EMU) + args + (dir / "cuda1").string() + top + (dir / "c_cuda").string() +
+                          " --set encoder.device=cuda",
+                      out) == 0,
+                  out);
+  CHECK(out.find("(cuda/fp32)") != std::string::npos);
+  auto hid = [&](const fs::path& d) {
+    for (auto& f : fs::directory_iterator(d))
+      if (f.path().filename().string().rfind("hid-", 0) == 0) return f.path().string();
+    FAIL("no hid-*.npy in " << d);
+    return std::string();
+  };
+  const std::string h1 = hid(dir / "c_cpu"), h2 = hid(dir / "c_cuda");
+  CHECK(fs::path(h1).filename() == fs::path(h2).filename());  // fp32 on either device: the same cache key
+  auto x = mr::read_npy_f32(h1, &r1, &c1);
+  auto y = mr::read_npy_f32(h2, &r2, &c2);
+  REQUIRE(r1 == 24);
+  REQUIRE(r2 == r1);
+  REQUIRE(c2 == c1);
+  double herr = 0;
+  for (size_t i = 0; i < x.size(); ++i) herr = std::max(herr, double(std::fabs(x[i] - y[i])));
+  MESSAGE("train, 1 trainable layer: the frozen bottom's hidden states on the emulated CUDA backend vs the CPU, max abs "
+          "difference ", herr);
+  CHECK(herr <= 1e-4);
+  CHECK(herr > 0);  // and computed by the CUDA kernels: other summation orders, not the CPU's bits
   fs::remove_all(dir);
 }
 #endif

@@ -164,8 +164,7 @@ TEST_CASE("bf16 weight cache: constant weights are rounded once; trainable ones 
     copy(x, *hx);
     Var* y = ops::cast(t, ops::linear(t, ops::cast(t, t.input(x), DType::BF16), t.param_view(w, g, !trainable), nullptr),
                        DType::F32);
-    HostTensor hy(y->v.shape);
-    copy(*hy, y->v);
+    const HostTensor hy = host_copy(y->v);
     t.reset();
     return hy->f32()[0];
   };
@@ -194,4 +193,22 @@ TEST_CASE("cuda encoder: the CPU encoder is fp32 only; device and precision name
   CHECK_THROWS_WITH_AS(parse_backend("cpu", "tf32", "x"), doctest::Contains("needs device cuda"), Error);
   CHECK(parse_backend("cuda", "bf16", "x").act_dtype() == DType::BF16);
   CHECK(parse_backend("cuda", "tf32", "x").act_dtype() == DType::F32);
+}
+
+TEST_CASE("tape: a tensor on another device than the tape's is refused by name") {
+  REQUIRE(cuda::init());
+  Arena host, dev(Device::CUDA);
+  Tape ht(host), dt(dev);
+  HostTensor mask(Shape{1, 4}, DType::I32), w(Shape{3, 4});
+  Buffer db(16, Device::CUDA);
+  const Tensor dw = db.as(Shape{4}, DType::F32);
+  // the emulator would run these (its device memory is host memory); a GPU would fault
+  CHECK_THROWS_WITH_AS(dt.input(*w), doctest::Contains("input"), Error);
+  CHECK_THROWS_WITH_AS(ht.param_view(dw, Tensor{}, true), doctest::Contains("parameter"), Error);
+  Var* qkv = dt.alloc(Shape{4, 12}, false);
+  CHECK_THROWS_WITH_AS(ops::attention(dt, qkv, *mask, 1, 4, 2, 0.0f), doctest::Contains("attention: mask"), Error);
+  CHECK_THROWS_WITH_AS(ops::mean_pool(dt, qkv, *mask, 1, 4), doctest::Contains("is on cpu, but this tape computes on cuda"),
+                       Error);
+  CHECK_NOTHROW(ht.input(*w));
+  CHECK_NOTHROW(dt.input(dw));
 }
