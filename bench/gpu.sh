@@ -11,7 +11,9 @@
 #   4. attention forward + backward: ours (bf16 storage, the like-for-like headline; bf16 math on
 #      fp32 tensors; fp32) against PyTorch SDPA through cuDNN and through FlashAttention,
 #      alternating ROUNDS times, at BERT-base 32 x 128 and at 4 x 1024 (12 heads of 64), then our
-#      outputs of both storages checked against cuDNN's (cuda_torch.py check).
+#      outputs of both storages checked against cuDNN's (cuda_torch.py check);
+#   5. the CLI on the GPU: metarec-cuda embed (tiny BERT, 200 texts) in fp32 and bf16 against the
+#      same binary's CPU backend (bench/npy_diff.py).
 # Expected total, if nothing hangs: about 400 s (the native suite 60-150 s, each timed run 5-15 s).
 # The limits add up to more than a device call's 600 s only if several steps hang; the log and
 # the results table are written as the steps finish, so what finished comes back.
@@ -24,8 +26,8 @@ mkdir -p "$OUT"
 P=${PACK:-build-device/pack}
 PY=${PY:-python3}
 ROUNDS=${ROUNDS:-2}
-# A local smoke test of this script without a GPU: SMOKE=1 PACK=<dir with cuda_bench and
-# cuda_gpu_tests, e.g. links to the emulated builds> PY=.venv/bin/python bash bench/gpu.sh
+# A local smoke test of this script without a GPU: SMOKE=1 PACK=<dir with cuda_bench,
+# cuda_gpu_tests and metarec-cuda, e.g. links to the emulated builds> PY=.venv/bin/python bash bench/gpu.sh
 # (tiny shapes, PyTorch on the CPU, no nvidia-smi).
 SMOKE=${SMOKE:-0}
 DEV=cuda ATT_SHAPES=("32 128" "4 1024") STEP=() MM=8192 CHK="--batch 4 --seq 129"
@@ -110,6 +112,25 @@ for st in fp32 bf16; do  # bf16 math on fp32 tensors, then bf16 storage
   ours timeout 120 $P/cuda_bench attention $CHK --math bf16 --storage $st --steps 1 --warmup 0 --dump /tmp/attn-dump-$st >/dev/null &&
     timeout 120 $PY bench/cuda_torch.py check /tmp/attn-dump-$st $CHK --device $DEV | tee -a "$OUT/attention_check.txt"
 done
+
+echo "== 5. the CLI on the GPU: metarec-cuda embed, tiny BERT (tests/data/tiny_bert) with a made-up vocab"
+# the same binary on its CPU backend is the reference; bounds as tests/cuda/encoder_cuda_test.cpp
+m=$(mktemp -d)
+cp tests/data/tiny_bert/config.json tests/data/tiny_bert/model.safetensors "$m/"
+{ printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n'; for i in $(seq 5 511); do echo "w$i"; done; } >"$m/vocab.txt"
+awk 'BEGIN{srand(7); for (k = 1; k <= 200; k++) {n = 1 + int(rand() * 60); s = "";
+     for (j = 0; j < n; j++) s = s (j ? " " : "") "w" (5 + int(rand() * 507)); print s}}' >"$m/texts.txt"
+for dp in "cpu fp32" "cuda fp32" "cuda bf16"; do
+  set -- $dp
+  ours timeout 60 $P/metarec-cuda embed --model "$m" --in "$m/texts.txt" --out "$m/e_$1_$2.npy" --max-len 64 \
+    --device $1 --precision $2 2>&1 | tail -1
+done
+for p in fp32 bf16; do
+  d=$(timeout 60 $PY bench/npy_diff.py "$m/e_cuda_$p.npy" "$m/e_cpu_fp32.npy" | tr '\n' ' ')
+  echo "metarec-cuda embed --device cuda --precision $p vs --device cpu: $d" | tee -a "$OUT/cli_check.txt"
+  echo "| metarec-cuda embed, cuda $p vs cpu fp32 (bounds: fp32 1e-5 max abs, bf16 2e-2 rel L2) | 200 texts, tiny BERT | ${d:-failed} | | |" >>"$results"
+done
+rm -rf "$m"
 
 echo "== results ($card, $(date -u +%F))"
 cat "$results"

@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Packs what bench/gpu.sh runs on a lent GPU machine into build-device/pack/ (git-ignored): the
-# native kernel suite (build/tests/cuda_gpu_tests), the CUDA benchmark (build/bench/cuda_bench),
-# both stripped, and the shared libraries they need that such a machine may lack (OpenBLAS,
-# fmt, utf8proc, Open MPI, libstdc++, ...). glibc and the CUDA libraries (cudart, cuBLASLt)
-# are left out: the machine's own are used. Built in its own folder with NATIVE=0 (no
-# -march=native: that machine's processor may lack this one's AVX-512). Then: the device
-# tool's `run` with carry ["build-device/pack"] and command `bash bench/gpu.sh` (bench/README.md).
+# native kernel suite (build/tests/cuda_gpu_tests), the CUDA benchmark (build/bench/cuda_bench)
+# and the CLI with the CUDA backend (build/metarec-cuda), all stripped, and the shared libraries
+# they need that such a machine may lack (OpenBLAS, fmt, utf8proc, Open MPI, libstdc++, ...).
+# glibc and the CUDA libraries (cudart, cuBLASLt) are left out: the machine's own are used.
+# Built in its own folder with NATIVE=0 (no -march=native: that machine's processor may lack
+# this one's AVX-512). Then: the device tool's `run` with carry ["build-device/pack"] and
+# command `bash bench/gpu.sh` (bench/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=build-device
 P=$B/pack
-make -j"$(nproc)" BUILD=$B NATIVE=0 SETUP=0 bench-gpu-bins >&2
+make -j"$(nproc)" BUILD=$B NATIVE=0 SETUP=0 bench-gpu-bins $B/metarec-cuda >&2
 rm -rf $P && mkdir -p $P/lib
-cp $B/tests/cuda_gpu_tests $B/bench/cuda_bench $P/
-strip $P/cuda_gpu_tests $P/cuda_bench
+cp $B/tests/cuda_gpu_tests $B/bench/cuda_bench $B/metarec-cuda $P/
+strip $P/cuda_gpu_tests $P/cuda_bench $P/metarec-cuda
 skip='^(libc|libm|libpthread|libdl|librt|ld-linux.*|libcuda|libcudart|libcublas|libcublasLt|libnvidia.*)\.so'
-for lib in $(ldd $P/cuda_gpu_tests $P/cuda_bench | awk '/=> \//{print $3}' | sort -u); do
+for lib in $(ldd $P/cuda_gpu_tests $P/cuda_bench $P/metarec-cuda | awk '/=> \//{print $3}' | sort -u); do
   base=$(basename "$lib")
   if [[ "$base" =~ $skip ]]; then continue; fi
   cp -L "$lib" $P/lib/

@@ -80,6 +80,11 @@ TEST_CASE("metarec embed --device cuda (emulated) writes sentence-transformers' 
   CHECK(run(std::string(MR_METAREC) + args + (dir / "no.npy").string(), out) != 0);
   CHECK(out.find("metarec-cuda") != std::string::npos);
   CHECK(!fs::exists(dir / "no.npy"));
+  // `--help` says which backends a binary has
+  CHECK(run(std::string(MR_METAREC_EMU) + " --help", out) == 0);
+  CHECK(out.find("backends: cpu, cuda (emulated)") != std::string::npos);
+  CHECK(run(std::string(MR_METAREC) + " --help", out) == 0);
+  CHECK(out.find("backends: cpu (this build has no CUDA backend") != std::string::npos);
   // bad names are errors, not defaults
   CHECK(run(std::string(MR_METAREC_EMU) + args + (dir / "no.npy").string() + " --precision fp16", out) != 0);
   CHECK(out.find("fp32, bf16 or tf32") != std::string::npos);

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "engine/backend.h"
 #include "engine/check.h"
 #include "tools/cli/command.h"
 
@@ -25,6 +26,11 @@ Command::Command(const char* name, const char* summary, Main run) { registry()[n
 static void usage(FILE* f) {
   std::fprintf(f, "usage: metarec COMMAND [options]   (metarec COMMAND --help for a command's options)\n\ncommands:\n");
   for (auto& [name, e] : registry()) std::fprintf(f, "  %-14s %s\n", name.c_str(), e.summary.c_str());
+  const std::string kind = mr::cuda_backend_kind();
+  if (kind == "none")
+    std::fprintf(f, "\nbackends: cpu (this build has no CUDA backend; build/metarec-cuda has one: make metarec-cuda)\n");
+  else
+    std::fprintf(f, "\nbackends: cpu, cuda (%s): --device cuda on embed, encoder.device = cuda in train\n", kind.c_str());
 }
 
 }  // namespace mr::cli
