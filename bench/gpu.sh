@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one prepared GPU run of issue 6, for a lent machine (the device tool), from the repository
-# root. First, here: `bash tools/device_pack.sh` (builds and packs build-device/pack). Then one
-# device call: command `bash bench/gpu.sh`, carry ["build-device/pack"], timeout_s 600.
+# root. First, here: `bash tools/device_pack.sh` (builds build-device/pack and gzips it into
+# build-device/pack.tgz). Then one device call: command `bash bench/gpu.sh`, carry
+# ["build-device/pack.tgz"], timeout_s 600; the script unpacks it.
 # It runs, each step under its own time limit and going on when one fails, the headline first:
 #   1. the native kernel suite (cuda_gpu_tests: every op against kernels/ref, full shapes);
 #   2. the card's bf16 matrix rate (PyTorch, 8192^3), the denominator of model FLOP utilization;
@@ -24,6 +25,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
 P=${PACK:-build-device/pack}
+if [ ! -d "$P" ] && [ -f build-device/pack.tgz ]; then tar -C build-device -xzf build-device/pack.tgz; fi
 PY=${PY:-python3}
 ROUNDS=${ROUNDS:-2}
 # A local smoke test of this script without a GPU: SMOKE=1 PACK=<dir with cuda_bench,
