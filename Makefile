@@ -7,8 +7,6 @@
 CXX      ?= g++
 NVCC     ?= nvcc
 BUILD    ?= build
-# defined before the fragments are included: their rules name $(BIN) as a prerequisite
-BIN      := $(BUILD)/metarec
 DEBUG    ?= 0
 ASAN     ?= 0
 NATIVE   ?= 1
@@ -41,6 +39,9 @@ ifeq ($(ASAN),1)
   BUILD := $(BUILD)-asan
 endif
 LDFLAGS += -fopenmp
+# after BUILD has its -debug/-asan suffix, and before the fragments are included: their rules
+# name $(BIN) as a prerequisite
+BIN := $(BUILD)/metarec
 LDLIBS  := -lopenblas -lfmt -lutf8proc -lpthread
 
 # ---------------------------------------------------------------- sources
@@ -48,7 +49,8 @@ LDLIBS  := -lopenblas -lfmt -lutf8proc -lpthread
 # of its folders and it is built. A test suite is a folder tests/<suite>/ of *_test.cpp
 # files, linked into build/tests/<suite>_tests against <suite>_LIBS (default: all modules).
 # Fragments (tokenizer/tokenizer.mk, kernels/emu/emu.mk, ...) may add modules, set a suite's
-# libraries or add test binaries to TEST_BINS; they are read after these defaults.
+# libraries (<suite>_LIBS), objects to link as they are (<suite>_EXTRA_OBJS) or add test
+# binaries to TEST_BINS; they are read after these defaults.
 MODULES       := core tokenizer
 core_DIRS     := engine kernels/ref kernels/cpu weights
 tokenizer_DIRS := tokenizer
@@ -77,7 +79,7 @@ $(foreach m,$(MODULES),$(eval $(call MODULE_RULES,$(m))))
 
 define SUITE_RULES
 $(1)_LIBS ?= $(LINK_ORDER)
-$(1)_TOBJS := $$(patsubst %.cpp,$(BUILD)/obj/%.o,$$(wildcard tests/$(1)/*.cpp)) $(BUILD)/obj/tests/doctest_main.o
+$(1)_TOBJS := $$(patsubst %.cpp,$(BUILD)/obj/%.o,$$(wildcard tests/$(1)/*.cpp)) $(BUILD)/obj/tests/doctest_main.o $$($(1)_EXTRA_OBJS)
 ALL_OBJS += $$($(1)_TOBJS)
 $(BUILD)/tests/$(1)_tests: $$($(1)_TOBJS) $$(foreach l,$$($(1)_LIBS),$$(call lib_of,$$(l)))
 	@mkdir -p $$(dir $$@)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""npy_diff.py A.npy B.npy: the max abs difference and the relative L2 error (||A-B|| / ||B||)
-of two float32 .npy matrices of the same shape (what `metarec embed` writes). Plain Python, no
-numpy, so it runs on any machine bench/gpu.sh may meet. Prints `max abs: X` and `rel l2: Y`."""
+"""npy_diff.py A.npy B.npy [--max-abs X] [--rel-l2 Y]: the max abs difference and the relative
+L2 error (||A-B|| / ||B||) of two float32 .npy matrices of the same shape (what `metarec embed`
+writes). Plain Python, no numpy, so it runs on any machine bench/gpu.sh may meet. Prints
+`max abs: X`, `rel l2: Y` and, when bounds are given, `PASS` or `FAIL` (exit status 1)."""
 import ast
 import math
 import struct
@@ -24,10 +25,14 @@ def load(path):
 
 
 def main():
-    if len(sys.argv) != 3:
+    args, bounds = sys.argv[1:], {}
+    while len(args) > 2 and args[-2] in ("--max-abs", "--rel-l2"):
+        bounds[args[-2]] = float(args[-1])
+        args = args[:-2]
+    if len(args) != 2:
         sys.exit(__doc__)
-    sa, a = load(sys.argv[1])
-    sb, b = load(sys.argv[2])
+    sa, a = load(args[0])
+    sb, b = load(args[1])
     if sa != sb:
         sys.exit(f"shapes differ: {sa} vs {sb}")
     mx = max((abs(x - y) for x, y in zip(a, b)), default=0.0)
@@ -35,8 +40,13 @@ def main():
     den = sum(y * y for y in b)
     if any(math.isnan(x) for x in a + b):
         mx = float("nan")
+    rel = math.sqrt(num / den) if den > 0 else float("nan")
     print(f"max abs: {mx:.3g}")
-    print(f"rel l2: {math.sqrt(num / den) if den > 0 else float('nan'):.3g}")
+    print(f"rel l2: {rel:.3g}")
+    if bounds:
+        ok = (mx <= bounds.get("--max-abs", math.inf)) and (rel <= bounds.get("--rel-l2", math.inf))  # NaN fails
+        print("PASS" if ok else "FAIL")
+        sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

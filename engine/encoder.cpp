@@ -58,6 +58,11 @@ Batch make_batch(const tok::Tokenizer& tk, const std::vector<const std::string*>
 
 }  // namespace
 
+void TextEncoder::begin() {
+  init_backend(be_);  // the math mode is process-wide: set this encoder's precision again
+  w16_.clear();       // and round the weights afresh, in case params() changed them
+}
+
 void TextEncoder::inference_tape(Tape& t) {
   t.set_training(false);
   t.set_act_dtype(be_.act_dtype());
@@ -78,6 +83,7 @@ std::vector<float> TextEncoder::embed(const std::vector<std::string>& texts, con
   std::vector<size_t> order(texts.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return texts[a].size() < texts[b].size(); });
+  begin();
   Arena arena(be_.dev);
   size_t done = 0;
   for (size_t s = 0; s < order.size(); s += size_t(opt.batch)) {
@@ -113,6 +119,7 @@ std::vector<std::vector<float>> TextEncoder::hidden_states(const std::vector<std
   std::vector<const std::string*> bt;
   for (auto& s : texts) bt.push_back(&s);
   Batch b = make_batch(tok_, bt, max_len);
+  begin();
   Arena arena(be_.dev);
   Tape t(arena);
   inference_tape(t);

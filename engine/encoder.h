@@ -47,6 +47,7 @@ class TextEncoder {
   size_t bf16_weight_bytes() const { return w16_.bytes(); }
 
  private:
+  void begin();                  // before a pass: the backend's math mode, a fresh weight cache
   void inference_tape(Tape& t);  // dropout off, the backend's activation type, the weight cache
   Backend be_;
   BertConfig cfg_;

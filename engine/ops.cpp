@@ -34,7 +34,7 @@ const bf16_t* P16(const Tensor& x) { return x.defined() ? x.u16() : nullptr; }
 // need no gradient come from the tape's constant-weight cache when it has one.
 Tensor bf16_copy(Tape& t, const Var* v) {
   if (!v) return Tensor{};
-  if (t.bf16_weights() && (!t.grad_enabled() || !v->requires_grad)) return t.bf16_weights()->get(t, v->v);
+  if (t.bf16_weights() && v->is_param && (!t.grad_enabled() || !v->requires_grad)) return t.bf16_weights()->get(t, v->v);
   Tensor c = t.arena().alloc(v->v.shape, DType::BF16);
   t.k16().to_bf16(c.u16(), v->v.f32(), c.numel(), false);
   return c;

@@ -47,12 +47,17 @@ class Tape;
 // inference): each is rounded once, on first use, into memory of its own on the weights'
 // device. A tape without one rounds its weights into the arena at every linear call instead, so
 // training always reads the current master weights. Tape::set_bf16_weights attaches a cache;
-// only weights that need no gradient (frozen, or under NoGrad) are taken from it.
+// only parameters (never activations, whose arena memory is reused) that need no gradient
+// (frozen, or under NoGrad) are taken from it. clear() forgets every copy.
 class Bf16WeightCache {
  public:
   Tensor get(Tape& t, const Tensor& w);  // the bf16 copy of w (keyed by its data and size)
   size_t bytes() const { return bytes_; }
   size_t size() const { return map_.size(); }
+  void clear() {
+    map_.clear();
+    bytes_ = 0;
+  }
 
  private:
   struct Entry {

@@ -281,6 +281,15 @@ LoadedRun load_run(const std::string& dir, const std::string& checkpoint) {
   nlohmann::json j;
   try { f >> j; } catch (const std::exception& e) { throw Error(fmt::format("{}/config.json: {}", dir, e.what())); }
   r.cfg = Config::from_json(j);
+  if (r.cfg.str("encoder.device") != "cpu" && std::string(cuda_backend_kind()) == "none") {
+    // where to compute belongs to the machine, not the run: what the frozen encoder gives
+    // (the hidden states of trainable-layer runs, when not cached) is computed here on the CPU
+    std::fprintf(stderr, "%s: trained with encoder.device = %s (%s); this binary has no CUDA backend, so the encoder "
+                 "runs on the CPU in fp32\n", dir.c_str(), r.cfg.str("encoder.device").c_str(),
+                 r.cfg.str("encoder.precision").c_str());
+    r.cfg.set("encoder.device=cpu");
+    r.cfg.set("encoder.precision=fp32");
+  }
   r.ds = load_data(r.cfg);
   int64_t rows = 0, D = 0;
   auto emb = read_npy_f32(dir + "/item_emb.npy", &rows, &D);

@@ -4,6 +4,8 @@
 # (and by `make test`, which runs every suite).
 CUDA_EMU_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/emu/%.o)
 cuda_LIBS := cuda_emu emu tokenizer core
+# the CUDA backend's registration (engine/backend.h), which TextEncoder and bottom_hidden use
+cuda_EXTRA_OBJS := $(BUILD)/obj/tools/backend/cuda_emu.o
 # the whole emulated suite also runs under ASan + UBSan in `make test-asan` (65 s on 2 cores)
 ASAN_SUITES += cuda
 $(BUILD)/lib/libmr_cuda_emu.a: $(CUDA_EMU_OBJS)
@@ -24,9 +26,10 @@ CUDA_GPU_TOBJS := $(patsubst %.cpp,$(BUILD)/cuda-gpu/%.o,$(wildcard tests/cuda/*
 $(BUILD)/cuda-gpu/%.o: %.cpp | setup
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
-$(BUILD)/tests/cuda_gpu_tests: $(CUDA_GPU_TOBJS) $(CUDA_NV_OBJS) $(BUILD)/obj/tests/doctest_main.o $(BUILD)/lib/libmr_tokenizer.a $(BUILD)/lib/libmr_core.a
+$(BUILD)/tests/cuda_gpu_tests: $(CUDA_GPU_TOBJS) $(CUDA_NV_OBJS) $(BUILD)/obj/tests/doctest_main.o $(BUILD)/obj/tools/backend/cuda.o \
+                               $(BUILD)/lib/libmr_tokenizer.a $(BUILD)/lib/libmr_core.a
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $(CUDA_GPU_TOBJS) $(CUDA_NV_OBJS) $(BUILD)/obj/tests/doctest_main.o \
+	$(CXX) $(LDFLAGS) -o $@ $(CUDA_GPU_TOBJS) $(CUDA_NV_OBJS) $(BUILD)/obj/tests/doctest_main.o $(BUILD)/obj/tools/backend/cuda.o \
 	  -Wl,--start-group $(BUILD)/lib/libmr_tokenizer.a $(BUILD)/lib/libmr_core.a -Wl,--end-group -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart $(LDLIBS)
 -include $(CUDA_GPU_TOBJS:.o=.d)
 .PHONY: test-kernels-gpu

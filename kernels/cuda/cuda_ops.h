@@ -94,6 +94,8 @@ void to_f32(float* dst, const bf16_t* src, int64_t n, bool acc);
 // Registers kCudaKernels with the tape and installs the device allocator; false (nothing
 // registered) when no CUDA device is usable. Under the SIMT emulator the "device" is the CPU.
 bool init();
+// Why the last init() returned false (the CUDA runtime's words); empty after a success.
+const std::string& init_error();
 
 }  // namespace mr::cuda
 

@@ -2,6 +2,8 @@
 // DeviceAllocator behind Buffer and fill_zero/copy for Device::CUDA tensors (engine/tensor.h).
 // Compiled by nvcc (`make cuda`) and, for tests, by g++ under the SIMT emulator, where the
 // same calls map to host memory.
+#include <string>
+
 #include "engine/device.h"
 #include "kernels/cuda/cuda_check.cuh"
 
@@ -27,11 +29,20 @@ void dev_copy(void* dst, Device dd, const void* src, Device sd, size_t bytes) {
 
 }  // namespace
 
+namespace {
+std::string g_init_error;
+}  // namespace
+
+const std::string& init_error() { return g_init_error; }
+
 // Returns false (and installs nothing) when no CUDA device is usable, so callers fall back to
-// the CPU with a message instead of failing later.
+// the CPU with a message instead of failing later; init_error() then says why.
 bool install_allocator() {
   int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess || n == 0) {
+    g_init_error = e != cudaSuccess ? std::string("cudaGetDeviceCount: ") + cudaGetErrorString(e)
+                                    : std::string("cudaGetDeviceCount found no device");
     cudaGetLastError();  // clear the sticky error of a machine without a driver
     return false;
   }

@@ -161,6 +161,16 @@ TEST_CASE("metarec train --set encoder.device=cuda (emulated): the item embeddin
           "difference ", herr);
   CHECK(herr <= 1e-4);
   CHECK(herr > 0);  // and computed by the CUDA kernels: other summation orders, not the CPU's bits
+
+  // that run, its hidden states not cached, is served by the CPU-only build: where to compute
+  // belongs to the machine, so the encoder falls back to the CPU with a note
+  REQUIRE_MESSAGE(run(std::string(MR_METAREC_EMU) + args + (dir / "cuda2").string() + top + " --set encoder.device=cuda",
+                      out) == 0,
+                  out);
+  REQUIRE_MESSAGE(run(std::string(MR_METAREC) + " recommend --run " + (dir / "cuda2").string() + " --history i1,i2 -k 3",
+                      out) == 0,
+                  out);
+  CHECK(out.find("this binary has no CUDA backend, so the encoder runs on the CPU") != std::string::npos);
   fs::remove_all(dir);
 }
 #endif

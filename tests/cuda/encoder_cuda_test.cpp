@@ -182,6 +182,26 @@ TEST_CASE("bf16 weight cache: constant weights are rounded once; trainable ones 
   CHECK(first(false, false) == 2.5f);  // ... and kept: the cache's contract is constant weights
   CHECK(first(true, true) == 2.5f);    // under NoGrad too
   CHECK(cache.bytes() == size_t(OUT * IN) * 2);
+
+  // an activation used as a weight is never cached, NoGrad or not: its arena memory is reused,
+  // so a copy keyed on its address would serve another tensor's values the next time
+  cache.clear();
+  auto with_arena_weight = [&](float v) {
+    Tape t(arena);
+    t.set_bf16_weights(&cache);
+    t.set_grad_enabled(false);
+    for (int i = 0; i < OUT * IN; ++i) hw->f32()[i] = v;
+    Tensor x = arena.alloc(Shape{N, IN}), aw = arena.alloc(Shape{OUT, IN});
+    copy(x, *hx);
+    copy(aw, *hw);
+    Var* y = ops::cast(t, ops::linear(t, ops::cast(t, t.input(x), DType::BF16), t.input(aw), nullptr), DType::F32);
+    const HostTensor hy = host_copy(y->v);
+    t.reset();
+    return hy->f32()[0];
+  };
+  CHECK(with_arena_weight(1.0f) == 2.5f);
+  CHECK(with_arena_weight(3.0f) == 7.5f);  // same address as the first call's weight, new values
+  CHECK(cache.size() == 0);
 }
 
 TEST_CASE("cuda encoder: the CPU encoder is fp32 only; device and precision names are checked") {

@@ -11,8 +11,9 @@ namespace {
 void init_cuda(const std::string& precision) {
   static bool ready = false;
   if (!ready && !cuda::init())
-    throw Error("device cuda: no CUDA device answered (cudaGetDeviceCount found none: check the driver and "
-                "CUDA_VISIBLE_DEVICES), or use device cpu");
+    throw Error(fmt::format("device cuda: no usable CUDA device ({}; check the driver, which must support the CUDA 13 "
+                            "runtime this binary uses, and CUDA_VISIBLE_DEVICES), or use device cpu",
+                            cuda::init_error()));
   ready = true;
   cuda::Math m;
   MR_CHECK(cuda::parse_math(precision, m), "unknown precision '{}'", precision);
