@@ -8,6 +8,9 @@
 #        throws: mpirun must exit non-zero within 60 s and the output must name the rank
 #   10   a hung rank: rank 1 stays alive but never reaches the next collective; with
 #        METAREC_COMM_TIMEOUT=5 rank 0's watchdog must end the job within 60 s, saying so
+#   11   trainable top layers (encoder.train_layers = 1, all-MiniLM-L6-v2, no cache): rank 0
+#        alone computes the frozen bottom's hidden states and sends them (one log line, not
+#        one per rank), and the run ends with one process's checkpoint, bit for bit
 # Usage: tools/mpi_test.sh [BUILD_DIR] (other arguments are ignored). `make test` runs it as the
 # test binary BUILD/tests/mpi_tests; it prints a doctest-style summary line that
 # tools/run_tests.sh counts. Without mpirun, or with a metarec built without MPI, every check
@@ -15,7 +18,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
-N_CASES=10
+N_CASES=11
 passed=0; failed=0
 summary() {
   local skipped=$((N_CASES - passed - failed))
@@ -82,6 +85,21 @@ if train2 --out "$T/resumed" "${SETS[@]}" --set train.meta_batch=3 --set train.s
   ok "parity: 2 ranks, 3 steps, resumed under mpirun to 5 = one process, 5 steps"
 else
   cat "$T/train.log"; bad "parity: resume under mpirun"
+fi
+
+# 11: trainable top layers, hidden states from rank 0 (needs models/, from tools/setup.sh models)
+if [ -f models/all-MiniLM-L6-v2/model.safetensors ]; then
+  TL=(--set encoder.train_layers=1 --set encoder.cache= --set encoder.max_len=8 --set train.meta_batch=3
+      --set train.steps=2)
+  : >"$T/train.log"
+  if train1 --out "$T/onet" "${SETS[@]}" "${TL[@]}" && : >"$T/train.log" && train2 --out "$T/twot" "${SETS[@]}" "${TL[@]}" &&
+     [ "$(grep -c 'item hidden states: embeddings' "$T/train.log")" = 1 ] && same "$T/onet" "$T/twot"; then
+    ok "trainable top layer over 2 ranks: hidden states computed once, by rank 0; = one process"
+  else
+    cat "$T/train.log"; bad "trainable top layer over 2 ranks"
+  fi
+else
+  echo "mpi_test: models/all-MiniLM-L6-v2 absent (tools/setup.sh models): the trainable-layer check is skipped"
 fi
 
 # 6-9: faults

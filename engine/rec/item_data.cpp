@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 namespace mr::rec {
 
-ItemBertSpec item_bert_spec(const Config& c, const data::Dataset& ds) {
+ItemBertSpec item_bert_spec(const Config& c, const data::Dataset& ds, bool with_cache) {
   const std::string model = c.str("encoder.model");
   const std::vector<std::string> texts = item_texts(ds);
   // the frozen bottom runs on encoder.device; the trainable top layers train on the CPU
@@ -31,6 +31,7 @@ ItemBertSpec item_bert_spec(const Config& c, const data::Dataset& ds) {
   MR_CHECK(max_len >= 2 && max_len <= s.bert.max_position_embeddings, "encoder.max_len {} outside [2, {}]", max_len,
            s.bert.max_position_embeddings);
   const int bottom = n - s.train_layers;
+  if (!with_cache) return s;
   const std::string cache = c.str("encoder.cache");
   const std::string file =
       cache.empty() ? "" : fmt::format("{}/hid-{:016x}-b{}.npy", cache, item_text_key(c, texts), bottom);

@@ -14,7 +14,9 @@
 
 namespace mr::rec {
 
-ItemBertSpec item_bert_spec(const Config& c, const data::Dataset& ds);
+// with_cache false: the spec without the hidden states (the other ranks of a multi-process
+// run, which receive rank 0's)
+ItemBertSpec item_bert_spec(const Config& c, const data::Dataset& ds, bool with_cache = true);
 std::vector<double> train_item_counts(const Config& c, const data::Dataset& ds);
 
 }  // namespace mr::rec

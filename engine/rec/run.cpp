@@ -265,10 +265,13 @@ void AdaptedScorer::score(const data::EvalCase& c, std::span<float> out) const {
 }
 
 // ------------------------------------------------------------------ loading
+// spec: the trainable item tower's, when the caller has it (multi-process training: rank 0
+// computed the hidden states, the others received them); else made here
 static std::unique_ptr<RecModel> build_model(const Config& c, const data::Dataset& ds, const std::vector<float>& emb,
-                                             int64_t D) {
+                                             int64_t D, const ItemBertSpec* spec = nullptr) {
   std::unique_ptr<RecModel> m;
-  if (c.integer("encoder.train_layers") > 0) m = std::make_unique<RecModel>(model_config(c), item_bert_spec(c, ds));
+  if (c.integer("encoder.train_layers") > 0)
+    m = std::make_unique<RecModel>(model_config(c), spec ? *spec : item_bert_spec(c, ds));
   else m = std::make_unique<RecModel>(model_config(c), emb, int64_t(ds.n_items()), D);
   if (c.integer("loss.negatives") > 0) m->set_item_counts(train_item_counts(c, ds));
   return m;
@@ -445,7 +448,25 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume, comm:
     write_text(out + "/config.json", c.json().dump(2) + "\n");
     write_text(out + "/config.toml", c.to_toml());
   }
-  r.model = build_model(c, r.ds, emb, D);
+  // trainable top layers: rank 0 computes (or reads) the frozen bottom's hidden states once and
+  // sends them, so N ranks neither compute them N times nor write one cache file together
+  std::optional<ItemBertSpec> spec;
+  if (c.integer("encoder.train_layers") > 0 && nranks > 1) {
+    spec = item_bert_spec(c, r.ds, root);
+    comm::UnwatchedWait solo(cm);  // rank 0 may run the encoder over the catalogue for a long time
+    HiddenCache h = root ? *spec->cache : HiddenCache{};
+    double dims[3] = {double(h.n), double(h.T), double(h.H)};
+    cm.broadcast(dims, 3, 0);
+    h.n = int64_t(dims[0]), h.T = int64_t(dims[1]), h.H = int64_t(dims[2]);
+    std::vector<float> len(h.len.begin(), h.len.end());  // token counts <= 512: exact in float
+    len.resize(size_t(h.n));
+    h.h.resize(size_t(h.n * h.T * h.H));
+    cm.broadcast(len.data(), h.n, 0);
+    cm.broadcast(h.h.data(), int64_t(h.h.size()), 0);
+    h.len.assign(len.begin(), len.end());
+    spec->cache = std::make_shared<const HiddenCache>(std::move(h));
+  }
+  r.model = build_model(c, r.ds, emb, D, spec ? &*spec : nullptr);
   RecModel& m = *r.model;
   ParamStore& ps = m.params();
   const std::string scope = c.str("meta.scope");
