@@ -19,7 +19,8 @@ TextEncoder::TextEncoder(const std::string& dir, const Backend& be) : be_(be) {
   cfg_ = BertConfig::from_json_file((std::filesystem::path(dir) / "config.json").string());
   SafeTensors st(hf_weights_file(dir));
   model_ = std::make_unique<BertModel>(cfg_, ps_, "", hf_has_pooler(st));
-  ps_.finalize(be.dev);
+  // on a device the encoder only infers: no gradient buffer (on the CPU, params() may be trained)
+  ps_.finalize(be.dev, be.dev == Device::CPU);
   load_hf_bert(st, *model_, ps_);
   tok_ = tok::Tokenizer::from_dir(dir);
   // tokenizer.json may ask for fixed padding (all-MiniLM-L6-v2 pads to 128): batches are

@@ -23,7 +23,7 @@ class TextEncoder {
  public:
   // be: where the encoder runs (parameters, activations) and in which precision; a CUDA
   // backend must have been made ready with init_backend(be) first. Results come back to the
-  // host either way.
+  // host either way. On a device the parameters have no gradients (inference only).
   explicit TextEncoder(const std::string& dir, const Backend& be = {});
 
   // (texts.size(), hidden) row-major embeddings, rows in input order. Texts are batched by

@@ -16,19 +16,25 @@ Param& ParamStore::add(const std::string& name, Shape s, bool decay) {
   return params_.back();
 }
 
-void ParamStore::finalize(Device dev) {
+void ParamStore::finalize(Device dev, bool grads) {
   MR_CHECK(!finalized_, "finalize() called twice");
   dev_ = dev;
   pbuf_ = Buffer(size_t(numel_) * 4, dev);
-  gbuf_ = Buffer(size_t(numel_) * 4, dev);
+  if (grads) gbuf_ = Buffer(size_t(numel_) * 4, dev);
   fill_zero(flat_params());
-  fill_zero(flat_grads());
+  if (grads) fill_zero(flat_grads());
   for (Param& p : params_) {
     Shape s = p.w.shape;
     p.w = pbuf_.as(Shape{numel_}, DType::F32).rows(p.offset, p.offset + s.numel()).view(s);
-    p.g = gbuf_.as(Shape{numel_}, DType::F32).rows(p.offset, p.offset + s.numel()).view(s);
+    if (grads) p.g = gbuf_.as(Shape{numel_}, DType::F32).rows(p.offset, p.offset + s.numel()).view(s);
+    else p.frozen = true;
   }
   finalized_ = true;
+}
+
+Tensor ParamStore::flat_grads() const {
+  MR_CHECK(has_grads(), "these parameters have no gradients (an inference-only store, finalize(dev, false))");
+  return gbuf_.as(Shape{numel_}, DType::F32);
 }
 
 Param* ParamStore::find(const std::string& name) {
@@ -51,7 +57,7 @@ int64_t ParamStore::trainable_numel() const {
 }
 
 void ParamStore::zero_grad() {
-  if (finalized_) fill_zero(flat_grads());
+  if (finalized_ && has_grads()) fill_zero(flat_grads());
 }
 
 const std::vector<ParamStore::Run>& ParamStore::runs() {
@@ -75,6 +81,8 @@ const std::vector<ParamStore::Run>& ParamStore::runs() {
 }
 
 void ParamStore::set_frozen(const std::string& prefix, bool frozen) {
+  MR_CHECK(frozen || !finalized_ || has_grads(), "cannot unfreeze '{}': these parameters have no gradients "
+           "(an inference-only store)", prefix);
   for (Param& p : params_)
     if (p.name.rfind(prefix, 0) == 0) p.frozen = frozen;
 }

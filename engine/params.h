@@ -25,9 +25,12 @@ class ParamStore {
   // Declares a parameter. Parameters added one after another are adjacent in memory, so
   // e.g. query/key/value weights added in a row form one (3C, C) matrix.
   Param& add(const std::string& name, Shape s, bool decay = true);
-  // Allocates both buffers (zeroed) on dev; no add() after this.
-  void finalize(Device dev = Device::CPU);
+  // Allocates both buffers (zeroed) on dev; no add() after this. grads false: an inference-only
+  // store (a frozen encoder on a GPU), with no gradient buffer and every parameter frozen for
+  // good, so the memory of a second copy of the model is not spent.
+  void finalize(Device dev = Device::CPU, bool grads = true);
   bool finalized() const { return finalized_; }
+  bool has_grads() const { return gbuf_.size() > 0 || numel_ == 0; }
 
   Param* find(const std::string& name);
   Param& at(const std::string& name);
@@ -35,7 +38,7 @@ class ParamStore {
   const std::deque<Param>& all() const { return params_; }
 
   Tensor flat_params() const { return pbuf_.as(Shape{numel_}, DType::F32); }
-  Tensor flat_grads() const { return gbuf_.as(Shape{numel_}, DType::F32); }
+  Tensor flat_grads() const;
   int64_t numel() const { return numel_; }
   int64_t trainable_numel() const;
   Device device() const { return dev_; }

@@ -12,6 +12,7 @@
 // few texts of the fixture.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -90,6 +91,11 @@ TEST_CASE("cuda encoder: last hidden states in fp32 match transformers" * doctes
   Backend be;
   be.dev = Device::CUDA;
   TextEncoder enc(test::kMinilm, be);
+  // inference only on the device: no gradient buffer (a second copy of the model), all frozen
+  CHECK(!enc.params().has_grads());
+  CHECK_THROWS_WITH_AS(enc.params().flat_grads(), doctest::Contains("no gradients"), Error);
+  CHECK_THROWS_WITH_AS(enc.params().set_frozen("", false), doctest::Contains("cannot unfreeze"), Error);
+  CHECK(std::all_of(enc.params().all().begin(), enc.params().all().end(), [](const Param& p) { return p.frozen; }));
   std::vector<std::string> two(g.texts.begin(), g.texts.begin() + 2);
   auto hs = enc.hidden_states(two, g.max_len);
   REQUIRE(hs.size() == 2);
