@@ -27,12 +27,23 @@ TEST_CASE("cuda op (native, full shapes): linear 1024 x 768 -> 3072 and back") {
             [=](const KernelTable& k, auto& p, auto&) { k.linear_bwd(p[0], p[1], p[2], p[3], p[4], p[5], N, IN, OUT, false); }});
 }
 
+// BERT-base attention input: 2 x 512, 12 heads of 64, the second sequence padded after 300 tokens.
+struct PaddedAttention {
+  static constexpr int B = 2, T = 512, C = 768, H = 12;
+  std::mt19937_64 rng;
+  std::vector<float> qkv;
+  std::vector<int32_t> mask;
+  explicit PaddedAttention(uint64_t seed) : rng(seed), qkv(randnf(size_t(B) * T * 3 * C, rng)), mask(size_t(B) * T, 1) {
+    for (int t = 300; t < T; ++t) mask[T + t] = 0;
+  }
+};
+
 TEST_CASE("cuda op (native, full shapes): attention B=2, T=512, 12 heads of 64, padded, dropout 0.1") {
-  const int B = 2, T = 512, C = 768, H = 12;
-  std::mt19937_64 rng(6);
-  auto qkv = randnf(size_t(B) * T * 3 * C, rng);
-  std::vector<int32_t> mask(size_t(B) * T, 1);
-  for (int t = 300; t < T; ++t) mask[T + t] = 0;
+  PaddedAttention in(6);
+  constexpr int B = PaddedAttention::B, T = PaddedAttention::T, C = PaddedAttention::C, H = PaddedAttention::H;
+  auto& rng = in.rng;
+  const auto& qkv = in.qkv;
+  const auto& mask = in.mask;
   Outs fo = run_case({"attention_fwd", {filled(size_t(B) * T * C, 0.f), filled(size_t(B) * H * T, 0.f), qkv}, {mask},
                       {kTol, kTol, -1},
                       [=](const KernelTable& k, auto& p, auto& i) { k.attention_fwd(p[0], p[1], p[2], i[0], B, T, C, H, 0.1f, 3, 0); }});
@@ -79,11 +90,11 @@ TEST_CASE("cuda bf16 (native, full shapes): linear 1024 x 768 -> 3072 (bias in t
 }
 
 TEST_CASE("cuda bf16 (native, full shapes): attention B=2, T=512, 12 heads of 64, padded, dropout 0.1") {
-  const int B = 2, T = 512, C = 768, H = 12;
-  std::mt19937_64 rng(16);
-  auto qkv = randnf(size_t(B) * T * 3 * C, rng);
-  std::vector<int32_t> mask(size_t(B) * T, 1);
-  for (int t = 300; t < T; ++t) mask[T + t] = 0;
+  PaddedAttention in(16);
+  constexpr int B = PaddedAttention::B, T = PaddedAttention::T, C = PaddedAttention::C, H = PaddedAttention::H;
+  auto& rng = in.rng;
+  const auto& qkv = in.qkv;
+  const auto& mask = in.mask;
   Outs fo = run16({"attention_fwd",
                    {{filled(size_t(B) * T * C, 0.f), true, k16}, {filled(size_t(B) * H * T, 0.f), false, k32}, {qkv, true, -1}},
                    {mask},
