@@ -51,20 +51,30 @@ LDLIBS  := -lopenblas -lfmt -lutf8proc -lpthread
 # Fragments (tokenizer/tokenizer.mk, kernels/emu/emu.mk, ...) may add modules, set a suite's
 # libraries (<suite>_LIBS), objects to link as they are (<suite>_EXTRA_OBJS) or add test
 # binaries to TEST_BINS; they are read after these defaults.
-MODULES       := core tokenizer
-core_DIRS     := engine kernels/ref kernels/cpu weights
+# Modules follow the layers of docs/architecture.md (tools/check_layers.py checks the includes).
+MODULES        := base kernels tokenizer weights core
+base_DIRS      := base
+kernels_DIRS   := kernels/ref kernels/cpu
 tokenizer_DIRS := tokenizer
+weights_DIRS   := weights
+core_DIRS      := engine engine/io
 CLI_SRCS      := $(wildcard tools/cli/*.cpp)
 CUDA_SRCS     := $(wildcard kernels/cuda/*.cu)
 SUITES        := $(patsubst tests/%/,%,$(sort $(dir $(wildcard tests/*/*_test.cpp))))
 TEST_BINS     :=
 ASAN_SUITES   := core
+# Libraries link in layer order, top first, without --start-group: a module calls only the
+# modules after it in LAYER_ORDER (a call upwards is a link error). libs_of turns a set of
+# module names into their archives in that order; CORE_LIBS is the engine and all below it.
+LAYER_ORDER := rec comm data core weights tokenizer cuda_emu emu_tests_emu kernels emu base
+lib_of  = $(BUILD)/lib/libmr_$(1).a
+libs_of = $(foreach l,$(LAYER_ORDER),$(if $(filter $(l),$(1)),$(call lib_of,$(l))))
+CORE_LIBS := core weights tokenizer kernels base
 -include $(wildcard */*.mk kernels/*/*.mk)
 
-# Libraries link inside --start-group/--end-group, so modules may use each other; the order
-# below only keeps the command line readable.
-LINK_ORDER := $(filter-out core,$(MODULES)) core
-lib_of = $(BUILD)/lib/libmr_$(1).a
+
+LINK_ORDER := $(filter $(MODULES),$(LAYER_ORDER))
+$(if $(filter-out $(LAYER_ORDER),$(MODULES)),$(error modules missing from LAYER_ORDER: $(filter-out $(LAYER_ORDER),$(MODULES))))
 
 define MODULE_RULES
 $(1)_SRCS := $$(foreach d,$$($(1)_DIRS),$$(wildcard $$(d)/*.cpp))
@@ -81,9 +91,9 @@ define SUITE_RULES
 $(1)_LIBS ?= $(LINK_ORDER)
 $(1)_TOBJS := $$(patsubst %.cpp,$(BUILD)/obj/%.o,$$(wildcard tests/$(1)/*.cpp)) $(BUILD)/obj/tests/doctest_main.o $$($(1)_EXTRA_OBJS)
 ALL_OBJS += $$($(1)_TOBJS)
-$(BUILD)/tests/$(1)_tests: $$($(1)_TOBJS) $$(foreach l,$$($(1)_LIBS),$$(call lib_of,$$(l)))
+$(BUILD)/tests/$(1)_tests: $$($(1)_TOBJS) $$(call libs_of,$$($(1)_LIBS))
 	@mkdir -p $$(dir $$@)
-	$$(CXX) $$(LDFLAGS) -o $$@ $$($(1)_TOBJS) -Wl,--start-group $$(foreach l,$$($(1)_LIBS),$$(call lib_of,$$(l))) -Wl,--end-group $$(LDLIBS)
+	$$(CXX) $$(LDFLAGS) -o $$@ $$($(1)_TOBJS) $$(call libs_of,$$($(1)_LIBS)) $$(LDLIBS)
 TEST_BINS += $(BUILD)/tests/$(1)_tests
 endef
 $(foreach s,$(SUITES),$(eval $(call SUITE_RULES,$(s))))
@@ -118,7 +128,7 @@ $(BUILD)/obj/tests/doctest_main.o: tests/doctest_main.cc | setup
 # build/metarec has the CPU backend only, so it runs on any machine; build/metarec-cuda and
 # build/metarec-emu (below) add the CUDA backend (engine/backend.h).
 $(BIN): $(CLI_OBJS) $(ALL_LIBS)
-	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(LDLIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(ALL_LIBS) $(LDLIBS)
 
 # The metarec CLI with the CUDA backend (engine/backend.h: --device cuda on embed and train's
 # item embeddings). build/metarec-cuda: the nvcc-compiled kernels and cudart/cuBLASLt (needs a
@@ -128,11 +138,11 @@ $(BUILD)/obj/tools/backend/cuda_emu.o: tools/backend/cuda.cpp | setup
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -DMR_BACKEND_EMULATED -c $< -o $@
 $(BUILD)/metarec-cuda: $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda.o $(CUDA_NV_OBJS) $(ALL_LIBS)
-	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda.o $(CUDA_NV_OBJS) -Wl,--start-group $(ALL_LIBS) \
-	  -Wl,--end-group -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart $(LDLIBS)
-$(BUILD)/metarec-emu: $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda_emu.o $(BUILD)/lib/libmr_cuda_emu.a $(BUILD)/lib/libmr_emu.a $(ALL_LIBS)
-	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda_emu.o -Wl,--start-group $(BUILD)/lib/libmr_cuda_emu.a \
-	  $(BUILD)/lib/libmr_emu.a $(ALL_LIBS) -Wl,--end-group -lboost_context $(LDLIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda.o $(CUDA_NV_OBJS) $(ALL_LIBS) \
+	  -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart $(LDLIBS)
+EMU_CLI_LIBS := $(call libs_of,$(LINK_ORDER) cuda_emu emu)
+$(BUILD)/metarec-emu: $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda_emu.o $(EMU_CLI_LIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda_emu.o $(EMU_CLI_LIBS) -lboost_context $(LDLIBS)
 ALL_OBJS += $(BUILD)/obj/tools/backend/cuda.o $(BUILD)/obj/tools/backend/cuda_emu.o
 .PHONY: metarec-cuda
 metarec-cuda: $(BUILD)/metarec-cuda

@@ -247,6 +247,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "cuda_bench: no usable CUDA device\n");
       return 2;
     }
+    mr::register_cuda_kernels(&mr::kCudaKernels);
     mr::cuda::Math m;
     mr::cuda::parse_math(o.math, m);
     mr::cuda::set_math(m);

@@ -3,7 +3,7 @@
 #pragma once
 #include <vector>
 
-#include "engine/tensor.h"
+#include "base/tensor.h"
 
 namespace mr {
 

@@ -1,6 +1,6 @@
 #include "engine/backend.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr {
 

@@ -7,8 +7,8 @@
 #pragma once
 #include <string>
 
-#include "engine/device.h"
-#include "engine/tensor.h"
+#include "base/device.h"
+#include "base/tensor.h"
 
 namespace mr {
 

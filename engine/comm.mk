@@ -33,9 +33,9 @@ $(BUILD)/cuda-gpu/tests/comm/nccl_gpu.o: tests/comm/nccl_gpu.cc | setup
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(MPI_CFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
 $(BUILD)/tests/comm_nccl_tests: $(BUILD)/cuda-gpu/tests/comm/nccl_gpu.o $(BUILD)/cuda/engine/comm/comm_nccl.o \
-                                $(BUILD)/obj/tests/doctest_main.o $(BUILD)/lib/libmr_comm.a $(BUILD)/lib/libmr_core.a
+                                $(BUILD)/obj/tests/doctest_main.o $(call libs_of,comm $(CORE_LIBS))
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
+	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) \
 	  -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnccl -lcudart $(LDLIBS)
 -include $(BUILD)/cuda-gpu/tests/comm/nccl_gpu.d
 .PHONY: test-comm-gpu

@@ -6,8 +6,8 @@
 #include <numeric>
 
 #include "engine/ops.h"
-#include "weights/hf_bert.h"
-#include "weights/model_dir.h"
+#include "engine/io/hf_bert.h"
+#include "engine/io/model_dir.h"
 #include "weights/safetensors.h"
 
 namespace mr {

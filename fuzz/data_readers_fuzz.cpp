@@ -7,7 +7,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/prepared.h"
 #include "engine/data/readers.h"
 #include "engine/data/split.h"

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "tokenizer/tokenizer.h"
 
 namespace fs = std::filesystem;

@@ -9,7 +9,7 @@ out=build-fuzz
 mkdir -p "$out/weights_corpus"
 CXX=${CXX:-clang++}
 $CXX -std=c++20 -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  fuzz/weights_fuzz.cpp weights/safetensors.cpp engine/bert.cpp engine/tensor.cpp engine/ops.cpp engine/tape.cpp \
+  fuzz/weights_fuzz.cpp weights/safetensors.cpp engine/bert.cpp base/tensor.cpp engine/ops.cpp engine/tape.cpp \
   engine/arena.cpp engine/params.cpp engine/profile.cpp kernels/cpu/*.cpp kernels/ref/*.cpp \
   -fopenmp -lopenblas -lfmt -o "$out/weights_fuzz"
 # seeds: the committed fixtures (safetensors with odd first byte, configs with even)

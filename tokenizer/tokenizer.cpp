@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab.h"
 

@@ -1,7 +1,7 @@
 # Tokenizer module: build rules beyond the Makefile's defaults (see docs/tokenizer.md).
-# The test suite needs only the tokenizer library (engine/check.h is header-only) and zlib to
+# The test suite needs only the tokenizer library (base/check.h is header-only) and zlib to
 # read the gzip fixtures; CI also runs it under ASan+UBSan (make test-asan).
-tokenizer_LIBS := tokenizer
+tokenizer_LIBS := tokenizer base
 ASAN_SUITES += tokenizer
 $(BUILD)/tests/tokenizer_tests: LDLIBS += -lz
 

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <regex>
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/tensor.h"
+#include "base/tensor.h"
 
 namespace mr {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr {
 

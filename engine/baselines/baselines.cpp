@@ -5,7 +5,7 @@
 #include <unordered_set>
 
 #include "engine/baselines/model.h"
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr::baselines {
 

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace mr::baselines {
 namespace {

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <unistd.h>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/comm/comm_mpi.h"
 
 namespace mr::comm {

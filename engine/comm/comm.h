@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 namespace mr::comm {
 

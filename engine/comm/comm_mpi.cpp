@@ -1,6 +1,6 @@
 #include "engine/comm/comm_mpi.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/comm/watchdog.h"
 
 #ifdef MR_HAVE_MPI

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr::comm {
 

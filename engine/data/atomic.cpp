@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/readers.h"
 
 namespace mr::data {

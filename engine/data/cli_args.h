@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/readers.h"
 
 namespace mr::cli {

@@ -4,7 +4,7 @@
 #include <numeric>
 #include <unordered_set>
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr::data {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <functional>
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr::data {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/prepared.h"
 #include "engine/data/readers.h"
 

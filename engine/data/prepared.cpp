@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr::data {
 

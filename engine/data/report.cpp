@@ -9,7 +9,7 @@
 #include <sstream>
 #include <sys/stat.h>
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr::data {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <unordered_set>
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr::metrics {
 

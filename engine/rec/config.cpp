@@ -4,7 +4,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr::rec {
 

@@ -4,11 +4,11 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/encoder.h"
 #include "engine/rec/run.h"
-#include "weights/hf_bert.h"
-#include "weights/model_dir.h"
+#include "engine/io/hf_bert.h"
+#include "engine/io/model_dir.h"
 
 namespace fs = std::filesystem;
 

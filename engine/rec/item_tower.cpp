@@ -5,10 +5,10 @@
 #include <cstring>
 #include <numeric>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/ops.h"
 #include "engine/rec/row_ops.h"
-#include "weights/hf_bert.h"
+#include "engine/io/hf_bert.h"
 #include "weights/npy.h"
 #include "weights/safetensors.h"
 

@@ -5,7 +5,7 @@
 #include <numeric>
 #include <random>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/rec/multitask.h"
 #include "engine/rec/row_ops.h"
 

@@ -35,7 +35,7 @@
 #include "engine/rec/sampled.h"
 #include "engine/params.h"
 #include "engine/tape.h"
-#include "engine/tensor.h"
+#include "base/tensor.h"
 
 namespace mr::rec {
 

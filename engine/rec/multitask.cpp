@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr::rec {
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr::rec {
 

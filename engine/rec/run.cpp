@@ -14,7 +14,7 @@
 
 #include "engine/baselines/evaluate.h"
 #include "engine/baselines/mixture.h"
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/comm/comm.h"
 #include "engine/data/item_text.h"
 #include "engine/data/prepared.h"
@@ -24,7 +24,7 @@
 #include "engine/progress.h"
 #include "engine/rec/item_data.h"
 #include "engine/rec/tasks.h"
-#include "weights/checkpoint.h"
+#include "engine/io/checkpoint.h"
 #include "weights/npy.h"
 
 namespace fs = std::filesystem;

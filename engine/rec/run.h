@@ -2,7 +2,7 @@
 //   OUT/config.toml, config.json   the resolved configuration
 //   OUT/item_emb.npy               the frozen encoder's pooled item embeddings (n_items, D)
 //   OUT/metrics.jsonl              one JSON object per logged step and per evaluation
-//   OUT/ckpt-<step>.safetensors    checkpoints (weights/checkpoint.h), OUT/latest
+//   OUT/ckpt-<step>.safetensors    checkpoints (engine/io/checkpoint.h), OUT/latest
 //   OUT/results.json, results.md   evaluation at every K: this model and the baselines
 #pragma once
 #include <memory>

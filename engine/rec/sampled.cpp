@@ -5,7 +5,7 @@
 #include <numeric>
 #include <unordered_set>
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace mr::rec {
 

@@ -3,7 +3,7 @@
 # (docs/emulator.md) for the kernel regression suite tests/cuda/, run by `make test-kernels`
 # (and by `make test`, which runs every suite).
 CUDA_EMU_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/emu/%.o)
-cuda_LIBS := cuda_emu emu tokenizer core
+cuda_LIBS := cuda_emu emu $(CORE_LIBS)
 # the CUDA backend's registration (engine/backend.h), which TextEncoder and bottom_hidden use
 cuda_EXTRA_OBJS := $(BUILD)/obj/tools/backend/cuda_emu.o
 # the whole emulated suite also runs under ASan + UBSan in `make test-asan` (65 s on 2 cores)
@@ -27,10 +27,10 @@ $(BUILD)/cuda-gpu/%.o: %.cpp | setup
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
 $(BUILD)/tests/cuda_gpu_tests: $(CUDA_GPU_TOBJS) $(CUDA_NV_OBJS) $(BUILD)/obj/tests/doctest_main.o $(BUILD)/obj/tools/backend/cuda.o \
-                               $(BUILD)/lib/libmr_tokenizer.a $(BUILD)/lib/libmr_core.a
+                               $(call libs_of,$(CORE_LIBS))
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $(CUDA_GPU_TOBJS) $(CUDA_NV_OBJS) $(BUILD)/obj/tests/doctest_main.o $(BUILD)/obj/tools/backend/cuda.o \
-	  -Wl,--start-group $(BUILD)/lib/libmr_tokenizer.a $(BUILD)/lib/libmr_core.a -Wl,--end-group -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart $(LDLIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(CUDA_GPU_TOBJS) $(BUILD)/obj/tools/backend/cuda.o $(CUDA_NV_OBJS) $(BUILD)/obj/tests/doctest_main.o \
+	  $(call libs_of,$(CORE_LIBS)) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart $(LDLIBS)
 -include $(CUDA_GPU_TOBJS:.o=.d)
 .PHONY: test-kernels-gpu
 test-kernels-gpu: $(BUILD)/tests/cuda_gpu_tests
@@ -42,10 +42,10 @@ test-kernels-gpu: $(BUILD)/tests/cuda_gpu_tests
 CUDA_TSAN_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/emu-tsan/%.o) $(BUILD)/emu-tsan/tests/cuda/ops_test.o \
                   $(BUILD)/emu-tsan/tests/cuda/bf16_ops_test.o
 CUDA_TSAN_RT   := $(patsubst kernels/emu/%.cpp,$(BUILD)/emu-tsan/rt/%.o,$(wildcard kernels/emu/*.cpp))
-$(BUILD)/tests/cuda_tsan_tests: $(CUDA_TSAN_OBJS) $(CUDA_TSAN_RT) $(BUILD)/obj/tests/doctest_main.o $(BUILD)/lib/libmr_core.a
+$(BUILD)/tests/cuda_tsan_tests: $(CUDA_TSAN_OBJS) $(CUDA_TSAN_RT) $(BUILD)/obj/tests/doctest_main.o $(call libs_of,$(CORE_LIBS))
 	@mkdir -p $(dir $@)
 	$(CXX) -fsanitize=thread -fopenmp -o $@ $(CUDA_TSAN_OBJS) $(CUDA_TSAN_RT) $(BUILD)/obj/tests/doctest_main.o \
-	  $(BUILD)/lib/libmr_core.a -lboost_context $(LDLIBS)
+	  $(call libs_of,$(CORE_LIBS)) -lboost_context $(LDLIBS)
 -include $(CUDA_TSAN_OBJS:.o=.d)
 .PHONY: test-kernels-tsan
 test-kernels-tsan: $(BUILD)/tests/cuda_tsan_tests
@@ -57,17 +57,16 @@ test-kernels-tsan: $(BUILD)/tests/cuda_tsan_tests
 $(BUILD)/cuda-gpu/bench/cuda_bench.o: bench/cuda_bench.cpp | setup
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
-$(BUILD)/bench/cuda_bench: $(BUILD)/cuda-gpu/bench/cuda_bench.o $(CUDA_NV_OBJS) $(BUILD)/lib/libmr_core.a
+$(BUILD)/bench/cuda_bench: $(BUILD)/cuda-gpu/bench/cuda_bench.o $(CUDA_NV_OBJS) $(call libs_of,$(CORE_LIBS))
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $< $(CUDA_NV_OBJS) $(BUILD)/lib/libmr_core.a \
+	$(CXX) $(LDFLAGS) -o $@ $< $(CUDA_NV_OBJS) $(call libs_of,$(CORE_LIBS)) \
 	  -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart $(LDLIBS)
 $(BUILD)/obj/bench/cuda_bench_emu.o: bench/cuda_bench.cpp | setup
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(EMU_INCLUDES) -c $< -o $@
-$(BUILD)/bench/cuda_bench_emu: $(BUILD)/obj/bench/cuda_bench_emu.o $(BUILD)/lib/libmr_cuda_emu.a $(BUILD)/lib/libmr_emu.a $(BUILD)/lib/libmr_core.a
+$(BUILD)/bench/cuda_bench_emu: $(BUILD)/obj/bench/cuda_bench_emu.o $(call libs_of,cuda_emu emu $(CORE_LIBS))
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -o $@ $< -Wl,--start-group $(BUILD)/lib/libmr_cuda_emu.a $(BUILD)/lib/libmr_emu.a \
-	  $(BUILD)/lib/libmr_core.a -Wl,--end-group -lboost_context $(LDLIBS)
+	$(CXX) $(LDFLAGS) -o $@ $< $(call libs_of,cuda_emu emu $(CORE_LIBS)) -lboost_context $(LDLIBS)
 -include $(BUILD)/cuda-gpu/bench/cuda_bench.d $(BUILD)/obj/bench/cuda_bench_emu.d
 .PHONY: bench-gpu-bins
 bench-gpu-bins: $(BUILD)/bench/cuda_bench $(BUILD)/tests/cuda_gpu_tests

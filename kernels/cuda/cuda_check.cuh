@@ -1,11 +1,11 @@
 // CUDA_CHECK / CUBLAS_CHECK: name the file, the line, the failing call and the error string,
-// and throw mr::Error like every other check in metarec (engine/check.h).
+// and throw mr::Error like every other check in metarec (base/check.h).
 #pragma once
 #include <cuda_runtime.h>
 
 #include <string>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 #define CUDA_CHECK(call)                                                                     \
   do {                                                                                       \

@@ -91,8 +91,8 @@ void dropout_bwd_bf16(bf16_t* din, const bf16_t* dout, int64_t n, float p, uint6
 void to_bf16(bf16_t* dst, const float* src, int64_t n, bool acc);
 void to_f32(float* dst, const bf16_t* src, int64_t n, bool acc);
 
-// Registers kCudaKernels with the tape and installs the device allocator; false (nothing
-// registered) when no CUDA device is usable. Under the SIMT emulator the "device" is the CPU.
+// Installs the device allocator (base/device.h); false when no CUDA device is usable. The
+// engine reaches kCudaKernels through its Backend (engine/backend.h), never through kernels/. Under the SIMT emulator the "device" is the CPU.
 bool init();
 // Why the last init() returned false (the CUDA runtime's words); empty after a success.
 const std::string& init_error();

@@ -1,10 +1,10 @@
 // The CUDA side of engine memory: installs cudaMalloc/cudaFree/cudaMemset/cudaMemcpy as the
-// DeviceAllocator behind Buffer and fill_zero/copy for Device::CUDA tensors (engine/tensor.h).
+// DeviceAllocator behind Buffer and fill_zero/copy for Device::CUDA tensors (base/tensor.h).
 // Compiled by nvcc (`make cuda`) and, for tests, by g++ under the SIMT emulator, where the
 // same calls map to host memory.
 #include <string>
 
-#include "engine/device.h"
+#include "base/device.h"
 #include "kernels/cuda/cuda_check.cuh"
 
 namespace mr::cuda {

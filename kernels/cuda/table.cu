@@ -1,13 +1,10 @@
 // The CUDA kernel tables (fp32, and bf16 storage) and the backend's registration. Every entry is a host launcher
 // in kernels/cuda/<family>.cu taking device pointers (kernels/cuda/cuda_ops.h).
-#include "engine/device.h"
+#include "base/device.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace mr {
-
-void register_cuda_kernels(const KernelTable* kt);  // engine/tape.cpp
-
 namespace cuda {
 bool install_allocator();  // kernels/cuda/device.cu
 
@@ -43,11 +40,7 @@ void* scratch(size_t bytes, int slot) {
   return p;
 }
 
-bool init() {
-  if (!install_allocator()) return false;
-  register_cuda_kernels(&kCudaKernels);
-  return true;
-}
+bool init() { return install_allocator(); }
 
 }  // namespace cuda
 

@@ -30,7 +30,7 @@ $(BUILD)/lib/libmr_%_emu.a:
 # ---- the emu suite: tests/emu/*_test.cpp against the kernels in tests/emu/kernels/*.cu
 EMU_TEST_CU   := $(wildcard tests/emu/kernels/*.cu)
 EMU_TEST_OBJS := $(EMU_TEST_CU:%.cu=$(BUILD)/emu/%.o)
-emu_LIBS      := emu_tests_emu emu
+emu_LIBS      := emu_tests_emu emu base
 $(BUILD)/lib/libmr_emu_tests_emu.a: $(EMU_TEST_OBJS)
 $(BUILD)/tests/emu_tests: LDLIBS += $(EMU_LDLIBS)
 $(BUILD)/obj/tests/emu/%.o: CXXFLAGS += $(EMU_INCLUDES)

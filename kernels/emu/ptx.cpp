@@ -13,7 +13,7 @@
 //   it holds rows 2*(l%4) and 2*(l%4)+1 of column l/4.
 #include <cstring>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "kernels/emu/emu.h"
 
 #if defined(MR_EMU_TSAN)

@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "kernels/emu/emu.h"
 
 #if defined(__SANITIZE_ADDRESS__)

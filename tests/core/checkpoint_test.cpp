@@ -11,7 +11,7 @@
 
 #include "engine/bert.h"
 #include "engine/optim.h"
-#include "weights/checkpoint.h"
+#include "engine/io/checkpoint.h"
 #include "weights/npy.h"
 #include "weights/safetensors.h"
 #include "weights/sha256.h"

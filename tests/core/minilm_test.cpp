@@ -13,7 +13,7 @@
 
 #include "engine/encoder.h"
 #include "engine/optim.h"
-#include "weights/model_dir.h"
+#include "engine/io/model_dir.h"
 #include "weights/npy.h"
 #include "tests/core/minilm.h"
 #include "weights/safetensors.h"

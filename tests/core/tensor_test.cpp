@@ -6,7 +6,7 @@
 
 #include "engine/arena.h"
 #include "engine/params.h"
-#include "engine/tensor.h"
+#include "base/tensor.h"
 
 using namespace mr;
 

@@ -47,7 +47,10 @@ double norm_of(const Tensor& t) {
 }
 
 struct Init {
-  Init() { REQUIRE(cuda::init()); }
+  Init() {
+    REQUIRE(cuda::init());
+    register_cuda_kernels(&kCudaKernels);
+  }
 };
 
 }  // namespace

@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "tests/emu/emu_test_util.h"
 #include "tests/emu/kernels/kernels.h"
 

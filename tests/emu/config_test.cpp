@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #ifdef MR_EMU
 namespace {

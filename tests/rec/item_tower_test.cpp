@@ -11,7 +11,7 @@
 #include "engine/encoder.h"
 #include "engine/rec/model.h"
 #include "tests/rec/rec_test_util.h"
-#include "weights/hf_bert.h"
+#include "engine/io/hf_bert.h"
 
 using namespace mr;
 

@@ -7,9 +7,9 @@
 #include <fstream>
 #include <random>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/rec/run.h"
-#include "weights/checkpoint.h"
+#include "engine/io/checkpoint.h"
 #include "weights/npy.h"
 
 using namespace mr;

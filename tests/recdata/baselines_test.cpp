@@ -5,7 +5,7 @@
 #include "engine/baselines/evaluate.h"
 #include "engine/baselines/mixture.h"
 #include "engine/baselines/model.h"
-#include "engine/check.h"
+#include "base/check.h"
 
 using namespace mr;
 using V = std::vector<uint32_t>;

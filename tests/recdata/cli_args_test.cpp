@@ -2,7 +2,7 @@
 
 #include <fstream>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/cli_args.h"
 #include "tests/recdata/common.h"
 

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/metrics/metrics.h"
 #include "tests/recdata/common.h"
 

@@ -6,7 +6,7 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/item_text.h"
 #include "engine/data/prepared.h"
 #include "engine/data/wordpiece.h"

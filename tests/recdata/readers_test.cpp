@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/readers.h"
 #include "tests/recdata/common.h"
 

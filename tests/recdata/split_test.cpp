@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/readers.h"
 #include "engine/data/split.h"
 #include "tests/recdata/common.h"

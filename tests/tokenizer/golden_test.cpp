@@ -11,7 +11,7 @@
 #include <set>
 #include <unistd.h>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "tests/tokenizer/fixture.h"
 #include "tokenizer/tokenizer.h"
 

@@ -7,7 +7,7 @@
 #include <random>
 #include <unistd.h>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "tests/tokenizer/fixture.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"

@@ -2,7 +2,8 @@
 // MR_BACKEND_EMULATED, of build/metarec-emu (the same kernels under the SIMT emulator). Linked
 // as an object, not from an archive, so the registration below runs before main.
 #include "engine/backend.h"
-#include "engine/check.h"
+#include "base/check.h"
+#include "engine/tape.h"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace mr {
@@ -14,6 +15,7 @@ void init_cuda(const std::string& precision) {
     throw Error(fmt::format("device cuda: no usable CUDA device ({}; check the driver, which must support the CUDA 13 "
                             "runtime this binary uses, and CUDA_VISIBLE_DEVICES), or use device cpu",
                             cuda::init_error()));
+  register_cuda_kernels(&kCudaKernels);
   ready = true;
   cuda::Math m;
   MR_CHECK(cuda::parse_math(precision, m), "unknown precision '{}'", precision);

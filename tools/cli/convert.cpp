@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "tools/cli/command.h"
-#include "weights/model_dir.h"
+#include "engine/io/model_dir.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 
 #include "engine/baselines/evaluate.h"
 #include "engine/baselines/mixture.h"
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/readers.h"
 #include "engine/data/split.h"
 #include "engine/rec/config.h"

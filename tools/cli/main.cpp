@@ -6,7 +6,7 @@
 #include <string>
 
 #include "engine/backend.h"
-#include "engine/check.h"
+#include "base/check.h"
 #include "tools/cli/command.h"
 
 namespace mr::cli {

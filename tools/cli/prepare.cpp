@@ -4,7 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/cli_args.h"
 #include "engine/data/item_text.h"
 #include "engine/data/prepared.h"

@@ -7,11 +7,11 @@
 #include <cstdio>
 #include <numeric>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/readers.h"
 #include "engine/rec/run.h"
 #include "tools/cli/command.h"
-#include "weights/checkpoint.h"
+#include "engine/io/checkpoint.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/rec/run.h"
 #include "tools/cli/command.h"
 

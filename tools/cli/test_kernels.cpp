@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "tools/cli/command.h"
 
 namespace fs = std::filesystem;

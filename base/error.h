@@ -1,6 +1,6 @@
 // mr::Error and throw_error without any formatting library, so that CUDA sources compiled by
 // nvcc (which cannot digest fmt's compile-time format checks) can throw the same errors.
-// Everything else includes engine/check.h.
+// Everything else includes base/check.h.
 #pragma once
 #include <stdexcept>
 #include <string>

@@ -1,4 +1,4 @@
-#include "weights/checkpoint.h"
+#include "engine/io/checkpoint.h"
 
 #include <algorithm>
 #include <filesystem>

@@ -7,8 +7,8 @@
 #include <initializer_list>
 #include <string>
 
-#include "engine/check.h"
-#include "engine/device.h"
+#include "base/check.h"
+#include "base/device.h"
 
 namespace mr {
 

@@ -1,11 +1,11 @@
-#include "weights/model_dir.h"
+#include "engine/io/model_dir.h"
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "engine/bert.h"
-#include "weights/hf_bert.h"
+#include "engine/io/hf_bert.h"
 #include "weights/safetensors.h"
 #include "weights/sha256.h"
 

@@ -1,4 +1,4 @@
-#include "weights/hf_bert.h"
+#include "engine/io/hf_bert.h"
 
 #include <filesystem>
 #include <set>

@@ -8,7 +8,7 @@
 #pragma once
 #include <fmt/format.h>
 
-#include "engine/error.h"
+#include "base/error.h"
 
 #define MR_STR2(x) #x
 #define MR_CHECK(cond, ...)                                                                        \
