@@ -169,8 +169,8 @@ int attention(const Common& o, int heads, int head_dim, const std::string& dump_
   // bf16 storage: the inputs rounded to bf16 on the device, outputs in bf16
   DevBuf q(b16, b16 ? nq : 0), g(b16, b16 ? no : 0), out(b16, no), dqkv(b16, nq);  // q, g: bf16 copies
   if (b16) {
-    mr::cuda::to_bf16(q.h(), dq.t.f32(), int64_t(nq), false);
-    mr::cuda::to_bf16(g.h(), dg.t.f32(), int64_t(no), false);
+    mr::cuda::bf16::to_bf16(q.h(), dq.t.f32(), int64_t(nq), false);
+    mr::cuda::bf16::to_bf16(g.h(), dg.t.f32(), int64_t(no), false);
   }
   mr::Buffer lse(size_t(B) * H * T * 4, mr::Device::CUDA);
   float* pl = static_cast<float*>(lse.data());
@@ -181,11 +181,11 @@ int attention(const Common& o, int heads, int head_dim, const std::string& dump_
   for (int s = 0; s < o.warmup + o.steps; ++s) {
     sync();
     const double t0 = now_ms();
-    if (b16) mr::cuda::attention_fwd_bf16(out.h(), pl, q.h(), nullptr, B, T, C, H, 0.0f, 1, 0);
+    if (b16) mr::cuda::bf16::attention_fwd(out.h(), pl, q.h(), nullptr, B, T, C, H, 0.0f, 1, 0);
     else mr::cuda::attention_fwd(out.f(), pl, dq.t.f32(), nullptr, B, T, C, H, 0.0f, 1, 0);
     sync();
     const double t1 = now_ms();
-    if (b16) mr::cuda::attention_bwd_bf16(dqkv.h(), g.h(), q.h(), out.h(), pl, nullptr, B, T, C, H, 0.0f, 1, 0, false);
+    if (b16) mr::cuda::bf16::attention_bwd(dqkv.h(), g.h(), q.h(), out.h(), pl, nullptr, B, T, C, H, 0.0f, 1, 0, false);
     else mr::cuda::attention_bwd(dqkv.f(), dg.t.f32(), dq.t.f32(), out.f(), pl, nullptr, B, T, C, H, 0.0f, 1, 0, false);
     sync();
     const double t2 = now_ms();

@@ -1,5 +1,5 @@
 // Fast CPU ops: OpenMP across rows/heads, OpenBLAS (OpenMP build) for every matrix product.
-// Same signatures and gradient convention as kernels/kernel_table.h; each is tested against
+// Signatures (generated) and gradient convention from the op list kernels/ops.def; each is tested against
 // its kernels/ref twin in tests/core/ops_test.cpp.
 #pragma once
 #include <cstddef>
@@ -10,32 +10,6 @@
 namespace mr::cpu {
 using std::size_t;
 
-void embedding_fwd(float* out, const int32_t* ids, const int32_t* types, const float* wte, const float* wpe, const float* wtt, int B, int T, int C);
-void embedding_bwd(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids, const int32_t* types, int B, int T, int C);
-void linear_fwd(float* out, const float* inp, const float* w, const float* b, int N, int IN, int OUT);
-void linear_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w, int N, int IN, int OUT, bool acc_dinp);
-void bias_act_fwd(float* out, const float* x, const float* b, int N, int C, Act act);
-void bias_act_bwd(float* dx, float* db, const float* dout, const float* x, const float* b, int N, int C, Act act, bool acc_dx);
-void layernorm_fwd(float* y, float* s, float* mean, float* rstd, const float* a, const float* r, const float* gamma, const float* beta, int N, int C, float eps);
-void layernorm_bwd(float* da, float* dr, float* dgamma, float* dbeta, const float* dy, const float* s, const float* mean, const float* rstd, const float* gamma, int N, int C, bool acc_da, bool acc_dr);
-void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset);
-void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset, bool acc);
-void dropout_fwd(float* out, const float* in, int64_t n, float p, uint64_t seed, uint64_t offset);
-void dropout_bwd(float* din, const float* dout, int64_t n, float p, uint64_t seed, uint64_t offset, bool acc);
-void xent_fwd(float* loss, float* lse, const float* logits, const int32_t* targets, int N, int V);
-void xent_bwd(float* dlogits, const float* dloss, const float* logits, const float* lse, const int32_t* targets, int N, int V, bool acc);
-void bce_fwd(float* loss, const float* x, const float* y, int64_t n);
-void bce_bwd(float* dx, const float* dloss, const float* x, const float* y, int64_t n, bool acc);
-void mse_fwd(float* loss, const float* x, const float* y, int64_t n);
-void mse_bwd(float* dx, const float* dloss, const float* x, const float* y, int64_t n, bool acc);
-void mean_pool_fwd(float* out, const float* h, const int32_t* mask, int B, int T, int C);
-void mean_pool_bwd(float* dh, const float* dout, const int32_t* mask, int B, int T, int C, bool acc);
-void cls_pool_fwd(float* out, const float* h, int B, int T, int C);
-void cls_pool_bwd(float* dh, const float* dout, int B, int T, int C, bool acc);
-void adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps, float weight_decay, int t);
-void sgd(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float weight_decay, bool first_step);
-double sumsq(const float* x, int64_t n);
-void axpy(float* y, const float* x, float a, int64_t n, bool acc);
-void scale(float* x, int64_t n, float s);
+#include "kernels/ops_decl.inc"
 
 }  // namespace mr::cpu

@@ -367,7 +367,7 @@ void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float
 // out and dqkv rounded once. Other head dims widen the bf16 operands into fp32 scratch (slot 2,
 // 4C floats per token forward, 8C backward; exact), run the CUDA-core kernels above, and
 // round the results back.
-void attention_fwd_bf16(bf16_t* out, float* lse, const bf16_t* qkv, const int32_t* mask, int B, int T, int C, int H,
+void bf16::attention_fwd(bf16_t* out, float* lse, const bf16_t* qkv, const int32_t* mask, int B, int T, int C, int H,
                         float p_drop, uint64_t seed, uint64_t offset) {
   if (B == 0 || T == 0 || C == 0) return;
   Attn a = attn_args(nullptr, mask, T, C, H, p_drop, seed, offset);
@@ -384,7 +384,7 @@ void attention_fwd_bf16(bf16_t* out, float* lse, const bf16_t* qkv, const int32_
   to_bf16(out, o32, rows * C, false);
 }
 
-void attention_bwd_bf16(bf16_t* dqkv, const bf16_t* dout, const bf16_t* qkv, const bf16_t* out, const float* lse,
+void bf16::attention_bwd(bf16_t* dqkv, const bf16_t* dout, const bf16_t* qkv, const bf16_t* out, const float* lse,
                         const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed,
                         uint64_t offset, bool acc_dqkv) {
   if (B == 0 || T == 0 || C == 0 || !dqkv) return;

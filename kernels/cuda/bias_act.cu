@@ -83,10 +83,10 @@ void bias_act_bwd(float* dx, float* db, const float* dout, const float* x, const
                   bool acc_dx) {
   bwd(dx, db, dout, x, b, N, C, act, acc_dx);
 }
-void bias_act_fwd_bf16(bf16_t* out, const bf16_t* x, const bf16_t* b, int N, int C, Act act) {
+void bf16::bias_act_fwd(bf16_t* out, const bf16_t* x, const bf16_t* b, int N, int C, Act act) {
   fwd(out, x, b, N, C, act);
 }
-void bias_act_bwd_bf16(bf16_t* dx, float* db, const bf16_t* dout, const bf16_t* x, const bf16_t* b, int N, int C,
+void bf16::bias_act_bwd(bf16_t* dx, float* db, const bf16_t* dout, const bf16_t* x, const bf16_t* b, int N, int C,
                        Act act, bool acc_dx) {
   bwd(dx, db, dout, x, b, N, C, act, acc_dx);
 }

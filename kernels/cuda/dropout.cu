@@ -50,11 +50,11 @@ void dropout_bwd(float* din, const float* dout, int64_t n, float p, uint64_t see
   if (din) launch(din, dout, n, p, seed, offset, acc_din);
 }
 
-void dropout_fwd_bf16(bf16_t* out, const bf16_t* in, int64_t n, float p, uint64_t seed, uint64_t offset) {
+void bf16::dropout_fwd(bf16_t* out, const bf16_t* in, int64_t n, float p, uint64_t seed, uint64_t offset) {
   launch(out, in, n, p, seed, offset, false);
 }
 
-void dropout_bwd_bf16(bf16_t* din, const bf16_t* dout, int64_t n, float p, uint64_t seed, uint64_t offset,
+void bf16::dropout_bwd(bf16_t* din, const bf16_t* dout, int64_t n, float p, uint64_t seed, uint64_t offset,
                       bool acc_din) {
   if (din) launch(din, dout, n, p, seed, offset, acc_din);
 }

@@ -163,11 +163,11 @@ void embedding_bwd(float* dwte, float* dwpe, float* dwtt, const float* dout, con
                    const int32_t* types, int B, int T, int C) {
   bwd(dwte, dwpe, dwtt, dout, ids, types, B, T, C);
 }
-void embedding_fwd_bf16(bf16_t* out, const int32_t* ids, const int32_t* types, const float* wte, const float* wpe,
+void bf16::embedding_fwd(bf16_t* out, const int32_t* ids, const int32_t* types, const float* wte, const float* wpe,
                         const float* wtt, int B, int T, int C) {
   fwd(out, ids, types, wte, wpe, wtt, B, T, C);
 }
-void embedding_bwd_bf16(float* dwte, float* dwpe, float* dwtt, const bf16_t* dout, const int32_t* ids,
+void bf16::embedding_bwd(float* dwte, float* dwpe, float* dwtt, const bf16_t* dout, const int32_t* ids,
                         const int32_t* types, int B, int T, int C) {
   bwd(dwte, dwpe, dwtt, dout, ids, types, B, T, C);
 }

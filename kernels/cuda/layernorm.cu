@@ -115,11 +115,11 @@ void layernorm_bwd(float* da, float* dr, float* dgamma, float* dbeta, const floa
                    const float* mean, const float* rstd, const float* gamma, int N, int C, bool acc_da, bool acc_dr) {
   bwd(da, dr, dgamma, dbeta, dy, s, mean, rstd, gamma, N, C, acc_da, acc_dr);
 }
-void layernorm_fwd_bf16(bf16_t* y, bf16_t* s, float* mean, float* rstd, const bf16_t* a, const bf16_t* r,
+void bf16::layernorm_fwd(bf16_t* y, bf16_t* s, float* mean, float* rstd, const bf16_t* a, const bf16_t* r,
                         const float* gamma, const float* beta, int N, int C, float eps) {
   fwd(y, s, mean, rstd, a, r, gamma, beta, N, C, eps);
 }
-void layernorm_bwd_bf16(bf16_t* da, bf16_t* dr, float* dgamma, float* dbeta, const bf16_t* dy, const bf16_t* s,
+void bf16::layernorm_bwd(bf16_t* da, bf16_t* dr, float* dgamma, float* dbeta, const bf16_t* dy, const bf16_t* s,
                         const float* mean, const float* rstd, const float* gamma, int N, int C, bool acc_da,
                         bool acc_dr) {
   bwd(da, dr, dgamma, dbeta, dy, s, mean, rstd, gamma, N, C, acc_da, acc_dr);

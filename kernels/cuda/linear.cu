@@ -23,11 +23,11 @@ void linear_bwd(float* dinp, float* dw, float* db, const float* dout, const floa
 
 // bf16 storage: the same three products over bf16 operands, fp32 accumulation; out and dinp
 // are rounded to bf16 once, dw accumulates into the fp32 gradient (C and D fp32, beta 1).
-void linear_fwd_bf16(bf16_t* out, const bf16_t* inp, const bf16_t* w, const bf16_t* b, int N, int IN, int OUT) {
+void bf16::linear_fwd(bf16_t* out, const bf16_t* inp, const bf16_t* w, const bf16_t* b, int N, int IN, int OUT) {
   gemm(out, inp, false, w, true, b, N, OUT, IN, false);
 }
 
-void linear_bwd_bf16(bf16_t* dinp, float* dw, float* db, const bf16_t* dout, const bf16_t* inp, const bf16_t* w,
+void bf16::linear_bwd(bf16_t* dinp, float* dw, float* db, const bf16_t* dout, const bf16_t* inp, const bf16_t* w,
                      int N, int IN, int OUT, bool acc_dinp) {
   if (dinp) gemm(dinp, dout, false, w, false, nullptr, N, IN, OUT, acc_dinp);
   if (dw && N > 0) gemm(dw, dout, true, inp, false, OUT, IN, N, true);

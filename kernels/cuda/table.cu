@@ -45,30 +45,16 @@ bool init() { return install_allocator(); }
 }  // namespace cuda
 
 const KernelTable kCudaKernels = {
-    "cuda",
-    cuda::embedding_fwd, cuda::embedding_bwd,
-    cuda::linear_fwd, cuda::linear_bwd,
-    cuda::bias_act_fwd, cuda::bias_act_bwd,
-    cuda::layernorm_fwd, cuda::layernorm_bwd,
-    cuda::attention_fwd, cuda::attention_bwd,
-    cuda::dropout_fwd, cuda::dropout_bwd,
-    cuda::xent_fwd, cuda::xent_bwd,
-    cuda::bce_fwd, cuda::bce_bwd,
-    cuda::mse_fwd, cuda::mse_bwd,
-    cuda::mean_pool_fwd, cuda::mean_pool_bwd,
-    cuda::cls_pool_fwd, cuda::cls_pool_bwd,
-    cuda::adamw, cuda::sgd, cuda::sumsq, cuda::axpy, cuda::scale,
-    &kCudaKernelsBf16,
+    .name = "cuda",
+#define MR_KERNEL_NS cuda
+#include "kernels/ops_entries.inc"
+    .bf16 = &kCudaKernelsBf16,
 };
 
 const KernelTableBf16 kCudaKernelsBf16 = {
-    cuda::embedding_fwd_bf16, cuda::embedding_bwd_bf16,
-    cuda::linear_fwd_bf16, cuda::linear_bwd_bf16,
-    cuda::bias_act_fwd_bf16, cuda::bias_act_bwd_bf16,
-    cuda::layernorm_fwd_bf16, cuda::layernorm_bwd_bf16,
-    cuda::attention_fwd_bf16, cuda::attention_bwd_bf16,
-    cuda::dropout_fwd_bf16, cuda::dropout_bwd_bf16,
-    cuda::to_bf16, cuda::to_f32,
+#define MR_OP(op, ret, params, b16) MR_IF_##b16(.op = cuda::bf16::op, )
+#define MR_OP_CAST(op, ret, params) .op = cuda::bf16::op,
+#include "kernels/ops.def"
 };
 
 }  // namespace mr
