@@ -1,44 +1,39 @@
+// The MetaLearner: theta's snapshot, the adapt scope, the inner loop and the meta-gradient
+// accumulators shared by every algorithm (engine/meta/meta.h).
 #include "engine/meta/meta.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "base/check.h"
+#include "engine/meta/algorithm.h"
 
 namespace mr::meta {
 
 MetaLearner::MetaLearner(ParamStore& ps, std::function<bool(const std::string&)> in_scope, MetaConfig cfg)
-    : ps_(ps), cfg_(std::move(cfg)) {
+    : ps_(ps), cfg_(cfg) {
   MR_CHECK(ps.finalized(), "MetaLearner needs a finalized ParamStore");
   MR_CHECK(ps.device() == Device::CPU, "MetaLearner runs on CPU parameters for now");
-  MR_CHECK(cfg_.algorithm == "fomaml" || cfg_.algorithm == "reptile" || cfg_.algorithm == "metasgd" ||
-               cfg_.algorithm == "none",
-           "meta.algorithm must be fomaml, reptile, metasgd or none, got '{}'", cfg_.algorithm);
   MR_CHECK(cfg_.inner_steps >= 0 && cfg_.inner_lr >= 0, "meta.inner_steps and meta.inner_lr must be >= 0");
-  MR_CHECK(cfg_.algorithm != "reptile" || (cfg_.inner_steps > 0 && cfg_.inner_lr > 0),
-           "reptile needs meta.inner_steps > 0 and meta.inner_lr > 0");
   for (const Param& p : ps.all()) {
     scope_.push_back(in_scope(p.name));
     base_frozen_.push_back(p.frozen);
   }
   theta_.resize(size_t(ps.numel()));
-  const size_t n = size_t(ps.numel());
-  acc_.assign((cfg_.algorithm == "metasgd" ? 2 * n : n) + 2, 0.0);
-  if (cfg_.algorithm == "metasgd") {
-    rates_ = std::make_unique<ParamStore>();
-    rates_->add("meta.inner_lr", Shape{ps.numel()}, false);
-    rates_->finalize();
-    float* a = rates_->flat_params().f32();
-    for (int64_t j = 0; j < ps.numel(); ++j) a[j] = cfg_.inner_lr;
-    gs_sum_.assign(size_t(ps.numel()), 0.0f);
-  }
+  alg_ = make_algorithm(cfg_, ps);
+  own_numel_ = alg_->own_numel();
+  layout(0);
 }
 
-void MetaLearner::clamp_inner_rates() {
-  if (!rates_) return;
-  float* a = rates_->flat_params().f32();
-  for (int64_t j = 0; j < rates_->numel(); ++j) a[j] = std::max(a[j], 0.0f);
+MetaLearner::~MetaLearner() = default;
+
+void MetaLearner::layout(size_t n_extra) {
+  acc_.assign(theta_.size() + own_numel_ + n_extra + 2, 0.0);
+  n_extra_ = n_extra;
 }
+
+ParamStore* MetaLearner::inner_rates() { return alg_->own_params(); }
+void MetaLearner::after_update() { alg_->after_update(); }
 
 void MetaLearner::snapshot() { std::memcpy(theta_.data(), ps_.flat_params().f32(), sizeof(float) * theta_.size()); }
 void MetaLearner::restore() { std::memcpy(ps_.flat_params().f32(), theta_.data(), sizeof(float) * theta_.size()); }
@@ -61,11 +56,9 @@ float MetaLearner::backward_into_grads(Tape& t, const LossFn& f) {
   return l;
 }
 
-float MetaLearner::adapt(Tape& t, const LossFn& support, int steps, float lr) {
+float MetaLearner::inner_loop(Tape& t, const LossFn& support, int steps, const StepFn& step) {
   set_scope_frozen(true);
   float first = 0;
-  const float* rate = rates_ ? rates_->flat_params().f32() : nullptr;
-  if (rates_) std::fill(gs_sum_.begin(), gs_sum_.end(), 0.0f);
   try {
     for (int s = 0; s < steps; ++s) {
       const float l = backward_into_grads(t, support);
@@ -74,16 +67,7 @@ float MetaLearner::adapt(Tape& t, const LossFn& support, int steps, float lr) {
       const float* g = ps_.flat_grads().f32();
       size_t i = 0;
       for (const Param& p : ps_.all()) {
-        if (scope_[i] && !base_frozen_[i]) {
-          if (rate) {
-            for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j) {
-              w[j] -= rate[j] * g[j];
-              gs_sum_[size_t(j)] += g[j];
-            }
-          } else {
-            for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j) w[j] -= lr * g[j];
-          }
-        }
+        if (scope_[i] && !base_frozen_[i]) step(w, g, p.offset, p.offset + p.w.numel());
         ++i;
       }
     }
@@ -97,40 +81,13 @@ float MetaLearner::adapt(Tape& t, const LossFn& support, int steps, float lr) {
   return first;
 }
 
+float MetaLearner::adapt(Tape& t, const LossFn& support, int steps, float lr) {
+  return alg_->adapt(*this, t, support, steps, lr);
+}
+
 float MetaLearner::task(Tape& t, const LossFn& support, const LossFn& query) {
   snapshot();
-  const size_t n = theta_.size();
-  float lq = 0;
-  if (cfg_.algorithm == "none") {
-    lq = backward_into_grads(t, query);
-    const float* g = ps_.flat_grads().f32();
-    for (size_t j = 0; j < n; ++j) acc_[j] += g[j];
-    accumulate_extra();
-    backward_into_grads(t, support);
-    for (size_t j = 0; j < n; ++j) acc_[j] += g[j];
-    accumulate_extra();
-  } else {
-    adapt(t, support);
-    lq = backward_into_grads(t, query);  // at theta'
-    const float* g = ps_.flat_grads().f32();
-    const float* w = ps_.flat_params().f32();
-    accumulate_extra();  // outside the scope: the query gradient at theta', for every algorithm
-    if (cfg_.algorithm == "fomaml" || cfg_.algorithm == "metasgd") {
-      for (size_t j = 0; j < n; ++j) acc_[j] += g[j];
-      if (rates_) {
-        double* ra = rate_acc();
-        for (size_t j = 0; j < n; ++j) ra[j] -= g[j] * gs_sum_[j];
-      }
-    } else {  // reptile
-      const float inv = 1.0f / (float(cfg_.inner_steps) * cfg_.inner_lr);
-      size_t i = 0;
-      for (const Param& p : ps_.all()) {
-        for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j)
-          acc_[j] += scope_[i] ? (theta_[j] - w[j]) * inv : g[j];
-        ++i;
-      }
-    }
-  }
+  const float lq = alg_->outer(*this, t, support, query);
   restore();
   t.reset();
   ps_.zero_grad();
@@ -140,12 +97,14 @@ float MetaLearner::task(Tape& t, const LossFn& support, const LossFn& query) {
   return lq;
 }
 
+void MetaLearner::accumulate_grads() {
+  const float* g = ps_.flat_grads().f32();
+  for (size_t j = 0; j < theta_.size(); ++j) acc_[j] += g[j];
+}
+
 void MetaLearner::set_extra_grad(float* g, size_t n) {
   MR_CHECK(n_tasks_ == 0, "set_extra_grad in the middle of a meta-batch");
-  if (n != n_extra_) {  // between meta-batches acc_ is all zeros: re-lay it out
-    acc_.assign(theta_.size() * (rates_ ? 2 : 1) + n + 2, 0.0);
-    n_extra_ = n;
-  }
+  if (n != n_extra_) layout(n);  // between meta-batches acc_ is all zeros: re-lay it out
   extra_ = g;
 }
 
@@ -163,11 +122,7 @@ double MetaLearner::finish(const Reduce& reduce) {
   const double inv = 1.0 / tasks;
   for (const Param& p : ps_.all())
     for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j) g[j] = p.frozen ? 0.0f : float(acc_[j] * inv);
-  if (rates_) {
-    float* ga = rates_->flat_grads().f32();
-    const double* ra = rate_acc();
-    for (int64_t j = 0; j < rates_->numel(); ++j) ga[j] = float(ra[j] * inv);
-  }
+  alg_->finish(own_acc(), inv);
   if (extra_) {
     const double* ea = extra_acc();
     for (size_t j = 0; j < n_extra_; ++j) extra_[j] = float(ea[j] * inv);

@@ -1,22 +1,17 @@
-// First-order meta-learning over a ParamStore's flat buffers.
+// First-order meta-learning over a ParamStore's flat buffers: the MetaLearner, which holds what
+// every algorithm shares (theta's snapshot, the adapt scope, the inner SGD loop, the fp64
+// meta-gradient accumulator), and the algorithm it was made with (engine/meta/algorithm.h:
+// fomaml, reptile, metasgd or none, chosen once at construction).
 //
 // A task supplies two losses built on a tape: support (what the inner loop adapts on) and
 // query (what the adapted model is judged on). For one task:
 //   inner loop   theta' = theta; k times: theta'_s -= alpha * dL_support(theta')/dtheta'_s for the
 //                parameters s in the adapt scope (the others are frozen meanwhile, so their
 //                gradients are not even computed)
-//   fomaml       meta-gradient += dL_query(theta')/dtheta'          (every trainable parameter)
-//   reptile      meta-gradient += (theta - theta') / (k alpha)       (scope parameters; equal to
-//                the support gradient when k = 1) and dL_query(theta')/dtheta' for the trainable
-//                parameters outside the scope (which the inner loop does not move)
-//   metasgd      first-order Meta-SGD: the inner step is theta'_s -= alpha_s * g_s with a learned
-//                rate per parameter (inner_rates(), initialised to inner_lr); theta gets the
-//                FOMAML gradient and alpha gets dL_query/dalpha = -g_query(theta') * sum of the
-//                inner steps' support gradients (first order: the support gradients are constants)
-//   none         meta-gradient += dL_query(theta) + dL_support(theta): plain multi-task training
-//                on the same examples, no inner loop (the non-meta comparison)
-//   theta is restored (one memcpy) before the next task. finish() writes the mean over the
-// meta-batch into the gradient buffer, where clip_grad_norm and AdamW take it.
+//   outer        the algorithm adds the task's meta-gradient into the accumulator
+//                (algorithm.h says what each one adds); theta is restored (one memcpy) before the
+//                next task. finish() writes the mean over the meta-batch into the gradient
+//                buffer, where clip_grad_norm and AdamW take it.
 // Sharded meta-batches (engine/comm, docs/comm.md): each rank runs some of the tasks, then
 // finish(reduce) sums the accumulators across ranks in one buffer before dividing by the total
 // task count. The accumulators are fp64, so the sum does not depend (beyond fp64 rounding) on
@@ -33,18 +28,22 @@
 
 namespace mr::meta {
 
+enum class Algorithm { FOMAML, Reptile, MetaSGD, None };
+
 struct MetaConfig {
-  std::string algorithm = "fomaml";  // fomaml | reptile | metasgd | none
-  int inner_steps = 1;               // k
-  float inner_lr = 0.1f;             // alpha (SGD)
+  Algorithm algorithm = Algorithm::FOMAML;
+  int inner_steps = 1;    // k
+  float inner_lr = 0.1f;  // alpha (SGD)
 };
 
 using LossFn = std::function<Var*(Tape&)>;
+class MetaAlgorithm;
 
 class MetaLearner {
  public:
   // in_scope(name): whether a parameter is adapted by the inner loop.
   MetaLearner(ParamStore& ps, std::function<bool(const std::string&)> in_scope, MetaConfig cfg);
+  ~MetaLearner();
 
   // k SGD steps on the scope parameters, in place (theta becomes theta'); metasgd uses the
   // learned per-parameter rates instead of lr. Returns the support loss before the first step.
@@ -56,8 +55,9 @@ class MetaLearner {
   // Writes the mean accumulated meta-gradient into ps.flat_grads() (metasgd: and the rate
   // gradient), clears the accumulators and returns the mean query loss of the meta-batch.
   // reduce, when given, sums the accumulator buffer over all ranks in place first; its layout:
-  // meta-gradient (numel), metasgd rate gradient (numel, metasgd only), the extra gradient
-  // (set_extra_grad), query-loss sum, task count. A rank may have run no task; the meta-batch as a whole must have one.
+  // meta-gradient (numel), the algorithm's own gradient (metasgd's rates: numel), the extra
+  // gradient (set_extra_grad), query-loss sum, task count. A rank may have run no task; the
+  // meta-batch as a whole must have one.
   using Reduce = std::function<void(double* buf, size_t n)>;
   double finish(const Reduce& reduce = {});
   // A gradient buffer outside the ParamStore (RecModel's per-step item table dV): zeroed with the
@@ -72,28 +72,44 @@ class MetaLearner {
   void restore();
 
   const MetaConfig& config() const { return cfg_; }
-  // metasgd: the learned inner rates (one parameter "meta.inner_lr" with theta's flat layout;
-  // entries outside the scope are unused) with their meta-gradient after finish(); null otherwise.
-  // The caller steps an optimizer on it, then calls clamp_inner_rates().
-  ParamStore* inner_rates() { return rates_.get(); }
-  void clamp_inner_rates();
+  // The algorithm's own meta-parameters, trained by the outer optimizer next to theta (metasgd:
+  // the learned inner rates, one parameter "meta.inner_lr" with theta's flat layout; entries
+  // outside the scope are unused), with their meta-gradient after finish(); null otherwise.
+  // The caller steps an optimizer on it, then calls after_update().
+  ParamStore* inner_rates();
+  void after_update();  // metasgd: clamps the rates at 0
+
+  // ---- for the algorithms (engine/meta/algorithm.h)
+  // Zeroes the gradients (and the extra buffer), builds f on a fresh tape and backpropagates it;
+  // returns the loss.
+  float backward_into_grads(Tape& t, const LossFn& f);
+  // The inner loop: `steps` times backward_into_grads(support) with only the scope trainable,
+  // then step(w, g, begin, end) over the flat range of every trainable scope parameter. Returns
+  // the loss before the first step; leaves the tape reset and the gradients zero.
+  using StepFn = std::function<void(float* w, const float* g, int64_t begin, int64_t end)>;
+  float inner_loop(Tape& t, const LossFn& support, int steps, const StepFn& step);
+  void accumulate_grads();  // meta-gradient += the gradient buffer
+  void accumulate_extra();  // the extra accumulator += the extra buffer (after a backward whose gradient counts)
+  double* meta_grad() { return acc_.data(); }        // the meta-gradient accumulator (numel)
+  double* own_acc() { return acc_.data() + theta_.size(); }  // the algorithm's own segment
+  const float* theta() const { return theta_.data(); }      // the snapshot
+  bool in_scope(size_t param) const { return scope_[param]; }
+  ParamStore& params() { return ps_; }
 
  private:
   void set_scope_frozen(bool on);
-  float backward_into_grads(Tape& t, const LossFn& f);  // zero_grad, forward, backward
-  double* rate_acc() { return acc_.data() + theta_.size(); }  // metasgd's part of acc_
-  double* extra_acc() { return acc_.data() + theta_.size() * (rates_ ? 2 : 1); }
-  void accumulate_extra();  // acc += the extra buffer (after a backward whose gradient counts)
+  double* extra_acc() { return own_acc() + own_numel_; }
+  void layout(size_t n_extra);  // acc_ = [meta-gradient | own | extra | query-loss sum | tasks], zeros
 
   ParamStore& ps_;
   MetaConfig cfg_;
   std::vector<bool> scope_, base_frozen_;
   std::vector<float> theta_;
-  std::vector<double> acc_;  // [meta-gradient | rate gradient (metasgd) | extra | query-loss sum | tasks]
+  std::unique_ptr<MetaAlgorithm> alg_;
+  size_t own_numel_ = 0;
+  std::vector<double> acc_;
   float* extra_ = nullptr;
   size_t n_extra_ = 0;
-  std::unique_ptr<ParamStore> rates_;
-  std::vector<float> gs_sum_;
   int n_tasks_ = 0;
 };
 

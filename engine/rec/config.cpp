@@ -1,171 +1,187 @@
+// The run config's keys (each_key: the one place a key's name meets its field), the spelling of
+// its enum values, and how a JSON value (from TOML, --set or config.json) is checked and stored.
 #include "engine/rec/config.h"
 
 #include <fstream>
 #include <sstream>
-#include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 #include "base/check.h"
+#include "engine/rec/toml.h"
 
 namespace mr::rec {
 
-Config::Config() {
-  j_ = {
-      // data and protocol (cold-user | loo | loo-mirror: docs/data.md)
-      {"data.path", ""}, {"data.protocol", "cold-user"}, {"data.seed", 0}, {"data.min_inter", 13},
-      {"data.max_inter", 100}, {"data.test_fraction", 0.2}, {"data.valid_fraction", 0.1}, {"data.max_history", 50},
-      // text encoder (frozen; its pooled item embeddings are computed once and cached)
-      {"encoder.model", "models/all-MiniLM-L6-v2"}, {"encoder.pool", "mean"}, {"encoder.max_len", 32},
-      {"encoder.batch", 64}, {"encoder.cache", "build/cache"}, {"encoder.embeddings", ""},
-      // where the item embeddings are computed: device cpu | cuda (build/metarec-cuda),
-      // precision fp32 | bf16 | tf32 (the last two on cuda only)
-      {"encoder.device", "cpu"}, {"encoder.precision", "fp32"},
-      // the top train_layers layers train (0: all frozen, the pooled embeddings are cached); the
-      // frozen bottom's hidden states are then cached instead
-      {"encoder.train_layers", 0},
-      // model
-      {"model.dim", 64}, {"model.heads", 2}, {"model.layers", 1}, {"model.ffn", 128}, {"model.max_history", 10},
-      {"model.pool", "cls"}, {"model.tau", 8.0}, {"model.dropout", 0.1}, {"model.item_id", true},
-      {"model.item_bias", true},
-      // score: "dot" (<u, v> + b) / tau, or "cos" (<u, v> / (|u| |v|) + b) / tau (tau ~ 0.05-0.1)
-      {"model.score", "dot"},
-      // loss: full softmax over every item (negatives = 0) or sampled softmax with `negatives`
-      // sampled items per batch (uniform, or popularity^alpha) plus the in-batch targets
-      {"loss.negatives", 0}, {"loss.sampler", "uniform"}, {"loss.alpha", 1.0},
-      // task families (need negatives > 0): rank, click BCE, rating MSE weights, fixed or learned
-      // (uncertainty: sum exp(-s_i) L_i + s_i); the rating head r = a s + c starts at a = 0, c = rating_bias
-      {"loss.weights", {1.0, 0.0, 0.0}}, {"loss.weighting", "fixed"}, {"loss.rating_bias", 3.5},
-      // tasks: a task is a user; support = K interactions, query = up to query_size later items
-      {"task.k_shots", {1, 3, 5, 10}}, {"task.query_size", 16}, {"task.target", "auto"},
-      // target "next": the query predicts this many consecutive items after the cut point
-      {"task.next_positions", 1},
-      // meta-learning
-      {"meta.algorithm", "fomaml"}, {"meta.inner_steps", 1}, {"meta.inner_lr", 0.5}, {"meta.scope", "head"},
-      // outer optimisation
-      {"train.steps", 1500}, {"train.meta_batch", 16}, {"train.lr", 3e-3}, {"train.weight_decay", 0.01},
-      {"train.warmup", 100}, {"train.decay", "cosine"}, {"train.clip", 1.0}, {"train.seed", 0},
-      {"train.log_every", 25}, {"train.ckpt_every", 500}, {"train.threads", 1},
-      // the item table computed once per outer step, its gradient accumulated (scope head/user)
-      {"train.step_item_table", true},
-      // evaluation
-      {"eval.k_shots", {1, 3, 5, 10}}, {"eval.ks", {10, 50}}, {"eval.baselines", {"pop", "itemknn", "bpr"}},
-      {"eval.adapt_steps", -1}, {"eval.part", "test"},
-      // hybrids: extra rows ranking by the mixture log((1-W) softmax(model) + W p_NAME), "NAME:W"
-      // (engine/baselines/mixture.h); knn_shrink / knn_decay: ItemKNN's shrinkage and recency
-      // weight (baseline and blends)
-      {"eval.blend", nlohmann::json::array()}, {"eval.knn_shrink", 0.0}, {"eval.knn_decay", 1.0},
+namespace {
+
+template <class C, class F>  // C: Config or const Config
+void each_key(C& c, F&& f) {
+  f("data.path", c.data.path), f("data.protocol", c.data.protocol), f("data.seed", c.data.seed);
+  f("data.min_inter", c.data.min_inter), f("data.max_inter", c.data.max_inter);
+  f("data.test_fraction", c.data.test_fraction), f("data.valid_fraction", c.data.valid_fraction);
+  f("data.max_history", c.data.max_history);
+  f("encoder.model", c.encoder.model), f("encoder.pool", c.encoder.pool), f("encoder.max_len", c.encoder.max_len);
+  f("encoder.batch", c.encoder.batch), f("encoder.cache", c.encoder.cache), f("encoder.embeddings", c.encoder.embeddings);
+  f("encoder.device", c.encoder.device), f("encoder.precision", c.encoder.precision);
+  f("encoder.train_layers", c.encoder.train_layers);
+  f("model.dim", c.model.dim), f("model.heads", c.model.heads), f("model.layers", c.model.layers);
+  f("model.ffn", c.model.ffn), f("model.max_history", c.model.max_history), f("model.pool", c.model.pool);
+  f("model.tau", c.model.tau), f("model.dropout", c.model.dropout), f("model.item_id", c.model.item_id);
+  f("model.item_bias", c.model.item_bias), f("model.score", c.model.score);
+  f("loss.negatives", c.loss.negatives), f("loss.sampler", c.loss.sampler), f("loss.alpha", c.loss.alpha);
+  f("loss.weights", c.loss.weights), f("loss.weighting", c.loss.weighting), f("loss.rating_bias", c.loss.rating_bias);
+  f("task.k_shots", c.task.k_shots), f("task.query_size", c.task.query_size), f("task.target", c.task.target);
+  f("task.next_positions", c.task.next_positions);
+  f("meta.algorithm", c.meta.algorithm), f("meta.inner_steps", c.meta.inner_steps);
+  f("meta.inner_lr", c.meta.inner_lr), f("meta.scope", c.meta.scope);
+  f("train.steps", c.train.steps), f("train.meta_batch", c.train.meta_batch), f("train.lr", c.train.lr);
+  f("train.weight_decay", c.train.weight_decay), f("train.warmup", c.train.warmup), f("train.decay", c.train.decay);
+  f("train.clip", c.train.clip), f("train.seed", c.train.seed), f("train.log_every", c.train.log_every);
+  f("train.ckpt_every", c.train.ckpt_every), f("train.threads", c.train.threads);
+  f("train.step_item_table", c.train.step_item_table);
+  f("eval.k_shots", c.eval.k_shots), f("eval.ks", c.eval.ks), f("eval.baselines", c.eval.baselines);
+  f("eval.adapt_steps", c.eval.adapt_steps), f("eval.part", c.eval.part), f("eval.blend", c.eval.blend);
+  f("eval.knn_shrink", c.eval.knn_shrink), f("eval.knn_decay", c.eval.knn_decay);
+}
+
+template <class E>
+struct Names;
+#define MR_ENUM_NAMES(E, ...) \
+  template <>                 \
+  struct Names<E> {           \
+    static constexpr std::pair<E, const char*> list[] = {__VA_ARGS__}; \
   };
-}
+MR_ENUM_NAMES(Protocol, {Protocol::ColdUser, "cold-user"}, {Protocol::Loo, "loo"}, {Protocol::LooMirror, "loo-mirror"})
+MR_ENUM_NAMES(ItemPool, {ItemPool::Mean, "mean"}, {ItemPool::Cls, "cls"})
+MR_ENUM_NAMES(EncoderDevice, {EncoderDevice::Cpu, "cpu"}, {EncoderDevice::Cuda, "cuda"})
+MR_ENUM_NAMES(Precision, {Precision::Fp32, "fp32"}, {Precision::Bf16, "bf16"}, {Precision::Tf32, "tf32"})
+MR_ENUM_NAMES(UserPool, {UserPool::Cls, "cls"}, {UserPool::Mean, "mean"}, {UserPool::Recent, "recent"})
+MR_ENUM_NAMES(Score, {Score::Dot, "dot"}, {Score::Cos, "cos"})
+MR_ENUM_NAMES(SamplerKind, {SamplerKind::Uniform, "uniform"}, {SamplerKind::Popularity, "popularity"})
+MR_ENUM_NAMES(Weighting, {Weighting::Fixed, "fixed"}, {Weighting::Uncertainty, "uncertainty"})
+MR_ENUM_NAMES(TaskTarget, {TaskTarget::Auto, "auto"}, {TaskTarget::Future, "future"}, {TaskTarget::Next, "next"})
+MR_ENUM_NAMES(meta::Algorithm, {meta::Algorithm::FOMAML, "fomaml"}, {meta::Algorithm::Reptile, "reptile"},
+              {meta::Algorithm::MetaSGD, "metasgd"}, {meta::Algorithm::None, "none"})
+MR_ENUM_NAMES(Scope, {Scope::Head, "head"}, {Scope::User, "user"}, {Scope::All, "all"})
+MR_ENUM_NAMES(Decay, {Decay::Cosine, "cosine"}, {Decay::Linear, "linear"}, {Decay::None, "none"})
+MR_ENUM_NAMES(Part, {Part::Test, "test"}, {Part::Valid, "valid"})
+#undef MR_ENUM_NAMES
 
-static std::string trim(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
-  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
-}
+using Json = nlohmann::json;
 
-nlohmann::json parse_toml_value(const std::string& raw) {
-  std::string s = trim(raw);
-  if (s.empty()) throw std::invalid_argument("empty value");
-  if (s.front() == '"' || s.front() == '\'') {
-    if (s.size() < 2 || s.back() != s.front()) throw std::invalid_argument("unterminated string");
-    std::string out;
-    for (size_t i = 1; i + 1 < s.size(); ++i) {
-      if (s.front() == '"' && s[i] == '\\' && i + 2 < s.size()) {
-        char c = s[++i];
-        out += c == 'n' ? '\n' : c == 't' ? '\t' : c;
-      } else {
-        out += s[i];
-      }
-    }
-    return out;
-  }
-  if (s == "true") return true;
-  if (s == "false") return false;
-  if (s.front() == '[') {
-    if (s.back() != ']') throw std::invalid_argument("unterminated array");
-    nlohmann::json a = nlohmann::json::array();
-    std::string inner = trim(s.substr(1, s.size() - 2)), cur;
-    bool q = false;
-    for (char c : inner) {
-      if (c == '"') q = !q;
-      if (c == ',' && !q) { if (!trim(cur).empty()) a.push_back(parse_toml_value(cur)); cur.clear(); }
-      else cur += c;
-    }
-    if (!trim(cur).empty()) a.push_back(parse_toml_value(cur));
-    return a;
-  }
-  std::string t;
-  for (char c : s) if (c != '_') t += c;
-  size_t pos = 0;
-  if (t.find_first_of(".eE") == std::string::npos || t.rfind("0x", 0) == 0) {
-    long long v = std::stoll(t, &pos, 0);
-    if (pos == t.size()) return v;
-  } else {
-    double v = std::stod(t, &pos);
-    if (pos == t.size()) return v;
-  }
-  throw std::invalid_argument("not a TOML value: " + s);
-}
+// One key's value: checked against the field's type and stored; errors name where and key.
+struct Reader {
+  const std::string &key, &where;
 
-void Config::set_json(const std::string& key, const nlohmann::json& v, const std::string& where) {
-  auto it = j_.find(key);
-  if (it == j_.end()) throw Error(fmt::format("{}: unknown config key '{}'", where, key));
-  const auto& d = *it;
-  nlohmann::json val = v;
-  auto kind = [](const nlohmann::json& x) { return x.is_number() ? 1 : x.is_boolean() ? 2 : x.is_string() ? 3 : x.is_array() ? 4 : 0; };
-  if (d.is_number_integer() && val.is_number_float()) throw Error(fmt::format("{}: {} must be an integer", where, key));
-  if (d.is_array() && val.is_string()) {  // "1,3,5" for an array
-    nlohmann::json a = nlohmann::json::array();
-    std::stringstream ss(val.get<std::string>());
-    std::string part;
-    while (std::getline(ss, part, ',')) {
-      part = trim(part);
-      if (part.empty()) continue;
-      if (!d.empty() && d[0].is_number()) {
-        try { a.push_back(parse_toml_value(part)); } catch (const std::exception&) {
+  [[noreturn]] void bad(const std::string& what, const Json& v) const {
+    throw Error(fmt::format("{}: {} must be {}, got {}", where, key, what, v.dump()));
+  }
+  void operator()(std::string& f, const Json& v) const { f = v.is_string() ? v.get<std::string>() : v.dump(); }
+  void operator()(bool& f, const Json& v) const {
+    if (!v.is_boolean()) bad("true or false", v);
+    f = v.get<bool>();
+  }
+  void operator()(double& f, const Json& v) const {
+    if (!v.is_number()) bad("a number", v);
+    f = v.get<double>();
+  }
+  template <class I>
+    requires std::is_integral_v<I>
+  void operator()(I& f, const Json& v) const {
+    if (!v.is_number_integer()) bad("an integer", v);
+    f = v.get<I>();
+  }
+  template <class E>
+    requires std::is_enum_v<E>
+  void operator()(E& f, const Json& v) const {
+    f = parse_enum<E>(v.is_string() ? v.get<std::string>() : v.dump(), where + ": " + key);
+  }
+  // a list: a JSON array, a string "a,b" (the --set form) or one value
+  template <class T>
+  void operator()(std::vector<T>& f, const Json& v) const {
+    Json a = Json::array();
+    if (v.is_array()) a = v;
+    else if (!v.is_string()) a.push_back(v);
+    else {
+      std::stringstream ss(v.get<std::string>());
+      for (std::string part; std::getline(ss, part, ',');) {
+        part = trim(part);
+        if (part.empty()) continue;
+        if constexpr (std::is_same_v<T, std::string>) a.push_back(part);
+        else try { a.push_back(parse_toml_value(part)); } catch (const std::exception&) {
           throw Error(fmt::format("{}: {}: '{}' is not a number", where, key, part));
         }
-      } else {
-        a.push_back(part);
       }
     }
-    val = a;
+    std::vector<T> out(a.size());
+    for (size_t i = 0; i < a.size(); ++i) (*this)(out[i], a[i]);
+    f = std::move(out);
   }
-  if (d.is_array() && !val.is_array()) val = nlohmann::json::array({val});
-  if (d.is_string() && !val.is_string()) val = val.dump();
-  if (kind(d) != kind(val))
-    throw Error(fmt::format("{}: {} expects a value like {}, got {}", where, key, d.dump(), v.dump()));
-  j_[key] = val;
+};
+
+template <class T>
+Json to_value(const T& f) {
+  if constexpr (std::is_enum_v<T>) return name(f);
+  else return f;
+}
+
+}  // namespace
+
+template <class E>
+const char* name(E e) {
+  for (auto& [v, n] : Names<E>::list)
+    if (v == e) return n;
+  return "?";
+}
+
+template <class E>
+E parse_enum(const std::string& s, const std::string& what) {
+  std::string allowed;
+  for (auto& [e, n] : Names<E>::list) {
+    if (s == n) return e;
+    allowed += fmt::format("{}{}", allowed.empty() ? "" : ", ", n);
+  }
+  throw Error(fmt::format("{} must be one of {}; got '{}'", what, allowed, s));
+}
+
+#define MR_ENUM_INSTANCES(E) \
+  template const char* name(E); \
+  template E parse_enum(const std::string&, const std::string&);
+MR_ENUM_INSTANCES(Protocol)
+MR_ENUM_INSTANCES(ItemPool)
+MR_ENUM_INSTANCES(EncoderDevice)
+MR_ENUM_INSTANCES(Precision)
+MR_ENUM_INSTANCES(UserPool)
+MR_ENUM_INSTANCES(Score)
+MR_ENUM_INSTANCES(SamplerKind)
+MR_ENUM_INSTANCES(Weighting)
+MR_ENUM_INSTANCES(TaskTarget)
+MR_ENUM_INSTANCES(meta::Algorithm)
+MR_ENUM_INSTANCES(Scope)
+MR_ENUM_INSTANCES(Decay)
+MR_ENUM_INSTANCES(Part)
+#undef MR_ENUM_INSTANCES
+
+void Config::set_json(const std::string& key, const Json& v, const std::string& where) {
+  bool found = false;
+  each_key(*this, [&](const char* k, auto& field) {
+    if (k != key) return;
+    Reader{key, where}(field, v);
+    found = true;
+  });
+  if (found) return;
+  const std::string section = key.substr(0, key.find('.'));
+  std::string known;
+  each_key(*this, [&](const char* k, auto&) {
+    if (std::string(k).rfind(section + ".", 0) == 0) known += fmt::format("{}{}", known.empty() ? "" : ", ", k + section.size() + 1);
+  });
+  throw Error(fmt::format("{}: unknown config key '{}' ({})", where, key,
+                          known.empty() ? "sections: data, encoder, model, loss, task, meta, train, eval"
+                                        : "keys of [" + section + "]: " + known));
 }
 
 void Config::load_toml_text(const std::string& text, const std::string& origin) {
-  std::stringstream in(text);
-  std::string line, section;
-  int ln = 0;
-  while (std::getline(in, line)) {
-    ++ln;
-    const std::string where = fmt::format("{}:{}", origin, ln);
-    // strip a comment outside quotes
-    bool q = false;
-    for (size_t i = 0; i < line.size(); ++i) {
-      if (line[i] == '"') q = !q;
-      if (line[i] == '#' && !q) { line.resize(i); break; }
-    }
-    line = trim(line);
-    if (line.empty()) continue;
-    if (line.front() == '[') {
-      if (line.back() != ']') FAIL_INPUT(origin, fmt::format("line {}", ln), "unterminated section header");
-      section = trim(line.substr(1, line.size() - 2));
-      continue;
-    }
-    size_t eq = line.find('=');
-    if (eq == std::string::npos) FAIL_INPUT(origin, fmt::format("line {}", ln), "expected key = value");
-    std::string key = trim(line.substr(0, eq));
-    if (!section.empty()) key = section + "." + key;
-    nlohmann::json v;
-    try { v = parse_toml_value(line.substr(eq + 1)); } catch (const std::exception& e) {
-      FAIL_INPUT(origin, fmt::format("line {}", ln), "{}", e.what());
-    }
-    set_json(key, v, where);
-  }
+  read_toml(text, origin, [&](const std::string& key, const Json& v, const std::string& where) { set_json(key, v, where); });
 }
 
 void Config::load_toml(const std::string& path) {
@@ -180,32 +196,36 @@ void Config::set(const std::string& kv) {
   size_t eq = kv.find('=');
   if (eq == std::string::npos) throw Error(fmt::format("--set '{}': expected key=value", kv));
   std::string key = trim(kv.substr(0, eq)), raw = trim(kv.substr(eq + 1));
-  nlohmann::json v;
+  Json v;
   try { v = parse_toml_value(raw); } catch (const std::exception&) { v = raw; }  // bare string
   set_json(key, v, fmt::format("--set {}", kv));
 }
 
-Config Config::from_json(const nlohmann::json& j) {
+Config Config::from_json(const Json& j, const std::string& origin) {
   Config c;
-  for (auto it = j.begin(); it != j.end(); ++it) c.set_json(it.key(), it.value(), "config.json");
+  for (auto it = j.begin(); it != j.end(); ++it) c.set_json(it.key(), it.value(), origin);
   return c;
 }
 
-const nlohmann::json& Config::at(const std::string& key) const {
-  auto it = j_.find(key);
-  MR_CHECK(it != j_.end(), "no config key '{}'", key);
-  return *it;
+Json Config::to_json() const {
+  Json j = Json::object();
+  each_key(*this, [&](const char* k, const auto& field) {
+    using T = std::decay_t<decltype(field)>;
+    if constexpr (requires { field.begin(); } && !std::is_same_v<T, std::string>) {
+      Json a = Json::array();
+      for (auto& x : field) a.push_back(to_value(x));
+      j[k] = a;
+    } else {
+      j[k] = to_value(field);
+    }
+  });
+  return j;
 }
-std::string Config::str(const std::string& key) const { return at(key).get<std::string>(); }
-double Config::num(const std::string& key) const { return at(key).get<double>(); }
-int64_t Config::integer(const std::string& key) const { return at(key).get<int64_t>(); }
-bool Config::flag(const std::string& key) const { return at(key).get<bool>(); }
-std::vector<int> Config::ints(const std::string& key) const { return at(key).get<std::vector<int>>(); }
-std::vector<std::string> Config::strs(const std::string& key) const { return at(key).get<std::vector<std::string>>(); }
 
 std::string Config::to_toml() const {
+  const Json j = to_json();
   std::string out, section;
-  for (auto it = j_.begin(); it != j_.end(); ++it) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& k = it.key();
     size_t dot = k.find('.');
     std::string s = k.substr(0, dot), name = k.substr(dot + 1);

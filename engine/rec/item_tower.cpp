@@ -96,7 +96,6 @@ HiddenCache load_hidden(const std::string& file, int64_t T, int64_t H) {
 ItemBert::ItemBert(const ItemBertSpec& s, ParamStore& ps) : spec_(s) {
   const int n = s.bert.num_hidden_layers;
   MR_CHECK(s.train_layers >= 1 && s.train_layers <= n, "encoder.train_layers = {} outside 1..{}", s.train_layers, n);
-  MR_CHECK(s.pool == "mean" || s.pool == "cls", "encoder.pool must be mean or cls, got '{}'", s.pool);
   MR_CHECK(s.cache && s.cache->H == s.bert.hidden_size, "item hidden-state cache missing or of the wrong width");
   top_ = std::make_unique<BertModel>(BertModel::top_layers(s.bert, ps, "item.bert.", n - s.train_layers, s.train_layers));
 }
@@ -134,7 +133,7 @@ Var* ItemBert::features(Tape& t, const std::vector<int32_t>& rows) {
   }
   const int n = spec_.bert.num_hidden_layers, L = spec_.train_layers;
   Var* h = top_->forward_layers(t, t.input(x), mask, B, T, n - L, L);
-  Var* pooled = spec_.pool == "mean" ? ops::mean_pool(t, h, mask, B, T) : ops::cls_pool(t, h, B, T);
+  Var* pooled = spec_.pool == ItemPool::Mean ? ops::mean_pool(t, h, mask, B, T) : ops::cls_pool(t, h, B, T);
   Var* y = l2_rows(t, pooled, float(std::sqrt(double(H))));
   const bool identity = text.size() == rows.size();
   return identity ? y : gather_rows(t, y, pick);

@@ -32,10 +32,13 @@ HiddenCache bottom_hidden(BertModel& bert, const std::vector<tok::Encoding>& ite
 void save_hidden(const std::string& file, const HiddenCache& c);  // one .npy (n, 1 + T*H): length, states
 HiddenCache load_hidden(const std::string& file, int64_t T, int64_t H);  // errors name the file
 
+// encoder.pool: the mean over the tokens, or the [CLS] position
+enum class ItemPool { Mean, Cls };
+
 struct ItemBertSpec {
   BertConfig bert;
   int train_layers = 1;       // L: the top L layers train
-  std::string pool = "mean";  // "mean" or "cls"
+  ItemPool pool = ItemPool::Mean;
   std::string weights;        // safetensors file with the full checkpoint ("" keeps the init: tests)
   std::shared_ptr<const HiddenCache> cache;
 };

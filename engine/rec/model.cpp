@@ -37,10 +37,7 @@ void RecModel::declare(int64_t D, const ItemBertSpec* top) {
   const int64_t n_items = n_items_;
   MR_CHECK(cfg.dim > 0 && cfg.heads > 0 && cfg.dim % cfg.heads == 0, "model.dim {} must be a multiple of model.heads {}",
            cfg.dim, cfg.heads);
-  MR_CHECK(cfg.pool == "cls" || cfg.pool == "mean" || cfg.pool == "recent",
-           "model.pool must be cls, mean or recent, got '{}'", cfg.pool);
   MR_CHECK(cfg.tau > 0, "model.tau must be > 0");
-  MR_CHECK(cfg.score == "dot" || cfg.score == "cos", "model.score must be dot or cos, got '{}'", cfg.score);
   MR_CHECK(cfg.max_history >= 1 && cfg.layers >= 0, "model.max_history >= 1 and model.layers >= 0");
   MR_CHECK(cfg.negatives >= 0, "loss.negatives must be >= 0, got {}", cfg.negatives);
   const int64_t C = cfg.dim, F = cfg.ffn, T1 = cfg.max_history + 1;
@@ -74,20 +71,17 @@ void RecModel::declare(int64_t D, const ItemBertSpec* top) {
   if (top) bert_ = std::make_unique<ItemBert>(*top, ps_);  // last: the other parameters' layout and init are unchanged
   if (cfg.multitask()) {
     MR_CHECK(cfg.loss_weights.size() == 3, "loss.weights: 3 weights (rank, click, rating), got {}", cfg.loss_weights.size());
-    MR_CHECK(cfg.weighting == "fixed" || cfg.weighting == "uncertainty", "loss.weighting must be fixed or uncertainty, got '{}'",
-             cfg.weighting);
     MR_CHECK(cfg.negatives > 0, "loss.weights / loss.weighting: the click and rating heads need loss.negatives > 0");
     rating_w_ = &ps_.add("head.rating.weight", Shape{1, 1}, false);
     rating_b_ = &ps_.add("head.rating.bias", Shape{1}, false);
-    if (cfg.weighting == "uncertainty") log_var_ = &ps_.add("loss.log_var", Shape{3}, false);
+    if (cfg.weighting == Weighting::Uncertainty) log_var_ = &ps_.add("loss.log_var", Shape{3}, false);
   }
   ps_.finalize();
   type_->frozen = true;
   init(cfg.seed);
   if (bert_) bert_->load(ps_);
-  if (cfg.negatives > 0 && cfg.sampler == "uniform") sampler_ = std::make_unique<NegativeSampler>(n_items, "uniform", 1.0, std::vector<double>{});
-  MR_CHECK(cfg.sampler == "uniform" || cfg.sampler == "popularity", "loss.sampler must be uniform or popularity, got '{}'",
-           cfg.sampler);
+  if (cfg.negatives > 0 && cfg.sampler == SamplerKind::Uniform)
+    sampler_ = std::make_unique<NegativeSampler>(n_items, SamplerKind::Uniform, 1.0, std::vector<double>{});
 }
 
 void RecModel::init(uint64_t seed) {
@@ -113,12 +107,14 @@ void RecModel::init(uint64_t seed) {
   }
 }
 
-bool RecModel::in_scope(const std::string& scope, const std::string& name) {
+bool RecModel::in_scope(Scope scope, const std::string& name) {
   if (name.rfind("loss.", 0) == 0) return false;
-  if (scope == "all") return true;
-  if (scope == "head") return name.rfind("head.", 0) == 0;
-  if (scope == "user") return name.rfind("head.", 0) == 0 || name.rfind("user.", 0) == 0;
-  throw Error(fmt::format("adapt scope must be head, user or all, got '{}'", scope));
+  switch (scope) {
+    case Scope::All: return true;
+    case Scope::Head: return name.rfind("head.", 0) == 0;
+    case Scope::User: return name.rfind("head.", 0) == 0 || name.rfind("user.", 0) == 0;
+  }
+  return false;
 }
 
 // The recommender's own ops (row gathers, index tensors) are host code: a CUDA tape (the only
@@ -185,17 +181,17 @@ Var* RecModel::user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<i
     x = ops::layernorm(t, f, x, t.param(*L.ln2_g), t.param(*L.ln2_b), 1e-12f);
   }
   Var* pooled;
-  if (cfg_.pool == "recent") {  // the most recent item's position (START's for an empty history)
+  if (cfg_.pool == UserPool::Recent) {  // the most recent item's position (START's for an empty history)
     std::vector<int32_t> at(static_cast<size_t>(B));
     for (int r = 0; r < B; ++r) at[size_t(r)] = r * T1 + (b.history[size_t(r)].empty() ? 0 : 1);
     pooled = gather_rows(t, x, at);
   } else {
-    pooled = cfg_.pool == "cls" ? ops::cls_pool(t, x, B, T1) : ops::mean_pool(t, x, mask, B, T1);
+    pooled = cfg_.pool == UserPool::Cls ? ops::cls_pool(t, x, B, T1) : ops::mean_pool(t, x, mask, B, T1);
   }
   return ops::linear(t, pooled, t.param(*head_w_), t.param(*head_b_));
 }
 
-Var* RecModel::out_rows(Tape& t, Var* x) const { return cfg_.score == "cos" ? l2_rows(t, x, 1.0f) : x; }
+Var* RecModel::out_rows(Tape& t, Var* x) const { return cfg_.score == Score::Cos ? l2_rows(t, x, 1.0f) : x; }
 
 Var* RecModel::logits(Tape& t, const Batch& b) {
   MR_CHECK(b.size() > 0, "empty batch");
@@ -265,7 +261,7 @@ void RecModel::set_item_counts(const std::vector<double>& counts) {
 }
 
 Var* RecModel::sampled_loss(Tape& t, const Batch& b) {
-  MR_CHECK(sampler_, "loss.sampler = {} needs item counts (RecModel::set_item_counts)", cfg_.sampler);
+  MR_CHECK(sampler_, "loss.sampler = popularity needs item counts (RecModel::set_item_counts)");
   const uint64_t off = t.take_counters(1), seed = t.seed();
   std::seed_seq sq{uint32_t(seed), uint32_t(seed >> 32), uint32_t(off), uint32_t(off >> 32), 0x5a3du};
   std::mt19937_64 rng(sq);

@@ -39,30 +39,39 @@
 
 namespace mr::rec {
 
+// model.pool: where the user tower is read: START, the masked mean, or the most recent item
+enum class UserPool { Cls, Mean, Recent };
+// model.score: <u, v>, or cosine (u and the output-side v L2-normalised)
+enum class Score { Dot, Cos };
+// loss.weighting: fixed weights, or learned log-variances (Kendall et al. 2018)
+enum class Weighting { Fixed, Uncertainty };
+// meta.scope: the parameters the inner loop adapts: the head, head + user tower, or all
+enum class Scope { Head, User, All };
+
 struct ModelConfig {
   int dim = 64;          // C: item and user vectors
   int heads = 2;
   int layers = 1;        // user-tower transformer layers
   int ffn = 128;
   int max_history = 10;  // T: history items the user tower reads (plus START)
-  std::string pool = "cls";  // "cls" (the START position), "mean" or "recent" (the most recent item)
+  UserPool pool = UserPool::Cls;
   float tau = 8.0f;      // score = <u, v> / tau
-  std::string score = "dot";  // "dot", or "cos": u and the output-side v are L2-normalised
+  Score score = Score::Dot;
   float dropout = 0.1f;
   bool item_id = true;   // add a learned per-item vector to the text projection
   bool item_bias = true; // per-item score bias (popularity)
   uint64_t seed = 0;
   int negatives = 0;                // loss.negatives: 0 = full softmax over every item
-  std::string sampler = "uniform";  // loss.sampler: uniform | popularity
+  SamplerKind sampler = SamplerKind::Uniform;  // loss.sampler
   double alpha = 1.0;               // loss.alpha: popularity^alpha
   // task families on the sampled candidates: next-item ranking (sampled softmax), click (sigmoid
   // BCE of the same scores, the label column positive, the other columns negative) and rating
   // (MSE of a head r = a s + c on the label's score, rows with a finite signal)
   std::vector<float> loss_weights = {1.0f, 0.0f, 0.0f};  // loss.weights: rank, click, rating
-  std::string weighting = "fixed";                        // loss.weighting: fixed | uncertainty
+  Weighting weighting = Weighting::Fixed;                 // loss.weighting
   float rating_bias = 3.5f;                               // loss.rating_bias: c at init (a = 0)
   bool multitask() const {
-    return weighting == "uncertainty" || loss_weights.size() != 3 || loss_weights[0] != 1.0f || loss_weights[1] != 0.0f ||
+    return weighting == Weighting::Uncertainty || loss_weights.size() != 3 || loss_weights[0] != 1.0f || loss_weights[1] != 0.0f ||
            loss_weights[2] != 0.0f;
   }
 };
@@ -136,7 +145,7 @@ class RecModel {
 
   // Parameter-name prefixes: "item." (item tower), "user." (transformer), "head." (user head;
   // "head.rating.*" the rating head), "loss." (the uncertainty weights: never in a scope).
-  static bool in_scope(const std::string& scope, const std::string& name);
+  static bool in_scope(Scope scope, const std::string& name);
 
  private:
   void declare(int64_t D, const ItemBertSpec* top);

@@ -9,10 +9,8 @@
 
 namespace mr::rec {
 
-NegativeSampler::NegativeSampler(int64_t n_items, const std::string& kind, double alpha,
-                                 const std::vector<double>& counts)
-    : n_(n_items), uniform_(kind == "uniform") {
-  MR_CHECK(kind == "uniform" || kind == "popularity", "loss.sampler must be uniform or popularity, got '{}'", kind);
+NegativeSampler::NegativeSampler(int64_t n_items, SamplerKind kind, double alpha, const std::vector<double>& counts)
+    : n_(n_items), uniform_(kind == SamplerKind::Uniform) {
   MR_CHECK(n_items > 0, "no items to sample");
   if (uniform_) return;
   MR_CHECK(int64_t(counts.size()) == n_items, "popularity sampler: {} counts for {} items", counts.size(), n_items);

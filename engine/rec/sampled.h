@@ -27,10 +27,12 @@
 
 namespace mr::rec {
 
+enum class SamplerKind { Uniform, Popularity };  // loss.sampler
+
 class NegativeSampler {
  public:
-  // kind: "uniform" or "popularity" (counts: one per item, needed for popularity).
-  NegativeSampler(int64_t n_items, const std::string& kind, double alpha, const std::vector<double>& counts);
+  // counts: one per item, needed for popularity.
+  NegativeSampler(int64_t n_items, SamplerKind kind, double alpha, const std::vector<double>& counts);
   std::vector<int32_t> draw(int n, std::mt19937_64& rng) const;
   double log_expected_count(int32_t item, int n) const;
   int64_t n_items() const { return n_; }

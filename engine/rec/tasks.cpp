@@ -29,13 +29,13 @@ TaskBatches sample_task(const std::vector<UserSeq>& seqs, const TaskOptions& o, 
   K = std::max(1, std::min<int>(K, int(s.size()) - 1));
   // cut point: the first K items (cold start), or a random point for next-item tasks
   size_t cut = size_t(K);
-  if (o.target == "next") cut = size_t(K) + rng() % (s.size() - size_t(K));
+  if (o.target == Target::Next) cut = size_t(K) + rng() % (s.size() - size_t(K));
   std::vector<uint32_t> hist(s.begin(), s.begin() + cut);
   TaskBatches tb;
   // support: the last K items of the history, without their signals (evaluation adapts on the
   // items only: the evaluator's cases carry no ratings, so training's inner loop does neither)
   for (size_t j = cut - size_t(K); j < cut; ++j) tb.support.add(std::vector<uint32_t>(s.begin(), s.begin() + j), int32_t(s[j]));
-  if (o.target == "next") {
+  if (o.target == Target::Next) {
     for (size_t j = cut; j < std::min(s.size(), cut + o.next_positions); ++j)  // each from everything before it
       tb.query.add(std::vector<uint32_t>(s.begin(), s.begin() + j), int32_t(s[j]), u.signal[j]);
   } else {

@@ -22,9 +22,13 @@ struct UserSeq {
 // Training users' sequences (sp.train_users, or every user for loo) with 2 or more items.
 std::vector<UserSeq> task_sequences(const data::Split& sp, size_t n_users);
 
+// future: the query's items come from the rest of the sequence, the K items as history;
+// next: the items right after a random cut point
+enum class Target { Future, Next };
+
 struct TaskOptions {
   std::vector<int> k_shots;
-  std::string target = "future";  // "future" or "next"
+  Target target = Target::Future;
   size_t query_size = 16;
   size_t next_positions = 1;  // target "next": the query predicts this many items after the cut
 };

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/meta/meta.h"
+#include "engine/rec/config.h"
 #include "engine/rec/model.h"
 
 using namespace mr;
@@ -38,9 +39,10 @@ TEST_CASE("meta-gradients match the PyTorch reference (fomaml head k=2, reptile 
       REQUIRE(int64_t(v.size()) == p.w.numel());
       std::copy(v.begin(), v.end(), p.w.f32());
     }
-    const std::string scope = cs["scope"];
+    const rec::Scope scope = rec::parse_enum<rec::Scope>(cs["scope"], "scope");
     meta::MetaLearner ml(m.params(), [scope](const std::string& n) { return rec::RecModel::in_scope(scope, n); },
-                         {cs["algorithm"], cs["k"].get<int>(), cs["alpha"].get<float>()});
+                         {rec::parse_enum<meta::Algorithm>(cs["algorithm"], "algorithm"), cs["k"].get<int>(),
+                          cs["alpha"].get<float>()});
     Arena a;
     Tape t(a);
     float lq = ml.task(t, [&](Tape& tt) { return m.loss(tt, sup); }, [&](Tape& tt) { return m.loss(tt, qry); });

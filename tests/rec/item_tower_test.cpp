@@ -9,6 +9,7 @@
 #include <random>
 
 #include "engine/encoder.h"
+#include "engine/rec/config.h"
 #include "engine/rec/model.h"
 #include "tests/rec/rec_test_util.h"
 #include "engine/io/hf_bert.h"
@@ -77,7 +78,7 @@ struct Tiny {
     rec::ItemBertSpec s;
     s.bert = cfg;
     s.train_layers = L;
-    s.pool = pool;
+    s.pool = rec::parse_enum<rec::ItemPool>(pool, "encoder.pool");
     s.weights = std::string(kTiny) + "/model.safetensors";
     s.cache = std::make_shared<rec::HiddenCache>(rec::bottom_hidden(*bert, items, max_len, cfg.num_hidden_layers - L, 4));
     return s;
@@ -139,7 +140,7 @@ TEST_CASE("item tower: all-MiniLM-L6-v2 with the top layer trainable = TextEncod
   rec::ItemBertSpec s;
   s.bert = enc.config();
   s.train_layers = 1;
-  s.pool = "mean";
+  s.pool = rec::ItemPool::Mean;
   s.weights = hf_weights_file(dir);
   s.cache = std::make_shared<rec::HiddenCache>(rec::bottom_hidden(enc.model(), items, 32, s.bert.num_hidden_layers - 1, 3));
   CHECK(max_abs(rec_test::item_features(s, {0, 1, 2, 3, 4}).data(), ref) < 1e-4);  // elements are O(1): |row| = sqrt(384)
@@ -153,9 +154,9 @@ TEST_CASE("item tower: top-layer gradients through the recommender's sampled los
   rec::RecModel m(c, tiny.spec(1, "mean", 10));
   CHECK(m.params().find("item.bert.encoder.layer.1.attention.self.query.weight"));
   CHECK_FALSE(m.params().find("item.bert.encoder.layer.0.attention.self.query.weight"));
-  CHECK(rec::RecModel::in_scope("all", "item.bert.encoder.layer.1.output.dense.weight"));
-  CHECK_FALSE(rec::RecModel::in_scope("user", "item.bert.encoder.layer.1.output.dense.weight"));
-  CHECK_FALSE(rec::RecModel::in_scope("head", "item.bert.encoder.layer.1.output.dense.weight"));
+  CHECK(rec::RecModel::in_scope(rec::Scope::All, "item.bert.encoder.layer.1.output.dense.weight"));
+  CHECK_FALSE(rec::RecModel::in_scope(rec::Scope::User, "item.bert.encoder.layer.1.output.dense.weight"));
+  CHECK_FALSE(rec::RecModel::in_scope(rec::Scope::Head, "item.bert.encoder.layer.1.output.dense.weight"));
   rec::Batch b;
   b.add({1, 4}, 2);
   b.add({0}, 5);

@@ -9,6 +9,7 @@
 
 #include "engine/meta/meta.h"
 #include "engine/optim.h"
+#include "engine/rec/config.h"
 #include "engine/rec/model.h"
 #include "tests/rec/random_emb.h"
 
@@ -66,12 +67,13 @@ struct Fixture {
   std::vector<bool> scope_mask(const std::string& scope) {
     std::vector<bool> s(size_t(m.params().numel()), false);
     for (const Param& p : m.params().all())
-      if (rec::RecModel::in_scope(scope, p.name) && !p.frozen)
+      if (rec::RecModel::in_scope(rec::parse_enum<rec::Scope>(scope, "scope"), p.name) && !p.frozen)
         for (int64_t j = p.offset; j < p.offset + p.w.numel(); ++j) s[size_t(j)] = true;
     return s;
   }
   meta::MetaLearner learner(const std::string& scope, meta::MetaConfig c) {
-    return meta::MetaLearner(m.params(), [scope](const std::string& n) { return rec::RecModel::in_scope(scope, n); }, c);
+    const rec::Scope sc = rec::parse_enum<rec::Scope>(scope, "scope");
+    return meta::MetaLearner(m.params(), [sc](const std::string& n) { return rec::RecModel::in_scope(sc, n); }, c);
   }
   std::vector<float> meta_grad(meta::MetaLearner& ml, float* lq = nullptr) {
     Arena a;
@@ -121,7 +123,7 @@ TEST_CASE("fomaml: meta-gradient = query gradient at theta' = theta - alpha * su
       CHECK(norm(expect) > 1e-3);
       f.set_theta(th0);
       // the learner
-      auto ml = f.learner(scope, {"fomaml", k, alpha});
+      auto ml = f.learner(scope, {meta::Algorithm::FOMAML, k, alpha});
       float lq = 0;
       auto got = f.meta_grad(ml, &lq);
       CHECK(std::abs(lq - lq_direct) < 1e-5 * std::max(1.0, std::abs(lq_direct)));
@@ -138,7 +140,7 @@ TEST_CASE("fomaml: query gradient at theta' against central finite differences")
   Fixture f;
   const float alpha = 0.3f;
   auto th0 = f.theta();
-  auto ml = f.learner("head", {"fomaml", 1, alpha});
+  auto ml = f.learner("head", {meta::Algorithm::FOMAML, 1, alpha});
   auto got = f.meta_grad(ml);
   // theta' by hand, then finite differences of the query loss there (double-checked in float:
   // step 1e-2 on O(1) parameters, loss O(1))
@@ -186,7 +188,7 @@ TEST_CASE("reptile: (theta - theta')/(k alpha) is the support gradient for k = 1
     std::vector<float> expect(th0.size());
     for (size_t j = 0; j < th0.size(); ++j) expect[j] = mask[j] ? sum[j] : gq[j];
     f.set_theta(th0);
-    auto ml = f.learner("user", {"reptile", k, alpha});
+    auto ml = f.learner("user", {meta::Algorithm::Reptile, k, alpha});
     auto got = f.meta_grad(ml);
     // (theta - theta') in float loses digits: relative 1e-6 of theta over alpha
     CHECK(max_rel(got, expect, 2e-2) < 2e-3);
@@ -197,13 +199,13 @@ TEST_CASE("reptile: (theta - theta')/(k alpha) is the support gradient for k = 1
 TEST_CASE("none: plain multi-task gradient; meta-batches average; gradients do not leak across tasks") {
   Fixture f;
   auto gs = f.grad(f.sup), gq = f.grad(f.qry);
-  auto ml = f.learner("head", {"none", 1, 0.1f});
+  auto ml = f.learner("head", {meta::Algorithm::None, 1, 0.1f});
   auto got = f.meta_grad(ml);
   std::vector<float> expect(gs.size());
   for (size_t j = 0; j < gs.size(); ++j) expect[j] = gs[j] + gq[j];
   CHECK(max_rel(got, expect) < 1e-4);
   // two identical tasks average to the same; a dirty gradient buffer before a task is ignored
-  auto ml2 = f.learner("head", {"fomaml", 1, 0.3f});
+  auto ml2 = f.learner("head", {meta::Algorithm::FOMAML, 1, 0.3f});
   Arena a;
   Tape t(a);
   auto sl = [&](Tape& tt) { return f.m.loss(tt, f.sup); };
@@ -229,8 +231,8 @@ TEST_CASE("meta-training reduces the query loss after adaptation on held-out tas
   cfg.dim = 16;
   cfg.tau = 2.0f;
   rec::RecModel m(cfg, random_emb(N, 6, 5), N, 6);
-  auto ml = meta::MetaLearner(m.params(), [](const std::string& n) { return rec::RecModel::in_scope("head", n); },
-                              {"fomaml", 2, 0.3f});
+  auto ml = meta::MetaLearner(m.params(), [](const std::string& n) { return rec::RecModel::in_scope(rec::Scope::Head, n); },
+                              {meta::Algorithm::FOMAML, 2, 0.3f});
   auto make_task = [&](std::mt19937_64& r, rec::Batch& sup, rec::Batch& qry) {
     const int g = int(r() % G);
     std::vector<uint32_t> h;
@@ -287,7 +289,7 @@ TEST_CASE("meta-training reduces the query loss after adaptation on held-out tas
 TEST_CASE("metasgd: theta gets the query gradient at theta' = theta - alpha (.) g_s; alpha gets -g_q (.) g_s") {
   Fixture f;
   auto th0 = f.theta();
-  auto ml = f.learner("user", {"metasgd", 1, 0.25f});
+  auto ml = f.learner("user", {meta::Algorithm::MetaSGD, 1, 0.25f});
   REQUIRE(ml.inner_rates() != nullptr);
   // distinct rates per parameter, so a mix-up of entries shows
   float* a = ml.inner_rates()->flat_params().f32();
@@ -329,7 +331,7 @@ TEST_CASE("cached item table: same scores and same head/user adaptation as recom
   Tape t(a);
   t.set_training(false);
   auto plain = f.m.score(t, {2, 4, 1});
-  auto ml = f.learner("user", {"fomaml", 2, 0.3f});
+  auto ml = f.learner("user", {meta::Algorithm::FOMAML, 2, 0.3f});
   ml.snapshot();
   ml.adapt(t, [&](Tape& tt) { return f.m.loss(tt, f.sup); });
   t.reset();

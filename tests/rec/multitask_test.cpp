@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "engine/rec/config.h"
 #include "engine/rec/model.h"
 #include "engine/rec/multitask.h"
 #include "engine/rec/tasks.h"
@@ -23,7 +24,7 @@ rec::RecModel make(const std::string& weighting, std::vector<float> w) {
   c.dim = 8; c.heads = 2; c.layers = 1; c.ffn = 16; c.max_history = 3; c.tau = 0.5f; c.dropout = 0.0f;
   c.negatives = 4;
   c.loss_weights = w;
-  c.weighting = weighting;
+  c.weighting = rec::parse_enum<rec::Weighting>(weighting, "loss.weighting");
   std::mt19937_64 r(1);
   std::normal_distribution<float> nd;
   std::vector<float> e(size_t(kN * kD));
@@ -99,7 +100,7 @@ TEST_CASE("multi-task loss (rank + click BCE + rating MSE), fixed and uncertaint
     const std::vector<float> w = {1.0f, 0.5f, 2.0f};
     rec::RecModel m = make(weighting, w);
     rec::Batch b = batch();
-    rec::NegativeSampler s(kN, "uniform", 1.0, {});
+    rec::NegativeSampler s(kN, rec::SamplerKind::Uniform, 1.0, {});
     std::mt19937_64 rng(5);
     auto cd = rec::make_candidates(b.target, s, 4, rng);
     Arena a;
@@ -114,8 +115,8 @@ TEST_CASE("multi-task loss (rank + click BCE + rating MSE), fixed and uncertaint
     NoGrad ng1(t1);
     CHECK(std::abs(r1.loss(t1, b, cd)->v.f32()[0] - got) > 1e-3);
   }
-  CHECK(rec::RecModel::in_scope("head", "head.rating.weight"));
-  CHECK_FALSE(rec::RecModel::in_scope("all", "loss.log_var"));
+  CHECK(rec::RecModel::in_scope(rec::Scope::Head, "head.rating.weight"));
+  CHECK_FALSE(rec::RecModel::in_scope(rec::Scope::All, "loss.log_var"));
   rec::ModelConfig c;
   c.loss_weights = {1.0f, 1.0f, 0.0f};
   CHECK_THROWS_WITH_AS(rec::RecModel(c, std::vector<float>(size_t(kN * kD), 1.0f), kN, kD),
@@ -172,7 +173,7 @@ TEST_CASE("tasks: support = prefixes of the first K items (no signal), query = l
   sp.train_users = {0, 1};
   auto seqs = rec::task_sequences(sp, 2);
   REQUIRE(seqs.size() == 1);
-  rec::TaskOptions o{{2}, "future", 3};
+  rec::TaskOptions o{{2}, rec::Target::Future, 3};
   std::mt19937_64 rng(1);
   auto tb = rec::sample_task(seqs, o, rng);
   REQUIRE(tb.support.size() == 2);

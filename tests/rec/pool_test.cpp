@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "engine/rec/config.h"
 #include "engine/rec/model.h"
 #include "tests/rec/rec_test_util.h"
 
@@ -21,7 +22,7 @@ rec::ModelConfig cfg(const std::string& pool, int layers) {
   rec::ModelConfig c;
   c.dim = 8; c.heads = 2; c.layers = layers; c.ffn = 16; c.max_history = 4; c.tau = 0.7f; c.dropout = 0.0f;
   c.seed = 5;
-  c.pool = pool;
+  c.pool = rec::parse_enum<rec::UserPool>(pool, "model.pool");
   return c;
 }
 
@@ -99,6 +100,7 @@ TEST_CASE("model.pool = recent: gradients against finite differences (one layer,
   CHECK(rec_test::check_param_grads(m, b, {"item.proj.weight", "item.id", "user.position", "user.layer.0.qkv.weight",
                                            "user.layer.0.ln2.weight", "head.weight"},
                                     rec_test::three_entries, 3, 0) == 18);
-  rec::ModelConfig bad = cfg("last", 1);
-  CHECK_THROWS_WITH_AS(rec::RecModel(bad, random_vec(kN * kD, 1, 1.0f), kN, kD), doctest::Contains("model.pool"), Error);
+  rec::Config bad;  // the config parses model.pool: a RecModel never sees an unknown one
+  CHECK_THROWS_WITH_AS(bad.set("model.pool=last"), doctest::Contains("model.pool must be one of cls, mean, recent; got 'last'"),
+                       Error);
 }

@@ -8,7 +8,9 @@
 #include <random>
 
 #include "base/check.h"
-#include "engine/rec/run.h"
+#include "engine/rec/evaluate.h"
+#include "engine/rec/run_dir.h"
+#include "engine/rec/trainer.h"
 #include "engine/io/checkpoint.h"
 #include "weights/npy.h"
 
@@ -17,27 +19,31 @@ namespace fs = std::filesystem;
 
 TEST_CASE("config: defaults, TOML subset, --set, errors with file and line") {
   rec::Config c;
-  CHECK(c.str("meta.algorithm") == "fomaml");
+  CHECK(c.meta.algorithm == meta::Algorithm::FOMAML);
   c.load_toml_text("# comment\n[meta]\nalgorithm = \"reptile\"  # trailing\ninner_steps = 3\n[train]\nlr = 1e-3\n"
                    "[eval]\nk_shots = [1, 5]\nbaselines = [\"pop\"]\n",
                    "x.toml");
-  CHECK(c.str("meta.algorithm") == "reptile");
-  CHECK(c.integer("meta.inner_steps") == 3);
-  CHECK(c.num("train.lr") == doctest::Approx(1e-3));
-  CHECK(c.ints("eval.k_shots") == std::vector<int>{1, 5});
-  CHECK(c.strs("eval.baselines") == std::vector<std::string>{"pop"});
+  CHECK(c.meta.algorithm == meta::Algorithm::Reptile);
+  CHECK(c.meta.inner_steps == 3);
+  CHECK(c.train.lr == doctest::Approx(1e-3));
+  CHECK(c.eval.k_shots == std::vector<int>{1, 5});
+  CHECK(c.eval.baselines == std::vector<std::string>{"pop"});
   c.set("eval.k_shots=3,10");
-  CHECK(c.ints("eval.k_shots") == std::vector<int>{3, 10});
+  CHECK(c.eval.k_shots == std::vector<int>{3, 10});
   c.set("eval.k_shots=5");
-  CHECK(c.ints("eval.k_shots") == std::vector<int>{5});
+  CHECK(c.eval.k_shots == std::vector<int>{5});
   c.set("meta.scope=user");
-  CHECK(c.str("meta.scope") == "user");
+  CHECK(c.meta.scope == rec::Scope::User);
   c.set("eval.baselines=");
-  CHECK(c.strs("eval.baselines").empty());
-  // the resolved config round-trips through its TOML rendering
+  CHECK(c.eval.baselines.empty());
+  c.set("loss.weights=1,0.5,0");
+  CHECK(c.loss.weights == std::vector<double>{1.0, 0.5, 0.0});
+  // the resolved config round-trips through its TOML rendering and its JSON
   rec::Config d;
   d.load_toml_text(c.to_toml(), "resolved");
-  CHECK(d.json() == c.json());
+  CHECK(d.to_json() == c.to_json());
+  CHECK(rec::Config::from_json(c.to_json()).to_json() == c.to_json());
+  CHECK(c.to_json().size() == 62);  // every key
   auto msg = [](auto f) {
     try { f(); } catch (const Error& e) { return std::string(e.what()); }
     return std::string("no error");
@@ -47,6 +53,45 @@ TEST_CASE("config: defaults, TOML subset, --set, errors with file and line") {
   CHECK(msg([&] { c.load_toml_text("[meta]\ninner_steps = 1.5\n", "t.toml"); }).find("integer") != std::string::npos);
   CHECK(msg([&] { c.load_toml_text("[meta\n", "h.toml"); }).find("h.toml: line 1") != std::string::npos);
   CHECK(msg([&] { c.set("nope.key=1"); }).find("unknown config key") != std::string::npos);
+}
+
+TEST_CASE("config errors: an unknown key names the file, line and the section's keys; a bad enum value lists the allowed ones") {
+  auto msg = [](auto f) {
+    try { f(); } catch (const Error& e) { return std::string(e.what()); }
+    return std::string("no error");
+  };
+  rec::Config c;
+  // an unknown key in a TOML file: file and line, and the keys its section has
+  CHECK(msg([&] { c.load_toml_text("[train]\nsteps = 3\n\n# x\nstep = 4\n", "run.toml"); }) ==
+        "run.toml:5: unknown config key 'train.step' (keys of [train]: steps, meta_batch, lr, weight_decay, warmup, "
+        "decay, clip, seed, log_every, ckpt_every, threads, step_item_table)");
+  CHECK(msg([&] { c.load_toml_text("[trian]\nsteps = 3\n", "run.toml"); }).starts_with("run.toml:2: unknown config key 'trian.steps' (sections: data,"));
+  CHECK(c.train.steps == 3);  // the lines before the bad one were applied
+  // a bad enum value: file, line, key and the allowed values; the field keeps its value
+  CHECK(msg([&] { c.load_toml_text("[meta]\nalgorithm = \"maml\"\n", "run.toml"); }) ==
+        "run.toml:2: meta.algorithm must be one of fomaml, reptile, metasgd, none; got 'maml'");
+  CHECK(c.meta.algorithm == meta::Algorithm::FOMAML);
+  CHECK(msg([&] { c.load_toml_text("[data]\nprotocol = 3\n", "p.toml"); }) ==
+        "p.toml:2: data.protocol must be one of cold-user, loo, loo-mirror; got '3'");
+  // every enum key checks its value when it is read
+  for (const char* kv : {"data.protocol=x", "encoder.pool=x", "encoder.device=x", "encoder.precision=x", "model.pool=x",
+                         "model.score=x", "loss.sampler=x", "loss.weighting=x", "task.target=x", "meta.algorithm=x",
+                         "meta.scope=x", "train.decay=x", "eval.part=x"}) {
+    CAPTURE(kv);
+    CHECK(msg([&] { c.set(kv); }).find("must be one of") != std::string::npos);
+  }
+  // a bad --set: the option is named, as given
+  CHECK(msg([&] { c.set("meta.scope=users"); }) == "--set meta.scope=users: meta.scope must be one of head, user, all; got 'users'");
+  CHECK(msg([&] { c.set("train.stepz=1"); }).starts_with("--set train.stepz=1: unknown config key 'train.stepz' (keys of [train]: steps,"));
+  CHECK(msg([&] { c.set("train.steps=many"); }) == "--set train.steps=many: train.steps must be an integer, got \"many\"");
+  CHECK(msg([&] { c.set("eval.ks=10,x"); }) == "--set eval.ks=10,x: eval.ks: 'x' is not a number");
+  CHECK(msg([&] { c.set("model.item_id=1"); }) == "--set model.item_id=1: model.item_id must be true or false, got 1");
+  CHECK(msg([&] { c.set("train.lr"); }) == "--set 'train.lr': expected key=value");
+  // a resolved config.json read back: its origin is named
+  nlohmann::json j = c.to_json();
+  j["meta.scope"] = "everything";
+  CHECK(msg([&] { rec::Config::from_json(j, "runs/x/config.json"); }) ==
+        "runs/x/config.json: meta.scope must be one of head, user, all; got 'everything'");
 }
 
 namespace {

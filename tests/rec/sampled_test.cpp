@@ -11,6 +11,7 @@
 #include <random>
 #include <set>
 
+#include "engine/rec/config.h"
 #include "engine/rec/model.h"
 #include "engine/rec/row_ops.h"
 #include "engine/rec/sampled.h"
@@ -29,7 +30,7 @@ rec::ModelConfig cfg(int negatives, const std::string& sampler = "uniform") {
   c.dim = 8; c.heads = 2; c.layers = 1; c.ffn = 16; c.max_history = 3; c.tau = 0.7f; c.dropout = 0.0f;
   c.seed = 5;
   c.negatives = negatives;
-  c.sampler = sampler;
+  c.sampler = rec::parse_enum<rec::SamplerKind>(sampler, "loss.sampler");
   c.alpha = 0.75;
   return c;
 }
@@ -99,7 +100,7 @@ std::vector<float> all_logits(rec::RecModel& m, const rec::Batch& b) {
 }  // namespace
 
 TEST_CASE("negative sampler: uniform draws distinct items (all when N >= n); popularity follows (c + 1)^alpha") {
-  rec::NegativeSampler u(kN, "uniform", 1.0, {});
+  rec::NegativeSampler u(kN, rec::SamplerKind::Uniform, 1.0, {});
   std::mt19937_64 rng(3);
   auto all = u.draw(int(kN) + 4, rng);
   CHECK(std::set<int32_t>(all.begin(), all.end()).size() == size_t(kN));
@@ -113,7 +114,7 @@ TEST_CASE("negative sampler: uniform draws distinct items (all when N >= n); pop
   for (int h : hits) CHECK(std::abs(h - 4000 * 4.0 / kN) < 5 * std::sqrt(4000 * 4.0 / kN));  // 5 sigma
   CHECK(u.log_expected_count(2, 4) == doctest::Approx(std::log(4.0 / kN)));
 
-  rec::NegativeSampler p(kN, "popularity", 0.75, counts());
+  rec::NegativeSampler p(kN, rec::SamplerKind::Popularity, 0.75, counts());
   double z = 0;
   for (double c : counts()) z += std::pow(c + 1, 0.75);
   std::vector<int> n(kN, 0);
@@ -125,12 +126,14 @@ TEST_CASE("negative sampler: uniform draws distinct items (all when N >= n); pop
     CHECK(std::abs(n[size_t(j)] - draws * pj) < 5 * std::sqrt(draws * pj));
     CHECK(p.log_expected_count(int32_t(j), 6) == doctest::Approx(std::log(6 * pj)));
   }
-  CHECK_THROWS_WITH_AS(rec::NegativeSampler(kN, "zipf", 1.0, {}), doctest::Contains("loss.sampler"), Error);
-  CHECK_THROWS_AS(rec::NegativeSampler(kN, "popularity", 1.0, {1, 2}), Error);
+  rec::Config bad;  // the config parses loss.sampler: a NegativeSampler never sees an unknown one
+  CHECK_THROWS_WITH_AS(bad.set("loss.sampler=zipf"), doctest::Contains("loss.sampler must be one of uniform, popularity"),
+                       Error);
+  CHECK_THROWS_AS(rec::NegativeSampler(kN, rec::SamplerKind::Popularity, 1.0, {1, 2}), Error);
 }
 
 TEST_CASE("candidates: in-batch columns first, labels, accidental hits masked, logQ shift") {
-  rec::NegativeSampler p(kN, "popularity", 0.75, counts());
+  rec::NegativeSampler p(kN, rec::SamplerKind::Popularity, 0.75, counts());
   std::mt19937_64 rng(11);
   auto c = rec::make_candidates({6, -100, 3, 6}, p, 20, rng);
   REQUIRE(c.items.size() == 23);
@@ -184,7 +187,7 @@ TEST_CASE("sampled softmax: loss against a double reference from the full logits
     rec::Batch b = batch3();
     auto full = m.full_logits(b);
     // the same candidates as the loss: public overload with explicit candidates
-    rec::NegativeSampler s(kN, sampler, 0.75, counts());
+    rec::NegativeSampler s(kN, rec::parse_enum<rec::SamplerKind>(sampler, "loss.sampler"), 0.75, counts());
     std::mt19937_64 rng(123);
     auto c = rec::make_candidates(b.target, s, 6, rng);
     double z = 0;
@@ -273,7 +276,7 @@ TEST_CASE("cosine score (model.score = cos): bounded, invariant to the user vect
   for (int negatives : {0, 5}) {
     CAPTURE(negatives);
     rec::ModelConfig c = cfg(negatives, "popularity");
-    c.score = "cos";
+    c.score = rec::Score::Cos;
     c.tau = 0.25f;
     rec::RecModel m(c, random_vec(kN * kD, 1), kN, kD);
     perturb(m);
@@ -310,6 +313,6 @@ TEST_CASE("cosine score (model.score = cos): bounded, invariant to the user vect
   for (int64_t i = 0; i < d.params().at("head.weight").w.numel(); ++i) d.params().at("head.weight").w.f32()[i] *= 3.0f;
   CHECK(max_rel(dl(), d0, 1e-3) > 1e-2);
   rec::ModelConfig bad = cfg(0);
-  bad.score = "cosine";
-  CHECK_THROWS_WITH_AS(rec::RecModel(bad, random_vec(kN * kD, 1), kN, kD), doctest::Contains("model.score"), Error);
+  rec::Config bad_cfg;  // the config parses model.score: a RecModel never sees an unknown one
+  CHECK_THROWS_WITH_AS(bad_cfg.set("model.score=cosine"), doctest::Contains("model.score must be one of dot, cos"), Error);
 }

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "engine/meta/meta.h"
+#include "engine/rec/config.h"
 #include "engine/rec/model.h"
 #include "tests/rec/random_emb.h"
 
@@ -31,10 +32,11 @@ std::vector<float> meta_grad(const std::string& alg, const std::string& scope, i
       for (int64_t i = 0; i < p.w.numel(); ++i) p.w.f32()[i] += nd(r);
   const std::vector<float> theta(m.params().flat_params().f32(), m.params().flat_params().f32() + m.params().numel());
   meta::MetaConfig mc;
-  mc.algorithm = alg;
+  mc.algorithm = rec::parse_enum<meta::Algorithm>(alg, "algorithm");
   mc.inner_steps = 2;
   mc.inner_lr = 0.3f;
-  meta::MetaLearner ml(m.params(), [scope](const std::string& n) { return rec::RecModel::in_scope(scope, n); }, mc);
+  const rec::Scope sc = rec::parse_enum<rec::Scope>(scope, "scope");
+  meta::MetaLearner ml(m.params(), [sc](const std::string& n) { return rec::RecModel::in_scope(sc, n); }, mc);
   Arena a;
   Tape t(a);
   if (mode > 0) m.begin_step();

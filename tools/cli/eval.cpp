@@ -9,7 +9,9 @@
 #include "engine/data/readers.h"
 #include "engine/data/split.h"
 #include "engine/rec/config.h"
-#include "engine/rec/run.h"
+#include "engine/rec/item_data.h"
+#include "engine/rec/run_dir.h"
+#include "engine/rec/scorer.h"
 #include "tools/cli/command.h"
 #include "engine/data/cli_args.h"
 
@@ -84,11 +86,11 @@ int run(int argc, char** argv) {
   nlohmann::json run_info;
   if (model == "text") {
     mr::rec::Config c;
-    c.set_json("encoder.model", encoder, "--encoder");
+    c.encoder.model = encoder;
     int64_t D = 0;
     auto emb = mr::rec::item_embeddings(c, ds, &D);
     m = mr::baselines::make_text_model(std::move(emb), static_cast<size_t>(D));
-    run_info = {{"encoder", encoder}, {"pool", c.str("encoder.pool")}, {"max_len", c.integer("encoder.max_len")}};
+    run_info = {{"encoder", encoder}, {"pool", mr::rec::name(c.encoder.pool)}, {"max_len", c.encoder.max_len}};
   } else if (model == "random" || model == "pop" || model == "itemknn" || model == "bpr") {
     m = mr::baselines::make_model(model, mo);
   } else {
@@ -106,13 +108,10 @@ int run(int argc, char** argv) {
       if (run.ds.items.names != ds.items.names)
         throw mr::Error(fmt::format("--model {}: the run was trained on other data ({} items) than --data {} ({} items)",
                                     dir, run.ds.n_items(), da.path, ds.n_items()));
-      const auto& c = run.cfg;
-      const int steps = mr::rec::eval_adapt_steps(c, adapt_steps);
-      members.push_back(std::make_unique<mr::rec::AdaptedScorer>(dir, *run.model, *run.ml, steps,
-                                                                 static_cast<float>(c.num("meta.inner_lr")),
-                                                                 /*item_tower_fixed=*/c.str("meta.scope") != "all"));
-      infos.push_back(
-          {{"run", dir}, {"step", run.step}, {"algorithm", c.str("meta.algorithm")}, {"adapt_steps", steps}});
+      const int steps = mr::rec::eval_adapt_steps(run.cfg, adapt_steps);
+      members.push_back(std::make_unique<mr::rec::AdaptedScorer>(dir, *runs.back(), steps));
+      infos.push_back({{"run", dir}, {"step", run.step}, {"algorithm", mr::rec::name(run.cfg.meta.algorithm)},
+                       {"adapt_steps", steps}});
     }
     if (members.size() == 1) {
       m = std::move(members[0]);

@@ -9,7 +9,8 @@
 
 #include "base/check.h"
 #include "engine/data/readers.h"
-#include "engine/rec/run.h"
+#include "engine/rec/run_dir.h"
+#include "engine/rec/scorer.h"
 #include "tools/cli/command.h"
 #include "engine/io/checkpoint.h"
 
@@ -50,9 +51,8 @@ int recommend(int argc, char** argv) {
   app.parse(argc, argv);
   auto r = mr::rec::load_run(dir);
   auto h = parse_history(r.ds, hist);
-  if (steps < 0) steps = r.cfg.str("meta.algorithm") == "none" ? 0 : int(r.cfg.integer("meta.inner_steps"));
-  mr::rec::AdaptedScorer sc("run", *r.model, *r.ml, steps, float(r.cfg.num("meta.inner_lr")),
-                            r.cfg.str("meta.scope") != "all");
+  if (steps < 0) steps = mr::rec::inner_adapt_steps(r.cfg);
+  mr::rec::AdaptedScorer sc("run", r, steps);
   auto s = sc.scores(h);
   std::vector<uint32_t> order(r.ds.n_items());
   std::iota(order.begin(), order.end(), 0);
@@ -100,12 +100,12 @@ int adapt(int argc, char** argv) {
   app.parse(argc, argv);
   auto r = mr::rec::load_run(dir);
   auto h = parse_history(r.ds, hist);
-  if (steps < 0) steps = int(r.cfg.integer("meta.inner_steps"));
+  if (steps < 0) steps = int(r.cfg.meta.inner_steps);
   mr::Arena a;
   mr::Tape t(a);
   t.set_training(false);
   auto sb = mr::rec::support_batch(h, size_t(r.model->config().max_history));
-  float before = r.ml->adapt(t, [&](mr::Tape& tt) { return r.model->loss(tt, sb); }, steps, float(r.cfg.num("meta.inner_lr")));
+  float before = r.ml->adapt(t, [&](mr::Tape& tt) { return r.model->loss(tt, sb); }, steps, float(r.cfg.meta.inner_lr));
   float after;
   {
     mr::NoGrad ng(t);
@@ -113,7 +113,7 @@ int adapt(int argc, char** argv) {
   }
   mr::TrainState st;
   st.step = r.step;
-  st.config = r.cfg.json().dump();
+  st.config = r.cfg.to_json().dump();
   auto path = mr::save_checkpoint(out, r.model->params(), nullptr, st);
   std::printf("support loss %.4f -> %.4f after %d step(s); wrote %s\n", before, after, steps, path.c_str());
   return 0;

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "base/check.h"
-#include "engine/rec/run.h"
+#include "engine/rec/evaluate.h"
 #include "tools/cli/command.h"
 
 namespace {
@@ -39,7 +39,7 @@ int run(int argc, char** argv) {
   bool cold = false;
   for (auto& r : runs) {
     res.push_back(read_json(r + "/results.json"));
-    if (res.back().value("protocol", "") == "cold-user") {
+    if (res.back().value("protocol", "") == mr::rec::name(mr::rec::Protocol::ColdUser)) {
       cold = true;
       for (auto& row : res.back()["rows"]) {
         int k = row.value("k_shot", 0);

@@ -3,7 +3,8 @@
 #include <cstdio>
 
 #include "engine/comm/comm.h"
-#include "engine/rec/run.h"
+#include "engine/rec/evaluate.h"
+#include "engine/rec/trainer.h"
 #include "tools/cli/command.h"
 
 namespace {
@@ -27,8 +28,8 @@ int run(int argc, char** argv) {
   app.parse(argc, argv);
   mr::rec::Config c;
   if (!config.empty()) c.load_toml(config);
-  if (!data.empty()) c.set_json("data.path", data, "--data");
-  if (!model.empty()) c.set_json("encoder.model", model, "--model");
+  if (!data.empty()) c.data.path = data;
+  if (!model.empty()) c.encoder.model = model;
   for (auto& s : sets) c.set(s);
   auto comm = mr::comm::make_communicator(comm_kind);
   nlohmann::json res;
@@ -40,9 +41,7 @@ int run(int argc, char** argv) {
     throw;
   }
   if (comm->rank() != 0) return 0;
-  std::printf("%s", mr::rec::results_table({res}, c.str("data.protocol") == "cold-user" ? c.ints("eval.k_shots")
-                                                                                         : std::vector<int>{})
-                        .c_str());
+  std::printf("%s", mr::rec::results_table({res}, mr::rec::table_kshots(c)).c_str());
   return 0;
 }
 

@@ -1,0 +1,23 @@
+// Evaluation of a run: its model (adapted per test user, engine/rec/scorer.h), the configured
+// hybrids (eval.blend) and baselines (eval.baselines), at every eval.k_shots (cold-user) or once
+// (loo), ranked by the data module's evaluator (engine/baselines/evaluate.h); and the Markdown
+// table of results.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/rec/config.h"
+#include "engine/rec/run.h"
+
+namespace mr::rec {
+
+// Appends to OUT/metrics.jsonl and writes OUT/results.{json,md} when out is not empty.
+nlohmann::json evaluate(LoadedRun& r, const std::string& out);
+// Markdown table of results.json objects (several runs may be merged).
+std::string results_table(const std::vector<nlohmann::json>& results, const std::vector<int>& ks);
+// The K values a run's results table lists: eval.k_shots for cold-user, none for loo.
+std::vector<int> table_kshots(const Config& c);
+
+}  // namespace mr::rec

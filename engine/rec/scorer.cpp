@@ -1,0 +1,64 @@
+// A trained model adapted to a history (engine/rec/scorer.h).
+#include "engine/rec/scorer.h"
+
+namespace mr::rec {
+
+int inner_adapt_steps(const Config& c) {
+  return c.meta.algorithm == meta::Algorithm::None ? 0 : int(c.meta.inner_steps);
+}
+
+int eval_adapt_steps(const Config& c, int requested) {
+  if (requested >= 0) return requested;
+  if (c.eval.adapt_steps >= 0) return int(c.eval.adapt_steps);
+  return inner_adapt_steps(c);
+}
+
+Batch support_batch(const std::vector<uint32_t>& h, size_t max_examples) {
+  Batch b;
+  const size_t n = h.size(), from = n > max_examples ? n - max_examples : 0;
+  for (size_t j = from; j < n; ++j) b.add(std::vector<uint32_t>(h.begin(), h.begin() + j), int32_t(h[j]));
+  return b;
+}
+
+AdaptedScorer::AdaptedScorer(std::string name, RecModel& m, meta::MetaLearner& ml, int adapt_steps, float lr,
+                             bool item_tower_fixed)
+    : name_(std::move(name)), m_(m), ml_(ml), steps_(adapt_steps), lr_(lr), tape_(std::make_unique<Tape>(arena_)) {
+  tape_->set_training(false);
+  // adaptation does not touch the item tower: compute the item table once
+  if (item_tower_fixed || steps_ == 0) m_.cache_item_table();
+}
+
+AdaptedScorer::AdaptedScorer(std::string name, LoadedRun& r, int adapt_steps)
+    : AdaptedScorer(std::move(name), *r.model, *r.ml, adapt_steps, float(r.cfg.meta.inner_lr), r.cfg.meta.scope != Scope::All) {}
+
+AdaptedScorer::~AdaptedScorer() { m_.clear_item_table(); }
+
+std::vector<float> AdaptedScorer::scores(const std::vector<uint32_t>& history) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  std::vector<float> s;
+  if (steps_ > 0 && !history.empty()) {
+    ml_.snapshot();
+    Batch sb = support_batch(history, size_t(m_.config().max_history));
+    try {
+      ml_.adapt(*tape_, [&](Tape& t) { return m_.loss(t, sb); }, steps_, lr_);
+      tape_->reset();
+      s = m_.score(*tape_, history);
+    } catch (...) {
+      ml_.restore();
+      throw;
+    }
+    ml_.restore();
+  } else {
+    tape_->reset();
+    s = m_.score(*tape_, history);
+  }
+  tape_->reset();
+  return s;
+}
+
+void AdaptedScorer::score(const data::EvalCase& c, std::span<float> out) const {
+  auto s = scores(c.history);
+  std::copy(s.begin(), s.begin() + std::min(s.size(), out.size()), out.begin());
+}
+
+}  // namespace mr::rec

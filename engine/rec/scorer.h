@@ -1,0 +1,55 @@
+// A trained model as the evaluator (and `metarec recommend`) sees it: AdaptedScorer adapts a
+// copy of theta to a history with the meta learner's inner loop, scores every item and restores
+// theta; and the number of adaptation steps a run's config asks for.
+#pragma once
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/baselines/model.h"
+#include "engine/meta/meta.h"
+#include "engine/rec/config.h"
+#include "engine/rec/model.h"
+#include "engine/rec/run.h"
+
+namespace mr::rec {
+
+// Support examples for adapting to a history: predict h[j] from h[0..j) for the last
+// `max_examples` positions.
+Batch support_batch(const std::vector<uint32_t>& history, size_t max_examples);
+
+// The inner loop's steps: meta.inner_steps, 0 for meta.algorithm = none.
+int inner_adapt_steps(const Config& c);
+// The SGD steps a run adapts with at evaluation: `requested` when >= 0, else eval.adapt_steps,
+// and when that is negative too, inner_adapt_steps.
+int eval_adapt_steps(const Config& c, int requested = -1);
+
+class AdaptedScorer : public baselines::Model {
+ public:
+  // score() adapts with `adapt_steps` SGD steps at rate lr (0: no adaptation).
+  // item_tower_fixed: the adapt scope leaves the "item." parameters alone (head, user), so the
+  // item table is computed once for all cases.
+  AdaptedScorer(std::string name, RecModel& m, meta::MetaLearner& ml, int adapt_steps, float lr,
+                bool item_tower_fixed = false);
+  // r's model as r's config says (meta.inner_lr, meta.scope)
+  AdaptedScorer(std::string name, LoadedRun& r, int adapt_steps);
+  ~AdaptedScorer() override;
+  std::string name() const override { return name_; }
+  void fit(const data::Split&) override {}
+  void score(const data::EvalCase& c, std::span<float> out) const override;
+  std::vector<float> scores(const std::vector<uint32_t>& history) const;
+
+ private:
+  std::string name_;
+  RecModel& m_;
+  meta::MetaLearner& ml_;
+  int steps_;
+  float lr_;
+  mutable std::mutex mu_;
+  mutable Arena arena_;
+  mutable std::unique_ptr<Tape> tape_;
+};
+
+}  // namespace mr::rec

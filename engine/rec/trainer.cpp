@@ -1,0 +1,293 @@
+// The trainer (engine/rec/trainer.h): setup from the config, the outer step, logging and
+// checkpoints. Multi-process: every rank draws every task of a step from the same random stream
+// and runs those dealt to it; rank 0 embeds the items and writes the run folder.
+#include "engine/rec/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <random>
+
+#include <omp.h>
+
+#include "base/check.h"
+#include "engine/comm/comm.h"
+#include "engine/optim.h"
+#include "engine/progress.h"
+#include "engine/rec/evaluate.h"
+#include "engine/rec/item_data.h"
+#include "engine/rec/run_dir.h"
+#include "engine/rec/tasks.h"
+
+namespace mr::rec {
+
+namespace {
+
+uint64_t mix64(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// linear warm-up, then cosine, linear or no decay to the last step
+float lr_at(const TrainSettings& s, int64_t step) {
+  const double lr = s.lr, warm = double(s.warmup), total = double(s.steps);
+  if (step < warm) return float(lr * double(step + 1) / warm);
+  const double p = total > warm ? std::min(1.0, (double(step) - warm) / (total - warm)) : 1.0;
+  switch (s.decay) {
+    case Decay::Cosine: return float(lr * 0.5 * (1.0 + std::cos(M_PI * p)));
+    case Decay::Linear: return float(lr * (1.0 - p));
+    case Decay::None: break;
+  }
+  return float(lr);
+}
+
+// The dropout stream of task b of a step: its own 2^24 Philox counters, so a task's masks do not
+// depend on which tasks ran before it on the same tape (or on another rank).
+uint64_t task_rng_offset(int64_t step, int64_t b) { return (uint64_t(step) << 40) | (uint64_t(b) << 24); }
+
+// Multi-process start: every rank takes rank 0's parameters, AdamW state, step and seed (rank 0
+// may have resumed from a checkpoint the others cannot see). One call per ParamStore.
+void sync_from_root(comm::Communicator& cm, ParamStore& ps, AdamW* opt, TrainState* st) {
+  if (cm.size() == 1) return;
+  double head[4] = {st ? double(st->step) : 0.0, opt ? double(opt->t()) : 0.0,  // exact below 2^53
+                    st ? double(st->rng_seed >> 32) : 0.0, st ? double(st->rng_seed & 0xffffffffu) : 0.0};
+  cm.broadcast(head, 4, 0);
+  if (st) {
+    st->step = int64_t(head[0]);
+    st->rng_seed = (uint64_t(head[2]) << 32) | uint64_t(head[3]);
+  }
+  cm.broadcast(ps.flat_params().f32(), ps.numel(), 0);
+  if (opt) {
+    opt->set_t(int(head[1]));
+    cm.broadcast(opt->m().f32(), ps.numel(), 0);
+    cm.broadcast(opt->v().f32(), ps.numel(), 0);
+  }
+}
+
+// The item embeddings (n_items, *D): rank 0 embeds (or reads the cache), the others receive.
+std::vector<float> shared_item_embeddings(const Config& c, const data::Dataset& ds, comm::Communicator& cm, int64_t* D) {
+  std::vector<float> emb;
+  if (cm.rank() == 0) emb = item_embeddings(c, ds, D);
+  if (cm.size() > 1) {
+    comm::UnwatchedWait solo(cm);  // rank 0 may embed the catalogue for a long time
+    double d = double(*D);
+    cm.broadcast(&d, 1, 0);
+    *D = int64_t(d);
+    emb.resize(ds.n_items() * size_t(*D));
+    cm.broadcast(emb.data(), int64_t(emb.size()), 0);
+  }
+  return emb;
+}
+
+// Trainable top layers with several ranks: rank 0 computes (or reads) the frozen bottom's hidden
+// states once and sends them, so N ranks neither compute them N times nor write one cache file
+// together. One rank (or no trainable layer): none, build_model makes the spec itself.
+std::optional<ItemBertSpec> shared_item_bert_spec(const Config& c, const data::Dataset& ds, comm::Communicator& cm) {
+  if (c.encoder.train_layers == 0 || cm.size() == 1) return std::nullopt;
+  const bool root = cm.rank() == 0;
+  ItemBertSpec spec = item_bert_spec(c, ds, root);
+  comm::UnwatchedWait solo(cm);  // rank 0 may run the encoder over the catalogue for a long time
+  HiddenCache h = root ? *spec.cache : HiddenCache{};
+  double dims[3] = {double(h.n), double(h.T), double(h.H)};
+  cm.broadcast(dims, 3, 0);
+  h.n = int64_t(dims[0]), h.T = int64_t(dims[1]), h.H = int64_t(dims[2]);
+  std::vector<float> len(h.len.begin(), h.len.end());  // token counts <= 512: exact in float
+  len.resize(size_t(h.n));
+  h.h.resize(size_t(h.n * h.T * h.H));
+  cm.broadcast(len.data(), h.n, 0);
+  cm.broadcast(h.h.data(), int64_t(h.h.size()), 0);
+  h.len.assign(len.begin(), len.end());
+  spec.cache = std::make_shared<const HiddenCache>(std::move(h));
+  return spec;
+}
+
+TaskOptions task_options(const Config& c) {
+  const TaskSettings& t = c.task;
+  MR_CHECK(!t.k_shots.empty(), "task.k_shots is empty");
+  const bool next = t.target == TaskTarget::Next || (t.target == TaskTarget::Auto && is_loo(c.data.protocol));
+  return {t.k_shots, next ? Target::Next : Target::Future, size_t(t.query_size),
+          size_t(std::max<int64_t>(1, t.next_positions))};
+}
+
+class Trainer {
+ public:
+  Trainer(const Config& c, const std::string& out, bool resume, comm::Communicator& cm);
+  nlohmann::json run();
+
+ private:
+  double step(int64_t step);
+  void log(const nlohmann::json& line);
+
+  const Config& c_;
+  comm::Communicator& cm_;
+  const int rank_, nranks_;
+  const bool root_;  // only rank 0 writes the run folder and reports
+  const RunDir dir_;
+  const double t_start_;
+  LoadedRun r_;
+  std::unique_ptr<AdamW> opt_, rate_opt_;  // theta's; metasgd's learned inner rates'
+  std::vector<TrainedPart> parts_;         // what AdamW steps and the checkpoints hold
+  TrainState st_;
+  std::vector<UserSeq> seqs_;  // the tasks: the training users' sequences
+  TaskOptions topt_;
+  bool step_table_ = false;
+  meta::MetaLearner::Reduce reduce_;
+  Arena arena_;
+  std::optional<Tape> tape_;
+  std::optional<Progress> bar_;
+  double sum_q_ = 0, t_log_ = 0;
+  int64_t n_q_ = 0, tasks_done_ = 0;
+};
+
+Trainer::Trainer(const Config& c, const std::string& out, bool resume, comm::Communicator& cm)
+    : c_(c), cm_(cm), rank_(cm.rank()), nranks_(cm.size()), root_(rank_ == 0), dir_(out), t_start_(now_s()) {
+  if (root_) dir_.create();
+  r_.cfg = c;
+  r_.ds = load_data(c);  // every rank loads the (small) dataset and draws the same tasks
+  int64_t D = 0;
+  std::vector<float> emb = shared_item_embeddings(c, r_.ds, cm, &D);
+  if (root_) dir_.write_item_emb(emb, int64_t(r_.ds.n_items()), D);
+  // the towers' matrices are small: extra threads cost more than they give (0: OpenMP's default)
+  if (c.train.threads > 0) omp_set_num_threads(int(c.train.threads));
+  if (root_) dir_.write_config(c);
+  const std::optional<ItemBertSpec> spec = shared_item_bert_spec(c, r_.ds, cm);
+  r_.model = build_model(c, r_.ds, emb, D, spec ? &*spec : nullptr);
+  r_.ml = make_learner(c, *r_.model);
+  ParamStore& ps = r_.model->params();
+  AdamWConfig ac;
+  ac.lr = float(c.train.lr);
+  ac.weight_decay = float(c.train.weight_decay);
+  opt_ = std::make_unique<AdamW>(ps, ac);
+  parts_.push_back({&ps, opt_.get(), ""});
+  if (ParamStore* rates = r_.ml->inner_rates()) {  // metasgd
+    AdamWConfig rc = ac;
+    rc.weight_decay = 0;
+    rate_opt_ = std::make_unique<AdamW>(*rates, rc);
+    parts_.push_back({rates, rate_opt_.get(), kInnerRatesDir});
+  }
+  st_.rng_seed = uint64_t(c.train.seed);
+  st_.config = c.to_json().dump();
+  if (resume && root_) dir_.resume(parts_, &st_);
+  else if (root_) dir_.clear_metrics();
+  for (const TrainedPart& p : parts_) sync_from_root(cm, *p.ps, p.opt, p.subdir.empty() ? &st_ : nullptr);
+  topt_ = task_options(c);
+  const int kmax = *std::max_element(topt_.k_shots.begin(), topt_.k_shots.end());
+  seqs_ = task_sequences(make_split(c, r_.ds, size_t(std::max(kmax, 1))), r_.ds.n_users());
+  // the item table once per outer step (its gradient accumulated over the tasks), unless the
+  // inner loop adapts the item tower itself
+  step_table_ = c.train.step_item_table && c.meta.scope != Scope::All && c.encoder.train_layers == 0;
+  MR_CHECK(c.train.meta_batch > 0 && c.train.meta_batch < (1 << 16), "train.meta_batch must be in 1..65535, got {}",
+           c.train.meta_batch);
+  if (nranks_ > 1) reduce_ = [&cm](double* x, size_t n) { cm.allreduce_sum(x, int64_t(n)); };
+  if (root_)
+    std::fprintf(stderr, "train: %zu task users, %zu items, %lld params (%lld trainable), %s, scope %s\n", seqs_.size(),
+                 r_.ds.n_items(), (long long)ps.numel(), (long long)ps.trainable_numel(), name(c.meta.algorithm),
+                 name(c.meta.scope));
+  if (root_ && nranks_ > 1)
+    std::fprintf(stderr, "train: %d ranks (%s), tasks of a meta-batch dealt round-robin, one all-reduce of %zu values per step\n",
+                 nranks_, cm.name().c_str(), size_t(ps.numel()) * parts_.size() + 2);
+  tape_.emplace(arena_, st_.rng_seed);
+}
+
+// One outer step: the meta-batch's tasks (this rank's share), each adapting on its support set
+// and adding its outer update; their mean (over every rank) is clipped and AdamW steps on it.
+// Returns the meta-batch's mean query loss.
+double Trainer::step(int64_t step) {
+  RecModel& m = *r_.model;
+  meta::MetaLearner& ml = *r_.ml;
+  comm::fault_hook(rank_, step);
+  std::mt19937_64 rng(mix64(st_.rng_seed ^ mix64(uint64_t(step))));  // the same stream on every rank
+  if (step_table_) {  // dV is accumulated, reduced and averaged by the meta learner with theta's gradient
+    m.begin_step();
+    ml.set_extra_grad(m.step_table_grad(), size_t(m.step_table_numel()));
+  }
+  for (int64_t b = 0; b < c_.train.meta_batch; ++b) {
+    const TaskBatches task = sample_task(seqs_, topt_, rng);
+    if (b % nranks_ != rank_) continue;
+    tape_->set_rng(st_.rng_seed, task_rng_offset(step, b));
+    ml.task(*tape_, [&](Tape& t) { return m.loss(t, task.support); }, [&](Tape& t) { return m.loss(t, task.query); });
+  }
+  const double query_loss = ml.finish(reduce_);
+  if (step_table_) m.end_step(1.0f);  // the mean dV through the item tower, into its parameters' gradients
+  const double clip = c_.train.clip;
+  const double grad_norm = clip > 0 ? clip_grad_norm(m.params(), clip) : 0.0;
+  const float lr = lr_at(c_.train, step);
+  for (const TrainedPart& p : parts_) {
+    p.opt->step(lr);
+    p.ps->zero_grad();
+  }
+  ml.after_update();
+  st_.step = step + 1;
+  sum_q_ += query_loss;
+  n_q_++;
+  tasks_done_ += c_.train.meta_batch;
+  if (root_ && (st_.step % std::max<int64_t>(1, c_.train.log_every) == 0 || st_.step == c_.train.steps))
+    log({{"step", st_.step}, {"query_loss", sum_q_ / double(std::max<int64_t>(n_q_, 1))}, {"lr", lr},
+         {"grad_norm", grad_norm}});
+  return query_loss;
+}
+
+// one line of metrics.jsonl (with the speed since the last one and the elapsed time) and the bar
+void Trainer::log(const nlohmann::json& l) {
+  const double t = now_s();
+  nlohmann::json line = l;
+  line["tasks_per_s"] = double(tasks_done_) / std::max(1e-9, t - t_log_);
+  line["elapsed_s"] = t - t_start_;
+  dir_.append_metrics(line);
+  bar_->update(st_.step, fmt::format("loss {:.4f} lr {:.2e} {:.0f} tasks/s", line["query_loss"].get<double>(),
+                                     line["lr"].get<float>(), line["tasks_per_s"].get<double>()));
+  sum_q_ = 0;
+  n_q_ = 0;
+  tasks_done_ = 0;
+  t_log_ = t;
+}
+
+nlohmann::json Trainer::run() {
+  const int64_t steps = c_.train.steps, ckpt_every = c_.train.ckpt_every;
+  if (root_) bar_.emplace("train", steps, "step");
+  t_log_ = now_s();
+  for (int64_t s = st_.step; s < steps; ++s) {
+    step(s);
+    if (root_ && ((ckpt_every > 0 && st_.step % ckpt_every == 0) || st_.step == steps)) {
+      st_.rng_offset = task_rng_offset(st_.step, 0);
+      dir_.save(parts_, st_);
+    }
+  }
+  if (!root_) {  // evaluation and reports are rank 0's; wait for it so a failure there takes everyone down
+    comm::UnwatchedWait solo(cm_);  // however long the evaluation takes
+    cm_.barrier();
+    return {{"rank", rank_}, {"step", st_.step}};
+  }
+  bar_->finish();
+  if (!dir_.has_checkpoint()) dir_.save(parts_, st_);
+  r_.step = st_.step;
+  const double t_train = now_s() - t_start_;
+  auto res = evaluate(r_, dir_.path());
+  res["train_seconds"] = std::round(t_train * 10) / 10;
+  res["threads"] = omp_get_max_threads();
+  res["ranks"] = nranks_;
+  dir_.write_results(res, "");
+  comm::UnwatchedWait solo(cm_);
+  cm_.barrier();
+  return res;
+}
+
+}  // namespace
+
+nlohmann::json train(const Config& c, const std::string& out, bool resume, comm::Communicator* comm) {
+  std::unique_ptr<comm::Communicator> single;
+  if (!comm) single = comm::make_communicator("single");
+  if (c.data.protocol == Protocol::LooMirror && c.eval.part == Part::Test)
+    throw Error("data.protocol = loo-mirror has no test part (it is for choosing settings): set eval.part = valid");
+  Trainer t(c, out, resume, comm ? *comm : *single);
+  return t.run();
+}
+
+}  // namespace mr::rec

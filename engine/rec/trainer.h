@@ -1,0 +1,24 @@
+// Meta-training a run (engine/rec/trainer.cpp): per outer step, a meta-batch of tasks (users)
+// is drawn, each task adapts on its support set and adds its outer update (the meta algorithm,
+// engine/meta/algorithm.h), and AdamW steps theta on the meta-batch mean; the run folder gets
+// the log, the checkpoints and, at the end, the evaluation (engine/rec/evaluate.h).
+#pragma once
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/rec/config.h"
+
+namespace mr::comm {
+class Communicator;
+}
+
+namespace mr::rec {
+
+// Trains (resuming from OUT's latest checkpoint when resume) and evaluates; returns results.
+// comm (null: one process): the meta-batch's tasks are dealt round-robin over the ranks, one
+// all-reduce per step, rank 0's start state is broadcast; rank 0 alone writes OUT, evaluates and
+// returns the results; the other ranks return {"rank": r, "step": steps} (docs/comm.md).
+nlohmann::json train(const Config& c, const std::string& out, bool resume, comm::Communicator* comm = nullptr);
+
+}  // namespace mr::rec
