@@ -16,6 +16,5 @@ struct DeviceAllocator {
   void (*copy)(void* dst, Device dd, const void* src, Device sd, size_t bytes) = nullptr;
 };
 void set_cuda_allocator(const DeviceAllocator& a);
-bool cuda_available();
 
 }  // namespace mr

@@ -160,7 +160,6 @@ void convert(const Tensor& dst, const Tensor& src) {
 static DeviceAllocator g_cuda;
 
 void set_cuda_allocator(const DeviceAllocator& a) { g_cuda = a; }
-bool cuda_available() { return g_cuda.alloc != nullptr; }
 
 Buffer::Buffer(size_t bytes, Device dev) : bytes_(bytes), dev_(dev) {
   if (bytes == 0) return;
@@ -168,7 +167,7 @@ Buffer::Buffer(size_t bytes, Device dev) : bytes_(bytes), dev_(dev) {
     ptr_ = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
     if (!ptr_) throw std::bad_alloc();
   } else {
-    MR_CHECK(cuda_available(), "a CUDA buffer was requested but this build has no CUDA backend");
+    MR_CHECK(g_cuda.alloc, "a CUDA buffer was requested but no CUDA backend is ready (make_backend)");
     ptr_ = g_cuda.alloc(bytes);
   }
 }

@@ -29,6 +29,10 @@
 #include "engine/optim.h"
 #include "kernels/cuda/cuda_ops.h"
 
+// The backend of the run: the CUDA fp32-storage table of --math (set in main).
+static mr::cuda::Math g_math = mr::cuda::Math::fp32;
+static mr::Backend g_be;
+
 namespace {
 
 double now_ms() {
@@ -85,7 +89,7 @@ int train_step(const Common& o, mr::BertConfig cfg, float dropout) {
   hbert.init_random(1);
   ps.finalize(mr::Device::CUDA);
   for (mr::Param& p : ps.all()) mr::copy(p.w, hps.at(p.name).w);
-  mr::AdamW opt(ps);
+  mr::AdamW opt(ps, {}, g_be);
   mr::HostTensor ids(mr::Shape{o.batch, o.seq}, mr::DType::I32), mask(mr::Shape{o.batch, o.seq}, mr::DType::I32),
       target(mr::Shape{o.batch, 1});
   std::mt19937_64 rng(3);
@@ -108,7 +112,7 @@ int train_step(const Common& o, mr::BertConfig cfg, float dropout) {
   for (int s = 0; s < o.warmup + o.steps; ++s) {
     sync();
     const double t0 = now_ms();
-    mr::Tape t(arena, uint64_t(s));
+    mr::Tape t(arena, g_be, uint64_t(s));
     if (o.storage == "bf16") t.set_act_dtype(mr::DType::BF16);
     ps.zero_grad();
     auto out = bert.forward(t, dids.t, mr::Tensor{}, dmask.t);
@@ -116,7 +120,7 @@ int train_step(const Common& o, mr::BertConfig cfg, float dropout) {
     mr::Var* pred = mr::ops::linear(t, pooled, t.param(head_w), t.param(head_b));
     mr::Var* loss = mr::ops::mse(t, pred, dtarget.t);
     t.backward(loss);
-    mr::clip_grad_norm(ps, 1.0);
+    mr::clip_grad_norm(ps, 1.0, g_be);
     opt.step();
     sync();
     const double ms = now_ms() - t0;
@@ -169,8 +173,8 @@ int attention(const Common& o, int heads, int head_dim, const std::string& dump_
   // bf16 storage: the inputs rounded to bf16 on the device, outputs in bf16
   DevBuf q(b16, b16 ? nq : 0), g(b16, b16 ? no : 0), out(b16, no), dqkv(b16, nq);  // q, g: bf16 copies
   if (b16) {
-    mr::cuda::bf16::to_bf16(q.h(), dq.t.f32(), int64_t(nq), false);
-    mr::cuda::bf16::to_bf16(g.h(), dg.t.f32(), int64_t(no), false);
+    mr::cuda::bf16::to_bf16(q.h(), dq.t.f32(), int64_t(nq), mr::kOverwrite);
+    mr::cuda::bf16::to_bf16(g.h(), dg.t.f32(), int64_t(no), mr::kOverwrite);
   }
   mr::Buffer lse(size_t(B) * H * T * 4, mr::Device::CUDA);
   float* pl = static_cast<float*>(lse.data());
@@ -182,11 +186,11 @@ int attention(const Common& o, int heads, int head_dim, const std::string& dump_
     sync();
     const double t0 = now_ms();
     if (b16) mr::cuda::bf16::attention_fwd(out.h(), pl, q.h(), nullptr, B, T, C, H, 0.0f, 1, 0);
-    else mr::cuda::attention_fwd(out.f(), pl, dq.t.f32(), nullptr, B, T, C, H, 0.0f, 1, 0);
+    else mr::cuda::attention_fwd(out.f(), pl, dq.t.f32(), nullptr, B, T, C, H, 0.0f, 1, 0, g_math);
     sync();
     const double t1 = now_ms();
-    if (b16) mr::cuda::bf16::attention_bwd(dqkv.h(), g.h(), q.h(), out.h(), pl, nullptr, B, T, C, H, 0.0f, 1, 0, false);
-    else mr::cuda::attention_bwd(dqkv.f(), dg.t.f32(), dq.t.f32(), out.f(), pl, nullptr, B, T, C, H, 0.0f, 1, 0, false);
+    if (b16) mr::cuda::bf16::attention_bwd(dqkv.h(), g.h(), q.h(), out.h(), pl, nullptr, B, T, C, H, 0.0f, 1, 0, mr::kOverwrite);
+    else mr::cuda::attention_bwd(dqkv.f(), dg.t.f32(), dq.t.f32(), out.f(), pl, nullptr, B, T, C, H, 0.0f, 1, 0, mr::kOverwrite, g_math);
     sync();
     const double t2 = now_ms();
     if (s >= o.warmup) tf.push_back(t1 - t0), tb.push_back(t2 - t1);
@@ -200,7 +204,7 @@ int attention(const Common& o, int heads, int head_dim, const std::string& dump_
     auto dump_act = [&](const char* name, const DevBuf& a, const float* f32, size_t n) {
       if (!a.bf16) return dump(dump_dir, name, f32 ? f32 : a.f(), n);
       mr::Buffer wide(n * 4, mr::Device::CUDA);
-      mr::cuda::to_f32(static_cast<float*>(wide.data()), a.h(), int64_t(n), false);
+      mr::cuda::bf16::to_f32(static_cast<float*>(wide.data()), a.h(), int64_t(n), mr::kOverwrite);
       dump(dump_dir, name, static_cast<float*>(wide.data()), n);
     };
     dump_act("qkv", q, dq.t.f32(), nq);
@@ -247,10 +251,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "cuda_bench: no usable CUDA device\n");
       return 2;
     }
-    mr::register_cuda_kernels(&mr::kCudaKernels);
-    mr::cuda::Math m;
-    mr::cuda::parse_math(o.math, m);
-    mr::cuda::set_math(m);
+    mr::cuda::parse_math(o.math, g_math);
+    g_be = mr::Backend{mr::Device::CUDA, mr::Precision::fp32, &mr::cuda::kernels(g_math)};
     return ts->parsed() ? train_step(o, cfg, dropout) : attention(o, heads, head_dim, dump_dir);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cuda_bench: %s\n", e.what());

@@ -5,27 +5,29 @@
 namespace mr {
 
 namespace {
-void (*g_cuda_init)(const std::string&) = nullptr;
-const char* g_kind = "none";
+CudaProvider g_cuda{"none", nullptr};
 }  // namespace
 
-void register_cuda_backend(void (*init)(const std::string& precision), const char* kind) {
-  g_cuda_init = init;
-  g_kind = kind;
+const char* precision_name(Precision p) {
+  return p == Precision::bf16 ? "bf16" : p == Precision::tf32 ? "tf32" : "fp32";
 }
 
-const char* cuda_backend_kind() { return g_kind; }
+void register_cuda_provider(const CudaProvider& p) { g_cuda = p; }
 
-void init_backend(const Backend& b) {
+const char* cuda_backend_kind() { return g_cuda.kind; }
+
+void init_backend(Backend& b) {
   if (b.dev == Device::CPU) {
-    MR_CHECK(b.precision == "fp32", "the CPU backend computes in fp32 only, got precision {}", b.precision);
+    MR_CHECK(b.precision == Precision::fp32, "the CPU backend computes in fp32 only, got precision {}",
+             precision_name(b.precision));
+    b.kernels = &kCpuKernels;
     return;
   }
-  if (!g_cuda_init)
+  if (!g_cuda.init)
     throw Error(
         "this metarec has no CUDA backend (it is the CPU-only build, build/metarec): run build/metarec-cuda for "
         "device cuda (`make metarec-cuda`; nvcc to build it, a GPU to run it), or use device cpu");
-  g_cuda_init(b.precision);
+  b.kernels = g_cuda.init(b.precision);
 }
 
 Backend parse_backend(const std::string& device, const std::string& precision, const std::string& where) {
@@ -33,11 +35,19 @@ Backend parse_backend(const std::string& device, const std::string& precision, c
   if (device == "cpu") b.dev = Device::CPU;
   else if (device == "cuda") b.dev = Device::CUDA;
   else throw Error(fmt::format("{}: device must be cpu or cuda, got '{}'", where, device));
-  if (precision != "fp32" && precision != "bf16" && precision != "tf32")
-    throw Error(fmt::format("{}: precision must be fp32, bf16 or tf32, got '{}'", where, precision));
-  if (b.dev == Device::CPU && precision != "fp32")
+  if (precision == "fp32") b.precision = Precision::fp32;
+  else if (precision == "bf16") b.precision = Precision::bf16;
+  else if (precision == "tf32") b.precision = Precision::tf32;
+  else throw Error(fmt::format("{}: precision must be fp32, bf16 or tf32, got '{}'", where, precision));
+  if (b.dev == Device::CPU && b.precision != Precision::fp32)
     throw Error(fmt::format("{}: the CPU backend computes in fp32 only (precision {} needs device cuda)", where, precision));
-  b.precision = precision;
+  if (b.dev == Device::CUDA) b.kernels = nullptr;
+  return b;
+}
+
+Backend make_backend(const std::string& device, const std::string& precision, const std::string& where) {
+  Backend b = parse_backend(device, precision, where);
+  init_backend(b);
   return b;
 }
 

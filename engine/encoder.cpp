@@ -13,8 +13,8 @@
 namespace mr {
 
 TextEncoder::TextEncoder(const std::string& dir, const Backend& be) : be_(be) {
-  MR_CHECK(be.dev == Device::CPU || cuda_available(), "TextEncoder on {}: init_backend was not called", be.str());
-  MR_CHECK(be.dev != Device::CPU || be.precision == "fp32", "the CPU backend computes in fp32 only, got {}", be.str());
+  MR_CHECK(be.ready(), "TextEncoder on {}: init_backend was not called", be.str());
+  MR_CHECK(be.dev != Device::CPU || be.precision == Precision::fp32, "the CPU backend computes in fp32 only, got {}", be.str());
   verify_model_dir(dir);
   cfg_ = BertConfig::from_json_file((std::filesystem::path(dir) / "config.json").string());
   SafeTensors st(hf_weights_file(dir));
@@ -60,8 +60,7 @@ Batch make_batch(const tok::Tokenizer& tk, const std::vector<const std::string*>
 }  // namespace
 
 void TextEncoder::begin() {
-  init_backend(be_);  // the math mode is process-wide: set this encoder's precision again
-  w16_.clear();       // and round the weights afresh, in case params() changed them
+  w16_.clear();  // round the weights afresh, in case params() changed them
 }
 
 void TextEncoder::inference_tape(Tape& t) {
@@ -91,7 +90,7 @@ std::vector<float> TextEncoder::embed(const std::vector<std::string>& texts, con
     std::vector<const std::string*> bt;
     for (size_t k = s; k < std::min(order.size(), s + size_t(opt.batch)); ++k) bt.push_back(&texts[order[k]]);
     Batch b = make_batch(tok_, bt, opt.max_len);
-    Tape t(arena);
+    Tape t(arena, be_);
     inference_tape(t);
     NoGrad ng(t);
     const Tensor mask = arena.copy_of(*b.mask);
@@ -122,7 +121,7 @@ std::vector<std::vector<float>> TextEncoder::hidden_states(const std::vector<std
   Batch b = make_batch(tok_, bt, max_len);
   begin();
   Arena arena(be_.dev);
-  Tape t(arena);
+  Tape t(arena, be_);
   inference_tape(t);
   NoGrad ng(t);
   auto o = model_->forward(t, arena.copy_of(*b.ids), arena.copy_of(*b.types), arena.copy_of(*b.mask));

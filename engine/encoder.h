@@ -22,7 +22,7 @@ struct EmbedOptions {
 class TextEncoder {
  public:
   // be: where the encoder runs (parameters, activations) and in which precision; a CUDA
-  // backend must have been made ready with init_backend(be) first. Results come back to the
+  // backend must be ready (make_backend / init_backend). Results come back to the
   // host either way. On a device the parameters have no gradients (inference only).
   explicit TextEncoder(const std::string& dir, const Backend& be = {});
 
@@ -47,7 +47,7 @@ class TextEncoder {
   size_t bf16_weight_bytes() const { return w16_.bytes(); }
 
  private:
-  void begin();                  // before a pass: the backend's math mode, a fresh weight cache
+  void begin();                  // before a pass: a fresh weight cache
   void inference_tape(Tape& t);  // dropout off, the backend's activation type, the weight cache
   Backend be_;
   BertConfig cfg_;

@@ -1,3 +1,7 @@
+// The differentiable ops: each forward runs through the tape's kernel table and records,
+// when its output needs a gradient, a named struct of what its backward needs
+// (Tape::record<backward>). Gradient convention (kernels/ops.def): parameter gradients
+// accumulate (+=); activation gradients are written or accumulated as the tape's GradMode says.
 #include "engine/ops.h"
 
 #include "engine/profile.h"
@@ -12,22 +16,11 @@ Var* out_var(Tape& t, Shape s, std::initializer_list<const Var*> ins) {
   return t.alloc(s, t.any_requires_grad(ins));
 }
 
-float* G(Tape& t, Var* v, bool* acc) { return t.grad_for(v, acc); }
-
-// For the inputs whose kernels always accumulate (weights, biases, LayerNorm and embedding
-// tables): when such an input is an activation rather than a parameter, its gradient buffer
-// may be freshly allocated, so it is zeroed before the kernel adds into it.
-float* G_acc(Tape& t, Var* v) {
-  bool acc;
-  float* g = t.grad_for(v, &acc);
-  if (g && !acc) fill_zero(v->g);
-  return g;
-}
 const float* P(const Var* v) { return v ? v->v.f32() : nullptr; }
+const int32_t* I(const Tensor& x) { return x.defined() ? x.i32() : nullptr; }
 
 // bf16 storage helpers
 bool is_bf16(const Var* v) { return v->v.dtype == DType::BF16; }
-bf16_t* G16(Tape& t, Var* v, bool* acc) { return t.grad_for_bf16(v, acc); }
 const bf16_t* P16(const Tensor& x) { return x.defined() ? x.u16() : nullptr; }
 // A bf16 copy of an f32 tensor (a linear layer's weight or bias), in the arena: made at every
 // use, as torch.autocast casts, so it always reflects the current master weights. Weights that
@@ -36,7 +29,7 @@ Tensor bf16_copy(Tape& t, const Var* v) {
   if (!v) return Tensor{};
   if (t.bf16_weights() && v->is_param && (!t.grad_enabled() || !v->requires_grad)) return t.bf16_weights()->get(t, v->v);
   Tensor c = t.arena().alloc(v->v.shape, DType::BF16);
-  t.k16().to_bf16(c.u16(), v->v.f32(), c.numel(), false);
+  t.k16().to_bf16(c.u16(), v->v.f32(), c.numel(), kOverwrite);
   return c;
 }
 void same_dtype(const char* op, const Var* a, const Var* b) {
@@ -46,17 +39,20 @@ void same_dtype(const char* op, const Var* a, const Var* b) {
 }  // namespace
 
 // ---------------------------------------------------------------- embedding
-static void embedding_bwd(Tape& t, Record& r) {
-  float* dwte = G_acc(t, r.in[0]);
-  float* dwpe = G_acc(t, r.in[1]);
-  float* dwtt = G_acc(t, r.in[2]);
-  const Tensor& ids = r.saved[0];
-  const int32_t* types = r.saved[1].defined() ? r.saved[1].i32() : nullptr;
-  const int B = int(ids.size(0)), T = int(ids.size(1)), C = int(r.i[0]);
-  if (r.out->g.dtype == DType::BF16)
-    t.k16().embedding_bwd(dwte, dwpe, dwtt, r.out->g.u16(), ids.i32(), types, B, T, C);
+struct EmbeddingSaved {
+  Var *wte, *wpe, *wtt;
+  Tensor ids, types;  // (B, T) i32; types may be undefined
+  int C;
+};
+static void embedding_bwd(Tape& t, Var* out, const EmbeddingSaved& s) {
+  float* dwte = t.grad_zeroed_for(s.wte);
+  float* dwpe = t.grad_zeroed_for(s.wpe);
+  float* dwtt = t.grad_zeroed_for(s.wtt);
+  const int B = int(s.ids.size(0)), T = int(s.ids.size(1));
+  if (out->g.dtype == DType::BF16)
+    t.k16().embedding_bwd(dwte, dwpe, dwtt, out->g.u16(), s.ids.i32(), I(s.types), B, T, s.C);
   else
-    t.k().embedding_bwd(dwte, dwpe, dwtt, r.out->g.f32(), ids.i32(), types, B, T, C);
+    t.k().embedding_bwd(dwte, dwpe, dwtt, out->g.f32(), s.ids.i32(), I(s.types), B, T, s.C);
 }
 
 Var* embedding(Tape& t, const Tensor& ids, const Tensor& types, Var* wte, Var* wpe, Var* wtt) {
@@ -72,59 +68,50 @@ Var* embedding(Tape& t, const Tensor& ids, const Tensor& types, Var* wte, Var* w
     t.k16().embedding_fwd(out->v.u16(), ids.i32(), ty, wte->v.f32(), wpe->v.f32(), wtt->v.f32(), B, T, C);
   else
     t.k().embedding_fwd(out->v.f32(), ids.i32(), ty, wte->v.f32(), wpe->v.f32(), wtt->v.f32(), B, T, C);
-  if (out->requires_grad) {
-    Record r;
-    r.backward = embedding_bwd;
-    r.name = "embedding";
-    r.in[0] = wte; r.in[1] = wpe; r.in[2] = wtt;
-    r.out = out;
-    r.saved[0] = ids;
-    r.saved[1] = types;
-    r.i[0] = C;
-    t.record(r);
-  }
+  t.record<embedding_bwd>("embedding", out, EmbeddingSaved{wte, wpe, wtt, ids, types, C});
   return out;
 }
 
 // ---------------------------------------------------------------- linear (+ bias + activation)
-static void linear_bwd(Tape& t, Record& r) {
-  Var *x = r.in[0], *w = r.in[1], *b = r.in[2];
-  const int N = rows_of(x->v), IN = int(x->v.size(-1)), OUT = int(w->v.size(0));
-  const Act act = Act(r.i[0]);
-  bool ax;
-  float* dx = G(t, x, &ax);
-  float* dw = G_acc(t, w);
-  float* db = b ? G_acc(t, b) : nullptr;
-  const float* dout = r.out->g.f32();
-  if (act != Act::None) {
+struct LinearSaved {
+  Var *x, *w, *b;  // b may be null
+  Tensor h;        // the product before the activation (fp32: without the bias; bf16: with it); undefined without act
+  Tensor w16;      // bf16 storage: the bf16 weight copy the forward used
+  Act act;
+};
+static void linear_bwd(Tape& t, Var* out, const LinearSaved& s) {
+  const int N = rows_of(s.x->v), IN = int(s.x->v.size(-1)), OUT = int(s.w->v.size(0));
+  GradMode mode;
+  float* dx = t.grad_for(s.x, &mode);
+  float* dw = t.grad_zeroed_for(s.w);
+  float* db = s.b ? t.grad_zeroed_for(s.b) : nullptr;
+  const float* dout = out->g.f32();
+  if (s.act != Act::None) {
     // out = act(h + b) with h = x w^T saved: first back through the activation into dh.
-    Tensor dh = t.arena().alloc(r.saved[0].shape);
-    t.k().bias_act_bwd(dh.f32(), db, dout, r.saved[0].f32(), P(b), N, OUT, act, false);
+    Tensor dh = t.arena().alloc(s.h.shape);
+    t.k().bias_act_bwd(dh.f32(), db, dout, s.h.f32(), P(s.b), N, OUT, s.act, kOverwrite);
     dout = dh.f32();
     db = nullptr;
   }
-  t.k().linear_bwd(dx, dw, db, dout, x->v.f32(), w->v.f32(), N, IN, OUT, ax);
+  t.k().linear_bwd(dx, dw, db, dout, s.x->v.f32(), s.w->v.f32(), N, IN, OUT, mode);
 }
 
-// bf16 storage: saved[0] = h (bf16, with the bias) when act, saved[1] = the bf16 weight copy.
-static void linear_bf16_bwd(Tape& t, Record& r) {
-  Var *x = r.in[0], *w = r.in[1], *b = r.in[2];
-  const int N = rows_of(x->v), IN = int(x->v.size(-1)), OUT = int(w->v.size(0));
-  const Act act = Act(r.i[0]);
-  bool ax;
-  bf16_t* dx = G16(t, x, &ax);
-  float* dw = G_acc(t, w);
-  float* db = b ? G_acc(t, b) : nullptr;
-  const bf16_t* dout = r.out->g.u16();
+static void linear_bf16_bwd(Tape& t, Var* out, const LinearSaved& s) {
+  const int N = rows_of(s.x->v), IN = int(s.x->v.size(-1)), OUT = int(s.w->v.size(0));
+  GradMode mode;
+  bf16_t* dx = t.grad_for_bf16(s.x, &mode);
+  float* dw = t.grad_zeroed_for(s.w);
+  float* db = s.b ? t.grad_zeroed_for(s.b) : nullptr;
+  const bf16_t* dout = out->g.u16();
   Tensor dh;
-  if (act != Act::None) {
+  if (s.act != Act::None) {
     // out = act(h), h = x w^T + b saved: back through the activation into dh; db then comes
     // from linear_bwd's column sum of dh.
-    dh = t.arena().alloc(r.saved[0].shape, DType::BF16);
-    t.k16().bias_act_bwd(dh.u16(), nullptr, dout, r.saved[0].u16(), nullptr, N, OUT, act, false);
+    dh = t.arena().alloc(s.h.shape, DType::BF16);
+    t.k16().bias_act_bwd(dh.u16(), nullptr, dout, s.h.u16(), nullptr, N, OUT, s.act, kOverwrite);
     dout = dh.u16();
   }
-  t.k16().linear_bwd(dx, dw, db, dout, x->v.u16(), r.saved[1].u16(), N, IN, OUT, ax);
+  t.k16().linear_bwd(dx, dw, db, dout, s.x->v.u16(), s.w16.u16(), N, IN, OUT, mode);
 }
 
 // bf16 storage: as torch.autocast, the weight and the bias are rounded to bf16 copies and the
@@ -141,17 +128,7 @@ static Var* linear_bf16(Tape& t, Var* x, Var* w, Var* b, Act act, int N, int IN,
     k.linear_fwd(h.u16(), x->v.u16(), w16.u16(), P16(b16), N, IN, OUT);
     k.bias_act_fwd(out->v.u16(), h.u16(), nullptr, N, OUT, act);
   }
-  if (out->requires_grad) {
-    Record r;
-    r.backward = linear_bf16_bwd;
-    r.name = "linear";
-    r.in[0] = x; r.in[1] = w; r.in[2] = b;
-    r.out = out;
-    r.saved[0] = h;
-    r.saved[1] = w16;
-    r.i[0] = int64_t(act);
-    t.record(r);
-  }
+  t.record<linear_bf16_bwd>("linear", out, LinearSaved{x, w, b, h, w16, act});
   return out;
 }
 
@@ -170,37 +147,32 @@ Var* linear(Tape& t, Var* x, Var* w, Var* b, Act act) {
     t.k().linear_fwd(h.f32(), x->v.f32(), w->v.f32(), nullptr, N, IN, OUT);
     t.k().bias_act_fwd(out->v.f32(), h.f32(), P(b), N, OUT, act);
   }
-  if (out->requires_grad) {
-    Record r;
-    r.backward = linear_bwd;
-    r.name = "linear";
-    r.in[0] = x; r.in[1] = w; r.in[2] = b;
-    r.out = out;
-    r.saved[0] = h;
-    r.i[0] = int64_t(act);
-    t.record(r);
-  }
+  t.record<linear_bwd>("linear", out, LinearSaved{x, w, b, h, Tensor{}, act});
   return out;
 }
 
 // ---------------------------------------------------------------- layernorm (+ residual)
-static void layernorm_bwd(Tape& t, Record& r) {
-  Var *a = r.in[0], *res = r.in[1], *gamma = r.in[2], *beta = r.in[3];
-  const int C = int(a->v.size(-1)), N = rows_of(a->v);
-  bool aa, ar = false;
-  float* dg = G_acc(t, gamma);
-  float* dbt = G_acc(t, beta);
-  if (is_bf16(a)) {
-    bf16_t* da = G16(t, a, &aa);
-    bf16_t* dr = res ? G16(t, res, &ar) : nullptr;
-    t.k16().layernorm_bwd(da, dr, dg, dbt, r.out->g.u16(), r.saved[0].u16(), r.saved[1].f32(), r.saved[2].f32(),
-                          gamma->v.f32(), N, C, aa, ar);
+struct LayerNormSaved {
+  Var *a, *res, *gamma, *beta;  // res may be null
+  Tensor s;                     // a + res (or a itself without res)
+  Tensor mean, rstd;            // (N) fp32
+};
+static void layernorm_bwd(Tape& t, Var* out, const LayerNormSaved& sv) {
+  const int C = int(sv.a->v.size(-1)), N = rows_of(sv.a->v);
+  GradMode ma, mr = kOverwrite;
+  float* dg = t.grad_zeroed_for(sv.gamma);
+  float* dbt = t.grad_zeroed_for(sv.beta);
+  if (is_bf16(sv.a)) {
+    bf16_t* da = t.grad_for_bf16(sv.a, &ma);
+    bf16_t* dr = sv.res ? t.grad_for_bf16(sv.res, &mr) : nullptr;
+    t.k16().layernorm_bwd(da, dr, dg, dbt, out->g.u16(), sv.s.u16(), sv.mean.f32(), sv.rstd.f32(),
+                          sv.gamma->v.f32(), N, C, ma, mr);
     return;
   }
-  float* da = G(t, a, &aa);
-  float* dr = res ? G(t, res, &ar) : nullptr;
-  t.k().layernorm_bwd(da, dr, dg, dbt, r.out->g.f32(), r.saved[0].f32(), r.saved[1].f32(), r.saved[2].f32(),
-                      gamma->v.f32(), N, C, aa, ar);
+  float* da = t.grad_for(sv.a, &ma);
+  float* dr = sv.res ? t.grad_for(sv.res, &mr) : nullptr;
+  t.k().layernorm_bwd(da, dr, dg, dbt, out->g.f32(), sv.s.f32(), sv.mean.f32(), sv.rstd.f32(), sv.gamma->v.f32(),
+                      N, C, ma, mr);
 }
 
 Var* layernorm(Tape& t, Var* a, Var* res, Var* gamma, Var* beta, float eps) {
@@ -219,35 +191,31 @@ Var* layernorm(Tape& t, Var* a, Var* res, Var* gamma, Var* beta, float eps) {
   else
     t.k().layernorm_fwd(out->v.f32(), res ? s.f32() : nullptr, mean.f32(), rstd.f32(), a->v.f32(), P(res),
                       gamma->v.f32(), beta->v.f32(), N, C, eps);
-  if (out->requires_grad) {
-    Record r;
-    r.backward = layernorm_bwd;
-    r.name = "layernorm";
-    r.in[0] = a; r.in[1] = res; r.in[2] = gamma; r.in[3] = beta;
-    r.out = out;
-    r.saved[0] = s; r.saved[1] = mean; r.saved[2] = rstd;
-    t.record(r);
-  }
+  t.record<layernorm_bwd>("layernorm", out, LayerNormSaved{a, res, gamma, beta, s, mean, rstd});
   return out;
 }
 
 // ---------------------------------------------------------------- attention
 // Saved: lse (B, heads, T) and the mask; backward recomputes the probabilities from Q, K and
-// lse, and also reads the op's own output (r.out->v, which no op writes after the forward).
-static void attention_bwd(Tape& t, Record& r) {
-  bool acc;
-  const Tensor& mask = r.saved[1];
-  if (is_bf16(r.in[0])) {
-    bf16_t* dqkv = G16(t, r.in[0], &acc);
-    t.k16().attention_bwd(dqkv, r.out->g.u16(), r.in[0]->v.u16(), r.out->v.u16(), r.saved[0].f32(),
-                          mask.defined() ? mask.i32() : nullptr, int(r.i[0]), int(r.i[1]), int(r.i[2]), int(r.i[3]),
-                          r.f[0], uint64_t(r.i[4]), uint64_t(r.i[5]), acc);
+// lse, and also reads the op's own output (out->v, which no op writes after the forward).
+struct AttentionSaved {
+  Var* qkv;
+  Tensor lse, mask;  // mask may be undefined
+  int B, T, C, heads;
+  float p_drop;
+  uint64_t seed, offset;  // the dropout stream's counters
+};
+static void attention_bwd(Tape& t, Var* out, const AttentionSaved& s) {
+  GradMode mode;
+  if (is_bf16(s.qkv)) {
+    bf16_t* dqkv = t.grad_for_bf16(s.qkv, &mode);
+    t.k16().attention_bwd(dqkv, out->g.u16(), s.qkv->v.u16(), out->v.u16(), s.lse.f32(), I(s.mask), s.B, s.T, s.C,
+                          s.heads, s.p_drop, s.seed, s.offset, mode);
     return;
   }
-  float* dqkv = G(t, r.in[0], &acc);
-  t.k().attention_bwd(dqkv, r.out->g.f32(), r.in[0]->v.f32(), r.out->v.f32(), r.saved[0].f32(),
-                      mask.defined() ? mask.i32() : nullptr, int(r.i[0]), int(r.i[1]), int(r.i[2]), int(r.i[3]), r.f[0],
-                      uint64_t(r.i[4]), uint64_t(r.i[5]), acc);
+  float* dqkv = t.grad_for(s.qkv, &mode);
+  t.k().attention_bwd(dqkv, out->g.f32(), s.qkv->v.f32(), out->v.f32(), s.lse.f32(), I(s.mask), s.B, s.T, s.C,
+                      s.heads, s.p_drop, s.seed, s.offset, mode);
 }
 
 Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, float p_drop) {
@@ -262,36 +230,28 @@ Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, f
   Var* out = t.alloc(Shape{int64_t(B) * T, C}, t.any_requires_grad({qkv}), qkv->v.dtype);
   Tensor lse = t.arena().alloc(Shape{B, heads, T});
   if (is_bf16(qkv))
-    t.k16().attention_fwd(out->v.u16(), lse.f32(), qkv->v.u16(), mask.defined() ? mask.i32() : nullptr, B, T, C,
-                          heads, p_drop, seed, off);
+    t.k16().attention_fwd(out->v.u16(), lse.f32(), qkv->v.u16(), I(mask), B, T, C, heads, p_drop, seed, off);
   else
-    t.k().attention_fwd(out->v.f32(), lse.f32(), qkv->v.f32(), mask.defined() ? mask.i32() : nullptr, B, T, C, heads,
-                      p_drop, seed, off);
-  if (out->requires_grad) {
-    Record r;
-    r.backward = attention_bwd;
-    r.name = "attention";
-    r.in[0] = qkv;
-    r.out = out;
-    r.saved[0] = lse;
-    r.saved[1] = mask;
-    r.i[0] = B; r.i[1] = T; r.i[2] = C; r.i[3] = heads; r.i[4] = int64_t(seed); r.i[5] = int64_t(off);
-    r.f[0] = p_drop;
-    t.record(r);
-  }
+    t.k().attention_fwd(out->v.f32(), lse.f32(), qkv->v.f32(), I(mask), B, T, C, heads, p_drop, seed, off);
+  t.record<attention_bwd>("attention", out, AttentionSaved{qkv, lse, mask, B, T, C, heads, p_drop, seed, off});
   return out;
 }
 
 // ---------------------------------------------------------------- dropout
-static void dropout_bwd(Tape& t, Record& r) {
-  bool acc;
-  if (is_bf16(r.in[0])) {
-    bf16_t* dx = G16(t, r.in[0], &acc);
-    t.k16().dropout_bwd(dx, r.out->g.u16(), r.out->v.numel(), r.f[0], uint64_t(r.i[0]), uint64_t(r.i[1]), acc);
+struct DropoutSaved {
+  Var* x;
+  float p;
+  uint64_t seed, offset;
+};
+static void dropout_bwd(Tape& t, Var* out, const DropoutSaved& s) {
+  GradMode mode;
+  if (is_bf16(s.x)) {
+    bf16_t* dx = t.grad_for_bf16(s.x, &mode);
+    t.k16().dropout_bwd(dx, out->g.u16(), out->v.numel(), s.p, s.seed, s.offset, mode);
     return;
   }
-  float* dx = G(t, r.in[0], &acc);
-  t.k().dropout_bwd(dx, r.out->g.f32(), r.out->v.numel(), r.f[0], uint64_t(r.i[0]), uint64_t(r.i[1]), acc);
+  float* dx = t.grad_for(s.x, &mode);
+  t.k().dropout_bwd(dx, out->g.f32(), out->v.numel(), s.p, s.seed, s.offset, mode);
 }
 
 Var* dropout(Tape& t, Var* x, float p) {
@@ -304,28 +264,22 @@ Var* dropout(Tape& t, Var* x, float p) {
     t.k16().dropout_fwd(out->v.u16(), x->v.u16(), x->v.numel(), p, seed, off);
   else
     t.k().dropout_fwd(out->v.f32(), x->v.f32(), x->v.numel(), p, seed, off);
-  if (out->requires_grad) {
-    Record r;
-    r.backward = dropout_bwd;
-    r.name = "dropout";
-    r.in[0] = x;
-    r.out = out;
-    r.f[0] = p;
-    r.i[0] = int64_t(seed); r.i[1] = int64_t(off);
-    t.record(r);
-  }
+  t.record<dropout_bwd>("dropout", out, DropoutSaved{x, p, seed, off});
   return out;
 }
 
 // ---------------------------------------------------------------- cast (f32 <-> bf16)
-static void cast_bwd(Tape& t, Record& r) {
-  bool acc;
-  if (is_bf16(r.in[0])) {  // x bf16, out f32: the f32 gradient is rounded back
-    bf16_t* dx = G16(t, r.in[0], &acc);
-    t.k16().to_bf16(dx, r.out->g.f32(), r.out->g.numel(), acc);
+struct CastSaved {
+  Var* x;
+};
+static void cast_bwd(Tape& t, Var* out, const CastSaved& s) {
+  GradMode mode;
+  if (is_bf16(s.x)) {  // x bf16, out f32: the f32 gradient is rounded back
+    bf16_t* dx = t.grad_for_bf16(s.x, &mode);
+    t.k16().to_bf16(dx, out->g.f32(), out->g.numel(), mode);
   } else {
-    float* dx = G(t, r.in[0], &acc);
-    t.k16().to_f32(dx, r.out->g.u16(), r.out->g.numel(), acc);
+    float* dx = t.grad_for(s.x, &mode);
+    t.k16().to_f32(dx, out->g.u16(), out->g.numel(), mode);
   }
 }
 
@@ -336,26 +290,22 @@ Var* cast(Tape& t, Var* x, DType dt) {
            "cast: {} to {} is not supported (f32 <-> bf16 only)", x->v.str(), dtype_name(dt));
   const auto& k = t.k16();
   Var* out = t.alloc(x->v.shape, t.any_requires_grad({x}), dt);
-  if (dt == DType::BF16) k.to_bf16(out->v.u16(), x->v.f32(), x->v.numel(), false);
-  else k.to_f32(out->v.f32(), x->v.u16(), x->v.numel(), false);
-  if (out->requires_grad) {
-    Record r;
-    r.backward = cast_bwd;
-    r.name = "cast";
-    r.in[0] = x;
-    r.out = out;
-    t.record(r);
-  }
+  if (dt == DType::BF16) k.to_bf16(out->v.u16(), x->v.f32(), x->v.numel(), kOverwrite);
+  else k.to_f32(out->v.f32(), x->v.u16(), x->v.numel(), kOverwrite);
+  t.record<cast_bwd>("cast", out, CastSaved{x});
   return out;
 }
 
 // ---------------------------------------------------------------- pooling
-static void mean_pool_bwd(Tape& t, Record& r) {
-  bool acc;
-  float* dh = G(t, r.in[0], &acc);
-  const Tensor& mask = r.saved[0];
-  t.k().mean_pool_bwd(dh, r.out->g.f32(), mask.defined() ? mask.i32() : nullptr, int(r.i[0]), int(r.i[1]),
-                      int(r.i[2]), acc);
+struct PoolSaved {
+  Var* h;
+  Tensor mask;  // mean_pool only; may be undefined
+  int B, T, C;
+};
+static void mean_pool_bwd(Tape& t, Var* out, const PoolSaved& s) {
+  GradMode mode;
+  float* dh = t.grad_for(s.h, &mode);
+  t.k().mean_pool_bwd(dh, out->g.f32(), I(s.mask), s.B, s.T, s.C, mode);
 }
 
 Var* mean_pool(Tape& t, Var* h, const Tensor& mask, int B, int T) {
@@ -364,24 +314,15 @@ Var* mean_pool(Tape& t, Var* h, const Tensor& mask, int B, int T) {
   const int C = int(h->v.size(-1));
   MR_CHECK(rows_of(h->v) == B * T, "mean_pool: {} rows for B={} T={}", rows_of(h->v), B, T);
   Var* out = out_var(t, Shape{B, C}, {h});
-  t.k().mean_pool_fwd(out->v.f32(), h->v.f32(), mask.defined() ? mask.i32() : nullptr, B, T, C);
-  if (out->requires_grad) {
-    Record r;
-    r.backward = mean_pool_bwd;
-    r.name = "mean_pool";
-    r.in[0] = h;
-    r.out = out;
-    r.saved[0] = mask;
-    r.i[0] = B; r.i[1] = T; r.i[2] = C;
-    t.record(r);
-  }
+  t.k().mean_pool_fwd(out->v.f32(), h->v.f32(), I(mask), B, T, C);
+  t.record<mean_pool_bwd>("mean_pool", out, PoolSaved{h, mask, B, T, C});
   return out;
 }
 
-static void cls_pool_bwd(Tape& t, Record& r) {
-  bool acc;
-  float* dh = G(t, r.in[0], &acc);
-  t.k().cls_pool_bwd(dh, r.out->g.f32(), int(r.i[0]), int(r.i[1]), int(r.i[2]), acc);
+static void cls_pool_bwd(Tape& t, Var* out, const PoolSaved& s) {
+  GradMode mode;
+  float* dh = t.grad_for(s.h, &mode);
+  t.k().cls_pool_bwd(dh, out->g.f32(), s.B, s.T, s.C, mode);
 }
 
 Var* cls_pool(Tape& t, Var* h, int B, int T) {
@@ -390,24 +331,21 @@ Var* cls_pool(Tape& t, Var* h, int B, int T) {
   MR_CHECK(rows_of(h->v) == B * T, "cls_pool: {} rows for B={} T={}", rows_of(h->v), B, T);
   Var* out = out_var(t, Shape{B, C}, {h});
   t.k().cls_pool_fwd(out->v.f32(), h->v.f32(), B, T, C);
-  if (out->requires_grad) {
-    Record r;
-    r.backward = cls_pool_bwd;
-    r.name = "cls_pool";
-    r.in[0] = h;
-    r.out = out;
-    r.i[0] = B; r.i[1] = T; r.i[2] = C;
-    t.record(r);
-  }
+  t.record<cls_pool_bwd>("cls_pool", out, PoolSaved{h, Tensor{}, B, T, C});
   return out;
 }
 
 // ---------------------------------------------------------------- losses
-static void xent_bwd(Tape& t, Record& r) {
-  bool acc;
-  float* dx = G(t, r.in[0], &acc);
-  const int V = int(r.in[0]->v.size(-1)), N = rows_of(r.in[0]->v);
-  t.k().xent_bwd(dx, r.out->g.f32(), r.in[0]->v.f32(), r.saved[0].f32(), r.saved[1].i32(), N, V, acc);
+struct CrossEntropySaved {
+  Var* logits;
+  Tensor lse;      // (N)
+  Tensor targets;  // (N) i32
+};
+static void xent_bwd(Tape& t, Var* out, const CrossEntropySaved& s) {
+  GradMode mode;
+  float* dx = t.grad_for(s.logits, &mode);
+  const int V = int(s.logits->v.size(-1)), N = rows_of(s.logits->v);
+  t.k().xent_bwd(dx, out->g.f32(), s.logits->v.f32(), s.lse.f32(), s.targets.i32(), N, V, mode);
 }
 
 Var* cross_entropy(Tape& t, Var* logits, const Tensor& targets) {
@@ -418,26 +356,21 @@ Var* cross_entropy(Tape& t, Var* logits, const Tensor& targets) {
   Var* out = out_var(t, Shape{1}, {logits});
   Tensor lse = t.arena().alloc(Shape{N});
   t.k().xent_fwd(out->v.f32(), lse.f32(), logits->v.f32(), targets.i32(), N, V);
-  if (out->requires_grad) {
-    Record r;
-    r.backward = xent_bwd;
-    r.name = "cross_entropy";
-    r.in[0] = logits;
-    r.out = out;
-    r.saved[0] = lse;
-    r.saved[1] = targets;
-    t.record(r);
-  }
+  t.record<xent_bwd>("cross_entropy", out, CrossEntropySaved{logits, lse, targets});
   return out;
 }
 
+struct PointwiseLossSaved {
+  Var* x;
+  Tensor y;  // the targets
+};
 template <bool kBce>
-static void pointwise_loss_bwd(Tape& t, Record& r) {
-  bool acc;
-  float* dx = G(t, r.in[0], &acc);
-  const int64_t n = r.in[0]->v.numel();
-  if (kBce) t.k().bce_bwd(dx, r.out->g.f32(), r.in[0]->v.f32(), r.saved[0].f32(), n, acc);
-  else t.k().mse_bwd(dx, r.out->g.f32(), r.in[0]->v.f32(), r.saved[0].f32(), n, acc);
+static void pointwise_loss_bwd(Tape& t, Var* out, const PointwiseLossSaved& s) {
+  GradMode mode;
+  float* dx = t.grad_for(s.x, &mode);
+  const int64_t n = s.x->v.numel();
+  if (kBce) t.k().bce_bwd(dx, out->g.f32(), s.x->v.f32(), s.y.f32(), n, mode);
+  else t.k().mse_bwd(dx, out->g.f32(), s.x->v.f32(), s.y.f32(), n, mode);
 }
 
 template <bool kBce>
@@ -448,15 +381,7 @@ static Var* pointwise_loss(Tape& t, Var* x, const Tensor& y) {
   Var* out = out_var(t, Shape{1}, {x});
   if (kBce) t.k().bce_fwd(out->v.f32(), x->v.f32(), y.f32(), x->v.numel());
   else t.k().mse_fwd(out->v.f32(), x->v.f32(), y.f32(), x->v.numel());
-  if (out->requires_grad) {
-    Record r;
-    r.backward = pointwise_loss_bwd<kBce>;
-    r.name = kBce ? "bce_with_logits" : "mse";
-    r.in[0] = x;
-    r.out = out;
-    r.saved[0] = y;
-    t.record(r);
-  }
+  t.record<pointwise_loss_bwd<kBce>>(kBce ? "bce_with_logits" : "mse", out, PointwiseLossSaved{x, y});
   return out;
 }
 
@@ -464,11 +389,16 @@ Var* bce_with_logits(Tape& t, Var* x, const Tensor& y) { return pointwise_loss<t
 Var* mse(Tape& t, Var* x, const Tensor& y) { return pointwise_loss<false>(t, x, y); }
 
 // ---------------------------------------------------------------- weighted sum
-static void weighted_sum_bwd(Tape& t, Record& r) {
-  for (int k = 0; k < int(r.i[0]); ++k) {
-    bool acc;
-    float* dx = G(t, r.in[k], &acc);
-    if (dx) t.k().axpy(dx, r.out->g.f32(), r.f[k], r.out->v.numel(), acc);
+struct WeightedSumSaved {
+  int n;
+  Var* x[4];
+  float w[4];
+};
+static void weighted_sum_bwd(Tape& t, Var* out, const WeightedSumSaved& s) {
+  for (int k = 0; k < s.n; ++k) {
+    GradMode mode;
+    float* dx = t.grad_for(s.x[k], &mode);
+    if (dx) t.k().axpy(dx, out->g.f32(), s.w[k], out->v.numel(), mode);
   }
 }
 
@@ -482,20 +412,13 @@ Var* weighted_sum(Tape& t, const std::vector<std::pair<Var*, float>>& terms) {
     rg = rg || t.any_requires_grad({v});
   }
   Var* out = t.alloc(s, rg);
-  for (size_t k = 0; k < terms.size(); ++k)
-    t.k().axpy(out->v.f32(), terms[k].first->v.f32(), terms[k].second, s.numel(), k > 0);
-  if (out->requires_grad) {
-    Record r;
-    r.backward = weighted_sum_bwd;
-    r.name = "weighted_sum";
-    for (size_t k = 0; k < terms.size(); ++k) {
-      r.in[k] = terms[k].first;
-      r.f[k] = terms[k].second;
-    }
-    r.out = out;
-    r.i[0] = int64_t(terms.size());
-    t.record(r);
+  WeightedSumSaved saved{int(terms.size()), {}, {}};
+  for (size_t k = 0; k < terms.size(); ++k) {
+    t.k().axpy(out->v.f32(), terms[k].first->v.f32(), terms[k].second, s.numel(), k > 0 ? kAccumulate : kOverwrite);
+    saved.x[k] = terms[k].first;
+    saved.w[k] = terms[k].second;
   }
+  t.record<weighted_sum_bwd>("weighted_sum", out, saved);
   return out;
 }
 

@@ -7,8 +7,19 @@
 
 namespace mr {
 
-AdamW::AdamW(ParamStore& ps, AdamWConfig cfg)
-    : ps_(ps), cfg_(cfg), m_(size_t(ps.numel()) * 4, ps.device()), v_(size_t(ps.numel()) * 4, ps.device()) {
+// The backend's table, checked against the parameters' device.
+static const KernelTable* table_for(const ParamStore& ps, const Backend& be) {
+  MR_CHECK(be.ready() && be.dev == ps.device(), "parameters on {} need a ready backend of their device, got {}",
+           device_name(ps.device()), be.str());
+  return be.kernels;
+}
+
+AdamW::AdamW(ParamStore& ps, AdamWConfig cfg, const Backend& be)
+    : ps_(ps),
+      k_(table_for(ps, be)),
+      cfg_(cfg),
+      m_(size_t(ps.numel()) * 4, ps.device()),
+      v_(size_t(ps.numel()) * 4, ps.device()) {
   MR_CHECK(ps.finalized(), "AdamW needs a finalized ParamStore");
   fill_zero(m());
   fill_zero(v());
@@ -17,7 +28,7 @@ AdamW::AdamW(ParamStore& ps, AdamWConfig cfg)
 void AdamW::step(float lr) {
   MR_PROFILE("adamw", prof::kOther);
   ++t_;
-  const KernelTable& k = kernels_for(ps_.device());
+  const KernelTable& k = *k_;
   float* m = static_cast<float*>(m_.data());
   float* v = static_cast<float*>(v_.data());
   float* w = ps_.flat_params().f32();
@@ -27,13 +38,13 @@ void AdamW::step(float lr) {
             r.decay ? cfg_.weight_decay : 0.0f, t_);
 }
 
-SGD::SGD(ParamStore& ps, float lr, float momentum, float weight_decay)
-    : ps_(ps), lr_(lr), momentum_(momentum), wd_(weight_decay) {
+SGD::SGD(ParamStore& ps, float lr, float momentum, float weight_decay, const Backend& be)
+    : ps_(ps), k_(table_for(ps, be)), lr_(lr), momentum_(momentum), wd_(weight_decay) {
   if (momentum != 0.0f) buf_ = Buffer(size_t(ps.numel()) * 4, ps.device());
 }
 
 void SGD::step() {
-  const KernelTable& k = kernels_for(ps_.device());
+  const KernelTable& k = *k_;
   float* buf = static_cast<float*>(buf_.data());
   float* w = ps_.flat_params().f32();
   const float* g = ps_.flat_grads().f32();
@@ -43,9 +54,9 @@ void SGD::step() {
   first_ = false;
 }
 
-double clip_grad_norm(ParamStore& ps, double max_norm) {
+double clip_grad_norm(ParamStore& ps, double max_norm, const Backend& be) {
   MR_PROFILE("clip_grad_norm", prof::kOther);
-  const KernelTable& k = kernels_for(ps.device());
+  const KernelTable& k = *table_for(ps, be);
   float* g = ps.flat_grads().f32();
   double ss = 0;
   for (const ParamStore::Run& r : ps.runs()) ss += k.sumsq(g + r.offset, r.n);

@@ -1,7 +1,8 @@
-// Optimizers over a ParamStore's flat buffers. Frozen parameters are skipped.
+// Optimizers over a ParamStore's flat buffers. Frozen parameters are skipped. Each runs on
+// the kernels of a Backend on the parameters' device (the CPU's by default).
 #pragma once
+#include "engine/backend.h"
 #include "engine/params.h"
-#include "kernels/kernel_table.h"
 
 namespace mr {
 
@@ -13,7 +14,7 @@ struct AdamWConfig {
 // HuggingFace Trainer groups them. State (m, v) shares the parameters' flat layout.
 class AdamW {
  public:
-  AdamW(ParamStore& ps, AdamWConfig cfg = {});
+  AdamW(ParamStore& ps, AdamWConfig cfg = {}, const Backend& be = {});
   void step(float lr);  // one update with this learning rate (schedules live outside)
   void step() { step(cfg_.lr); }
   int t() const { return t_; }
@@ -24,6 +25,7 @@ class AdamW {
 
  private:
   ParamStore& ps_;
+  const KernelTable* k_;
   AdamWConfig cfg_;
   Buffer m_, v_;
   int t_ = 0;
@@ -32,11 +34,12 @@ class AdamW {
 // torch.optim.SGD (momentum optional, dampening 0).
 class SGD {
  public:
-  SGD(ParamStore& ps, float lr, float momentum = 0.0f, float weight_decay = 0.0f);
+  SGD(ParamStore& ps, float lr, float momentum = 0.0f, float weight_decay = 0.0f, const Backend& be = {});
   void step();
 
  private:
   ParamStore& ps_;
+  const KernelTable* k_;
   float lr_, momentum_, wd_;
   Buffer buf_;
   bool first_ = true;
@@ -44,6 +47,6 @@ class SGD {
 
 // torch.nn.utils.clip_grad_norm_: the L2 norm over every trainable gradient; when it exceeds
 // max_norm, all gradients are scaled by max_norm / (norm + 1e-6). Returns the norm before.
-double clip_grad_norm(ParamStore& ps, double max_norm);
+double clip_grad_norm(ParamStore& ps, double max_norm, const Backend& be = {});
 
 }  // namespace mr

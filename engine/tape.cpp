@@ -4,17 +4,16 @@
 
 namespace mr {
 
-static const KernelTable* g_cuda_kernels = nullptr;
-
-void register_cuda_kernels(const KernelTable* kt) { g_cuda_kernels = kt; }
-
-const KernelTable& kernels_for(Device d) {
-  if (d == Device::CPU) return kCpuKernels;
-  MR_CHECK(g_cuda_kernels, "CUDA tensors need the CUDA backend, which this build does not have");
-  return *g_cuda_kernels;
+static const KernelTable* checked_table(const Arena& arena, const Backend& be) {
+  MR_CHECK(be.ready(), "a tape on {} needs a ready backend (init_backend)", be.str());
+  MR_CHECK(arena.device() == be.dev, "a tape on the {} backend over an arena on {}", be.str(), device_name(arena.device()));
+  return be.kernels;
 }
 
-Tape::Tape(Arena& arena, uint64_t seed) : arena_(arena), kt_(&kernels_for(arena.device())), seed_(seed) {}
+Tape::Tape(Arena& arena, uint64_t seed) : Tape(arena, Backend{}, seed) {}
+
+Tape::Tape(Arena& arena, const Backend& be, uint64_t seed)
+    : arena_(arena), be_kt_(checked_table(arena, be)), kt_(be_kt_), seed_(seed) {}
 
 uint64_t Tape::take_counters(uint64_t n) {
   const uint64_t off = rng_offset_;
@@ -73,27 +72,34 @@ const KernelTableBf16& Tape::k16() const {
   return *kt_->bf16;
 }
 
-Tensor& Tape::grad_tensor(Var* v, bool* acc) {
-  *acc = true;
+Tensor& Tape::grad_tensor(Var* v, GradMode* mode) {
+  *mode = kAccumulate;
   if (!v->is_param && !v->g.defined()) {
     v->g = arena_.alloc(v->v.shape, v->v.dtype);
-    *acc = false;
+    *mode = kOverwrite;
   }
   return v->g;
 }
 
-float* Tape::grad_for(Var* v, bool* acc) {
-  *acc = true;
+float* Tape::grad_for(Var* v, GradMode* mode) {
+  *mode = kAccumulate;
   if (!v || !v->requires_grad) return nullptr;
-  return grad_tensor(v, acc).f32();
+  return grad_tensor(v, mode).f32();
 }
 
-bf16_t* Tape::grad_for_bf16(Var* v, bool* acc) {
-  *acc = true;
+bf16_t* Tape::grad_for_bf16(Var* v, GradMode* mode) {
+  *mode = kAccumulate;
   if (!v || !v->requires_grad) return nullptr;
-  Tensor& g = grad_tensor(v, acc);
+  Tensor& g = grad_tensor(v, mode);
   MR_CHECK(g.dtype == DType::BF16, "a bf16 gradient was asked of {}", g.str());
   return g.u16();
+}
+
+float* Tape::grad_zeroed_for(Var* v) {
+  GradMode mode;
+  float* g = grad_for(v, &mode);
+  if (g && mode == kOverwrite) fill_zero(v->g);
+  return g;
 }
 
 void Tape::backward(Var* loss) {
@@ -134,7 +140,7 @@ Tensor Bf16WeightCache::get(Tape& t, const Tensor& w) {
   if (!e.t.defined()) {
     e.buf = Buffer(size_t(w.numel()) * 2, w.device);
     e.t = e.buf.as(w.shape, DType::BF16);
-    t.k16().to_bf16(e.t.u16(), w.f32(), w.numel(), false);
+    t.k16().to_bf16(e.t.u16(), w.f32(), w.numel(), kOverwrite);
     bytes_ += e.buf.size();
   }
   return e.t;

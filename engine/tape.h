@@ -9,10 +9,13 @@
 // input requires a gradient: frozen parameters and no-grad mode record nothing.
 #pragma once
 #include <deque>
+#include <new>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/arena.h"
+#include "engine/backend.h"
 #include "engine/params.h"
 #include "kernels/kernel_table.h"
 
@@ -27,19 +30,20 @@ struct Var {
 
 class Tape;
 
+// One recorded op. Its saved state is a struct of the op's own, stored inline: the inputs it
+// needs gradients for (Var*), the tensors it saved and its scalars, by name. Record it with
+// Tape::record<backward>(name, out, saved); backward(tape, out, saved) runs in walk_back.
+constexpr size_t kRecordStateBytes = 256;
 struct Record {
-  void (*backward)(Tape&, Record&) = nullptr;
+  void (*backward)(Tape&, Record&) = nullptr;  // calls the op's backward with its saved state
   const char* name = "";
-  Var* in[4] = {};
   Var* out = nullptr;
-  Tensor saved[4];  // saved activations, index tensors
-  float f[4] = {};
-  int64_t i[6] = {};
+  alignas(16) unsigned char state[kRecordStateBytes] = {};
+  template <class Saved>
+  const Saved& saved() const {
+    return *std::launder(reinterpret_cast<const Saved*>(state));
+  }
 };
-
-// The kernel table for a device (CUDA only when a CUDA backend registered itself).
-const KernelTable& kernels_for(Device d);
-void register_cuda_kernels(const KernelTable* kt);
 
 class Tape;
 
@@ -70,12 +74,15 @@ class Bf16WeightCache {
 
 class Tape {
  public:
+  // Ops run on the backend's kernels; the arena must be on its device. The first form is the
+  // CPU backend (a CUDA arena needs the second).
   explicit Tape(Arena& arena, uint64_t seed = 0);
+  Tape(Arena& arena, const Backend& be, uint64_t seed = 0);
 
   Arena& arena() { return arena_; }
   const KernelTable& k() const { return *kt_; }
   // Runs every op on the naive reference kernels instead (tests, debugging).
-  void use_reference(bool on) { kt_ = on ? &kRefKernels : &kernels_for(arena_.device()); }
+  void use_reference(bool on) { kt_ = on ? &kRefKernels : be_kt_; }
 
   // The storage type of the activations ops create: F32 (the default) or BF16 (mixed
   // precision: bf16 activations and activation gradients, fp32 parameters, gradients and
@@ -110,7 +117,22 @@ class Tape {
   // Throws, naming `what`, when x is defined and not on this tape's device (inputs, parameters
   // and the index/mask/target tensors ops take directly are all checked).
   void check_device(const Tensor& x, const char* what) const;
-  void record(const Record& r) { records_.push_back(r); }
+  // Records an op whose output `out` needs a gradient (nothing otherwise): at backward time
+  // Backward(tape, out, saved) runs on a copy of `saved`, a trivially copyable struct.
+  template <auto Backward, class Saved>
+  void record(const char* name, Var* out, const Saved& saved) {
+    static_assert(std::is_same_v<decltype(Backward), void (*)(Tape&, Var*, const Saved&)>,
+                  "the backward of a recorded op is void(Tape&, Var* out, const Saved&)");
+    static_assert(std::is_trivially_copyable_v<Saved> && sizeof(Saved) <= kRecordStateBytes && alignof(Saved) <= 16,
+                  "an op's saved state is a small trivially copyable struct");
+    if (!out->requires_grad) return;
+    Record r;
+    r.backward = [](Tape& t, Record& rec) { Backward(t, rec.out, rec.saved<Saved>()); };
+    r.name = name;
+    r.out = out;
+    new (r.state) Saved(saved);
+    records_.push_back(r);
+  }
   size_t num_records() const { return records_.size(); }
   const std::vector<Record>& records() const { return records_; }
 
@@ -118,18 +140,23 @@ class Tape {
   void backward(Var* loss);
   // The same from any output, its gradient seeded with `seed` (same shape as out).
   void backward(Var* out, const Tensor& seed);
-  // The gradient buffer an op's backward writes for v (null if v needs none); *acc tells it
+  // The gradient buffer an op's backward writes for v (null if v needs none); *mode tells it
   // whether to add (a buffer already written, or a parameter) or overwrite.
-  float* grad_for(Var* v, bool* acc);
-  bf16_t* grad_for_bf16(Var* v, bool* acc);  // the same for a BF16 var (its gradient is BF16)
+  float* grad_for(Var* v, GradMode* mode);
+  bf16_t* grad_for_bf16(Var* v, GradMode* mode);  // the same for a BF16 var (its gradient is BF16)
+  // For the inputs whose kernels always accumulate (weights, biases, LayerNorm and embedding
+  // tables): when such an input is an activation rather than a parameter, its fresh gradient
+  // buffer is zeroed first, so the kernel's += starts from 0.
+  float* grad_zeroed_for(Var* v);
   // Clears records and vars and rewinds the arena; parameters and their grads are untouched.
   void reset();
 
  private:
   void walk_back();  // runs the recorded backward functions, newest first
-  Tensor& grad_tensor(Var* v, bool* acc);  // v's gradient buffer, allocated (v's dtype) on first use
+  Tensor& grad_tensor(Var* v, GradMode* mode);  // v's gradient buffer, allocated (v's dtype) on first use
   Arena& arena_;
-  const KernelTable* kt_;
+  const KernelTable* be_kt_;  // the backend's table
+  const KernelTable* kt_;     // the one ops use: be_kt_, or the reference
   std::deque<Var> vars_;
   std::vector<Record> records_;
   std::unordered_map<const Param*, Var*> param_vars_;

@@ -13,6 +13,11 @@ namespace mr {
 
 enum class Act : int { None = 0, Gelu = 1, Tanh = 2 };  // Gelu: erf form, HF "gelu"
 
+// How a backward writes an activation gradient: kOverwrite (=, into a fresh buffer) or
+// kAccumulate (+=, a buffer another op already wrote). Every call site names one; kernels read
+// it as a bool (unscoped on purpose: `acc ? d + v : v`), but a bool never converts to it.
+enum GradMode : bool { kOverwrite = false, kAccumulate = true };
+
 // A bf16 value as its raw bits (round to nearest even from fp32; DType::BF16 tensors).
 using bf16_t = uint16_t;
 struct KernelTableBf16;

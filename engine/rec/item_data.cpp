@@ -47,7 +47,7 @@ uint64_t item_text_key(const Config& c, const std::vector<std::string>& texts) {
 
 std::vector<float> item_embeddings(const Config& c, const data::Dataset& ds, int64_t* D) {
   // checked even when the embeddings come from a file or the cache, so a typo fails every time
-  const Backend be = encoder_backend(c.encoder);
+  Backend be = encoder_backend(c.encoder);
   if (const std::string& pre = c.encoder.embeddings; !pre.empty()) {  // e.g. `metarec embed` output
     int64_t rows = 0;
     auto v = read_npy_f32(pre, &rows, D);
@@ -88,7 +88,7 @@ ItemBertSpec item_bert_spec(const Config& c, const data::Dataset& ds, bool with_
   const std::string& model = c.encoder.model;
   const std::vector<std::string> texts = item_texts(ds);
   // the frozen bottom runs on encoder.device; the trainable top layers train on the CPU
-  const Backend be = encoder_backend(c.encoder);
+  Backend be = encoder_backend(c.encoder);
   verify_model_dir(model);
   ItemBertSpec s;
   s.bert = BertConfig::from_json_file((fs::path(model) / "config.json").string());

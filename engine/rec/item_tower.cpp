@@ -30,7 +30,7 @@ HiddenCache bottom_hidden(BertModel& bert, const std::vector<tok::Encoding>& ite
   std::vector<size_t> order(items.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return c.len[a] < c.len[b]; });
-  init_backend(be);  // the math mode is process-wide: set this pass's precision
+  MR_CHECK(be.ready(), "bottom_hidden on {}: init_backend was not called", be.str());
   Arena arena(be.dev);
   Bf16WeightCache w16;  // bf16 precision: each weight rounded once for the whole pass
   for (size_t s = 0; s < order.size(); s += size_t(batch)) {
@@ -47,7 +47,7 @@ HiddenCache bottom_hidden(BertModel& bert, const std::vector<tok::Encoding>& ite
         mask->i32()[i * T + k] = real ? 1 : 0;
       }
     }
-    Tape t(arena);
+    Tape t(arena, be);
     t.set_training(false);
     t.set_act_dtype(be.act_dtype());
     t.set_bf16_weights(&w16);

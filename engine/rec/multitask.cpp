@@ -8,28 +8,33 @@ namespace mr::rec {
 
 namespace {
 
-void pick_bwd(Tape& t, Record& r) {
-  bool acc;
-  float* dx = t.grad_for(r.in[0], &acc);
+struct PickSaved {
+  Var* x;
+  Tensor rows, cols;  // (R) i32
+  int64_t R, M;
+};
+void pick_bwd(Tape& t, Var* out, const PickSaved& s) {
+  float* dx = t.grad_zeroed_for(s.x);
   if (!dx) return;
-  if (!acc) fill_zero(r.in[0]->g);
-  const int64_t R = r.i[0], M = r.i[1];
-  for (int64_t k = 0; k < R; ++k) dx[int64_t(r.saved[0].i32()[k]) * M + r.saved[1].i32()[k]] += r.out->g.f32()[k];
+  for (int64_t k = 0; k < s.R; ++k) dx[int64_t(s.rows.i32()[k]) * s.M + s.cols.i32()[k]] += out->g.f32()[k];
 }
 
-void uncertainty_bwd(Tape& t, Record& r) {
-  const int n = int(r.i[0]);
-  Var* s = r.in[3];
-  const float g = r.out->g.f32()[0];
-  bool acc;
-  float* ds = t.grad_for(s, &acc);
-  if (ds && !acc) fill_zero(s->g);
-  for (int k = 0; k < n; ++k) {
-    const int j = int(r.i[1 + k]);
+struct UncertaintySaved {
+  int n;
+  Var* loss[3];
+  int slot[3];  // each loss's entry of s
+  Var* s;       // the log-variances
+};
+void uncertainty_bwd(Tape& t, Var* out, const UncertaintySaved& sv) {
+  Var* s = sv.s;
+  const float g = out->g.f32()[0];
+  float* ds = t.grad_zeroed_for(s);
+  for (int k = 0; k < sv.n; ++k) {
+    const int j = sv.slot[k];
     const double w = std::exp(-double(s->v.f32()[j]));
-    bool a;
-    if (float* dl = t.grad_for(r.in[k], &a)) dl[0] = float((a ? dl[0] : 0.0) + g * w);
-    if (ds) ds[j] += float(g * (1.0 - w * r.in[k]->v.f32()[0]));
+    GradMode a;
+    if (float* dl = t.grad_for(sv.loss[k], &a)) dl[0] = float((a ? dl[0] : 0.0) + g * w);
+    if (ds) ds[j] += float(g * (1.0 - w * sv.loss[k]->v.f32()[0]));
   }
 }
 
@@ -47,18 +52,7 @@ Var* pick(Tape& t, Var* x, const std::vector<int32_t>& rows, const std::vector<i
     ci.i32()[k] = cols[size_t(k)];
     out->v.f32()[k] = x->v.f32()[int64_t(rows[size_t(k)]) * M + cols[size_t(k)]];
   }
-  if (out->requires_grad) {
-    Record r;
-    r.backward = pick_bwd;
-    r.name = "pick";
-    r.in[0] = x;
-    r.out = out;
-    r.saved[0] = ri;
-    r.saved[1] = ci;
-    r.i[0] = R;
-    r.i[1] = M;
-    t.record(r);
-  }
+  t.record<pick_bwd>("pick", out, PickSaved{x, ri, ci, R, M});
   return out;
 }
 
@@ -74,19 +68,12 @@ Var* uncertainty_sum(Tape& t, const std::vector<Var*>& losses, Var* s, const std
   }
   Var* out = t.alloc(Shape{1}, rg);
   out->v.f32()[0] = float(v);
-  if (out->requires_grad) {
-    Record r;
-    r.backward = uncertainty_bwd;
-    r.name = "uncertainty_sum";
-    for (size_t k = 0; k < losses.size(); ++k) {
-      r.in[k] = losses[k];
-      r.i[1 + k] = slot[k];
-    }
-    r.in[3] = s;
-    r.out = out;
-    r.i[0] = int64_t(losses.size());
-    t.record(r);
+  UncertaintySaved saved{int(losses.size()), {}, {}, s};
+  for (size_t k = 0; k < losses.size(); ++k) {
+    saved.loss[k] = losses[k];
+    saved.slot[k] = slot[k];
   }
+  t.record<uncertainty_bwd>("uncertainty_sum", out, saved);
   return out;
 }
 

@@ -11,14 +11,17 @@ namespace {
 
 int64_t row_width(const Tensor& x) { return x.shape.ndim == 1 ? 1 : x.numel() / x.size(0); }
 
-void gather_bwd(Tape& t, Record& r) {
-  bool acc;
-  float* dx = t.grad_for(r.in[0], &acc);
+struct GatherSaved {
+  Var* x;
+  Tensor idx;  // (M) i32, -1: a zero row
+  int64_t M, C;
+};
+void gather_bwd(Tape& t, Var* out, const GatherSaved& s) {
+  float* dx = t.grad_zeroed_for(s.x);
   if (!dx) return;
-  if (!acc) fill_zero(r.in[0]->g);
-  const int64_t M = r.i[0], C = r.i[1];
-  const int32_t* idx = r.saved[0].i32();
-  const float* dy = r.out->g.f32();
+  const int64_t M = s.M, C = s.C;
+  const int32_t* idx = s.idx.i32();
+  const float* dy = out->g.f32();
   for (int64_t m = 0; m < M; ++m) {
     if (idx[m] < 0) continue;
     float* d = dx + int64_t(idx[m]) * C;
@@ -27,14 +30,19 @@ void gather_bwd(Tape& t, Record& r) {
   }
 }
 
-void l2_bwd(Tape& t, Record& r) {
-  bool acc;
-  float* dx = t.grad_for(r.in[0], &acc);
+struct L2Saved {
+  Var* x;
+  float scale;
+  int64_t N, C;
+};
+void l2_bwd(Tape& t, Var* out, const L2Saved& sv) {
+  GradMode acc;
+  float* dx = t.grad_for(sv.x, &acc);
   if (!dx) return;
-  const int64_t N = r.i[0], C = r.i[1];
-  const float s = r.f[0];
-  const float* x = r.in[0]->v.f32();
-  const float* dy = r.out->g.f32();
+  const int64_t N = sv.N, C = sv.C;
+  const float s = sv.scale;
+  const float* x = sv.x->v.f32();
+  const float* dy = out->g.f32();
   for (int64_t i = 0; i < N; ++i) {
     const float* xi = x + i * C;
     const float* gi = dy + i * C;
@@ -67,17 +75,7 @@ Var* gather_rows(Tape& t, Var* x, const std::vector<int32_t>& idx) {
     if (it.i32()[m] < 0) std::memset(dst + m * C, 0, sizeof(float) * size_t(C));
     else std::memcpy(dst + m * C, src + int64_t(it.i32()[m]) * C, sizeof(float) * size_t(C));
   }
-  if (out->requires_grad) {
-    Record r;
-    r.backward = gather_bwd;
-    r.name = "gather_rows";
-    r.in[0] = x;
-    r.out = out;
-    r.saved[0] = it;
-    r.i[0] = M;
-    r.i[1] = C;
-    t.record(r);
-  }
+  t.record<gather_bwd>("gather_rows", out, GatherSaved{x, it, M, C});
   return out;
 }
 
@@ -92,17 +90,7 @@ Var* l2_rows(Tape& t, Var* x, float scale) {
     const float k = n2 > 0 ? float(double(scale) / std::sqrt(n2)) : 0.0f;
     for (int64_t c = 0; c < C; ++c) out->v.f32()[i * C + c] = xi[c] * k;
   }
-  if (out->requires_grad) {
-    Record r;
-    r.backward = l2_bwd;
-    r.name = "l2_rows";
-    r.in[0] = x;
-    r.out = out;
-    r.f[0] = scale;
-    r.i[0] = N;
-    r.i[1] = C;
-    t.record(r);
-  }
+  t.record<l2_bwd>("l2_rows", out, L2Saved{x, scale, N, C});
   return out;
 }
 

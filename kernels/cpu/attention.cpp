@@ -87,7 +87,7 @@ void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask
 
 void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
                    const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset,
-                   bool acc) {
+                   GradMode acc) {
   (void)out;  // the row sums dP_ij P_ij are taken over the recomputed P
   if (!dqkv) return;
   const int D = C / H, ld = 3 * C, R = std::min(T, kRows);

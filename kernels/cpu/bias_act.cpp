@@ -36,7 +36,7 @@ void bias_act_fwd(float* out, const float* x, const float* b, int N, int C, Act 
 }
 
 void bias_act_bwd(float* dx, float* db, const float* dout, const float* x, const float* b, int N, int C, Act act,
-                  bool acc_dx) {
+                  GradMode acc_dx) {
   const int nt = omp_get_max_threads();
   std::vector<float> part(db ? size_t(nt) * C : 0, 0.0f);  // per-thread bias-gradient partial sums
 #pragma omp parallel

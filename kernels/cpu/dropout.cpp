@@ -26,7 +26,7 @@ void dropout_fwd(float* out, const float* in, int64_t n, float p, uint64_t seed,
   for_each_keep(n, p, seed, offset, [&](int64_t i, bool keep) { out[i] = keep ? in[i] * ks : 0.0f; });
 }
 
-void dropout_bwd(float* din, const float* dout, int64_t n, float p, uint64_t seed, uint64_t offset, bool acc) {
+void dropout_bwd(float* din, const float* dout, int64_t n, float p, uint64_t seed, uint64_t offset, GradMode acc) {
   const float ks = 1.0f / (1.0f - p);
   for_each_keep(n, p, seed, offset, [&](int64_t i, bool keep) {
     const float g = keep ? dout[i] * ks : 0.0f;

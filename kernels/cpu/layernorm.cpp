@@ -39,7 +39,7 @@ void layernorm_fwd(float* y, float* s, float* mean, float* rstd, const float* a,
 }
 
 void layernorm_bwd(float* da, float* dr, float* dgamma, float* dbeta, const float* dy, const float* s,
-                   const float* mean, const float* rstd, const float* gamma, int N, int C, bool acc_da, bool acc_dr) {
+                   const float* mean, const float* rstd, const float* gamma, int N, int C, GradMode acc_da, GradMode acc_dr) {
   const int nt = omp_get_max_threads();
   const bool params = dgamma || dbeta;
   std::vector<float> part(params ? size_t(nt) * 2 * C : 0, 0.0f);  // per-thread dgamma | dbeta partials

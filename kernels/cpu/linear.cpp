@@ -33,7 +33,7 @@ void colsum_acc(float* db, const float* dout, int N, int C) {
 }
 
 void linear_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w, int N, int IN,
-                int OUT, bool acc_dinp) {
+                int OUT, GradMode acc_dinp) {
   if (dinp)  // (N, OUT) @ (OUT, IN)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IN, OUT, 1.0f, dout, OUT, w, IN, acc_dinp ? 1.0f : 0.0f,
                 dinp, IN);

@@ -26,7 +26,7 @@ void xent_fwd(float* loss, float* lse, const float* logits, const int32_t* targe
 }
 
 void xent_bwd(float* dlogits, const float* dloss, const float* logits, const float* lse, const int32_t* targets, int N,
-              int V, bool acc) {
+              int V, GradMode acc) {
   int count = 0;
   for (int n = 0; n < N; ++n) count += targets[n] != -100;
   const float g = count ? *dloss / float(count) : 0.0f;
@@ -49,7 +49,7 @@ void bce_fwd(float* loss, const float* x, const float* y, int64_t n) {
   *loss = float(n ? total / double(n) : 0.0);
 }
 
-void bce_bwd(float* dx, const float* dloss, const float* x, const float* y, int64_t n, bool acc) {
+void bce_bwd(float* dx, const float* dloss, const float* x, const float* y, int64_t n, GradMode acc) {
   const float g = *dloss / float(n);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
@@ -65,7 +65,7 @@ void mse_fwd(float* loss, const float* x, const float* y, int64_t n) {
   *loss = float(n ? total / double(n) : 0.0);
 }
 
-void mse_bwd(float* dx, const float* dloss, const float* x, const float* y, int64_t n, bool acc) {
+void mse_bwd(float* dx, const float* dloss, const float* x, const float* y, int64_t n, GradMode acc) {
   const float g = 2.0f * *dloss / float(n);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {

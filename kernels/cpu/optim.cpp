@@ -46,7 +46,7 @@ double sumsq(const float* x, int64_t n) {
   return s;
 }
 
-void axpy(float* y, const float* x, float a, int64_t n, bool acc) {
+void axpy(float* y, const float* x, float a, int64_t n, GradMode acc) {
 #pragma omp parallel for simd schedule(static)
   for (int64_t i = 0; i < n; ++i) y[i] = acc ? y[i] + a * x[i] : a * x[i];
 }

@@ -28,7 +28,7 @@ void mean_pool_fwd(float* out, const float* h, const int32_t* mask, int B, int T
   }
 }
 
-void mean_pool_bwd(float* dh, const float* dout, const int32_t* mask, int B, int T, int C, bool acc) {
+void mean_pool_bwd(float* dh, const float* dout, const int32_t* mask, int B, int T, int C, GradMode acc) {
 #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; ++b) {
     const float inv = 1.0f / count_of(mask, b, T);
@@ -45,7 +45,7 @@ void cls_pool_fwd(float* out, const float* h, int B, int T, int C) {
   for (int b = 0; b < B; ++b) std::memcpy(out + size_t(b) * C, h + size_t(b) * T * C, sizeof(float) * C);
 }
 
-void cls_pool_bwd(float* dh, const float* dout, int B, int T, int C, bool acc) {
+void cls_pool_bwd(float* dh, const float* dout, int B, int T, int C, GradMode acc) {
   for (int b = 0; b < B; ++b) {
     float* d = dh + size_t(b) * T * C;
     const float* g = dout + size_t(b) * C;

@@ -348,18 +348,28 @@ void bwd_f32(float* dqkv, const float* dout, const float* out, const float* lse,
 }  // namespace
 
 void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C, int H,
-                   float p_drop, uint64_t seed, uint64_t offset) {
+                   float p_drop, uint64_t seed, uint64_t offset, Math m) {
   if (B == 0 || T == 0 || C == 0) return;
   const Attn a = attn_args(qkv, mask, T, C, H, p_drop, seed, offset);
-  fwd_f32(out, lse, a, B, math() == Math::bf16 && attention_tc_supports(C / H));
+  fwd_f32(out, lse, a, B, m == Math::bf16 && attention_tc_supports(C / H));
 }
 
 void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
                    const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset,
-                   bool acc_dqkv) {
+                   GradMode acc_dqkv, Math m) {
   if (B == 0 || T == 0 || C == 0 || !dqkv) return;
   const Attn a = attn_args(qkv, mask, T, C, H, p_drop, seed, offset);
-  bwd_f32(dqkv, dout, out, lse, a, B, math() == Math::bf16 && attention_tc_supports(C / H), acc_dqkv);
+  bwd_f32(dqkv, dout, out, lse, a, B, m == Math::bf16 && attention_tc_supports(C / H), acc_dqkv);
+}
+
+void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C, int H,
+                   float p_drop, uint64_t seed, uint64_t offset) {
+  attention_fwd(out, lse, qkv, mask, B, T, C, H, p_drop, seed, offset, Math::fp32);
+}
+void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                   const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset,
+                   GradMode acc_dqkv) {
+  attention_bwd(dqkv, dout, qkv, out, lse, mask, B, T, C, H, p_drop, seed, offset, acc_dqkv, Math::fp32);
 }
 
 // bf16 storage. Head dims 16, 32, 64 and 128 run the tensor-core kernels straight on the bf16
@@ -378,15 +388,15 @@ void bf16::attention_fwd(bf16_t* out, float* lse, const bf16_t* qkv, const int32
   const int64_t rows = int64_t(B) * T;
   float* q32 = static_cast<float*>(scratch(size_t(rows) * 4 * C * sizeof(float), 2));
   float* o32 = q32 + rows * 3 * C;
-  to_f32(q32, qkv, rows * 3 * C, false);
+  to_f32(q32, qkv, rows * 3 * C, kOverwrite);
   a.qkv = q32;
   fwd_f32(o32, lse, a, B, false);
-  to_bf16(out, o32, rows * C, false);
+  to_bf16(out, o32, rows * C, kOverwrite);
 }
 
 void bf16::attention_bwd(bf16_t* dqkv, const bf16_t* dout, const bf16_t* qkv, const bf16_t* out, const float* lse,
                         const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed,
-                        uint64_t offset, bool acc_dqkv) {
+                        uint64_t offset, GradMode acc_dqkv) {
   if (B == 0 || T == 0 || C == 0 || !dqkv) return;
   Attn a = attn_args(nullptr, mask, T, C, H, p_drop, seed, offset);
   if (attention_tc_supports(C / H)) {
@@ -397,9 +407,9 @@ void bf16::attention_bwd(bf16_t* dqkv, const bf16_t* dout, const bf16_t* qkv, co
   const int64_t rows = int64_t(B) * T;
   float* q32 = static_cast<float*>(scratch(size_t(rows) * 8 * C * sizeof(float), 2));
   float *do32 = q32 + rows * 3 * C, *o32 = do32 + rows * C, *dq32 = o32 + rows * C;
-  to_f32(q32, qkv, rows * 3 * C, false);
-  to_f32(do32, dout, rows * C, false);
-  to_f32(o32, out, rows * C, false);
+  to_f32(q32, qkv, rows * 3 * C, kOverwrite);
+  to_f32(do32, dout, rows * C, kOverwrite);
+  to_f32(o32, out, rows * C, kOverwrite);
   a.qkv = q32;
   bwd_f32(dq32, do32, o32, lse, a, B, false, false);
   to_bf16(dqkv, dq32, rows * 3 * C, acc_dqkv);

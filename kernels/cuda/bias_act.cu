@@ -80,14 +80,14 @@ void bwd(T* dx, float* db, const T* dout, const T* x, const T* b, int N, int C, 
 
 void bias_act_fwd(float* out, const float* x, const float* b, int N, int C, Act act) { fwd(out, x, b, N, C, act); }
 void bias_act_bwd(float* dx, float* db, const float* dout, const float* x, const float* b, int N, int C, Act act,
-                  bool acc_dx) {
+                  GradMode acc_dx) {
   bwd(dx, db, dout, x, b, N, C, act, acc_dx);
 }
 void bf16::bias_act_fwd(bf16_t* out, const bf16_t* x, const bf16_t* b, int N, int C, Act act) {
   fwd(out, x, b, N, C, act);
 }
 void bf16::bias_act_bwd(bf16_t* dx, float* db, const bf16_t* dout, const bf16_t* x, const bf16_t* b, int N, int C,
-                       Act act, bool acc_dx) {
+                       Act act, GradMode acc_dx) {
   bwd(dx, db, dout, x, b, N, C, act, acc_dx);
 }
 

@@ -24,7 +24,7 @@ void convert(D* dst, const S* src, int64_t n, bool acc) {
 
 }  // namespace
 
-void bf16::to_bf16(bf16_t* dst, const float* src, int64_t n, bool acc) { convert(dst, src, n, acc); }
-void bf16::to_f32(float* dst, const bf16_t* src, int64_t n, bool acc) { convert(dst, src, n, acc); }
+void bf16::to_bf16(bf16_t* dst, const float* src, int64_t n, GradMode acc) { convert(dst, src, n, acc); }
+void bf16::to_f32(float* dst, const bf16_t* src, int64_t n, GradMode acc) { convert(dst, src, n, acc); }
 
 }  // namespace mr::cuda

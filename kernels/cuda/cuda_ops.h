@@ -17,14 +17,27 @@ namespace mr::cuda {
 // their matrix-product operands to bf16 and accumulate in fp32. tf32: the GEMMs round their
 // operands to tf32 (10 mantissa bits), everything else as fp32. Storage stays fp32 in every
 // mode, so nothing else changes. Tolerances per mode: docs/cuda.md.
+// Each mode has its own fp32 table (kernels(m)); the table-signature launchers below compute
+// in fp32, and the math-taking overloads serve the tables of the other modes.
 enum class Math { fp32, bf16, tf32 };
-void set_math(Math m);
-Math math();
 // "fp32", "bf16" or "tf32"; false (m untouched) for anything else.
 bool parse_math(const std::string& s, Math& m);
 const char* math_name(Math m);
+// The fp32-storage table whose GEMMs and attention compute in mode m (kCudaKernels for fp32);
+// every table's bf16 member is kCudaKernelsBf16 (bf16 storage does not depend on the mode).
+const KernelTable& kernels(Math m);
 
 #include "kernels/ops_decl.inc"
+
+// The ops whose arithmetic follows the math mode, with the mode explicit.
+void linear_fwd(float* out, const float* inp, const float* w, const float* b, int N, int IN, int OUT, Math m);
+void linear_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w, int N, int IN,
+                int OUT, GradMode acc_dinp, Math m);
+void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C, int H,
+                   float p_drop, uint64_t seed, uint64_t offset, Math m);
+void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                   const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset,
+                   GradMode acc_dqkv, Math m);
 
 // bf16 storage (KernelTableBf16 in kernels/kernel_table.h): the ops of the list marked bf16,
 // over bf16 activations, and the casts.

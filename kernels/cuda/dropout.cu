@@ -46,7 +46,7 @@ void dropout_fwd(float* out, const float* in, int64_t n, float p, uint64_t seed,
   launch(out, in, n, p, seed, offset, false);
 }
 
-void dropout_bwd(float* din, const float* dout, int64_t n, float p, uint64_t seed, uint64_t offset, bool acc_din) {
+void dropout_bwd(float* din, const float* dout, int64_t n, float p, uint64_t seed, uint64_t offset, GradMode acc_din) {
   if (din) launch(din, dout, n, p, seed, offset, acc_din);
 }
 
@@ -55,7 +55,7 @@ void bf16::dropout_fwd(bf16_t* out, const bf16_t* in, int64_t n, float p, uint64
 }
 
 void bf16::dropout_bwd(bf16_t* din, const bf16_t* dout, int64_t n, float p, uint64_t seed, uint64_t offset,
-                      bool acc_din) {
+                      GradMode acc_din) {
   if (din) launch(din, dout, n, p, seed, offset, acc_din);
 }
 

@@ -192,10 +192,10 @@ void set_gemm_plan_limit(size_t n) {
 }
 
 void gemm(float* C, const float* A, bool ta, const float* B, bool tb, const float* bias, int M, int N, int K,
-          bool acc) {
-  const cublasComputeType_t compute = math() == Math::bf16   ? CUBLAS_COMPUTE_32F_FAST_16BF
-                                      : math() == Math::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                                             : CUBLAS_COMPUTE_32F;
+          bool acc, Math m) {
+  const cublasComputeType_t compute = m == Math::bf16   ? CUBLAS_COMPUTE_32F_FAST_16BF
+                                      : m == Math::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                        : CUBLAS_COMPUTE_32F;
   run(C, A, ta, B, tb, bias, M, N, K, acc, compute);
 }
 

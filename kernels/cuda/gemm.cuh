@@ -2,22 +2,22 @@
 //   C(M, N) = or += op(A) op(B) (+ bias(N) on every row)
 // op(A) is (M, K): A itself (M, K) row-major, or with ta its transpose, A stored (K, M).
 // op(B) is (K, N): B itself (K, N), or with tb its transpose, B stored (N, K).
-// The compute type follows cuda::math(): fp32 (CUBLAS_COMPUTE_32F), bf16
+// The compute type follows the math mode m: fp32 (CUBLAS_COMPUTE_32F), bf16
 // (CUBLAS_COMPUTE_32F_FAST_16BF: A and B rounded to bf16, fp32 accumulation) or tf32
 // (CUBLAS_COMPUTE_32F_FAST_TF32); storage is fp32.
 // Under the SIMT emulator cuBLASLt is the host stand-in kernels/emu/include/cublasLt.h.
 #pragma once
 #include <cstdint>
 
-#include "kernels/kernel_table.h"
+#include "kernels/cuda/cuda_ops.h"
 
 namespace mr::cuda {
 
 void gemm(float* C, const float* A, bool ta, const float* B, bool tb, const float* bias, int M, int N, int K,
-          bool acc);
+          bool acc, Math m);
 
 // bf16 storage: A and B bf16 (CUDA_R_16BF), products accumulated in fp32 (CUBLAS_COMPUTE_32F,
-// whatever cuda::math() says), C either bf16 (rounded once, from fp32) or fp32. The bias has
+// whatever the math mode), C either bf16 (rounded once, from fp32) or fp32. The bias has
 // C's type (cuBLASLt's default bias type is the D type).
 void gemm(bf16_t* C, const bf16_t* A, bool ta, const bf16_t* B, bool tb, const bf16_t* bias, int M, int N, int K,
           bool acc);

@@ -112,7 +112,7 @@ void layernorm_fwd(float* y, float* s, float* mean, float* rstd, const float* a,
   fwd(y, s, mean, rstd, a, r, gamma, beta, N, C, eps);
 }
 void layernorm_bwd(float* da, float* dr, float* dgamma, float* dbeta, const float* dy, const float* s,
-                   const float* mean, const float* rstd, const float* gamma, int N, int C, bool acc_da, bool acc_dr) {
+                   const float* mean, const float* rstd, const float* gamma, int N, int C, GradMode acc_da, GradMode acc_dr) {
   bwd(da, dr, dgamma, dbeta, dy, s, mean, rstd, gamma, N, C, acc_da, acc_dr);
 }
 void bf16::layernorm_fwd(bf16_t* y, bf16_t* s, float* mean, float* rstd, const bf16_t* a, const bf16_t* r,
@@ -120,8 +120,8 @@ void bf16::layernorm_fwd(bf16_t* y, bf16_t* s, float* mean, float* rstd, const b
   fwd(y, s, mean, rstd, a, r, gamma, beta, N, C, eps);
 }
 void bf16::layernorm_bwd(bf16_t* da, bf16_t* dr, float* dgamma, float* dbeta, const bf16_t* dy, const bf16_t* s,
-                        const float* mean, const float* rstd, const float* gamma, int N, int C, bool acc_da,
-                        bool acc_dr) {
+                        const float* mean, const float* rstd, const float* gamma, int N, int C, GradMode acc_da,
+                        GradMode acc_dr) {
   bwd(da, dr, dgamma, dbeta, dy, s, mean, rstd, gamma, N, C, acc_da, acc_dr);
 }
 

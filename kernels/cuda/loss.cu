@@ -104,7 +104,7 @@ void xent_fwd(float* loss, float* lse, const float* logits, const int32_t* targe
 }
 
 void xent_bwd(float* dlogits, const float* dloss, const float* logits, const float* lse, const int32_t* targets,
-              int N, int V, bool acc) {
+              int N, int V, GradMode acc) {
   if (N == 0 || V == 0 || !dlogits) return;
   LAUNCH(xent_bwd_k, N, kRowBlock, 0, 0)(dlogits, dloss, logits, lse, targets, N, V, acc);
   check_launch("xent_bwd_k");
@@ -115,7 +115,7 @@ void bce_fwd(float* loss, const float* x, const float* y, int64_t n) {
   check_launch("bce_fwd_k");
 }
 
-void bce_bwd(float* dx, const float* dloss, const float* x, const float* y, int64_t n, bool acc) {
+void bce_bwd(float* dx, const float* dloss, const float* x, const float* y, int64_t n, GradMode acc) {
   if (n <= 0 || !dx) return;
   LAUNCH(bce_bwd_k, blocks_for(n), kBlock, 0, 0)(dx, dloss, x, y, n, acc);
   check_launch("bce_bwd_k");
@@ -126,7 +126,7 @@ void mse_fwd(float* loss, const float* x, const float* y, int64_t n) {
   check_launch("mse_fwd_k");
 }
 
-void mse_bwd(float* dx, const float* dloss, const float* x, const float* y, int64_t n, bool acc) {
+void mse_bwd(float* dx, const float* dloss, const float* x, const float* y, int64_t n, GradMode acc) {
   if (n <= 0 || !dx) return;
   LAUNCH(mse_bwd_k, blocks_for(n), kBlock, 0, 0)(dx, dloss, x, y, n, acc);
   check_launch("mse_bwd_k");

@@ -98,7 +98,7 @@ double sumsq(const float* x, int64_t n) {
   return s;
 }
 
-void axpy(float* y, const float* x, float a, int64_t n, bool acc) {
+void axpy(float* y, const float* x, float a, int64_t n, GradMode acc) {
   if (n <= 0) return;
   LAUNCH(axpy_k, blocks_for(n), kBlock, 0, 0)(y, x, a, n, acc);
   check_launch("axpy_k");

@@ -60,7 +60,7 @@ void mean_pool_fwd(float* out, const float* h, const int32_t* mask, int B, int T
   check_launch("mean_pool_fwd_k");
 }
 
-void mean_pool_bwd(float* dh, const float* dout, const int32_t* mask, int B, int T, int C, bool acc) {
+void mean_pool_bwd(float* dh, const float* dout, const int32_t* mask, int B, int T, int C, GradMode acc) {
   if (!dh || int64_t(B) * T * C == 0) return;
   LAUNCH(mean_pool_bwd_k, dim3((C + kRowBlock - 1) / kRowBlock, T, B), kRowBlock, 0, 0)(dh, dout, mask, T, C, acc);
   check_launch("mean_pool_bwd_k");
@@ -72,7 +72,7 @@ void cls_pool_fwd(float* out, const float* h, int B, int T, int C) {
   check_launch("cls_pool_fwd_k");
 }
 
-void cls_pool_bwd(float* dh, const float* dout, int B, int T, int C, bool acc) {
+void cls_pool_bwd(float* dh, const float* dout, int B, int T, int C, GradMode acc) {
   if (!dh || int64_t(B) * T * C == 0) return;
   LAUNCH(cls_pool_bwd_k, dim3((C + kRowBlock - 1) / kRowBlock, T, B), kRowBlock, 0, 0)(dh, dout, T, C, acc);
   check_launch("cls_pool_bwd_k");

@@ -1,5 +1,6 @@
-// The CUDA kernel tables (fp32, and bf16 storage) and the backend's registration. Every entry is a host launcher
-// in kernels/cuda/<family>.cu taking device pointers (kernels/cuda/cuda_ops.h).
+// The CUDA kernel tables: fp32 storage in each math mode (fp32, tf32, bf16), and bf16 storage.
+// Every entry is a host launcher in kernels/cuda/<family>.cu taking device pointers
+// (kernels/cuda/cuda_ops.h); the engine reaches them through its Backend (engine/backend.h).
 #include "base/device.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_ops.h"
@@ -11,11 +12,8 @@ bool install_allocator();  // kernels/cuda/device.cu
 namespace {
 void* g_scratch[kScratchSlots] = {};
 size_t g_scratch_bytes[kScratchSlots] = {};
-Math g_math = Math::fp32;
 }  // namespace
 
-void set_math(Math m) { g_math = m; }
-Math math() { return g_math; }
 bool parse_math(const std::string& s, Math& m) {
   if (s == "fp32") return m = Math::fp32, true;
   if (s == "bf16") return m = Math::bf16, true;
@@ -50,6 +48,44 @@ const KernelTable kCudaKernels = {
 #include "kernels/ops_entries.inc"
     .bf16 = &kCudaKernelsBf16,
 };
+
+namespace cuda {
+namespace {
+// The entries of the ops that follow the math mode, with mode M bound.
+template <Math M>
+struct AtMath {
+  static void linear_fwd(float* out, const float* inp, const float* w, const float* b, int N, int IN, int OUT) {
+    cuda::linear_fwd(out, inp, w, b, N, IN, OUT, M);
+  }
+  static void linear_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w, int N,
+                         int IN, int OUT, GradMode acc_dinp) {
+    cuda::linear_bwd(dinp, dw, db, dout, inp, w, N, IN, OUT, acc_dinp, M);
+  }
+  static void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C, int H,
+                            float p_drop, uint64_t seed, uint64_t offset) {
+    cuda::attention_fwd(out, lse, qkv, mask, B, T, C, H, p_drop, seed, offset, M);
+  }
+  static void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                            const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed,
+                            uint64_t offset, GradMode acc_dqkv) {
+    cuda::attention_bwd(dqkv, dout, qkv, out, lse, mask, B, T, C, H, p_drop, seed, offset, acc_dqkv, M);
+  }
+  static KernelTable table(const char* name) {
+    KernelTable t = kCudaKernels;
+    t.name = name;
+    t.linear_fwd = linear_fwd;
+    t.linear_bwd = linear_bwd;
+    t.attention_fwd = attention_fwd;
+    t.attention_bwd = attention_bwd;
+    return t;
+  }
+};
+const KernelTable kTf32 = AtMath<Math::tf32>::table("cuda/tf32");
+const KernelTable kBf16Math = AtMath<Math::bf16>::table("cuda/bf16");
+}  // namespace
+
+const KernelTable& kernels(Math m) { return m == Math::bf16 ? kBf16Math : m == Math::tf32 ? kTf32 : kCudaKernels; }
+}  // namespace cuda
 
 const KernelTableBf16 kCudaKernelsBf16 = {
 #define MR_OP(op, ret, params, b16) MR_IF_##b16(.op = cuda::bf16::op, )

@@ -76,7 +76,7 @@ void attention_fwd(T* out, T* lse, const T* qkv, const int32_t* mask, int B, int
 
 template <class T>
 void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* out, const T* lse, const int32_t* mask, int B,
-                   int T_, int C, int H, float p_drop, uint64_t seed, uint64_t offset, bool acc) {
+                   int T_, int C, int H, float p_drop, uint64_t seed, uint64_t offset, GradMode acc) {
   (void)out;  // the reference sums dP_ij P_ij over the keys instead
   const int D = C / H;
   const double scale = 1.0 / std::sqrt(double(D));

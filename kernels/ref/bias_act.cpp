@@ -39,7 +39,7 @@ void bias_act_fwd(T* out, const T* x, const T* b, int N, int C, Act act) {
 }
 
 template <class T>
-void bias_act_bwd(T* dx, T* db, const T* dout, const T* x, const T* b, int N, int C, Act act, bool acc_dx) {
+void bias_act_bwd(T* dx, T* db, const T* dout, const T* x, const T* b, int N, int C, Act act, GradMode acc_dx) {
   for (int c = 0; c < C; ++c) {
     double sum = 0;
     for (int n = 0; n < N; ++n) {

@@ -11,7 +11,7 @@ void dropout_fwd(T* out, const T* in, int64_t n, float p, uint64_t seed, uint64_
 }
 
 template <class T>
-void dropout_bwd(T* din, const T* dout, int64_t n, float p, uint64_t seed, uint64_t offset, bool acc) {
+void dropout_bwd(T* din, const T* dout, int64_t n, float p, uint64_t seed, uint64_t offset, GradMode acc) {
   const double sc = 1.0 / (1.0 - double(p));
   for (int64_t i = 0; i < n; ++i)
     put(&din[i], dropout_keep(seed, offset + uint64_t(i), p) ? double(dout[i]) * sc : 0.0, acc);

@@ -34,7 +34,7 @@ void layernorm_fwd(T* y, T* s, T* mean, T* rstd, const T* a, const T* r, const T
 
 template <class T>
 void layernorm_bwd(T* da, T* dr, T* dgamma, T* dbeta, const T* dy, const T* s, const T* mean, const T* rstd,
-                   const T* gamma, int N, int C, bool acc_da, bool acc_dr) {
+                   const T* gamma, int N, int C, GradMode acc_da, GradMode acc_dr) {
   for (int n = 0; n < N; ++n) {
     const size_t o = size_t(n) * C;
     const double m = double(mean[n]), rs = double(rstd[n]);

@@ -15,7 +15,7 @@ void linear_fwd(T* out, const T* inp, const T* w, const T* b, int N, int IN, int
 
 template <class T>
 void linear_bwd(T* dinp, T* dw, T* db, const T* dout, const T* inp, const T* w, int N, int IN, int OUT,
-                bool acc_dinp) {
+                GradMode acc_dinp) {
   if (dinp)
     for (int n = 0; n < N; ++n)
       for (int i = 0; i < IN; ++i) {

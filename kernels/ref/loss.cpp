@@ -27,7 +27,7 @@ void xent_fwd(T* loss, T* lse, const T* logits, const int32_t* targets, int N, i
 
 template <class T>
 void xent_bwd(T* dlogits, const T* dloss, const T* logits, const T* lse, const int32_t* targets, int N, int V,
-              bool acc) {
+              GradMode acc) {
   int count = 0;
   for (int n = 0; n < N; ++n) count += targets[n] != -100;
   const double g = count ? double(*dloss) / count : 0.0;
@@ -51,7 +51,7 @@ void bce_fwd(T* loss, const T* x, const T* y, int64_t n) {
 }
 
 template <class T>
-void bce_bwd(T* dx, const T* dloss, const T* x, const T* y, int64_t n, bool acc) {
+void bce_bwd(T* dx, const T* dloss, const T* x, const T* y, int64_t n, GradMode acc) {
   for (int64_t i = 0; i < n; ++i) {
     const double sig = 1.0 / (1.0 + std::exp(-double(x[i])));
     put(&dx[i], double(*dloss) * (sig - double(y[i])) / double(n), acc);
@@ -66,7 +66,7 @@ void mse_fwd(T* loss, const T* x, const T* y, int64_t n) {
 }
 
 template <class T>
-void mse_bwd(T* dx, const T* dloss, const T* x, const T* y, int64_t n, bool acc) {
+void mse_bwd(T* dx, const T* dloss, const T* x, const T* y, int64_t n, GradMode acc) {
   for (int64_t i = 0; i < n; ++i) put(&dx[i], double(*dloss) * 2.0 * (double(x[i]) - double(y[i])) / double(n), acc);
 }
 

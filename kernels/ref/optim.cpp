@@ -37,7 +37,7 @@ double sumsq(const float* x, int64_t n) {
   return s;
 }
 
-void axpy(float* y, const float* x, float a, int64_t n, bool acc) {
+void axpy(float* y, const float* x, float a, int64_t n, GradMode acc) {
   for (int64_t i = 0; i < n; ++i) y[i] = float((acc ? double(y[i]) : 0.0) + double(a) * double(x[i]));
 }
 

@@ -24,7 +24,7 @@ void mean_pool_fwd(T* out, const T* h, const int32_t* mask, int B, int T_, int C
 }
 
 template <class T>
-void mean_pool_bwd(T* dh, const T* dout, const int32_t* mask, int B, int T_, int C, bool acc) {
+void mean_pool_bwd(T* dh, const T* dout, const int32_t* mask, int B, int T_, int C, GradMode acc) {
   for (int b = 0; b < B; ++b) {
     const double cnt = count_of(mask, b, T_);
     for (int t = 0; t < T_; ++t)
@@ -40,7 +40,7 @@ void cls_pool_fwd(T* out, const T* h, int B, int T_, int C) {
 }
 
 template <class T>
-void cls_pool_bwd(T* dh, const T* dout, int B, int T_, int C, bool acc) {
+void cls_pool_bwd(T* dh, const T* dout, int B, int T_, int C, GradMode acc) {
   for (int b = 0; b < B; ++b)
     for (int t = 0; t < T_; ++t)
       for (int c = 0; c < C; ++c) put(&dh[(size_t(b) * T_ + t) * C + c], t == 0 ? double(dout[size_t(b) * C + c]) : 0.0, acc);

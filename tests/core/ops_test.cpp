@@ -34,7 +34,7 @@ struct OpSpec {
   std::vector<bool> param;             // its gradient always accumulates
   std::vector<size_t> out_sizes;       // out[0] is what the loss reads
   std::function<void(const KernelTable&, FPtrs&, FPtrs&)> fwd;
-  std::function<void(const KernelTable&, FPtrs&, FPtrs&, const float*, FPtrs&, bool)> bwd;
+  std::function<void(const KernelTable&, FPtrs&, FPtrs&, const float*, FPtrs&, GradMode)> bwd;
   std::function<void(DPtrs&, DPtrs&)> fwd_d;
   std::function<void(DPtrs&, DPtrs&, const double*, DPtrs&)> bwd_d;
   bool fd = true;
@@ -114,7 +114,7 @@ void run_op(OpSpec& s, uint64_t seed) {
   for (int k = 0; k < 2; ++k) {
     grads[k] = make_grads(s, 0.0f);
     FPtrs op = gptrs(outs[k]), gp = grad_ptrs(s, grads[k]);
-    s.bwd(*kts[k], inp, op, Rf.data(), gp, false);
+    s.bwd(*kts[k], inp, op, Rf.data(), gp, kOverwrite);
     check_guards(grads[k], std::string(kts[k]->name) + " backward gradient");
   }
   for (size_t i = 0; i < s.x.size(); ++i) {
@@ -131,7 +131,7 @@ void run_op(OpSpec& s, uint64_t seed) {
       const float fill = mode == 0 ? 3.0f : 1.0f;
       auto g = make_grads(s, fill);
       FPtrs op = gptrs(outs[k]), gp = grad_ptrs(s, g);
-      s.bwd(*kts[k], inp, op, Rf.data(), gp, mode == 1);
+      s.bwd(*kts[k], inp, op, Rf.data(), gp, mode == 1 ? kAccumulate : kOverwrite);
       for (size_t i = 0; i < s.x.size(); ++i) {
         if (!s.diff[i]) continue;
         const bool adds = mode == 1 || s.param[i];
@@ -254,9 +254,9 @@ TEST_CASE("op: linear") {
     s.out_sizes = {size_t(N) * OUT};
     const bool b = bias;
     s.fwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o) { k.linear_fwd(o[0], x[0], x[1], b ? x[2] : nullptr, N, IN, OUT); };
-    s.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs&, const float* d, FPtrs& g, bool acc) { k.linear_bwd(g[0], g[1], g[2], d, x[0], x[1], N, IN, OUT, acc); };
+    s.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs&, const float* d, FPtrs& g, GradMode acc) { k.linear_bwd(g[0], g[1], g[2], d, x[0], x[1], N, IN, OUT, acc); };
     s.fwd_d = [=](DPtrs& x, DPtrs& o) { ref::linear_fwd<double>(o[0], x[0], x[1], b ? x[2] : nullptr, N, IN, OUT); };
-    s.bwd_d = [=](DPtrs& x, DPtrs&, const double* d, DPtrs& g) { ref::linear_bwd<double>(g[0], g[1], g[2], d, x[0], x[1], N, IN, OUT, false); };
+    s.bwd_d = [=](DPtrs& x, DPtrs&, const double* d, DPtrs& g) { ref::linear_bwd<double>(g[0], g[1], g[2], d, x[0], x[1], N, IN, OUT, kOverwrite); };
     run_op(s, 2);
   }
 }
@@ -273,9 +273,9 @@ TEST_CASE("op: bias + activation (gelu erf, tanh, none)") {
       s.param = {false, true};
       s.out_sizes = {size_t(N) * C};
       s.fwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o) { k.bias_act_fwd(o[0], x[0], x[1], N, C, act); };
-      s.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs&, const float* d, FPtrs& g, bool acc) { k.bias_act_bwd(g[0], g[1], d, x[0], x[1], N, C, act, acc); };
+      s.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs&, const float* d, FPtrs& g, GradMode acc) { k.bias_act_bwd(g[0], g[1], d, x[0], x[1], N, C, act, acc); };
       s.fwd_d = [=](DPtrs& x, DPtrs& o) { ref::bias_act_fwd<double>(o[0], x[0], x[1], N, C, act); };
-      s.bwd_d = [=](DPtrs& x, DPtrs&, const double* d, DPtrs& g) { ref::bias_act_bwd<double>(g[0], g[1], d, x[0], x[1], N, C, act, false); };
+      s.bwd_d = [=](DPtrs& x, DPtrs&, const double* d, DPtrs& g) { ref::bias_act_bwd<double>(g[0], g[1], d, x[0], x[1], N, C, act, kOverwrite); };
       run_op(s, 3);
     }
 }
@@ -308,7 +308,7 @@ TEST_CASE("op: layernorm with fused residual") {
       k.layernorm_fwd(o[0], r ? o[1] : nullptr, o[2], o[3], x[0], r ? x[1] : nullptr, x[2], x[3], N, C, 1e-12f);
       if (!r) std::memcpy(o[1], x[0], sizeof(float) * N * C);  // s = a when there is no residual
     };
-    s.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o, const float* d, FPtrs& g, bool acc) {
+    s.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o, const float* d, FPtrs& g, GradMode acc) {
       k.layernorm_bwd(g[0], r ? g[1] : nullptr, g[2], g[3], d, o[1], o[2], o[3], x[2], N, C, acc, acc);
     };
     s.fwd_d = [=](DPtrs& x, DPtrs& o) {
@@ -316,7 +316,7 @@ TEST_CASE("op: layernorm with fused residual") {
       if (!r) std::memcpy(o[1], x[0], sizeof(double) * N * C);
     };
     s.bwd_d = [=](DPtrs& x, DPtrs& o, const double* d, DPtrs& g) {
-      ref::layernorm_bwd<double>(g[0], r ? g[1] : nullptr, g[2], g[3], d, o[1], o[2], o[3], x[2], N, C, false, false);
+      ref::layernorm_bwd<double>(g[0], r ? g[1] : nullptr, g[2], g[3], d, o[1], o[2], o[3], x[2], N, C, kOverwrite, kOverwrite);
     };
     run_op(s, 4);
   }
@@ -344,9 +344,9 @@ TEST_CASE("op: attention (mask, dropout)") {
     s.fd = sh.fd;
     const uint64_t seed = 1234, off = 77;
     s.fwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o) { k.attention_fwd(o[0], o[1], x[0], m.empty() ? nullptr : m.data(), B, T, C, H, p, seed, off); };
-    s.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o, const float* d, FPtrs& g, bool acc) { k.attention_bwd(g[0], d, x[0], o[0], o[1], m.empty() ? nullptr : m.data(), B, T, C, H, p, seed, off, acc); };
+    s.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o, const float* d, FPtrs& g, GradMode acc) { k.attention_bwd(g[0], d, x[0], o[0], o[1], m.empty() ? nullptr : m.data(), B, T, C, H, p, seed, off, acc); };
     s.fwd_d = [=](DPtrs& x, DPtrs& o) { ref::attention_fwd<double>(o[0], o[1], x[0], m.empty() ? nullptr : m.data(), B, T, C, H, p, seed, off); };
-    s.bwd_d = [=](DPtrs& x, DPtrs& o, const double* d, DPtrs& g) { ref::attention_bwd<double>(g[0], d, x[0], o[0], o[1], m.empty() ? nullptr : m.data(), B, T, C, H, p, seed, off, false); };
+    s.bwd_d = [=](DPtrs& x, DPtrs& o, const double* d, DPtrs& g) { ref::attention_bwd<double>(g[0], d, x[0], o[0], o[1], m.empty() ? nullptr : m.data(), B, T, C, H, p, seed, off, kOverwrite); };
     run_op(s, 5);
   }
 }
@@ -367,7 +367,7 @@ TEST_CASE("op: attention ignores padded keys") {
   // and their gradients are exactly 0
   std::vector<float> dout(B * T * C, 1.0f), g(a.size(), 7.0f);
   kCpuKernels.attention_bwd(g.data(), dout.data(), a.data(), oa.data(), la.data(), mask.data(), B, T, C, H, 0.f, 0, 0,
-                            false);
+                            kOverwrite);
   for (int t = 3; t < 5; ++t)
     for (int c = C; c < 3 * C; ++c) CHECK(g[size_t(t) * 3 * C + c] == 0.0f);
 }
@@ -384,9 +384,9 @@ TEST_CASE("op: dropout") {
     s.out_sizes = {size_t(n)};
     const float pp = p;
     s.fwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o) { k.dropout_fwd(o[0], x[0], n, pp, 42, 5); };
-    s.bwd = [=](const KernelTable& k, FPtrs&, FPtrs&, const float* d, FPtrs& g, bool acc) { k.dropout_bwd(g[0], d, n, pp, 42, 5, acc); };
+    s.bwd = [=](const KernelTable& k, FPtrs&, FPtrs&, const float* d, FPtrs& g, GradMode acc) { k.dropout_bwd(g[0], d, n, pp, 42, 5, acc); };
     s.fwd_d = [=](DPtrs& x, DPtrs& o) { ref::dropout_fwd<double>(o[0], x[0], n, pp, 42, 5); };
-    s.bwd_d = [=](DPtrs&, DPtrs&, const double* d, DPtrs& g) { ref::dropout_bwd<double>(g[0], d, n, pp, 42, 5, false); };
+    s.bwd_d = [=](DPtrs&, DPtrs&, const double* d, DPtrs& g) { ref::dropout_bwd<double>(g[0], d, n, pp, 42, 5, kOverwrite); };
     run_op(s, 6);
   }
 }
@@ -424,9 +424,9 @@ TEST_CASE("op: losses (cross-entropy, BCE with logits, MSE)") {
     s.param = {false};
     s.out_sizes = {1, size_t(N)};
     s.fwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o) { k.xent_fwd(o[0], o[1], x[0], tg.data(), N, V); };
-    s.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o, const float* d, FPtrs& g, bool acc) { k.xent_bwd(g[0], d, x[0], o[1], tg.data(), N, V, acc); };
+    s.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o, const float* d, FPtrs& g, GradMode acc) { k.xent_bwd(g[0], d, x[0], o[1], tg.data(), N, V, acc); };
     s.fwd_d = [=](DPtrs& x, DPtrs& o) { ref::xent_fwd<double>(o[0], o[1], x[0], tg.data(), N, V); };
-    s.bwd_d = [=](DPtrs& x, DPtrs& o, const double* d, DPtrs& g) { ref::xent_bwd<double>(g[0], d, x[0], o[1], tg.data(), N, V, false); };
+    s.bwd_d = [=](DPtrs& x, DPtrs& o, const double* d, DPtrs& g) { ref::xent_bwd<double>(g[0], d, x[0], o[1], tg.data(), N, V, kOverwrite); };
     run_op(s, 7);
   }
   for (int64_t n : {1, 3, 33, 1025}) {
@@ -441,17 +441,17 @@ TEST_CASE("op: losses (cross-entropy, BCE with logits, MSE)") {
     b.param = {false, false};
     b.out_sizes = {1};
     b.fwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o) { k.bce_fwd(o[0], x[0], x[1], n); };
-    b.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs&, const float* d, FPtrs& g, bool acc) { k.bce_bwd(g[0], d, x[0], x[1], n, acc); };
+    b.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs&, const float* d, FPtrs& g, GradMode acc) { k.bce_bwd(g[0], d, x[0], x[1], n, acc); };
     b.fwd_d = [=](DPtrs& x, DPtrs& o) { ref::bce_fwd<double>(o[0], x[0], x[1], n); };
-    b.bwd_d = [=](DPtrs& x, DPtrs&, const double* d, DPtrs& g) { ref::bce_bwd<double>(g[0], d, x[0], x[1], n, false); };
+    b.bwd_d = [=](DPtrs& x, DPtrs&, const double* d, DPtrs& g) { ref::bce_bwd<double>(g[0], d, x[0], x[1], n, kOverwrite); };
     run_op(b, 8);
     OpSpec m = b;
     m.name = "mse";
     m.x[1] = randn(size_t(n), rng);
     m.fwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o) { k.mse_fwd(o[0], x[0], x[1], n); };
-    m.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs&, const float* d, FPtrs& g, bool acc) { k.mse_bwd(g[0], d, x[0], x[1], n, acc); };
+    m.bwd = [=](const KernelTable& k, FPtrs& x, FPtrs&, const float* d, FPtrs& g, GradMode acc) { k.mse_bwd(g[0], d, x[0], x[1], n, acc); };
     m.fwd_d = [=](DPtrs& x, DPtrs& o) { ref::mse_fwd<double>(o[0], x[0], x[1], n); };
-    m.bwd_d = [=](DPtrs& x, DPtrs&, const double* d, DPtrs& g) { ref::mse_bwd<double>(g[0], d, x[0], x[1], n, false); };
+    m.bwd_d = [=](DPtrs& x, DPtrs&, const double* d, DPtrs& g) { ref::mse_bwd<double>(g[0], d, x[0], x[1], n, kOverwrite); };
     run_op(m, 9);
   }
 }
@@ -483,16 +483,16 @@ TEST_CASE("op: pooling (masked mean, CLS)") {
     s.param = {false};
     s.out_sizes = {size_t(B) * C};
     s.fwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o) { k.mean_pool_fwd(o[0], x[0], m.data(), B, T, C); };
-    s.bwd = [=](const KernelTable& k, FPtrs&, FPtrs&, const float* d, FPtrs& g, bool acc) { k.mean_pool_bwd(g[0], d, m.data(), B, T, C, acc); };
+    s.bwd = [=](const KernelTable& k, FPtrs&, FPtrs&, const float* d, FPtrs& g, GradMode acc) { k.mean_pool_bwd(g[0], d, m.data(), B, T, C, acc); };
     s.fwd_d = [=](DPtrs& x, DPtrs& o) { ref::mean_pool_fwd<double>(o[0], x[0], m.data(), B, T, C); };
-    s.bwd_d = [=](DPtrs&, DPtrs&, const double* d, DPtrs& g) { ref::mean_pool_bwd<double>(g[0], d, m.data(), B, T, C, false); };
+    s.bwd_d = [=](DPtrs&, DPtrs&, const double* d, DPtrs& g) { ref::mean_pool_bwd<double>(g[0], d, m.data(), B, T, C, kOverwrite); };
     run_op(s, 10);
     OpSpec c = s;
     c.name = "cls_pool";
     c.fwd = [=](const KernelTable& k, FPtrs& x, FPtrs& o) { k.cls_pool_fwd(o[0], x[0], B, T, C); };
-    c.bwd = [=](const KernelTable& k, FPtrs&, FPtrs&, const float* d, FPtrs& g, bool acc) { k.cls_pool_bwd(g[0], d, B, T, C, acc); };
+    c.bwd = [=](const KernelTable& k, FPtrs&, FPtrs&, const float* d, FPtrs& g, GradMode acc) { k.cls_pool_bwd(g[0], d, B, T, C, acc); };
     c.fwd_d = [=](DPtrs& x, DPtrs& o) { ref::cls_pool_fwd<double>(o[0], x[0], B, T, C); };
-    c.bwd_d = [=](DPtrs&, DPtrs&, const double* d, DPtrs& g) { ref::cls_pool_bwd<double>(g[0], d, B, T, C, false); };
+    c.bwd_d = [=](DPtrs&, DPtrs&, const double* d, DPtrs& g) { ref::cls_pool_bwd<double>(g[0], d, B, T, C, kOverwrite); };
     run_op(c, 11);
   }
 }

@@ -46,21 +46,17 @@ double norm_of(const Tensor& t) {
   return std::sqrt(kCpuKernels.sumsq(h->f32(), h->numel()));
 }
 
-struct Init {
-  Init() {
-    REQUIRE(cuda::init());
-    register_cuda_kernels(&kCudaKernels);
-  }
-};
+// The CUDA backend in fp32 (tools/backend/cuda.cpp, linked into this suite, provides it).
+Backend gpu() { return make_backend("cuda", "fp32", "cuda bert test"); }
 
 }  // namespace
 
 TEST_CASE("cuda bert: forward and every gradient match PyTorch/HF and the CPU backend" *
           doctest::skip(!have_fixture())) {
-  Init init;
+  const Backend be = gpu();
   TinyBert g(Device::CUDA), c(Device::CPU);
   Arena ga(Device::CUDA), ca;
-  Tape gt(ga), ct(ca);
+  Tape gt(ga, be), ct(ca);
   CHECK(std::string(gt.k().name) == "cuda");
   auto go = g.forward(gt);
   auto co = c.forward(ct);
@@ -95,17 +91,17 @@ TEST_CASE("cuda bert: forward and every gradient match PyTorch/HF and the CPU ba
 
 TEST_CASE("cuda bert: 5 AdamW steps with clipping on the device match torch.optim.AdamW" *
           doctest::skip(!have_fixture())) {
-  Init init;
+  const Backend be = gpu();
   TinyBert m(Device::CUDA);
   Arena arena(Device::CUDA);
-  AdamW opt(m.ps, AdamWConfig{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f});
+  AdamW opt(m.ps, AdamWConfig{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f}, be);
   HostTensor losses = m.golden.read_f32("adamw.losses"), norms = m.golden.read_f32("adamw.grad_norms");
   for (int step = 0; step < 5; ++step) {
-    Tape t(arena);
+    Tape t(arena, be);
     m.ps.zero_grad();
     auto o = m.forward(t);
     t.backward(o.loss);
-    const double norm = clip_grad_norm(m.ps, 1.0);
+    const double norm = clip_grad_norm(m.ps, 1.0, be);
     opt.step();
     CAPTURE(step);
     HostTensor l = host_copy(o.loss->v);
@@ -130,10 +126,10 @@ TEST_CASE("cuda bert: 5 AdamW steps with clipping on the device match torch.opti
 }
 
 TEST_CASE("cuda bert: with dropout, the same masks as the CPU backend" * doctest::skip(!have_fixture())) {
-  Init init;
+  const Backend be = gpu();
   TinyBert g(Device::CUDA, 0.1f), c(Device::CPU, 0.1f);
   Arena ga(Device::CUDA), ca;
-  Tape gt(ga, 42), ct(ca, 42);
+  Tape gt(ga, be, 42), ct(ca, 42);
   auto go = g.forward(gt);
   auto co = c.forward(ct);
   const double el = rel(go.loss->v, co.loss->v);
@@ -194,13 +190,14 @@ void check_reduced_step(TinyBert& g, Tape& gt, const TinyBert::Out& fo, const ch
 // two layers, hence 10u for gradients). A wrong index or fragment would give O(1) errors.
 TEST_CASE("cuda bert: bf16 math (tensor-core attention, bf16 GEMMs) stays within bf16 error of PyTorch" *
           doctest::skip(!have_fixture())) {
-  Init init;
+  const Backend be = gpu();
   TinyBert g(Device::CUDA), f(Device::CUDA);
   Arena ga(Device::CUDA), fa(Device::CUDA);
-  Tape ft(fa);
+  Tape ft(fa, be);
   auto fo = f.forward(ft);  // fp32, for the "did it run" check
-  cudatest::MathScope bf16(cuda::Math::bf16);
-  Tape gt(ga);
+  Backend bf16_math = be;   // fp32 storage, the table whose GEMMs and attention compute in bf16
+  bf16_math.kernels = &cuda::kernels(cuda::Math::bf16);
+  Tape gt(ga, bf16_math);
   check_reduced_step(g, gt, fo, "bf16 math");
 }
 
@@ -212,13 +209,13 @@ TEST_CASE("cuda bert: bf16 math (tensor-core attention, bf16 GEMMs) stays within
 // each loss within 1e-2 relative of torch's fp32 run.
 TEST_CASE("cuda bert: bf16 storage (bf16 activations, fp32 master weights) stays within bf16 error of PyTorch" *
           doctest::skip(!have_fixture())) {
-  Init init;
+  const Backend be = gpu();
   TinyBert g(Device::CUDA), f(Device::CUDA);
   Arena ga(Device::CUDA), fa(Device::CUDA);
-  Tape ft(fa);
+  Tape ft(fa, be);
   auto fo = f.forward(ft);
   ft.backward(fo.loss);
-  Tape gt(ga);
+  Tape gt(ga, be);
   gt.set_act_dtype(DType::BF16);
   check_reduced_step(g, gt, fo, "bf16 storage");
   MESSAGE("arena high water: fp32 step ", fa.high_water(), " bytes, bf16 storage ", ga.high_water(), " bytes");
@@ -227,15 +224,15 @@ TEST_CASE("cuda bert: bf16 storage (bf16 activations, fp32 master weights) stays
   // 5 AdamW steps with clipping, bf16 storage throughout
   TinyBert m(Device::CUDA);
   Arena arena(Device::CUDA);
-  AdamW opt(m.ps, AdamWConfig{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f});
+  AdamW opt(m.ps, AdamWConfig{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f}, be);
   HostTensor losses = m.golden.read_f32("adamw.losses");
   for (int step = 0; step < 5; ++step) {
-    Tape t(arena);
+    Tape t(arena, be);
     t.set_act_dtype(DType::BF16);
     m.ps.zero_grad();
     auto o = m.forward(t);
     t.backward(o.loss);
-    clip_grad_norm(m.ps, 1.0);
+    clip_grad_norm(m.ps, 1.0, be);
     opt.step();
     CAPTURE(step);
     HostTensor l = host_copy(o.loss->v);

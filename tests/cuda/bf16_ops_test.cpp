@@ -30,7 +30,7 @@ TEST_CASE("cuda bf16: conversions round to nearest even, widen exactly, and accu
   // ties: 1 + 2^-8 sits halfway between 1 and 1 + 2^-7 and goes to even (1); 1 + 3 * 2^-8 goes up
   x[0] = 1.0f + 1.0f / 256, x[1] = 1.0f + 3.0f / 256, x[2] = -0.0f, x[3] = 1e-40f;  // and a subnormal
   const int64_t n = int64_t(x.size());
-  for (bool acc : {false, true}) {
+  for (GradMode acc : {kOverwrite, kAccumulate}) {
     auto prev = round_bf16(randnf(x.size(), rng));
     // to_bf16 writes fp32 -> bf16: compare bits against a host rounding of (prev +) x
     Case16 c{"to_bf16", {{prev, true, k16}, {x, false, -1}}, {},
@@ -97,7 +97,7 @@ TEST_CASE("cuda bf16: linear (cuBLASLt CUDA_R_16BF operands, fp32 accumulation; 
              }};
     run16(f);
     auto dout = randnf(size_t(N) * OUT, rng);
-    for_modes([&](float fill, bool acc) {
+    for_modes([&](float fill, GradMode acc) {
       run16({"linear_bwd",
              {{filled(x.size(), fill), true, k16}, {filled(w.size(), fill), false, k32},
               {bias ? filled(OUT, fill) : kNull, false, bias ? k32 : -1}, {dout, true, -1}, {x, true, -1}, {w, true, -1}},
@@ -125,7 +125,7 @@ TEST_CASE("cuda bf16: bias + activation (gelu erf, tanh, none)") {
                  k.bias_act_fwd(B16(p, 0), B16(p, 1), bias ? B16(p, 2) : nullptr, N, C, act);
                }});
         auto dout = randnf(x.size(), rng);
-        for_modes([&](float fill, bool acc) {
+        for_modes([&](float fill, GradMode acc) {
           run16({"bias_act_bwd",
                  {{filled(x.size(), fill), true, k16}, {bias ? filled(C, fill) : kNull, false, bias ? k32 : -1},
                   {dout, true, -1}, {x, true, -1}, {bb, true, -1}},
@@ -169,18 +169,18 @@ TEST_CASE("cuda bf16: layernorm with fused residual (bf16 sum saved, fp32 statis
       const auto s = resid ? fo.dev[1] : round_bf16(a);
       const auto mean = fo.dev[2], rstd = fo.dev[3];
       auto dy = randnf(a.size(), rng);
-      for_modes([&](float fill, bool acc) {
+      for_modes([&](float fill, GradMode acc) {
         run16({"layernorm_bwd",
                {{filled(a.size(), fill), true, k16}, {resid ? filled(a.size(), fill) : kNull, true, resid ? k16 : -1},
                 {filled(C, fill), false, k32}, {filled(C, fill), false, k32}, {dy, true, -1}, {s, true, -1},
                 {mean, false, -1}, {rstd, false, -1}, {g, false, -1}},
                {},
                [=](const KernelTable& k, auto& p, auto&) {
-                 k.layernorm_bwd(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], N, C, acc, !acc);
+                 k.layernorm_bwd(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], N, C, acc, acc ? kOverwrite : kAccumulate);
                },
                [=](const KernelTableBf16& k, auto& p, auto&) {
                  k.layernorm_bwd(B16(p, 0), resid ? B16(p, 1) : nullptr, F(p, 2), F(p, 3), B16(p, 4), B16(p, 5), F(p, 6),
-                                 F(p, 7), F(p, 8), N, C, acc, !acc);
+                                 F(p, 7), F(p, 8), N, C, acc, acc ? kOverwrite : kAccumulate);
                }});
       });
     }
@@ -220,19 +220,14 @@ TEST_CASE("cuda bf16: attention (tensor-core kernels for head dims 16-128, CUDA-
                      }};
     Outs fo = run16(fwd);
     worst_fwd = std::max(worst_fwd, test::rel_l2(fo.dev[0], fo.ref[0], fo.ref[0].size()));
-    // bf16 storage does not depend on cuda::math(): the same bits in bf16 and tf32 math
-    if (B * T * C == 2 * 7 * 128)
-      for (cuda::Math m : {cuda::Math::bf16, cuda::Math::tf32}) {
-        MathScope scope(m);
-        Outs again = run16(fwd);
-        CHECK(again.dev[0] == fo.dev[0]);
-        CHECK(again.dev[1] == fo.dev[1]);
-      }
+    // bf16 storage does not depend on the math mode: every mode's table carries the one bf16 table
+    for (cuda::Math m : {cuda::Math::fp32, cuda::Math::bf16, cuda::Math::tf32})
+      CHECK(cuda::kernels(m).bf16 == &kCudaKernelsBf16);
     // backward at the reference's out and lse (out rounded to bf16, as the device stores it)
     const auto out = round_bf16(fo.ref[0]);
     const auto& lse = fo.ref[1];
     auto dout = randnf(size_t(B) * T * C, rng);
-    for_modes([&](float fill, bool acc) {
+    for_modes([&](float fill, GradMode acc) {
       Outs bo = run16({"attention_bwd",
                        {{filled(qkv.size(), fill), true, k16}, {dout, true, -1}, {qkv, true, -1}, {out, true, -1},
                         {lse, false, -1}},
@@ -271,7 +266,7 @@ TEST_CASE("cuda bf16: dropout (the same Philox mask as fp32)") {
                       [=](const KernelTableBf16& k, auto& pp, auto&) { k.dropout_fwd(B16(pp, 0), B16(pp, 1), n, p, 99, 3); }});
       for (int64_t i = 0; i < n; ++i) CHECK((o.dev[0][size_t(i)] == 0.0f) == (o.ref[0][size_t(i)] == 0.0f));
       auto dout = randnf(n, rng);
-      for_modes([&](float fill, bool acc) {
+      for_modes([&](float fill, GradMode acc) {
         run16({"dropout_bwd", {{filled(n, fill), true, k16}, {dout, true, -1}}, {},
                [=](const KernelTable& k, auto& pp, auto&) { k.dropout_bwd(pp[0], pp[1], n, p, 99, 3, acc); },
                [=](const KernelTableBf16& k, auto& pp, auto&) {

@@ -38,11 +38,13 @@ inline std::vector<float> round_bf16(std::vector<float> x) {
   return x;
 }
 
-// Sets the backend's math mode for one scope.
+// The table the device side of a case runs: the fp32-storage table of a math mode
+// (cuda::kernels). MathScope picks the table of another mode for one scope.
+inline const KernelTable* g_device_table = &kCudaKernels;
 struct MathScope {
-  cuda::Math old = cuda::math();
-  explicit MathScope(cuda::Math m) { cuda::set_math(m); }
-  ~MathScope() { cuda::set_math(old); }
+  const KernelTable* old = g_device_table;
+  explicit MathScope(cuda::Math m) { g_device_table = &cuda::kernels(m); }
+  ~MathScope() { g_device_table = old; }
 };
 
 struct Case {
@@ -131,7 +133,7 @@ inline Outs run_case(const Case& c) {
     dp.push_back(v.empty() ? nullptr : d + kGuard);
   }
   DeviceInts di(c.i);
-  c.call(kCudaKernels, dp, di.ptrs);
+  c.call(*g_device_table, dp, di.ptrs);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   REQUIRE(cudaGetLastError() == cudaSuccess);
   for (size_t k = 0; k < c.f.size(); ++k) {
@@ -161,9 +163,9 @@ template <class F>
 void for_modes(F&& make) {
   struct M {
     float fill;
-    bool acc;
+    GradMode acc;
   };
-  for (M m : {M{0.0f, false}, M{3.0f, false}, M{1.0f, true}}) {
+  for (M m : {M{0.0f, kOverwrite}, M{3.0f, kOverwrite}, M{1.0f, kAccumulate}}) {
     CAPTURE(m.fill);
     CAPTURE(m.acc);
     make(m.fill, m.acc);

@@ -66,19 +66,12 @@ struct Embedded {
 };
 
 Embedded embed_on(const std::string& precision, const Golden& g) {
-  REQUIRE(cuda::init());
-  cuda::Math m;
-  REQUIRE(cuda::parse_math(precision, m));
-  cuda::set_math(m);
-  Backend be;
-  be.dev = Device::CUDA;
-  be.precision = precision;
+  const Backend be = make_backend("cuda", precision, "test");
   TextEncoder enc(test::kMinilm, be);
   EmbedOptions opt;
   opt.max_len = g.max_len;
   opt.batch = 3;  // two batches, the second one short (one batch under ASan)
   Embedded r{enc.embed(g.texts, opt), enc.arena_high_water(), enc.bf16_weight_bytes()};
-  cuda::set_math(cuda::Math::fp32);
   REQUIRE(r.e.size() == kTexts * size_t(g.dim()));
   return r;
 }
@@ -87,9 +80,7 @@ Embedded embed_on(const std::string& precision, const Golden& g) {
 TEST_CASE("cuda encoder: last hidden states in fp32 match transformers" * doctest::skip(!test::have_minilm())) {
   Golden g;
   HostTensor lens = g.g.read_i32("hidden_lengths"), hid = g.g.read_f32("hidden");
-  REQUIRE(cuda::init());
-  Backend be;
-  be.dev = Device::CUDA;
+  const Backend be = make_backend("cuda", "fp32", "test");
   TextEncoder enc(test::kMinilm, be);
   // inference only on the device: no gradient buffer (a second copy of the model), all frozen
   CHECK(!enc.params().has_grads());
@@ -160,10 +151,11 @@ TEST_CASE("bf16 weight cache: constant weights are rounded once; trainable ones 
   copy(w, *hw);
   fill_zero(g);
   Arena arena(Device::CUDA);
+  const Backend be = make_backend("cuda", "fp32", "test");
   Bf16WeightCache cache;
   // y[0][0] = sum_k x[0][k] w[0][k]; after w += 0.5 it grows by 0.5 * (0.25 + 0.5 + 0.75 + 1) = 1.25
   auto first = [&](bool trainable, bool no_grad) {
-    Tape t(arena);
+    Tape t(arena, be);
     t.set_bf16_weights(&cache);
     if (no_grad) t.set_grad_enabled(false);
     Tensor x = arena.alloc(Shape{N, IN});
@@ -193,7 +185,7 @@ TEST_CASE("bf16 weight cache: constant weights are rounded once; trainable ones 
   // so a copy keyed on its address would serve another tensor's values the next time
   cache.clear();
   auto with_arena_weight = [&](float v) {
-    Tape t(arena);
+    Tape t(arena, be);
     t.set_bf16_weights(&cache);
     t.set_grad_enabled(false);
     for (int i = 0; i < OUT * IN; ++i) hw->f32()[i] = v;
@@ -212,19 +204,35 @@ TEST_CASE("bf16 weight cache: constant weights are rounded once; trainable ones 
 
 TEST_CASE("cuda encoder: the CPU encoder is fp32 only; device and precision names are checked") {
   Backend cpu16;
-  cpu16.precision = "bf16";
+  cpu16.precision = Precision::bf16;
   CHECK_THROWS_WITH_AS(TextEncoder(test::kMinilm, cpu16), doctest::Contains("fp32 only"), Error);
   CHECK_THROWS_WITH_AS(parse_backend("gpu", "fp32", "--device"), doctest::Contains("cpu or cuda"), Error);
   CHECK_THROWS_WITH_AS(parse_backend("cuda", "fp16", "--precision"), doctest::Contains("fp32, bf16 or tf32"), Error);
   CHECK_THROWS_WITH_AS(parse_backend("cpu", "tf32", "x"), doctest::Contains("needs device cuda"), Error);
   CHECK(parse_backend("cuda", "bf16", "x").act_dtype() == DType::BF16);
   CHECK(parse_backend("cuda", "tf32", "x").act_dtype() == DType::F32);
+  // one Backend object carries the table of its precision: no process-wide math mode
+  CHECK(!parse_backend("cuda", "fp32", "x").ready());
+  CHECK_THROWS_WITH_AS(Tape(*std::make_unique<Arena>(Device::CUDA), parse_backend("cuda", "fp32", "x")),
+                       doctest::Contains("ready backend"), Error);
+  const Backend f = make_backend("cuda", "fp32", "x"), t = make_backend("cuda", "tf32", "x"),
+                b = make_backend("cuda", "bf16", "x");
+  CHECK(f.kernels == &kCudaKernels);
+  CHECK(t.kernels == &cuda::kernels(cuda::Math::tf32));
+  CHECK(b.kernels == &cuda::kernels(cuda::Math::bf16));
+  CHECK(reinterpret_cast<const void*>(f.kernels->linear_fwd) != reinterpret_cast<const void*>(t.kernels->linear_fwd));
+  CHECK(reinterpret_cast<const void*>(f.kernels->attention_fwd) !=
+        reinterpret_cast<const void*>(b.kernels->attention_fwd));
+  // only the GEMMs and attention have a math mode
+  CHECK(reinterpret_cast<const void*>(f.kernels->layernorm_fwd) ==
+        reinterpret_cast<const void*>(b.kernels->layernorm_fwd));
+  CHECK(f.kernels->bf16 == b.kernels->bf16);
+  CHECK(make_backend("cpu", "fp32", "x").kernels == &kCpuKernels);
 }
 
 TEST_CASE("tape: a tensor on another device than the tape's is refused by name") {
-  REQUIRE(cuda::init());
   Arena host, dev(Device::CUDA);
-  Tape ht(host), dt(dev);
+  Tape ht(host), dt(dev, make_backend("cuda", "fp32", "test"));
   HostTensor mask(Shape{1, 4}, DType::I32), w(Shape{3, 4});
   Buffer db(16, Device::CUDA);
   const Tensor dw = db.as(Shape{4}, DType::F32);

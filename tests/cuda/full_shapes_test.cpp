@@ -24,7 +24,7 @@ TEST_CASE("cuda op (native, full shapes): linear 1024 x 768 -> 3072 and back") {
   auto dout = randnf(size_t(N) * OUT, rng);
   run_case({"linear_bwd", {filled(x.size(), 0.f), filled(w.size(), 0.f), filled(OUT, 0.f), dout, x, w}, {},
             {kTol, kTol, kTol, -1, -1, -1},
-            [=](const KernelTable& k, auto& p, auto&) { k.linear_bwd(p[0], p[1], p[2], p[3], p[4], p[5], N, IN, OUT, false); }});
+            [=](const KernelTable& k, auto& p, auto&) { k.linear_bwd(p[0], p[1], p[2], p[3], p[4], p[5], N, IN, OUT, kOverwrite); }});
 }
 
 // BERT-base attention input: 2 x 512, 12 heads of 64, the second sequence padded after 300 tokens.
@@ -49,7 +49,7 @@ TEST_CASE("cuda op (native, full shapes): attention B=2, T=512, 12 heads of 64, 
                       [=](const KernelTable& k, auto& p, auto& i) { k.attention_fwd(p[0], p[1], p[2], i[0], B, T, C, H, 0.1f, 3, 0); }});
   auto dout = randnf(size_t(B) * T * C, rng);
   run_case({"attention_bwd", {filled(qkv.size(), 0.f), dout, qkv, fo.ref[0], fo.ref[1]}, {mask}, {kTol, -1, -1, -1, -1},
-            [=](const KernelTable& k, auto& p, auto& i) { k.attention_bwd(p[0], p[1], p[2], p[3], p[4], i[0], B, T, C, H, 0.1f, 3, 0, false); }});
+            [=](const KernelTable& k, auto& p, auto& i) { k.attention_bwd(p[0], p[1], p[2], p[3], p[4], i[0], B, T, C, H, 0.1f, 3, 0, kOverwrite); }});
 }
 
 // The same in Math::bf16 (tensor cores), inputs rounded to bf16: tolerance 1e-2 as in ops_test.
@@ -65,7 +65,7 @@ TEST_CASE("cuda op (native, full shapes): bf16 tensor-core attention B=2, T=512,
                       [=](const KernelTable& k, auto& p, auto& i) { k.attention_fwd(p[0], p[1], p[2], i[0], B, T, C, H, 0.1f, 3, 0); }});
   auto dout = round_bf16(randnf(size_t(B) * T * C, rng));
   run_case({"attention_bwd", {filled(qkv.size(), 0.f), dout, qkv, fo.ref[0], fo.ref[1]}, {mask}, {1e-2, -1, -1, -1, -1},
-            [=](const KernelTable& k, auto& p, auto& i) { k.attention_bwd(p[0], p[1], p[2], p[3], p[4], i[0], B, T, C, H, 0.1f, 3, 0, false); }});
+            [=](const KernelTable& k, auto& p, auto& i) { k.attention_bwd(p[0], p[1], p[2], p[3], p[4], i[0], B, T, C, H, 0.1f, 3, 0, kOverwrite); }});
 }
 
 // bf16 storage at BERT-base shapes (KernelTableBf16 against kernels/ref, tests/cuda/bf16_harness.h):
@@ -83,9 +83,9 @@ TEST_CASE("cuda bf16 (native, full shapes): linear 1024 x 768 -> 3072 (bias in t
          {{filled(x.size(), 0.f), true, k16}, {filled(w.size(), 0.f), false, k32}, {filled(OUT, 0.f), false, k32},
           {dout, true, -1}, {x, true, -1}, {w, true, -1}},
          {},
-         [=](const KernelTable& k, auto& p, auto&) { k.linear_bwd(p[0], p[1], p[2], p[3], p[4], p[5], N, IN, OUT, false); },
+         [=](const KernelTable& k, auto& p, auto&) { k.linear_bwd(p[0], p[1], p[2], p[3], p[4], p[5], N, IN, OUT, kOverwrite); },
          [=](const KernelTableBf16& k, auto& p, auto&) {
-           k.linear_bwd(B16(p, 0), F(p, 1), F(p, 2), B16(p, 3), B16(p, 4), B16(p, 5), N, IN, OUT, false);
+           k.linear_bwd(B16(p, 0), F(p, 1), F(p, 2), B16(p, 3), B16(p, 4), B16(p, 5), N, IN, OUT, kOverwrite);
          }});
 }
 
@@ -108,10 +108,10 @@ TEST_CASE("cuda bf16 (native, full shapes): attention B=2, T=512, 12 heads of 64
          {{filled(qkv.size(), 0.f), true, k16}, {dout, true, -1}, {qkv, true, -1}, {out, true, -1}, {fo.ref[1], false, -1}},
          {mask},
          [=](const KernelTable& k, auto& p, auto& i) {
-           k.attention_bwd(p[0], p[1], p[2], p[3], p[4], i[0], B, T, C, H, 0.1f, 3, 0, false);
+           k.attention_bwd(p[0], p[1], p[2], p[3], p[4], i[0], B, T, C, H, 0.1f, 3, 0, kOverwrite);
          },
          [=](const KernelTableBf16& k, auto& p, auto& i) {
-           k.attention_bwd(B16(p, 0), B16(p, 1), B16(p, 2), B16(p, 3), F(p, 4), i[0], B, T, C, H, 0.1f, 3, 0, false);
+           k.attention_bwd(B16(p, 0), B16(p, 1), B16(p, 2), B16(p, 3), F(p, 4), i[0], B, T, C, H, 0.1f, 3, 0, kOverwrite);
          }});
 }
 
@@ -125,9 +125,9 @@ TEST_CASE("cuda op (native, full shapes): layernorm, GELU, embedding, cross-entr
   auto dy = randnf(a.size(), rng);
   run_case({"layernorm_bwd", {filled(a.size(), 0.f), filled(a.size(), 0.f), filled(C, 0.f), filled(C, 0.f), dy, lo.ref[1], lo.ref[2], lo.ref[3], g},
             {}, {kTol, kTol, kTol, kTol, -1, -1, -1, -1, -1},
-            [=](const KernelTable& k, auto& p, auto&) { k.layernorm_bwd(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], N, C, false, false); }});
+            [=](const KernelTable& k, auto& p, auto&) { k.layernorm_bwd(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], N, C, kOverwrite, kOverwrite); }});
   run_case({"bias_act_bwd gelu", {filled(a.size(), 0.f), filled(C, 0.f), dy, a, g}, {}, {kTol, kTol, -1, -1, -1},
-            [=](const KernelTable& k, auto& p, auto&) { k.bias_act_bwd(p[0], p[1], p[2], p[3], p[4], N, C, Act::Gelu, false); }});
+            [=](const KernelTable& k, auto& p, auto&) { k.bias_act_bwd(p[0], p[1], p[2], p[3], p[4], N, C, Act::Gelu, kOverwrite); }});
   auto ids = rand_ints(N, 0, V - 1, rng), types = rand_ints(N, 0, 1, rng);
   run_case({"embedding_bwd", {filled(size_t(V) * C, 0.f), filled(size_t(512) * C, 0.f), filled(2 * size_t(C), 0.f), dy}, {ids, types},
             {kTol, kTol, kTol, -1},

@@ -85,7 +85,7 @@ TEST_CASE("cuda op: linear (cuBLASLt fp32 GEMMs, bias epilogue)") {
            [=](const KernelTable& k, auto& p, auto&) { k.linear_fwd(p[0], p[1], p[2], hb ? p[3] : nullptr, N, IN, OUT); }};
     run_case(f);
     auto dout = randnf(size_t(N) * OUT, rng);
-    for_modes([&](float fill, bool acc) {
+    for_modes([&](float fill, GradMode acc) {
       Case b{"linear_bwd",
              {filled(x.size(), fill), filled(w.size(), fill), hb ? filled(OUT, fill) : std::vector<float>{}, dout, x, w},
              {}, {kTol, kTol, hb ? kTol : -1, -1, -1, -1},
@@ -112,7 +112,7 @@ TEST_CASE("cuda op: linear with misaligned pointers (parameters at any offset of
   run_case({"linear_bwd misaligned", {filled(x.size(), 0.5f), filled(w.size(), 0.5f), filled(OUT + 1, 0.5f), dout, x, w},
             {}, {kTol, kTol, kTol, -1, -1, -1},
             [=](const KernelTable& k, auto& p, auto&) {
-              k.linear_bwd(p[0] + 1, p[1] + 1, p[2] + 1, p[3] + 1, p[4] + 1, p[5] + 1, N, IN, OUT, true);
+              k.linear_bwd(p[0] + 1, p[1] + 1, p[2] + 1, p[3] + 1, p[4] + 1, p[5] + 1, N, IN, OUT, kAccumulate);
             }});
 }
 
@@ -177,7 +177,7 @@ static void check_linear_math(cuda::Math math, int drop_bits, double u) {
     if (rounded) dout = round_to(dout);
     Outs b = run_case({"linear_bwd", {filled(x.size(), 0.f), filled(w.size(), 0.f), filled(OUT, 0.f), dout, x, w},
                        {}, {tol, tol, kTol, -1, -1, -1},
-                       [=](const KernelTable& k, auto& p, auto&) { k.linear_bwd(p[0], p[1], p[2], p[3], p[4], p[5], N, IN, OUT, false); }});
+                       [=](const KernelTable& k, auto& p, auto&) { k.linear_bwd(p[0], p[1], p[2], p[3], p[4], p[5], N, IN, OUT, kOverwrite); }});
     if (!rounded) {
       const double ef = test::rel_l2(o.dev[0], o.ref[0], o.ref[0].size());
       const double ed = test::rel_l2(b.dev[0], b.ref[0], b.ref[0].size());
@@ -205,7 +205,7 @@ TEST_CASE("cuda op: bias + activation (gelu erf, tanh, none)") {
                [=](const KernelTable& k, auto& p, auto&) { k.bias_act_fwd(p[0], p[1], bias ? p[2] : nullptr, N, C, act); }};
         run_case(f);
         auto dout = randnf(x.size(), rng);
-        for_modes([&](float fill, bool acc) {
+        for_modes([&](float fill, GradMode acc) {
           Case b{"bias_act_bwd", {filled(x.size(), fill), bias ? filled(C, fill) : std::vector<float>{}, dout, x, bb},
                  {}, {kTol, bias ? kTol : -1, -1, -1, -1},
                  [=](const KernelTable& k, auto& p, auto&) {
@@ -240,13 +240,13 @@ TEST_CASE("cuda op: layernorm with fused residual (two-pass fp32 statistics)") {
       // nvcc and g++ both do) is amplified to ~1e-2: skipped here, as in tests/core/ops_test.cpp.
       if (C == 1) continue;
       auto dy = randnf(a.size(), rng);
-      for_modes([&](float fill, bool acc) {
+      for_modes([&](float fill, GradMode acc) {
         Case b{"layernorm_bwd",
                {filled(a.size(), fill), resid ? filled(a.size(), fill) : std::vector<float>{}, filled(C, fill), filled(C, fill), dy, s,
                 mean, rstd, g},
                {}, {kTol, resid ? kTol : -1, kTol, kTol, -1, -1, -1, -1, -1},
                [=](const KernelTable& k, auto& p, auto&) {
-                 k.layernorm_bwd(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], N, C, acc, !acc);
+                 k.layernorm_bwd(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], N, C, acc, acc ? kOverwrite : kAccumulate);
                }};
         run_case(b);
       });
@@ -317,7 +317,7 @@ void check_attention(cuda::Math math, double tol) {
     const auto& lse = fo.ref[1];
     auto dout = randnf(size_t(B) * T * C, rng);
     if (bf16) dout = round_bf16(dout);
-    for_modes([&](float fill, bool acc) {
+    for_modes([&](float fill, GradMode acc) {
       Case b{"attention_bwd", {filled(qkv.size(), fill), dout, qkv, out, lse}, {mask}, {tol, -1, -1, -1, -1},
              [=](const KernelTable& k, auto& pp, auto& i) {
                k.attention_bwd(pp[0], pp[1], pp[2], pp[3], pp[4], i[0], B, T, C, H, p, seed, off, acc);
@@ -364,7 +364,7 @@ TEST_CASE("cuda op: dropout (the CPU's Philox mask, bit for bit)") {
           CAPTURE(i);
           REQUIRE((o.dev[0][i] == 0.0f) == !dropout_keep(99, off + uint64_t(i), p));
         }
-        for_modes([&](float fill, bool acc) {
+        for_modes([&](float fill, GradMode acc) {
           Case b{"dropout_bwd", {filled(n, fill), x}, {}, {kTol, -1},
                  [=](const KernelTable& k, auto& pp, auto&) { k.dropout_bwd(pp[0], pp[1], n, p, 99, off, acc); }};
           run_case(b);
@@ -382,7 +382,7 @@ TEST_CASE("cuda op: cross-entropy (ignore_index -100)") {
     Case f{"xent_fwd", {filled(1, 0.f), filled(N, 0.f), x}, {t}, {kTol, kTol, -1},
            [=](const KernelTable& k, auto& p, auto& i) { k.xent_fwd(p[0], p[1], p[2], i[0], N, V); }};
     Outs o = run_case(f);
-    for_modes([&](float fill, bool acc) {
+    for_modes([&](float fill, GradMode acc) {
       Case b{"xent_bwd", {filled(x.size(), fill), {0.75f}, x, o.ref[1]}, {t}, {kTol, -1, -1, -1},
              [=](const KernelTable& k, auto& p, auto& i) { k.xent_bwd(p[0], p[1], p[2], p[3], i[0], N, V, acc); }};
       run_case(b);
@@ -401,7 +401,7 @@ TEST_CASE("cuda op: BCE with logits and MSE") {
               [=](const KernelTable& k, auto& p, auto&) { k.bce_fwd(p[0], p[1], p[2], n); }});
     run_case({"mse_fwd", {filled(1, 0.f), x, y}, {}, {kTol, -1, -1},
               [=](const KernelTable& k, auto& p, auto&) { k.mse_fwd(p[0], p[1], p[2], n); }});
-    for_modes([&](float fill, bool acc) {
+    for_modes([&](float fill, GradMode acc) {
       run_case({"bce_bwd", {filled(n, fill), {1.25f}, x, y01}, {}, {kTol, -1, -1, -1},
                 [=](const KernelTable& k, auto& p, auto&) { k.bce_bwd(p[0], p[1], p[2], p[3], n, acc); }});
       run_case({"mse_bwd", {filled(n, fill), {1.25f}, x, y}, {}, {kTol, -1, -1, -1},
@@ -423,7 +423,7 @@ TEST_CASE("cuda op: pooling (masked mean with an all-padding row, CLS)") {
               [=](const KernelTable& k, auto& p, auto& i) { k.mean_pool_fwd(p[0], p[1], i[0], B, T, C); }});
     run_case({"cls_pool_fwd", {filled(size_t(B) * C, 0.f), h}, {}, {kTol, -1},
               [=](const KernelTable& k, auto& p, auto&) { k.cls_pool_fwd(p[0], p[1], B, T, C); }});
-    for_modes([&](float fill, bool acc) {
+    for_modes([&](float fill, GradMode acc) {
       run_case({"mean_pool_bwd", {filled(h.size(), fill), dout}, {mask}, {kTol, -1},
                 [=](const KernelTable& k, auto& p, auto& i) { k.mean_pool_bwd(p[0], p[1], i[0], B, T, C, acc); }});
       run_case({"cls_pool_bwd", {filled(h.size(), fill), dout}, {}, {kTol, -1},
@@ -459,7 +459,7 @@ TEST_CASE("cuda op: optimizers and reductions (AdamW, SGD, sumsq, axpy, scale)")
       cudaFree(d);
     }
     CHECK(std::fabs(got - want) <= 1e-12 * want);
-    for (bool acc : {false, true})
+    for (GradMode acc : {kOverwrite, kAccumulate})
       run_case({"axpy", {p, g}, {}, {kTol, -1},
                 [=](const KernelTable& k, auto& pp, auto&) { k.axpy(pp[0], pp[1], -0.37f, n, acc); }});
     run_case({"scale", {p}, {}, {kTol}, [=](const KernelTable& k, auto& pp, auto&) { k.scale(pp[0], n, 0.3f); }});

@@ -1,25 +1,21 @@
 // The CUDA backend of build/metarec-cuda (kernels compiled by nvcc) and, compiled again with
 // MR_BACKEND_EMULATED, of build/metarec-emu (the same kernels under the SIMT emulator). Linked
 // as an object, not from an archive, so the registration below runs before main.
-#include "engine/backend.h"
 #include "base/check.h"
-#include "engine/tape.h"
+#include "engine/backend.h"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace mr {
 namespace {
 
-void init_cuda(const std::string& precision) {
+const KernelTable* init_cuda(Precision p) {
   static bool ready = false;
   if (!ready && !cuda::init())
     throw Error(fmt::format("device cuda: no usable CUDA device ({}; check the driver, which must support the CUDA 13 "
                             "runtime this binary uses, and CUDA_VISIBLE_DEVICES), or use device cpu",
                             cuda::init_error()));
-  register_cuda_kernels(&kCudaKernels);
   ready = true;
-  cuda::Math m;
-  MR_CHECK(cuda::parse_math(precision, m), "unknown precision '{}'", precision);
-  cuda::set_math(m);
+  return &cuda::kernels(p == Precision::bf16 ? cuda::Math::bf16 : p == Precision::tf32 ? cuda::Math::tf32 : cuda::Math::fp32);
 }
 
 #ifdef MR_BACKEND_EMULATED
@@ -28,7 +24,7 @@ constexpr const char* kKind = "emulated";
 constexpr const char* kKind = "cuda";
 #endif
 
-const bool registered = (register_cuda_backend(init_cuda, kKind), true);
+const bool registered = (register_cuda_provider(CudaProvider{kKind, init_cuda}), true);
 
 }  // namespace
 }  // namespace mr

@@ -34,8 +34,7 @@ int run(int argc, char** argv) {
   app.add_option("--precision", precision, "fp32; on cuda also bf16 (bf16 activations and tensor-core products) or tf32")
       ->capture_default_str();
   app.parse(argc, argv);
-  const mr::Backend be = mr::parse_backend(device, precision, "--device/--precision");
-  mr::init_backend(be);  // before reading the texts: a missing backend fails at once
+  const mr::Backend be = mr::make_backend(device, precision, "--device/--precision");  // before reading the texts
   if (threads > 0) omp_set_num_threads(threads);
   opt.pool = pool;
   opt.normalize = normalize ? 1 : no_normalize ? 0 : -1;
