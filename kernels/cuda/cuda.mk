@@ -18,7 +18,7 @@ test-kernels: $(BUILD)/tests/cuda_tests
 	@bash tools/run_tests.sh $<
 
 # The same suite natively on a GPU: kernels compiled by nvcc (the `make cuda` objects), tests
-# against the real CUDA runtime (cudart), plus the full-size shapes the emulator skips.
+# against the real CUDA runtime (cudart), plus the op table's full-size `big` rows the emulator skips.
 # `make test-kernels-gpu` builds and runs it (it links without a GPU; it needs one to run);
 # `metarec test-kernels` runs whichever of the two suites fits the machine.
 CUDA_NV_OBJS   := $(CUDA_SRCS:%.cu=$(BUILD)/cuda/%.o)
@@ -36,11 +36,10 @@ $(BUILD)/tests/cuda_gpu_tests: $(CUDA_GPU_TOBJS) $(CUDA_NV_OBJS) $(BUILD)/obj/te
 test-kernels-gpu: $(BUILD)/tests/cuda_gpu_tests
 	@bash tools/run_tests.sh $<
 
-# ThreadSanitizer mode (docs/emulator.md): the kernels and the op tests instrumented, every CUDA
+# ThreadSanitizer mode (docs/emulator.md): the kernels and the op table's CUDA runner instrumented, every CUDA
 # thread a TSan fiber, so a missing __syncthreads is reported as a data race whatever the
 # thread order. `make test-kernels-tsan` (slow: run on demand, not part of `make test`).
-CUDA_TSAN_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/emu-tsan/%.o) $(BUILD)/emu-tsan/tests/cuda/ops_test.o \
-                  $(BUILD)/emu-tsan/tests/cuda/bf16_ops_test.o
+CUDA_TSAN_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/emu-tsan/%.o) $(BUILD)/emu-tsan/tests/cuda/ops_table_test.o
 CUDA_TSAN_RT   := $(patsubst kernels/emu/%.cpp,$(BUILD)/emu-tsan/rt/%.o,$(wildcard kernels/emu/*.cpp))
 $(BUILD)/tests/cuda_tsan_tests: $(CUDA_TSAN_OBJS) $(CUDA_TSAN_RT) $(BUILD)/obj/tests/doctest_main.o $(call libs_of,$(CORE_LIBS))
 	@mkdir -p $(dir $@)

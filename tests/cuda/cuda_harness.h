@@ -1,12 +1,13 @@
-// The CUDA op regression harness: runs one op call on kernels/ref (host) and on the CUDA
-// backend (device: the SIMT emulator here, a GPU natively) with identical inputs, then checks
+// The one-call CUDA harness, for the CUDA special cases of the op table's runner
+// (tests/cuda/ops_table_test.cpp: misaligned pointers, the GEMM plan cache, reduced-precision
+// linear on un-rounded inputs, the optimizers): runs one op call on kernels/ref (host) and on
+// the CUDA backend (device: the SIMT emulator here, a GPU natively) with identical inputs, then
+// checks
 //   * every buffer the op may write against the reference (relative L2 error <= tol; a NaN
 //     anywhere is +inf and always fails);
 //   * every buffer it must not write is bit-identical to its initial contents;
 //   * sentinels (kGuard floats of kSentinel) on both sides of every device buffer are intact.
-// Buffers are given with initial contents, so the write/accumulate convention is checked by
-// running the same backward with gradients prefilled (0, acc=false), (3, acc=false) and
-// (1, acc=true): the reference defines what each mode must produce.
+// The op table itself runs on tests/ops/runner.h.
 #pragma once
 #include <cuda_runtime.h>
 #include <doctest/doctest.h>
@@ -158,20 +159,6 @@ inline Outs run_case(const Case& c) {
   return r;
 }
 
-// Runs the backward case maker in the three convention modes.
-template <class F>
-void for_modes(F&& make) {
-  struct M {
-    float fill;
-    GradMode acc;
-  };
-  for (M m : {M{0.0f, kOverwrite}, M{3.0f, kOverwrite}, M{1.0f, kAccumulate}}) {
-    CAPTURE(m.fill);
-    CAPTURE(m.acc);
-    make(m.fill, m.acc);
-  }
-}
-
 inline std::vector<float> randnf(size_t n, std::mt19937_64& rng, double scale = 1.0) {
   std::normal_distribution<double> d(0.0, scale);
   std::vector<float> v(n);
@@ -180,11 +167,5 @@ inline std::vector<float> randnf(size_t n, std::mt19937_64& rng, double scale = 
 }
 
 inline std::vector<float> filled(size_t n, float v) { return std::vector<float>(n, v); }
-
-inline std::vector<int32_t> rand_ints(size_t n, int lo, int hi, std::mt19937_64& rng) {
-  std::vector<int32_t> v(n);
-  for (auto& x : v) x = std::uniform_int_distribution<int>(lo, hi)(rng);
-  return v;
-}
 
 }  // namespace mr::cudatest

@@ -7,7 +7,7 @@
 //     bounds of the CPU test, tests/core/minilm_test.cpp);
 //   bf16 (bf16 activations, bf16 tensor-core products, fp32 parameters): per text, cosine with
 //     the reference >= 0.9995; over all texts, relative L2 error <= 2e-2 (as the bf16-storage
-//     tiny-BERT gradients, tests/cuda/bf16_ops_test.cpp).
+//     tiny-BERT gradients, the op table, tests/ops/op_table.h).
 // The emulator runs 6 layers of hidden 384 slowly (about 1 s per text), so it takes the first
 // few texts of the fixture.
 #include <doctest/doctest.h>
