@@ -519,9 +519,45 @@ struct Pool : Row {
   }
 };
 
+// Row gather (the recommender's lookups) and its scatter-add backward: indices repeat and
+// include -1 (a zero row, no gradient); the gradient always accumulates (param).
+struct GatherRows : Row {
+  static constexpr const char* kName = "gather_rows";
+  static constexpr std::string_view kOps[] = {"gather_rows_fwd", "gather_rows_bwd"};
+  static Tol tol() { return {}; }
+  int64_t M, C;
+  static std::vector<GatherRows> rows() {
+    std::vector<GatherRows> r;
+    for (auto [N, M, C, big] : {std::tuple{1, 1, 1, false}, {5, 33, 3, false}, {129, 17, 64, false},
+                                {33, 1025, 5, false}, {4385, 1600, 384, true}}) {
+      GatherRows g;
+      g.M = M, g.C = C, g.big = big, g.fd = !big;
+      g.name = "gather_rows" + shape({{"N", N}, {"M", M}, {"C", C}});
+      std::mt19937_64 rng(uint64_t(N * 7 + M + C));
+      g.ints = {rand_ints(size_t(M), -1, N - 1, rng)};  // repeats and -1s
+      g.x = {randn(size_t(N) * C, rng)};
+      g.diff = {true};
+      g.param = {true};
+      g.act = {true};
+      g.out = {size_t(M) * C};
+      g.out_act = {true};
+      r.push_back(g);
+    }
+    return r;
+  }
+  template <class K>
+  void fwd(const K& k, Ptrs& x, Ptrs& o, Ints& i) const {
+    k.gather_rows_fwd(o[0], x[0], i[0], M, C);
+  }
+  template <class K>
+  void bwd(const K& k, Ptrs&, Ptrs&, Ptr d, Ptrs& g, Ints& i, GradMode) const {
+    k.gather_rows_bwd(g[0], d, i[0], M, C);
+  }
+};
+
 // Every family, for the runners: X(struct).
 #define MR_OP_FAMILIES(X) \
-  X(Embedding) X(Linear) X(BiasAct) X(LayerNorm) X(Attention) X(Dropout) X(Xent) X(PointLoss) X(Pool)
+  X(Embedding) X(Linear) X(BiasAct) X(LayerNorm) X(Attention) X(Dropout) X(Xent) X(PointLoss) X(Pool) X(GatherRows)
 
 // The ops that are no table row (no gradient): checked by the special cases of the runners,
 // the optimizers and reductions (tests/ops/cpu_ops_test.cpp, tests/cuda/ops_table_test.cpp)
