@@ -18,16 +18,7 @@ struct GatherSaved {
 };
 void gather_bwd(Tape& t, Var* out, const GatherSaved& s) {
   float* dx = t.grad_zeroed_for(s.x);
-  if (!dx) return;
-  const int64_t M = s.M, C = s.C;
-  const int32_t* idx = s.idx.i32();
-  const float* dy = out->g.f32();
-  for (int64_t m = 0; m < M; ++m) {
-    if (idx[m] < 0) continue;
-    float* d = dx + int64_t(idx[m]) * C;
-    const float* s = dy + m * C;
-    for (int64_t c = 0; c < C; ++c) d[c] += s[c];
-  }
+  if (dx) t.k().gather_rows_bwd(dx, out->g.f32(), s.idx.i32(), s.M, s.C);
 }
 
 struct L2Saved {
@@ -61,20 +52,13 @@ void l2_bwd(Tape& t, Var* out, const L2Saved& sv) {
 }  // namespace
 
 Var* gather_rows(Tape& t, Var* x, const std::vector<int32_t>& idx) {
-  MR_CHECK(x->v.device == Device::CPU, "gather_rows runs on the CPU");
   const int64_t n = x->v.size(0), C = row_width(x->v), M = int64_t(idx.size());
+  for (int64_t m = 0; m < M; ++m) MR_CHECK(idx[size_t(m)] < n, "gather_rows: row {} of {}", idx[size_t(m)], n);
+  // the indices go to the tape's device (on the CPU: a copy into the arena)
   Tensor it = t.arena().alloc(Shape{M}, DType::I32);
-  for (int64_t m = 0; m < M; ++m) {
-    MR_CHECK(idx[size_t(m)] < n, "gather_rows: row {} of {}", idx[size_t(m)], n);
-    it.i32()[m] = idx[size_t(m)];
-  }
+  copy(it, Tensor{const_cast<int32_t*>(idx.data()), Shape{M}, DType::I32, Device::CPU});
   Var* out = t.alloc(x->v.shape.ndim == 1 ? Shape{M} : Shape{M, C}, t.any_requires_grad({x}));
-  const float* src = x->v.f32();
-  float* dst = out->v.f32();
-  for (int64_t m = 0; m < M; ++m) {
-    if (it.i32()[m] < 0) std::memset(dst + m * C, 0, sizeof(float) * size_t(C));
-    else std::memcpy(dst + m * C, src + int64_t(it.i32()[m]) * C, sizeof(float) * size_t(C));
-  }
+  t.k().gather_rows_fwd(out->v.f32(), x->v.f32(), it.i32(), M, C);
   t.record<gather_bwd>("gather_rows", out, GatherSaved{x, it, M, C});
   return out;
 }

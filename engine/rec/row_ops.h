@@ -1,5 +1,6 @@
-// Row operations the item tower and the sampled softmax need (CPU), with their backward:
+// Row operations the item tower and the sampled softmax need, with their backward:
 //   gather_rows  Y (M, C) = X[idx]; idx < 0 gives a zero row.   dX[idx[m]] += dY[m]
+//                (the kernel op gather_rows_fwd/bwd of kernels/ops.def: any backend)
 //                X may be an activation or a parameter; a 1-D X (n) gives a 1-D Y (M).
 //   l2_rows      y = s x / ||x|| per row (zero rows stay zero and pass no gradient).
 //                dx = (s / ||x||) (dy - x_hat <x_hat, dy>), x_hat = x / ||x||

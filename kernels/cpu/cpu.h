@@ -1,6 +1,6 @@
 // Fast CPU ops: OpenMP across rows/heads, OpenBLAS (OpenMP build) for every matrix product.
-// Signatures (generated) and gradient convention from the op list kernels/ops.def; each is tested against
-// its kernels/ref twin in tests/core/ops_test.cpp.
+// Signatures (generated) and gradient convention from the op list kernels/ops.def; each is
+// tested against its kernels/ref twin by the op test table (tests/ops/).
 #pragma once
 #include <cstddef>
 #include <cstdint>
