@@ -4,7 +4,7 @@
 // natively (cuda_gpu_tests) with the BERT-base rows too. Then the CUDA special cases, which are
 // no table row: the attention's padded keys and determinism, reduced-precision linear on
 // un-rounded inputs, misaligned pointers, the GEMM plan cache, the bf16 conversions, the
-// optimizers and reductions.
+// optimizers and reductions, the meta ops over flat buffers (tests/ops/meta_cases.h).
 #include <cuda_runtime.h>  // the emulator's stand-in defines MR_EMU
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/gemm.cuh"
 #include "tests/cuda/cuda_harness.h"
+#include "tests/ops/meta_cases.h"
 #include "tests/ops/runner.h"
 
 using namespace mr;
@@ -144,6 +145,12 @@ TEST_CASE("cuda op: attention, padded keys change nothing and get zero gradients
   REQUIRE(device_usable());
   attention_properties(cuda::Math::fp32);
   attention_properties(cuda::Math::bf16);
+}
+
+TEST_CASE("cuda op: meta ops over flat buffers against the reference (bit for bit but metasgd_step's w)") {
+  REQUIRE(device_usable());
+  DevMem mem;
+  check_meta_ops(kCudaKernels, mem);
 }
 
 TEST_CASE("cuda bf16: every math mode's table carries the one bf16-storage table") {

@@ -1,10 +1,11 @@
 // The op table (tests/ops/op_table.h) on the CPU backend: every row in fp32 against kernels/ref
 // (tests/ops/runner.h), and the reference itself against finite differences in double. Then
 // the CPU's special cases, which are no table row: Philox known-answer vectors, hand-computed
-// values, the attention's padded keys, dropout statistics, the optimizers, and the harness's
-// own ability to fail.
+// values, the attention's padded keys, dropout statistics, the optimizers, the meta ops over flat
+// buffers (tests/ops/meta_cases.h), and the harness's own ability to fail.
 #include "kernels/cpu/cpu.h"
 #include "kernels/philox.h"
+#include "tests/ops/meta_cases.h"
 #include "tests/ops/runner.h"
 
 using namespace mr;
@@ -145,6 +146,11 @@ TEST_CASE("optimizers: cpu against the reference formulas") {
   float p = 1.0f, g = 0.5f, m = 0, v = 0;
   kCpuKernels.adamw(&p, &g, &m, &v, 1, 0.1f, 0.9f, 0.999f, 1e-8f, 0.0f, 1);
   CHECK(p == doctest::Approx(0.9).epsilon(1e-6));
+}
+
+TEST_CASE("meta ops over flat buffers: cpu against the reference (bit for bit but metasgd_step's w)") {
+  HostMem mem;
+  check_meta_ops(kCpuKernels, mem);
 }
 
 TEST_CASE("op table harness: a wrong result, a NaN and an out-of-bounds write fail") {

@@ -555,14 +555,104 @@ struct GatherRows : Row {
   }
 };
 
+// Row L2 normalisation (the recommender's embedding heads). A zero row (a zero row out, no
+// gradient) has no finite differences (the forward jumps there): its rows have fd off, and
+// twins without it are checked against them. C = 1 is forward only: the exact gradient is 0 and
+// every backend's value is the rounding noise of dy - x <x, dy> / |x|^2, which no relative
+// tolerance compares (LayerNorm's C = 1 likewise).
+struct L2Rows : Row {
+  static constexpr const char* kName = "l2_rows";
+  static constexpr std::string_view kOps[] = {"l2_rows_fwd", "l2_rows_bwd"};
+  static Tol tol() { return {}; }
+  int64_t N, C;
+  float s;
+  static std::vector<L2Rows> rows() {
+    std::vector<L2Rows> r;
+    struct S { int N, C; float s; int zero_row = -1; bool big = false; };
+    for (S q : {S{1, 1, 1.0f}, S{4, 1, 3.0f}, S{1, 33, 1.0f}, S{3, 33, 2.5f}, S{33, 5, 20.0f}, S{33, 5, 20.0f, 7},
+                S{5, 33, 1.0f, 0}, S{129, 64, 0.5f}, S{2, 1025, 1.0f}, S{4385, 384, 1.0f, 100, true}}) {
+      L2Rows l;
+      l.N = q.N, l.C = q.C, l.s = q.s, l.big = q.big;
+      l.name = "l2_rows" + shape({{"N", q.N}, {"C", q.C}, {"zero row", q.zero_row}}) + " s=" + std::to_string(q.s);
+      std::mt19937_64 rng(uint64_t(q.N * 31 + q.C));
+      l.x = {randn(size_t(q.N) * q.C, rng, 3.0)};
+      if (q.zero_row >= 0)
+        for (int c = 0; c < q.C; ++c) l.x[0][size_t(q.zero_row) * q.C + c] = 0.0;
+      l.diff = {true};
+      l.param = {false};
+      l.act = {true};
+      l.out = {size_t(q.N) * q.C};
+      l.out_act = {true};
+      l.fd = !q.big && q.zero_row < 0;
+      l.fwd_only = q.C == 1;
+      r.push_back(l);
+    }
+    return r;
+  }
+  template <class K>
+  void fwd(const K& k, Ptrs& x, Ptrs& o, Ints&) const { k.l2_rows_fwd(o[0], x[0], N, C, s); }
+  template <class K>
+  void bwd(const K& k, Ptrs& x, Ptrs&, Ptr d, Ptrs& g, Ints&, GradMode acc) const {
+    k.l2_rows_bwd(g[0], d, x[0], N, C, s, acc);
+  }
+};
+
+// Uncertainty weighting of 1 to 3 scalar losses (the multitask loss): inputs l0, l1, l2 (absent:
+// null) and the log-variances lv (a parameter, its gradient always accumulates), slots in any
+// order of a longer lv; a present loss without a gradient (null dl), a null dlv, and a loss
+// gradient in the opposite GradMode.
+struct Uncertainty : Row {
+  static constexpr const char* kName = "uncertainty";
+  static constexpr std::string_view kOps[] = {"uncertainty_fwd", "uncertainty_bwd"};
+  static Tol tol() { return {}; }
+  int slot[3];
+  static std::vector<Uncertainty> rows() {
+    std::vector<Uncertainty> r;
+    struct S { int losses, nlv, s0, s1, s2; bool dl1 = true, dlv = true, flip1 = false; };
+    for (S q : {S{1, 1, 0, 0, 0}, S{2, 2, 0, 1, 0}, S{3, 3, 0, 1, 2}, S{2, 4, 3, 1, 0, true, true, true},
+                S{3, 5, 4, 0, 2, false, true, true}, S{3, 3, 2, 0, 1, true, false}}) {
+      Uncertainty u;
+      u.slot[0] = q.s0, u.slot[1] = q.s1, u.slot[2] = q.s2;
+      u.name = "uncertainty" + shape({{"losses", q.losses}, {"lv", q.nlv}, {"slot0", q.s0}, {"slot1", q.s1},
+                                      {"slot2", q.s2}, {"dl1", q.dl1}, {"dlv", q.dlv}, {"dl1 mode flipped", q.flip1}});
+      std::mt19937_64 rng(uint64_t(q.losses * 10 + q.nlv + q.s0));
+      std::vector<std::vector<double>> l(3);
+      for (int k = 0; k < q.losses; ++k) l[size_t(k)] = {double(std::uniform_real_distribution<float>(0.1f, 3.0f)(rng))};
+      u.x = {l[0], l[1], l[2], randn(size_t(q.nlv), rng, 0.7)};
+      u.diff = {true, q.losses > 1 && q.dl1, q.losses > 2, q.dlv};
+      u.param = {false, false, false, true};
+      u.act = {true, true, true, false};
+      u.flip = {false, q.flip1, false, false};
+      u.out = {1};
+      u.out_act = {true};
+      u.seed = uint64_t(q.losses * 7 + q.nlv);
+      r.push_back(u);
+    }
+    return r;
+  }
+  template <class K>
+  void fwd(const K& k, Ptrs& x, Ptrs& o, Ints&) const {
+    k.uncertainty_fwd(o[0], x[0], x[1], x[2], x[3], slot[0], slot[1], slot[2]);
+  }
+  template <class K>
+  void bwd(const K& k, Ptrs& x, Ptrs&, Ptr d, Ptrs& g, Ints&, GradMode acc) const {
+    k.uncertainty_bwd(g[0], g[1], g[2], g[3], d, x[0], x[1], x[2], x[3], slot[0], slot[1], slot[2], mode_of(0, acc),
+                      mode_of(1, acc), mode_of(2, acc));
+  }
+};
+
 // Every family, for the runners: X(struct).
 #define MR_OP_FAMILIES(X) \
-  X(Embedding) X(Linear) X(BiasAct) X(LayerNorm) X(Attention) X(Dropout) X(Xent) X(PointLoss) X(Pool) X(GatherRows)
+  X(Embedding) X(Linear) X(BiasAct) X(LayerNorm) X(Attention) X(Dropout) X(Xent) X(PointLoss) X(Pool) X(GatherRows) \
+      X(L2Rows) X(Uncertainty)
 
 // The ops that are no table row (no gradient): checked by the special cases of the runners,
-// the optimizers and reductions (tests/ops/cpu_ops_test.cpp, tests/cuda/ops_table_test.cpp)
-// and the bf16 conversions (tests/cuda/ops_table_test.cpp).
-inline constexpr std::string_view kSpecialOps[] = {"adamw", "sgd", "sumsq", "axpy", "scale", "to_bf16", "to_f32"};
+// the optimizers, reductions and meta-learning ops over flat buffers (tests/ops/cpu_ops_test.cpp,
+// tests/cuda/ops_table_test.cpp) and the bf16 conversions (tests/cuda/ops_table_test.cpp).
+inline constexpr std::string_view kSpecialOps[] = {"adamw",        "sgd",          "sumsq",        "axpy",
+                                                   "scale",        "to_bf16",      "to_f32",       "acc_f64",
+                                                   "acc_diff_f64", "acc_prod_f64", "f64_to_f32",   "metasgd_step",
+                                                   "clamp_min"};
 
 // ---------------------------------------------------------------- completeness
 // Every op of kernels/ops.def is in exactly one family's kOps (or kSpecialOps), and a family's
