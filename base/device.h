@@ -17,4 +17,14 @@ struct DeviceAllocator {
 };
 void set_cuda_allocator(const DeviceAllocator& a);
 
+// What the device Buffers (base/tensor.h) of this process hold: every device allocation goes
+// through one (the parameters, optimizer state, arenas, caches), so these count all of them.
+struct DeviceMemStats {
+  uint64_t allocs = 0;       // allocations so far
+  size_t bytes = 0;          // held now
+  size_t peak_bytes = 0;     // most held at once (since the start, or reset_device_peak)
+};
+DeviceMemStats device_mem_stats();
+void reset_device_peak();
+
 }  // namespace mr

@@ -1,5 +1,6 @@
 #include "base/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@ size_t dtype_size(DType t) {
     case DType::I32: return 4;
     case DType::BF16: return 2;
     case DType::F16: return 2;
+    case DType::F64: return 8;
   }
   return 0;
 }
@@ -24,6 +26,7 @@ const char* dtype_name(DType t) {
     case DType::I32: return "i32";
     case DType::BF16: return "bf16";
     case DType::F16: return "f16";
+    case DType::F64: return "f64";
   }
   return "?";
 }
@@ -136,6 +139,7 @@ float f16_to_f32(uint16_t h) {
 void convert(const Tensor& dst, const Tensor& src) {
   MR_CHECK(dst.device == Device::CPU && src.device == Device::CPU, "convert runs on cpu tensors");
   MR_CHECK(dst.numel() == src.numel(), "convert {} -> {}", src.str(), dst.str());
+  MR_CHECK(dst.dtype != DType::F64 && src.dtype != DType::F64, "convert {} -> {}: not for f64", src.str(), dst.str());
   const int64_t n = src.numel();
   auto get = [&](int64_t i) -> float {
     switch (src.dtype) {
@@ -143,6 +147,7 @@ void convert(const Tensor& dst, const Tensor& src) {
       case DType::I32: return float(static_cast<const int32_t*>(src.data)[i]);
       case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(src.data)[i]);
       case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(src.data)[i]);
+      case DType::F64: break;
     }
     return 0;
   };
@@ -153,11 +158,16 @@ void convert(const Tensor& dst, const Tensor& src) {
       case DType::I32: static_cast<int32_t*>(dst.data)[i] = int32_t(v); break;
       case DType::BF16: static_cast<uint16_t*>(dst.data)[i] = f32_to_bf16(v); break;
       case DType::F16: static_cast<uint16_t*>(dst.data)[i] = f32_to_f16(v); break;
+      case DType::F64: break;
     }
   }
 }
 
 static DeviceAllocator g_cuda;
+static DeviceMemStats g_stats;
+
+DeviceMemStats device_mem_stats() { return g_stats; }
+void reset_device_peak() { g_stats.peak_bytes = g_stats.bytes; }
 
 void set_cuda_allocator(const DeviceAllocator& a) { g_cuda = a; }
 
@@ -169,6 +179,9 @@ Buffer::Buffer(size_t bytes, Device dev) : bytes_(bytes), dev_(dev) {
   } else {
     MR_CHECK(g_cuda.alloc, "a CUDA buffer was requested but no CUDA backend is ready (make_backend)");
     ptr_ = g_cuda.alloc(bytes);
+    g_stats.allocs++;
+    g_stats.bytes += bytes;
+    g_stats.peak_bytes = std::max(g_stats.peak_bytes, g_stats.bytes);
   }
 }
 
@@ -177,7 +190,10 @@ Buffer::~Buffer() { release(); }
 void Buffer::release() {
   if (!ptr_) return;
   if (dev_ == Device::CPU) std::free(ptr_);
-  else g_cuda.free(ptr_);
+  else {
+    g_cuda.free(ptr_);
+    g_stats.bytes -= bytes_;
+  }
   ptr_ = nullptr;
   bytes_ = 0;
 }
@@ -208,6 +224,11 @@ Tensor Buffer::as(Shape s, DType t) const {
 HostTensor::HostTensor(Shape s, DType dt) : buf(size_t(s.numel()) * dtype_size(dt), Device::CPU) {
   t = buf.as(s, dt);
   if (t.numel()) std::memset(t.data, 0, t.nbytes());
+}
+
+OwnedTensor::OwnedTensor(Shape s, DType dt, Device dev) : buf(size_t(s.numel()) * dtype_size(dt), dev) {
+  t = buf.as(s, dt);
+  fill_zero(t);
 }
 
 void fill_zero(const Tensor& t) {

@@ -12,7 +12,7 @@
 
 namespace mr {
 
-enum class DType : uint8_t { F32, BF16, F16, I32 };
+enum class DType : uint8_t { F32, BF16, F16, I32, F64 };  // F64: accumulators (engine/meta)
 
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);
@@ -52,6 +52,10 @@ struct Tensor {
     MR_CHECK(dtype == DType::I32, "tensor is {}, not i32", dtype_name(dtype));
     return static_cast<int32_t*>(data);
   }
+  double* f64() const {
+    MR_CHECK(dtype == DType::F64, "tensor is {}, not f64", dtype_name(dtype));
+    return static_cast<double*>(data);
+  }
   uint16_t* u16() const {
     MR_CHECK(dtype == DType::BF16 || dtype == DType::F16, "tensor is {}, not 16-bit", dtype_name(dtype));
     return static_cast<uint16_t*>(data);
@@ -68,7 +72,8 @@ uint16_t f32_to_bf16(float f);
 float bf16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
 float f16_to_f32(uint16_t h);
-// Converts between any two dtypes of CPU tensors with the same numel (f32 <-> bf16/f16/i32).
+// Converts between any two dtypes of CPU tensors with the same numel (f32 <-> bf16/f16/i32;
+// not f64).
 void convert(const Tensor& dst, const Tensor& src);
 
 // Owning device memory, aligned to 64 bytes, copy disabled.
@@ -101,6 +106,18 @@ struct HostTensor {
   HostTensor() = default;
   HostTensor(Shape s, DType dt = DType::F32);
   Tensor& operator*() { return t; }
+  const Tensor* operator->() const { return &t; }
+  Tensor* operator->() { return &t; }
+};
+
+// An owning tensor on any device, zeroed (device state: a model's tables, accumulators).
+struct OwnedTensor {
+  Buffer buf;
+  Tensor t;
+  OwnedTensor() = default;
+  OwnedTensor(Shape s, DType dt, Device dev);
+  Tensor& operator*() { return t; }
+  const Tensor& operator*() const { return t; }
   const Tensor* operator->() const { return &t; }
   Tensor* operator->() { return &t; }
 };

@@ -32,6 +32,26 @@ void ParamStore::finalize(Device dev, bool grads) {
   finalized_ = true;
 }
 
+void ParamStore::to(Device dev) {
+  MR_CHECK(finalized_, "ParamStore::to before finalize()");
+  if (dev == dev_) return;
+  const bool grads = gbuf_.size() > 0;
+  Buffer p(size_t(numel_) * 4, dev), g;
+  copy(p.as(Shape{numel_}, DType::F32), flat_params());
+  if (grads) {
+    g = Buffer(size_t(numel_) * 4, dev);
+    copy(g.as(Shape{numel_}, DType::F32), flat_grads());
+  }
+  pbuf_ = std::move(p);
+  gbuf_ = std::move(g);
+  dev_ = dev;
+  for (Param& q : params_) {
+    const Shape s = q.w.shape;
+    q.w = pbuf_.as(Shape{numel_}, DType::F32).rows(q.offset, q.offset + s.numel()).view(s);
+    if (grads) q.g = gbuf_.as(Shape{numel_}, DType::F32).rows(q.offset, q.offset + s.numel()).view(s);
+  }
+}
+
 Tensor ParamStore::flat_grads() const {
   MR_CHECK(has_grads(), "these parameters have no gradients (an inference-only store, finalize(dev, false))");
   return gbuf_.as(Shape{numel_}, DType::F32);

@@ -30,6 +30,9 @@ class ParamStore {
   // good, so the memory of a second copy of the model is not spent.
   void finalize(Device dev = Device::CPU, bool grads = true);
   bool finalized() const { return finalized_; }
+  // Moves both buffers (values and gradients) to dev; every Param's views follow. Tensors taken
+  // from the old buffers (a tape's cached parameter vars) are invalid afterwards.
+  void to(Device dev);
   bool has_grads() const { return gbuf_.size() > 0 || numel_ == 0; }
 
   Param* find(const std::string& name);

@@ -44,13 +44,16 @@ static std::string data_sha(const SafeTensors& st) {
 }
 
 std::string save_checkpoint(const std::string& dir, ParamStore& ps, const AdamW* opt, const TrainState& s, int keep) {
-  MR_CHECK(ps.device() == Device::CPU, "checkpoints are written from CPU parameters");
   fs::create_directories(dir);
+  // device parameters (and their AdamW state) are staged in host memory: the same file either way
+  const bool dev = ps.device() != Device::CPU;
+  HostTensor hp, hm, hv;
+  const Tensor flat = dev ? *(hp = host_copy(ps.flat_params())) : ps.flat_params();
   std::vector<StEntry> entries;
-  for (Param& p : ps.all()) entries.push_back({"param." + p.name, p.w});
+  for (Param& p : ps.all()) entries.push_back({"param." + p.name, flat.rows(p.offset, p.offset + p.w.numel()).view(p.w.shape)});
   if (opt) {
-    entries.push_back({"adamw.m", opt->m()});
-    entries.push_back({"adamw.v", opt->v()});
+    entries.push_back({"adamw.m", dev ? *(hm = host_copy(opt->m())) : opt->m()});
+    entries.push_back({"adamw.v", dev ? *(hv = host_copy(opt->v())) : opt->v()});
   }
   // The data section is the tensors' bytes in order: hash them the way the writer lays them out.
   Sha256 h;
@@ -92,9 +95,12 @@ TrainState load_checkpoint(const std::string& path, ParamStore& ps, AdamW* opt) 
   if (sum != get("sha256"))
     FAIL_INPUT(path, "data", "checksum mismatch (sha256 {} recorded, {} found): the checkpoint is corrupt; an older "
                "one in the same folder may still load", get("sha256"), sum);
+  // device parameters are read into host memory first, then copied over whole
+  const bool dev = ps.device() != Device::CPU;
+  HostTensor hp = dev ? HostTensor(Shape{ps.numel()}) : HostTensor();
   for (Param& p : ps.all()) {
     if (!st.has("param." + p.name)) FAIL_INPUT(path, "tensor 'param." + p.name + "'", "missing: another model?");
-    st.read_into("param." + p.name, p.w);
+    st.read_into("param." + p.name, dev ? hp->rows(p.offset, p.offset + p.w.numel()).view(p.w.shape) : p.w);
   }
   TrainState s;
   try {
@@ -102,8 +108,14 @@ TrainState load_checkpoint(const std::string& path, ParamStore& ps, AdamW* opt) 
     s.rng_seed = std::stoull(get("rng_seed"));
     s.rng_offset = std::stoull(get("rng_offset"));
     if (opt) {
-      st.read_into("adamw.m", opt->m());
-      st.read_into("adamw.v", opt->v());
+      auto read = [&](const char* name, const Tensor& dst) {
+        if (!dev) return st.read_into(name, dst);
+        HostTensor h(dst.shape);
+        st.read_into(name, *h);
+        copy(dst, *h);
+      };
+      read("adamw.m", opt->m());
+      read("adamw.v", opt->v());
       opt->set_t(std::stoi(get("adamw_t")));
     }
   } catch (const std::logic_error& e) {
@@ -111,6 +123,7 @@ TrainState load_checkpoint(const std::string& path, ParamStore& ps, AdamW* opt) 
   }
   s.cursor = get("cursor");
   s.config = get("config");
+  if (dev) copy(ps.flat_params(), *hp);  // only once everything read and checked
   return s;
 }
 
