@@ -36,10 +36,11 @@ class MetaAlgorithm {
   // own parameters' gradient.
   virtual ParamStore* own_params() { return nullptr; }
   virtual size_t own_numel() const { return 0; }
-  virtual void finish(const double* own_acc, double inv) {}
-  virtual void after_update() {}  // after the outer optimizer stepped own_params()
+  virtual void finish(MetaLearner& ml, const double* own_acc, double inv) {}
+  virtual void after_update(MetaLearner& ml) {}  // after the outer optimizer stepped own_params()
 };
 
+// Its state lives on ps's device; every flat update runs through the learner's kernels (ml.k()).
 std::unique_ptr<MetaAlgorithm> make_algorithm(const MetaConfig& c, const ParamStore& ps);
 
 }  // namespace mr::meta

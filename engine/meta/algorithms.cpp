@@ -8,8 +8,9 @@
 namespace mr::meta {
 
 float MetaAlgorithm::adapt(MetaLearner& ml, Tape& t, const LossFn& support, int steps, float lr) {
-  return ml.inner_loop(t, support, steps, [lr](float* w, const float* g, int64_t j, int64_t e) {
-    for (; j < e; ++j) w[j] -= lr * g[j];
+  const KernelTable& k = ml.k();
+  return ml.inner_loop(t, support, steps, [&k, lr](float* w, const float* g, int64_t j, int64_t e) {
+    k.axpy(w + j, g + j, -lr, e - j, kAccumulate);  // w -= lr g
   });
 }
 
@@ -20,7 +21,7 @@ class FOMAML : public MetaAlgorithm {
   explicit FOMAML(const MetaConfig& c) : c_(c) {}
   float outer(MetaLearner& ml, Tape& t, const LossFn& support, const LossFn& query) override {
     adapt(ml, t, support, c_.inner_steps, c_.inner_lr);
-    const float lq = ml.backward_into_grads(t, query);  // at theta'
+    const float lq = ml.backward_into_grads(t, query, true);  // at theta'
     ml.accumulate_extra();
     ml.accumulate_grads();
     return lq;
@@ -37,15 +38,17 @@ class Reptile : public MetaAlgorithm {
   }
   float outer(MetaLearner& ml, Tape& t, const LossFn& support, const LossFn& query) override {
     adapt(ml, t, support, c_.inner_steps, c_.inner_lr);
-    const float lq = ml.backward_into_grads(t, query);  // at theta'
+    const float lq = ml.backward_into_grads(t, query, true);  // at theta'
     ml.accumulate_extra();
     const float inv = 1.0f / (float(c_.inner_steps) * c_.inner_lr);
     const float *g = ml.params().flat_grads().f32(), *w = ml.params().flat_params().f32(), *theta = ml.theta();
     double* acc = ml.meta_grad();
+    const KernelTable& k = ml.k();
     size_t i = 0;
     for (const Param& p : ml.params().all()) {
-      for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j)
-        acc[j] += ml.in_scope(i) ? (theta[j] - w[j]) * inv : g[j];
+      const int64_t j = p.offset, n = p.w.numel();
+      if (ml.in_scope(i)) k.acc_diff_f64(acc + j, theta + j, w + j, inv, n);  // (theta - theta') / (k alpha)
+      else k.acc_f64(acc + j, g + j, n);
       ++i;
     }
     return lq;
@@ -57,50 +60,46 @@ class Reptile : public MetaAlgorithm {
 
 class MetaSGD : public FOMAML {
  public:
-  MetaSGD(const MetaConfig& c, const ParamStore& ps) : FOMAML(c), n_(size_t(ps.numel())), gs_sum_(n_, 0.0f) {
-    rates_.add("meta.inner_lr", Shape{ps.numel()}, false);
+  MetaSGD(const MetaConfig& c, const ParamStore& ps) : FOMAML(c), n_(ps.numel()) {
+    rates_.add("meta.inner_lr", Shape{n_}, false);
     rates_.finalize();
     float* a = rates_.flat_params().f32();
-    for (size_t j = 0; j < n_; ++j) a[j] = c.inner_lr;
+    for (int64_t j = 0; j < n_; ++j) a[j] = c.inner_lr;
+    rates_.to(ps.device());
+    gs_sum_ = OwnedTensor(Shape{n_}, DType::F32, ps.device());
   }
   float adapt(MetaLearner& ml, Tape& t, const LossFn& support, int steps, float) override {
-    std::fill(gs_sum_.begin(), gs_sum_.end(), 0.0f);
+    fill_zero(*gs_sum_);
     const float* rate = rates_.flat_params().f32();
+    float* gs = gs_sum_->f32();
+    const KernelTable& k = ml.k();
     return ml.inner_loop(t, support, steps, [&](float* w, const float* g, int64_t j, int64_t e) {
-      for (; j < e; ++j) {
-        w[j] -= rate[j] * g[j];
-        gs_sum_[size_t(j)] += g[j];
-      }
+      k.metasgd_step(w + j, gs + j, g + j, rate + j, e - j);  // w -= rate g; gs += g
     });
   }
   float outer(MetaLearner& ml, Tape& t, const LossFn& support, const LossFn& query) override {
     const float lq = FOMAML::outer(ml, t, support, query);
-    const float* g = ml.params().flat_grads().f32();
-    double* ra = ml.own_acc();
-    for (size_t j = 0; j < n_; ++j) ra[j] -= g[j] * gs_sum_[j];
+    ml.k().acc_prod_f64(ml.own_acc(), ml.params().flat_grads().f32(), gs_sum_->f32(), -1.0f, n_);  // -= g_q gs
     return lq;
   }
   ParamStore* own_params() override { return &rates_; }
-  size_t own_numel() const override { return n_; }
-  void finish(const double* ra, double inv) override {
-    float* ga = rates_.flat_grads().f32();
-    for (size_t j = 0; j < n_; ++j) ga[j] = float(ra[j] * inv);
+  size_t own_numel() const override { return size_t(n_); }
+  void finish(MetaLearner& ml, const double* ra, double inv) override {
+    ml.k().f64_to_f32(rates_.flat_grads().f32(), ra, inv, n_);
   }
-  void after_update() override {
-    float* a = rates_.flat_params().f32();
-    for (size_t j = 0; j < n_; ++j) a[j] = std::max(a[j], 0.0f);
-  }
+  void after_update(MetaLearner& ml) override { ml.k().clamp_min(rates_.flat_params().f32(), n_, 0.0f); }
 
  private:
-  size_t n_;
+  int64_t n_;
   ParamStore rates_;
-  std::vector<float> gs_sum_;  // the inner steps' support gradients, summed
+  OwnedTensor gs_sum_;  // the inner steps' support gradients, summed
 };
 
+// the non-meta twin: plain multi-task training on the same examples
 class NoMeta : public MetaAlgorithm {
  public:
   float outer(MetaLearner& ml, Tape& t, const LossFn& support, const LossFn& query) override {
-    const float lq = ml.backward_into_grads(t, query);  // at theta
+    const float lq = ml.backward_into_grads(t, query, true);  // at theta
     ml.accumulate_grads();
     ml.accumulate_extra();
     ml.backward_into_grads(t, support);

@@ -10,16 +10,18 @@
 
 namespace mr::meta {
 
-MetaLearner::MetaLearner(ParamStore& ps, std::function<bool(const std::string&)> in_scope, MetaConfig cfg)
-    : ps_(ps), cfg_(cfg) {
+MetaLearner::MetaLearner(ParamStore& ps, std::function<bool(const std::string&)> in_scope, MetaConfig cfg,
+                         const Backend& be)
+    : ps_(ps), cfg_(cfg), be_(be), k_(be.kernels), numel_(size_t(ps.numel())) {
   MR_CHECK(ps.finalized(), "MetaLearner needs a finalized ParamStore");
-  MR_CHECK(ps.device() == Device::CPU, "MetaLearner runs on CPU parameters for now");
+  MR_CHECK(be.ready() && be.dev == ps.device(), "MetaLearner: parameters on {} need a ready backend of their device, got {}",
+           device_name(ps.device()), be.str());
   MR_CHECK(cfg_.inner_steps >= 0 && cfg_.inner_lr >= 0, "meta.inner_steps and meta.inner_lr must be >= 0");
   for (const Param& p : ps.all()) {
     scope_.push_back(in_scope(p.name));
     base_frozen_.push_back(p.frozen);
   }
-  theta_.resize(size_t(ps.numel()));
+  theta_ = OwnedTensor(Shape{ps.numel()}, DType::F32, ps.device());
   alg_ = make_algorithm(cfg_, ps);
   own_numel_ = alg_->own_numel();
   layout(0);
@@ -28,15 +30,15 @@ MetaLearner::MetaLearner(ParamStore& ps, std::function<bool(const std::string&)>
 MetaLearner::~MetaLearner() = default;
 
 void MetaLearner::layout(size_t n_extra) {
-  acc_.assign(theta_.size() + own_numel_ + n_extra + 2, 0.0);
+  acc_ = OwnedTensor(Shape{int64_t(numel_ + own_numel_ + n_extra + 2)}, DType::F64, ps_.device());
   n_extra_ = n_extra;
 }
 
 ParamStore* MetaLearner::inner_rates() { return alg_->own_params(); }
-void MetaLearner::after_update() { alg_->after_update(); }
+void MetaLearner::after_update() { alg_->after_update(*this); }
 
-void MetaLearner::snapshot() { std::memcpy(theta_.data(), ps_.flat_params().f32(), sizeof(float) * theta_.size()); }
-void MetaLearner::restore() { std::memcpy(ps_.flat_params().f32(), theta_.data(), sizeof(float) * theta_.size()); }
+void MetaLearner::snapshot() { copy(*theta_, ps_.flat_params()); }
+void MetaLearner::restore() { copy(ps_.flat_params(), *theta_); }
 
 void MetaLearner::set_scope_frozen(bool on) {
   size_t i = 0;
@@ -46,12 +48,15 @@ void MetaLearner::set_scope_frozen(bool on) {
   }
 }
 
-float MetaLearner::backward_into_grads(Tape& t, const LossFn& f) {
+float MetaLearner::backward_into_grads(Tape& t, const LossFn& f, bool query) {
   t.reset();  // also drops cached parameter vars, whose requires_grad follows Param::frozen
   ps_.zero_grad();
-  if (extra_) std::fill(extra_, extra_ + n_extra_, 0.0f);
+  if (extra_) fill_zero(Tensor{extra_, Shape{int64_t(n_extra_)}, DType::F32, ps_.device()});
   Var* loss = f(t);
-  const float l = loss->v.f32()[0];
+  MR_CHECK(loss->v.numel() == 1 && loss->v.dtype == DType::F32 && loss->v.device == ps_.device(),
+           "a meta-learning loss is one f32 value on the parameters' device");
+  if (query) k_->acc_f64(acc_->f64() + acc_size() - 2, loss->v.f32(), 1);
+  const float l = loss->v.device == Device::CPU ? loss->v.f32()[0] : std::nanf("");
   if (loss->requires_grad) t.backward(loss);
   return l;
 }
@@ -92,15 +97,10 @@ float MetaLearner::task(Tape& t, const LossFn& support, const LossFn& query) {
   t.reset();
   ps_.zero_grad();
   n_tasks_++;
-  acc_[acc_.size() - 2] += lq;
-  acc_[acc_.size() - 1] += 1;
   return lq;
 }
 
-void MetaLearner::accumulate_grads() {
-  const float* g = ps_.flat_grads().f32();
-  for (size_t j = 0; j < theta_.size(); ++j) acc_[j] += g[j];
-}
+void MetaLearner::accumulate_grads() { k_->acc_f64(acc_->f64(), ps_.flat_grads().f32(), int64_t(numel_)); }
 
 void MetaLearner::set_extra_grad(float* g, size_t n) {
   MR_CHECK(n_tasks_ == 0, "set_extra_grad in the middle of a meta-batch");
@@ -109,26 +109,34 @@ void MetaLearner::set_extra_grad(float* g, size_t n) {
 }
 
 void MetaLearner::accumulate_extra() {
-  if (!extra_) return;
-  double* a = extra_acc();
-  for (size_t j = 0; j < n_extra_; ++j) a[j] += extra_[j];
+  if (extra_) k_->acc_f64(extra_acc(), extra_, int64_t(n_extra_));
 }
 
 double MetaLearner::finish(const Reduce& reduce) {
-  if (reduce) reduce(acc_.data(), acc_.size());
-  const double tasks = acc_.back(), loss_sum = acc_[acc_.size() - 2];
+  const size_t n = acc_size();
+  double tail[2] = {0, double(n_tasks_)};  // [query-loss sum, tasks]: the count is the host's
+  copy(acc_->rows(int64_t(n) - 1, int64_t(n)), Tensor{&tail[1], Shape{1}, DType::F64, Device::CPU});
+  if (reduce) {
+    if (acc_->device == Device::CPU) reduce(acc_->f64(), n);
+    else {  // a host round trip (multi-GPU reduces on the device: NCCL, issue 21)
+      HostTensor h = host_copy(*acc_);
+      reduce(h->f64(), n);
+      copy(*acc_, *h);
+    }
+  }
+  copy(Tensor{tail, Shape{2}, DType::F64, Device::CPU}, acc_->rows(int64_t(n) - 2, int64_t(n)));
+  const double tasks = tail[1], loss_sum = tail[0];
   MR_CHECK(tasks > 0, "MetaLearner::finish without tasks");
-  float* g = ps_.flat_grads().f32();
   const double inv = 1.0 / tasks;
-  for (const Param& p : ps_.all())
-    for (int64_t j = p.offset, e = p.offset + p.w.numel(); j < e; ++j) g[j] = p.frozen ? 0.0f : float(acc_[j] * inv);
-  alg_->finish(own_acc(), inv);
+  float* g = ps_.flat_grads().f32();
+  ps_.zero_grad();  // frozen parameters get 0
+  for (const ParamStore::Run& r : ps_.runs()) k_->f64_to_f32(g + r.offset, acc_->f64() + r.offset, inv, r.n);
+  alg_->finish(*this, own_acc(), inv);
   if (extra_) {
-    const double* ea = extra_acc();
-    for (size_t j = 0; j < n_extra_; ++j) extra_[j] = float(ea[j] * inv);
+    k_->f64_to_f32(extra_, extra_acc(), inv, int64_t(n_extra_));
     extra_ = nullptr;
   }
-  std::fill(acc_.begin(), acc_.end(), 0.0);
+  fill_zero(*acc_);
   n_tasks_ = 0;
   return loss_sum * inv;
 }

@@ -17,12 +17,19 @@
 // task count. The accumulators are fp64, so the sum does not depend (beyond fp64 rounding) on
 // how the tasks were split, and 1 and N processes give the same fp32 gradient.
 // Gradients never leak across tasks: the gradient buffer is zeroed before every backward.
+// Device: the learner works wherever its ParamStore lives, through the kernel table of the
+// backend it is given (the flat ops of kernels/ops.def: acc_f64, acc_diff_f64, acc_prod_f64,
+// f64_to_f32, metasgd_step, axpy, clamp_min): theta's snapshot, the fp64 accumulators and
+// Meta-SGD's rates stay on the device and nothing is copied to the host inside a task. The
+// query losses are summed on the device too; the losses adapt() and task() return are NaN on a
+// device (reading them would synchronise every task), and finish() returns the mean.
 #pragma once
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/backend.h"
 #include "engine/params.h"
 #include "engine/tape.h"
 
@@ -42,7 +49,8 @@ class MetaAlgorithm;
 class MetaLearner {
  public:
   // in_scope(name): whether a parameter is adapted by the inner loop.
-  MetaLearner(ParamStore& ps, std::function<bool(const std::string&)> in_scope, MetaConfig cfg);
+  // be: the backend of ps's device (its kernels run the flat updates).
+  MetaLearner(ParamStore& ps, std::function<bool(const std::string&)> in_scope, MetaConfig cfg, const Backend& be = {});
   ~MetaLearner();
 
   // k SGD steps on the scope parameters, in place (theta becomes theta'); metasgd uses the
@@ -81,8 +89,9 @@ class MetaLearner {
 
   // ---- for the algorithms (engine/meta/algorithm.h)
   // Zeroes the gradients (and the extra buffer), builds f on a fresh tape and backpropagates it;
-  // returns the loss.
-  float backward_into_grads(Tape& t, const LossFn& f);
+  // returns the loss (NaN on a device). query: the loss is the task's query loss, added (on the
+  // device) into the accumulator's query-loss sum.
+  float backward_into_grads(Tape& t, const LossFn& f, bool query = false);
   // The inner loop: `steps` times backward_into_grads(support) with only the scope trainable,
   // then step(w, g, begin, end) over the flat range of every trainable scope parameter. Returns
   // the loss before the first step; leaves the tape reset and the gradients zero.
@@ -90,9 +99,11 @@ class MetaLearner {
   float inner_loop(Tape& t, const LossFn& support, int steps, const StepFn& step);
   void accumulate_grads();  // meta-gradient += the gradient buffer
   void accumulate_extra();  // the extra accumulator += the extra buffer (after a backward whose gradient counts)
-  double* meta_grad() { return acc_.data(); }        // the meta-gradient accumulator (numel)
-  double* own_acc() { return acc_.data() + theta_.size(); }  // the algorithm's own segment
-  const float* theta() const { return theta_.data(); }      // the snapshot
+  double* meta_grad() { return acc_->f64(); }               // the meta-gradient accumulator (numel)
+  double* own_acc() { return acc_->f64() + numel_; }        // the algorithm's own segment
+  const float* theta() const { return theta_->f32(); }      // the snapshot
+  const KernelTable& k() const { return *k_; }              // the flat ops on the parameters' device
+  const Backend& backend() const { return be_; }
   bool in_scope(size_t param) const { return scope_[param]; }
   ParamStore& params() { return ps_; }
 
@@ -100,14 +111,18 @@ class MetaLearner {
   void set_scope_frozen(bool on);
   double* extra_acc() { return own_acc() + own_numel_; }
   void layout(size_t n_extra);  // acc_ = [meta-gradient | own | extra | query-loss sum | tasks], zeros
+  size_t acc_size() const { return size_t(acc_->numel()); }
 
   ParamStore& ps_;
   MetaConfig cfg_;
+  Backend be_;
+  const KernelTable* k_;
+  size_t numel_;
   std::vector<bool> scope_, base_frozen_;
-  std::vector<float> theta_;
+  OwnedTensor theta_;  // (numel) f32 on the device
   std::unique_ptr<MetaAlgorithm> alg_;
   size_t own_numel_ = 0;
-  std::vector<double> acc_;
+  OwnedTensor acc_;    // f64 on the device
   float* extra_ = nullptr;
   size_t n_extra_ = 0;
   int n_tasks_ = 0;
