@@ -19,7 +19,7 @@
 namespace mr::rec {
 
 enum class Protocol { ColdUser, Loo, LooMirror };  // docs/data.md
-enum class EncoderDevice { Cpu, Cuda };            // where the frozen encoder runs
+enum class EncoderDevice { Cpu, Cuda };            // where the frozen encoder (encoder.device) or training (train.device) runs
 enum class Precision { Fp32, Bf16, Tf32 };         // bf16, tf32: on cuda only
 enum class TaskTarget { Auto, Future, Next };      // auto: next for loo, future for cold-user
 enum class Decay { Cosine, Linear, None };
@@ -89,12 +89,20 @@ struct MetaSettings {
 struct TrainSettings {
   int64_t steps = 1500, meta_batch = 16;
   double lr = 3e-3, weight_decay = 0.01;
+  // AdamW's epsilon (PyTorch's default). A gradient far below it moves a weight by about
+  // lr |g| / eps, so at |g| ~ 1e-9 (rounding noise of a cancelling sum) a step still moves it
+  // by up to lr/10: two backends that differ only in rounding then differ visibly there.
+  double adam_eps = 1e-8;
   int64_t warmup = 100;
   Decay decay = Decay::Cosine;
   double clip = 1.0;
   int64_t seed = 0, log_every = 25, ckpt_every = 500, threads = 1;
   // the item table computed once per outer step, its gradient accumulated (scope head/user)
   bool step_item_table = true;
+  // where the meta-training steps run (cuda: build/metarec-cuda; fp32 or tf32); evaluation
+  // runs on the CPU from the saved checkpoint
+  EncoderDevice device = EncoderDevice::Cpu;
+  Precision precision = Precision::Fp32;
 };
 
 struct EvalSettings {

@@ -106,6 +106,16 @@ void ItemBert::load(ParamStore& ps) {
   load_hf_bert(st, *top_, ps);
 }
 
+void ItemBert::to(Device dev) {
+  if (dev == Device::CPU) {
+    hid_ = OwnedTensor();
+    return;
+  }
+  const HiddenCache& c = *spec_.cache;
+  hid_ = OwnedTensor(Shape{c.n * c.T, c.H}, DType::F32, dev);
+  copy(*hid_, Tensor{const_cast<float*>(c.h.data()), Shape{c.n * c.T, c.H}, DType::F32, Device::CPU});
+}
+
 Var* ItemBert::features(Tape& t, const std::vector<int32_t>& rows) {
   const HiddenCache& c = *spec_.cache;
   std::vector<int32_t> text, pick(rows.size(), -1);  // text rows, and where each row's features are
@@ -124,13 +134,24 @@ Var* ItemBert::features(Tape& t, const std::vector<int32_t>& rows) {
   const int B = int(text.size());
   int T = 1;
   for (int32_t r : text) T = std::max(T, c.len[size_t(r)]);
-  Tensor x = t.arena().alloc(Shape{int64_t(B) * T, H}), mask = t.arena().alloc(Shape{B, T}, DType::I32);
-  fill_zero(x);
+  // x (B*T, H): row (i, k) is state k of item text[i], zero past its length (a -1 row of the gather)
+  std::vector<int32_t> src(size_t(B) * T), hm(size_t(B) * T);
   for (int i = 0; i < B; ++i) {
     const int32_t r = text[size_t(i)];
-    std::memcpy(x.f32() + size_t(i) * T * H, c.h.data() + size_t(r) * c.T * H, sizeof(float) * size_t(c.len[size_t(r)] * H));
-    for (int k = 0; k < T; ++k) mask.i32()[i * T + k] = k < c.len[size_t(r)];
+    for (int k = 0; k < T; ++k) {
+      const bool real = k < c.len[size_t(r)];
+      src[size_t(i) * T + k] = real ? int32_t(int64_t(r) * c.T + k) : -1;
+      hm[size_t(i) * T + k] = real;
+    }
   }
+  MR_CHECK(c.n * c.T < (int64_t(1) << 31), "hidden-state cache of {} x {} states is too large", c.n, c.T);
+  t.check_device(hid_->defined() ? *hid_ : Tensor{}, "the hidden-state cache");
+  const float* states = hid_->defined() ? hid_->f32() : c.h.data();
+  MR_CHECK(hid_->defined() || t.arena().device() == Device::CPU, "ItemBert on {}: call to() first",
+           device_name(t.arena().device()));
+  Tensor x = t.arena().alloc(Shape{int64_t(B) * T, H});
+  const Tensor idx = upload(t, src, Shape{int64_t(B) * T}), mask = upload(t, hm, Shape{B, T});
+  t.k().gather_rows_fwd(x.f32(), states, idx.i32(), int64_t(B) * T, H);
   const int n = spec_.bert.num_hidden_layers, L = spec_.train_layers;
   Var* h = top_->forward_layers(t, t.input(x), mask, B, T, n - L, L);
   Var* pooled = spec_.pool == ItemPool::Mean ? ops::mean_pool(t, h, mask, B, T) : ops::cls_pool(t, h, B, T);

@@ -52,9 +52,12 @@ class ItemBert {
   // (rows.size(), H): for each row, the top layers' pooled output L2-normalised times sqrt(H);
   // a row >= n_items (the START row) is zero.
   Var* features(Tape& t, const std::vector<int32_t>& rows);
+  // Uploads the hidden states to dev (once; the CPU reads the spec's cache in place).
+  void to(Device dev);
 
  private:
   ItemBertSpec spec_;
+  OwnedTensor hid_;  // (n*T, H): the cache's states on a device (undefined on the CPU)
   std::unique_ptr<BertModel> top_;
 };
 

@@ -12,7 +12,7 @@
 namespace mr::rec {
 
 RecModel::RecModel(const ModelConfig& cfg, const std::vector<float>& emb, int64_t n_items, int64_t D)
-    : cfg_(cfg), n_items_(n_items), D_(D), emb_(Shape{n_items + 1, D}) {
+    : cfg_(cfg), n_items_(n_items), D_(D), emb_(Shape{n_items + 1, D}, DType::F32, Device::CPU) {
   MR_CHECK(int64_t(emb.size()) == n_items * D, "item embeddings: {} floats for {} items x {}", emb.size(), n_items, D);
   // rows L2-normalised then scaled by sqrt(D): unit-variance features for a N(0, 1/D) projection
   float* e = emb_->f32();
@@ -117,18 +117,33 @@ bool RecModel::in_scope(Scope scope, const std::string& name) {
   return false;
 }
 
-// The recommender's own ops (row gathers, index tensors) are host code: a CUDA tape (the only
-// kind that can hold bf16 activations) would hand them device memory.
-static void require_cpu_tape(Tape& t) {
-  MR_CHECK(t.arena().device() == Device::CPU && t.act_dtype() == DType::F32,
-           "the recommender model runs on the CPU backend in f32; this tape is {} with {} activations",
-           device_name(t.arena().device()), dtype_name(t.act_dtype()));
+void RecModel::to(const Backend& be) {
+  MR_CHECK(be.ready(), "RecModel::to: backend {} is not ready", be.str());
+  MR_CHECK(!in_step(), "RecModel::to inside a training step");
+  clear_item_table();
+  vstep_ = OwnedTensor();
+  dvstep_ = OwnedTensor();
+  step_arena_.reset();
+  ps_.to(be.dev);
+  if (emb_->defined()) {
+    OwnedTensor e(emb_->shape, DType::F32, be.dev);
+    copy(*e, *emb_);
+    emb_ = std::move(e);
+  }
+  if (bert_) bert_->to(be.dev);
+  be_ = be;
+}
+
+void RecModel::check_tape(Tape& t) const {
+  MR_CHECK(t.arena().device() == be_.dev && t.act_dtype() == DType::F32,
+           "the recommender model lives on {} and runs in f32; this tape is {} with {} activations",
+           device_name(be_.dev), device_name(t.arena().device()), dtype_name(t.act_dtype()));
 }
 
 Var* RecModel::item_table(Tape& t, const std::vector<int32_t>* rows) {
-  require_cpu_tape(t);
+  check_tape(t);
   if (vcache_->defined()) return t.input(*vcache_);
-  if (vstep_->defined()) {  // a parameter-like leaf: its backward writers add into dV
+  if (in_step_) {  // a parameter-like leaf: its backward writers add into dV
     MR_CHECK(!rows, "the per-step item table holds every row");
     return t.param_view(*vstep_, *dvstep_, item_tower_frozen());
   }
@@ -150,15 +165,15 @@ Var* RecModel::item_table(Tape& t, const std::vector<int32_t>* rows) {
 }
 
 Var* RecModel::user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<int32_t>& local) {
-  require_cpu_tape(t);
+  check_tape(t);
   const int B = int(b.size()), T1 = cfg_.max_history + 1;
   const int32_t START = int32_t(n_items_);
   auto row = [&](int32_t i) { return local.empty() ? i : local[size_t(i)]; };
-  Tensor ids = t.arena().alloc(Shape{B, T1}, DType::I32), mask = t.arena().alloc(Shape{B, T1}, DType::I32);
+  std::vector<int32_t> hid(size_t(B) * T1), hmask(size_t(B) * T1);  // built here, uploaded below
   for (int r = 0; r < B; ++r) {
     const auto& h = b.history[r];
-    int32_t* id = ids.i32() + size_t(r) * T1;
-    int32_t* m = mask.i32() + size_t(r) * T1;
+    int32_t* id = hid.data() + size_t(r) * T1;
+    int32_t* m = hmask.data() + size_t(r) * T1;
     id[0] = row(START);
     m[0] = 1;
     for (int j = 1; j < T1; ++j) {  // most recent first
@@ -168,6 +183,7 @@ Var* RecModel::user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<i
       m[j] = real;
     }
   }
+  const Tensor ids = upload(t, hid, Shape{B, T1}), mask = upload(t, hmask, Shape{B, T1});
   Var* x = ops::embedding(t, ids, Tensor(), V, t.param(*pos_), t.param(*type_));
   x = ops::layernorm(t, x, nullptr, t.param(*ln0_g_), t.param(*ln0_b_), 1e-12f);
   x = ops::dropout(t, x, cfg_.dropout);
@@ -213,47 +229,51 @@ bool RecModel::item_tower_frozen() const {
 
 void RecModel::cache_item_table() {
   clear_item_table();
-  Arena a;
-  Tape t(a);
+  Arena a(be_.dev);
+  Tape t(a, be_);
   t.set_training(false);
   NoGrad ng(t);
-  HostTensor c(Shape{n_items_ + 1, cfg_.dim});
+  OwnedTensor c(Shape{n_items_ + 1, cfg_.dim}, DType::F32, be_.dev);
   const int64_t chunk = bert_ ? 256 : n_items_ + 1;  // the top layers' activations stay small
   for (int64_t s = 0; s <= n_items_; s += chunk) {
     std::vector<int32_t> rows(size_t(std::min(chunk, n_items_ + 1 - s)));
     std::iota(rows.begin(), rows.end(), int32_t(s));
     Var* V = item_table(t, &rows);
-    std::memcpy(c->f32() + s * cfg_.dim, V->v.f32(), sizeof(float) * size_t(V->v.numel()));
+    copy(c->rows(s, s + int64_t(rows.size())), V->v);
     t.reset();
   }
   vcache_ = std::move(c);
 }
 
+// The step table's buffers and its tape's arena are kept from step to step: after the first
+// step, begin_step/end_step allocate nothing (on a device: no cudaMalloc inside a step).
 void RecModel::begin_step() {
   MR_CHECK(!vcache_->defined(), "begin_step with an evaluation item table cached");
   MR_CHECK(!bert_, "the per-step item table is for the cached-embedding item tower (encoder.train_layers = 0)");
-  Arena a;
-  Tape t(a);
+  MR_CHECK(!in_step_, "begin_step twice");
+  if (!step_arena_ || step_arena_->device() != be_.dev) step_arena_ = std::make_unique<Arena>(be_.dev);
+  Tape t(*step_arena_, be_);
   NoGrad ng(t);
   Var* V = item_table(t, nullptr);
-  vstep_ = HostTensor(V->v.shape);
+  if (!vstep_->defined() || !(vstep_->shape == V->v.shape) || vstep_->device != be_.dev) {
+    vstep_ = OwnedTensor(V->v.shape, DType::F32, be_.dev);
+    dvstep_ = OwnedTensor(V->v.shape, DType::F32, be_.dev);
+  }
   copy(*vstep_, V->v);
-  dvstep_ = HostTensor(V->v.shape);
-  std::memset(dvstep_->f32(), 0, sizeof(float) * size_t(dvstep_->numel()));
+  fill_zero(*dvstep_);
+  t.reset();
+  in_step_ = true;
 }
 
 void RecModel::end_step(float scale) {
-  MR_CHECK(vstep_->defined(), "end_step without begin_step");
-  HostTensor dv = std::move(dvstep_);
-  vstep_ = HostTensor();
-  dvstep_ = HostTensor();
+  MR_CHECK(in_step_, "end_step without begin_step");
+  in_step_ = false;
   if (item_tower_frozen()) return;
-  float* d = dv->f32();
-  for (int64_t j = 0, n = dv->numel(); j < n; ++j) d[j] *= scale;
-  Arena a;
-  Tape t(a);
+  if (scale != 1.0f) be_.kernels->scale(dvstep_->f32(), dvstep_->numel(), scale);
+  Tape t(*step_arena_, be_);
   Var* V = item_table(t, nullptr);
-  t.backward(V, *dv);  // adds into the item parameters' gradients
+  t.backward(V, *dvstep_);  // adds into the item parameters' gradients
+  t.reset();
 }
 
 void RecModel::set_item_counts(const std::vector<double>& counts) {
@@ -295,9 +315,7 @@ Var* RecModel::loss(Tape& t, const Batch& b, const Candidates& cd) {
     for (auto& c : cols) c = local[size_t(c)];
   Var* lg = ops::linear(t, out_rows(t, u), out_rows(t, gather_rows(t, V, cols)),
                         bias_ ? gather_rows(t, t.param(*bias_), cd.items) : nullptr);
-  Tensor shift = t.arena().alloc(Shape{B, M}), tg = t.arena().alloc(Shape{B}, DType::I32);
-  std::memcpy(shift.f32(), cd.shift.data(), sizeof(float) * cd.shift.size());
-  std::memcpy(tg.i32(), cd.label.data(), sizeof(int32_t) * cd.label.size());
+  const Tensor shift = upload(t, cd.shift, Shape{B, M}), tg = upload(t, cd.label, Shape{B});
   Var* z = ops::weighted_sum(t, {{lg, 1.0f / cfg_.tau}, {t.input(shift), 1.0f}});
   Var* rank = ops::cross_entropy(t, z, tg);
   return cfg_.multitask() ? combine(t, b, cd, rank, lg) : rank;
@@ -316,12 +334,13 @@ Var* RecModel::combine(Tape& t, const Batch& b, const Candidates& cd, Var* rank,
   };
   add(rank, 0);
   if (unc || cfg_.loss_weights[1] != 0.0f) {  // click: label column 1, other columns 0, accidental hits out
-    Tensor mask = t.arena().alloc(Shape{B, M}), y = t.arena().alloc(Shape{B, M});
+    std::vector<float> hm(size_t(B * M)), hy(size_t(B * M));
     for (int64_t r = 0; r < B; ++r)
       for (int64_t m = 0; m < M; ++m) {
-        mask.f32()[r * M + m] = cd.shift[size_t(r * M + m)] <= -1e8f ? -1e9f : 0.0f;
-        y.f32()[r * M + m] = cd.label[size_t(r)] == int32_t(m) ? 1.0f : 0.0f;
+        hm[size_t(r * M + m)] = cd.shift[size_t(r * M + m)] <= -1e8f ? -1e9f : 0.0f;
+        hy[size_t(r * M + m)] = cd.label[size_t(r)] == int32_t(m) ? 1.0f : 0.0f;
       }
+    const Tensor mask = upload(t, hm, Shape{B, M}), y = upload(t, hy, Shape{B, M});
     add(ops::bce_with_logits(t, ops::weighted_sum(t, {{lg, 1.0f / cfg_.tau}, {t.input(mask), 1.0f}}), y), 1);
   }
   std::vector<int32_t> rows, cols;
@@ -331,8 +350,9 @@ Var* RecModel::combine(Tape& t, const Batch& b, const Candidates& cd, Var* rank,
       cols.push_back(cd.label[size_t(r)]);
     }
   if (!rows.empty() && (unc || cfg_.loss_weights[2] != 0.0f)) {  // rating: r = a s + c on the label's raw score
-    Tensor y = t.arena().alloc(Shape{int64_t(rows.size())});
-    for (size_t k = 0; k < rows.size(); ++k) y.f32()[k] = b.signal[size_t(rows[k])];
+    std::vector<float> hy(rows.size());
+    for (size_t k = 0; k < rows.size(); ++k) hy[k] = b.signal[size_t(rows[k])];
+    const Tensor y = upload(t, hy, Shape{int64_t(rows.size())});
     Var* r = ops::linear(t, pick(t, lg, rows, cols), t.param(*rating_w_), t.param(*rating_b_));
     add(ops::mse(t, r, y), 2);
   }
@@ -345,9 +365,7 @@ Var* RecModel::loss(Tape& t, const Batch& b) {
   for (size_t r = 0; r < b.size(); ++r)
     MR_CHECK(b.target[r] == -100 || (b.target[r] >= 0 && b.target[r] < n_items_), "target {} out of range", b.target[r]);
   if (cfg_.negatives > 0) return sampled_loss(t, b);
-  Tensor tg = t.arena().alloc(Shape{int64_t(b.size())}, DType::I32);
-  for (size_t r = 0; r < b.size(); ++r) tg.i32()[r] = b.target[r];
-  return ops::cross_entropy(t, logits(t, b), tg);
+  return ops::cross_entropy(t, logits(t, b), upload(t, b.target, Shape{int64_t(b.size())}));
 }
 
 std::vector<float> RecModel::score(Tape& t, const std::vector<uint32_t>& history) {
@@ -357,7 +375,8 @@ std::vector<float> RecModel::score(Tape& t, const std::vector<uint32_t>& history
   Batch b;
   b.add(history, -100);
   Var* lg = logits(t, b);
-  std::vector<float> out(lg->v.f32(), lg->v.f32() + n_items_);
+  const HostTensor h = host_copy(lg->v.rows(0, 1).view(Shape{n_items_ + 1}));
+  std::vector<float> out(h->f32(), h->f32() + n_items_);
   t.set_training(tr);
   return out;
 }

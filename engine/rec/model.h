@@ -98,6 +98,12 @@ class RecModel {
   // from top.weights after init; top.cache holds the frozen bottom's hidden states of every item.
   RecModel(const ModelConfig& cfg, const ItemBertSpec& top);
 
+  // Moves the model (its parameters, item embeddings or hidden-state cache, tables) to be's
+  // device; batches then run on tapes of that backend (fp32 activations). Any cached item table
+  // is dropped. The host builds each batch's index tensors and uploads them.
+  void to(const Backend& be);
+  const Backend& backend() const { return be_; }
+
   ParamStore& params() { return ps_; }
   const ModelConfig& config() const { return cfg_; }
   int64_t n_items() const { return n_items_; }
@@ -123,7 +129,7 @@ class RecModel {
   // recomputing V, and the item tower gets no gradient. Valid only while the "item." parameters
   // do not change (adaptation scopes head and user); clear it before training again.
   void cache_item_table();
-  void clear_item_table() { vcache_ = HostTensor(); }
+  void clear_item_table() { vcache_ = OwnedTensor(); }
   bool item_table_cached() const { return vcache_->defined(); }
 
   // Training-time item table, once per outer step instead of once per loss: begin_step()
@@ -138,7 +144,7 @@ class RecModel {
   // adapt scopes head and user, not all.
   void begin_step();
   void end_step(float scale);
-  bool in_step() const { return vstep_->defined(); }
+  bool in_step() const { return in_step_; }
   // dV in step mode, for MetaLearner::set_extra_grad
   float* step_table_grad() { return dvstep_->f32(); }
   int64_t step_table_numel() const { return dvstep_->numel(); }
@@ -152,7 +158,9 @@ class RecModel {
   // Rows `rows` (null: every row, 0..N) of the item table (R, C).
   Var* item_table(Tape& t, const std::vector<int32_t>* rows);
   bool item_tower_frozen() const;
-  HostTensor vstep_, dvstep_;  // (N+1, C) in step mode: V and its accumulated gradient
+  OwnedTensor vstep_, dvstep_;  // (N+1, C) in step mode: V and its accumulated gradient (kept between steps)
+  std::unique_ptr<Arena> step_arena_;  // begin_step/end_step's tape memory (kept between steps)
+  bool in_step_ = false;
   // With a trainable top and no cached table, batches use a table of only the rows they need.
   bool local_table() const { return bert_ && !vcache_->defined(); }
   // (B, C) user vectors; V's row of item i is local[i] (empty local: row i).
@@ -166,8 +174,10 @@ class RecModel {
   ModelConfig cfg_;
   int64_t n_items_, D_;
   ParamStore ps_;
-  HostTensor emb_;     // (N+1, D)
-  HostTensor vcache_;  // (N+1, C) when cached
+  void check_tape(Tape& t) const;  // t runs on this model's device in f32
+  Backend be_;          // where the model lives (the CPU until to())
+  OwnedTensor emb_;     // (N+1, D)
+  OwnedTensor vcache_;  // (N+1, C) when cached
   struct Layer { Param *qkv_w, *qkv_b, *o_w, *o_b, *ln1_g, *ln1_b, *f1_w, *f1_b, *f2_w, *f2_b, *ln2_g, *ln2_b; };
   Param *proj_w_, *proj_b_, *id_ = nullptr, *bias_ = nullptr, *pos_, *type_, *ln0_g_, *ln0_b_, *head_w_, *head_b_;
   std::vector<Layer> layers_;

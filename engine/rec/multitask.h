@@ -1,4 +1,4 @@
-// Ops for the task families' heads and their loss weighting (CPU, with backward):
+// Ops for the task families' heads and their loss weighting (any backend, with backward):
 //   pick             (R, 1) = x[rows[k], cols[k]] of a (B, M) x     dx[rows[k], cols[k]] += dy[k]
 //   uncertainty_sum  sum_k exp(-s[k]) L_k + s[k] over scalar losses L_k and a learned
 //                    log-variance vector s (Kendall et al. 2018: the weight of a loss falls as

@@ -73,7 +73,7 @@ std::unique_ptr<RecModel> build_model(const Config& c, const data::Dataset& ds, 
 std::unique_ptr<meta::MetaLearner> make_learner(const Config& c, RecModel& m) {
   const Scope scope = c.meta.scope;
   return std::make_unique<meta::MetaLearner>(m.params(), [scope](const std::string& n) { return RecModel::in_scope(scope, n); },
-                                             meta_config(c));
+                                             meta_config(c), m.backend());
 }
 
 }  // namespace mr::rec

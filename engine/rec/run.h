@@ -26,7 +26,7 @@ meta::MetaConfig meta_config(const Config& c);
 // made here. With loss.negatives > 0 it gets the training part's item counts.
 std::unique_ptr<RecModel> build_model(const Config& c, const data::Dataset& ds, const std::vector<float>& emb,
                                       int64_t D, const ItemBertSpec* spec = nullptr);
-// The meta learner over m's parameters: meta.algorithm, adapting meta.scope.
+// The meta learner over m's parameters (on m's backend): meta.algorithm, adapting meta.scope.
 std::unique_ptr<meta::MetaLearner> make_learner(const Config& c, RecModel& m);
 
 struct LoadedRun {

@@ -139,7 +139,8 @@ class Trainer {
   TaskOptions topt_;
   bool step_table_ = false;
   meta::MetaLearner::Reduce reduce_;
-  Arena arena_;
+  Backend be_;  // train.device / train.precision
+  std::optional<Arena> arena_;
   std::optional<Tape> tape_;
   std::optional<Progress> bar_;
   double sum_q_ = 0, t_log_ = 0;
@@ -148,6 +149,11 @@ class Trainer {
 
 Trainer::Trainer(const Config& c, const std::string& out, bool resume, comm::Communicator& cm)
     : c_(c), cm_(cm), rank_(cm.rank()), nranks_(cm.size()), root_(rank_ == 0), dir_(out), t_start_(now_s()) {
+  be_ = parse_backend(name(c.train.device), name(c.train.precision), "train.device/train.precision");
+  MR_CHECK(be_.precision != ::mr::Precision::bf16, "train.precision = bf16 is not supported for training yet: use fp32 or tf32");
+  MR_CHECK(be_.dev == Device::CPU || nranks_ == 1,
+           "train.device = cuda with {} processes: multi-GPU training is not there yet (one process per run)", nranks_);
+  init_backend(be_);  // before anything is written: a binary without CUDA says so here
   if (root_) dir_.create();
   r_.cfg = c;
   r_.ds = load_data(c);  // every rank loads the (small) dataset and draws the same tasks
@@ -159,17 +165,20 @@ Trainer::Trainer(const Config& c, const std::string& out, bool resume, comm::Com
   if (root_) dir_.write_config(c);
   const std::optional<ItemBertSpec> spec = shared_item_bert_spec(c, r_.ds, cm);
   r_.model = build_model(c, r_.ds, emb, D, spec ? &*spec : nullptr);
+  if (be_.dev != Device::CPU) r_.model->to(be_);
   r_.ml = make_learner(c, *r_.model);
   ParamStore& ps = r_.model->params();
   AdamWConfig ac;
   ac.lr = float(c.train.lr);
   ac.weight_decay = float(c.train.weight_decay);
-  opt_ = std::make_unique<AdamW>(ps, ac);
+  ac.eps = float(c.train.adam_eps);
+  MR_CHECK(c.train.adam_eps > 0, "train.adam_eps must be > 0, got {}", c.train.adam_eps);
+  opt_ = std::make_unique<AdamW>(ps, ac, be_);
   parts_.push_back({&ps, opt_.get(), ""});
   if (ParamStore* rates = r_.ml->inner_rates()) {  // metasgd
     AdamWConfig rc = ac;
     rc.weight_decay = 0;
-    rate_opt_ = std::make_unique<AdamW>(*rates, rc);
+    rate_opt_ = std::make_unique<AdamW>(*rates, rc, be_);
     parts_.push_back({rates, rate_opt_.get(), kInnerRatesDir});
   }
   st_.rng_seed = uint64_t(c.train.seed);
@@ -187,13 +196,14 @@ Trainer::Trainer(const Config& c, const std::string& out, bool resume, comm::Com
            c.train.meta_batch);
   if (nranks_ > 1) reduce_ = [&cm](double* x, size_t n) { cm.allreduce_sum(x, int64_t(n)); };
   if (root_)
-    std::fprintf(stderr, "train: %zu task users, %zu items, %lld params (%lld trainable), %s, scope %s\n", seqs_.size(),
-                 r_.ds.n_items(), (long long)ps.numel(), (long long)ps.trainable_numel(), name(c.meta.algorithm),
-                 name(c.meta.scope));
+    std::fprintf(stderr, "train: %zu task users, %zu items, %lld params (%lld trainable), %s, scope %s, on %s\n",
+                 seqs_.size(), r_.ds.n_items(), (long long)ps.numel(), (long long)ps.trainable_numel(),
+                 name(c.meta.algorithm), name(c.meta.scope), be_.str().c_str());
   if (root_ && nranks_ > 1)
     std::fprintf(stderr, "train: %d ranks (%s), tasks of a meta-batch dealt round-robin, one all-reduce of %zu values per step\n",
                  nranks_, cm.name().c_str(), size_t(ps.numel()) * parts_.size() + 2);
-  tape_.emplace(arena_, st_.rng_seed);
+  arena_.emplace(be_.dev);
+  tape_.emplace(*arena_, be_, st_.rng_seed);
 }
 
 // One outer step: the meta-batch's tasks (this rank's share), each adapting on its support set
@@ -217,7 +227,7 @@ double Trainer::step(int64_t step) {
   const double query_loss = ml.finish(reduce_);
   if (step_table_) m.end_step(1.0f);  // the mean dV through the item tower, into its parameters' gradients
   const double clip = c_.train.clip;
-  const double grad_norm = clip > 0 ? clip_grad_norm(m.params(), clip) : 0.0;
+  const double grad_norm = clip > 0 ? clip_grad_norm(m.params(), clip, be_) : 0.0;
   const float lr = lr_at(c_.train, step);
   for (const TrainedPart& p : parts_) {
     p.opt->step(lr);
@@ -253,8 +263,11 @@ nlohmann::json Trainer::run() {
   const int64_t steps = c_.train.steps, ckpt_every = c_.train.ckpt_every;
   if (root_) bar_.emplace("train", steps, "step");
   t_log_ = now_s();
+  const int64_t first = st_.step;
+  uint64_t allocs_after_first = 0;
   for (int64_t s = st_.step; s < steps; ++s) {
     step(s);
+    if (s == first) allocs_after_first = device_mem_stats().allocs;
     if (root_ && ((ckpt_every > 0 && st_.step % ckpt_every == 0) || st_.step == steps)) {
       st_.rng_offset = task_rng_offset(st_.step, 0);
       dir_.save(parts_, st_);
@@ -266,9 +279,19 @@ nlohmann::json Trainer::run() {
     return {{"rank", rank_}, {"step", st_.step}};
   }
   bar_->finish();
+  if (be_.dev != Device::CPU) {  // what the device held (every device Buffer: base/device.h)
+    const DeviceMemStats m = device_mem_stats();
+    std::fprintf(stderr, "train: device memory peak %.1f MiB; %llu device allocations after the first step\n",
+                 double(m.peak_bytes) / (1 << 20), (unsigned long long)(steps > first ? m.allocs - allocs_after_first : 0));
+  }
   if (!dir_.has_checkpoint()) dir_.save(parts_, st_);
   r_.step = st_.step;
   const double t_train = now_s() - t_start_;
+  if (be_.dev != Device::CPU) {  // evaluation runs on the CPU, from the checkpoint just written
+    tape_.reset();
+    r_ = load_run(dir_.path());
+    r_.step = st_.step;
+  }
   auto res = evaluate(r_, dir_.path());
   res["train_seconds"] = std::round(t_train * 10) / 10;
   res["threads"] = omp_get_max_threads();

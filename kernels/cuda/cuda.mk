@@ -77,4 +77,5 @@ $(BUILD)/obj/tests/cuda/bench_smoke_test.o: CXXFLAGS += -DMR_CUDA_BENCH='"$(BUIL
 ifneq ($(ASAN),1)
 $(BUILD)/tests/cuda_tests: | $(BUILD)/metarec-emu $(BIN)
 $(BUILD)/obj/tests/cuda/cli_cuda_test.o: CXXFLAGS += -DMR_METAREC_EMU='"$(BUILD)/metarec-emu"' -DMR_METAREC='"$(BIN)"'
+$(BUILD)/obj/tests/cuda/train_cuda_test.o: CXXFLAGS += -DMR_METAREC_EMU='"$(BUILD)/metarec-emu"' -DMR_METAREC='"$(BIN)"'
 endif

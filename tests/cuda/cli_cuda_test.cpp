@@ -18,6 +18,7 @@
 
 #include "weights/npy.h"
 #include "tests/core/minilm.h"
+#include "tests/cuda/cli_fixture.h"
 #include "weights/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -27,15 +28,7 @@ const std::string& kModel = mr::test::kMinilm;
 const std::string& kGolden = mr::test::kMinilmGolden;
 bool have() { return mr::test::have_minilm(); }
 
-int run(const std::string& cmd, std::string& out) {
-  out.clear();
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+int run(const std::string& cmd, std::string& out) { return mr::test::run_cli(cmd, out); }
 }  // namespace
 
 TEST_CASE("metarec embed --device cuda (emulated) writes sentence-transformers' embeddings" * doctest::skip(!have())) {
@@ -99,16 +92,7 @@ TEST_CASE("metarec train --set encoder.device=cuda (emulated): the item embeddin
           doctest::skip(!have())) {
   const fs::path dir = fs::temp_directory_path() / "metarec_cli_cuda_train";
   fs::remove_all(dir);
-  fs::create_directories(dir / "syn");
-  {  // 30 users x 14 interactions over 24 items with short titles
-    std::ofstream in(dir / "syn/syn.inter"), it(dir / "syn/syn.item");
-    in << "user_id:token\titem_id:token\ttimestamp:float\n";
-    it << "item_id:token\ttitle:token_seq\n";
-    for (int u = 0; u < 30; ++u)
-      for (int j = 0; j < 14; ++j) in << "u" << u << "\ti" << (u * 5 + j * 7) % 24 << "\t" << (u * 100 + j) << "\n";
-    const char* kinds[] = {"red kettle", "blue lamp", "oak table", "wool scarf"};
-    for (int i = 0; i < 24; ++i) it << "i" << i << "\t" << kinds[i % 4] << " model " << i << "\n";
-  }
+  mr::test::write_syn_catalogue(dir / "syn");  // 30 users x 14 interactions over 24 items with short titles
   const std::string args = " train --data " + (dir / "syn").string() + " --model " + kModel +
                            " --set encoder.cache= --set encoder.max_len=12 --set train.steps=2 --set eval.baselines= "
                            "--set eval.k_shots=3 --set task.k_shots=1,3 --set data.min_inter=5 --out ";

@@ -1,0 +1,223 @@
+// `metarec train --set train.device=cuda` end to end: build/metarec-emu (the CLI with the CUDA
+// backend under the SIMT emulator) meta-trains on the device and must give the CPU run's
+// numbers: for every meta algorithm (fomaml, reptile, metasgd) x every adapt scope (head,
+// user, all) x encoder.train_layers 0 and 1, in fp32, the per-step query losses and meta-gradient
+// norms within 1e-5 relative, the final parameters within 1e-5 relative L2 and the evaluation's
+// metrics to 4 decimals, and the device run allocates no device memory after its first step.
+// Both runs embed the items on the CPU (the same item embeddings), so the
+// difference is the training alone. Then a run started on the CPU resumes on the device and the
+// reverse, and both end where an uninterrupted CPU run ends.
+// AdamW's epsilon is 1e-6 here, not 1e-8: with 1e-8, fomaml/user/train_layers=1 ended 1.56e-5
+// apart (relative L2) because of three weights of the top layer whose first gradient was at the
+// rounding-noise level (-3.4e-9 on the CPU, -4.8e-9 on the device: a sum that cancels), which
+// AdamW turns into steps of lr |g| / (|g| + eps) = 7.5e-4 and 9.7e-4. That is the optimizer
+// amplifying rounding, not a difference in what the backends compute; at eps 1e-6 such a
+// gradient moves a weight by < 2e-5 while real gradients (1e-5 and up) still take ~full steps.
+// The model is the tiny random BERT of tests/data/tiny_bert (2 layers, hidden 64) with a
+// vocabulary written here, so the trainable top layer costs little under the emulator.
+// Built only in the plain build (not under ASan: the CLI is not rebuilt there).
+#include <cuda_runtime.h>  // defines MR_EMU under the emulator
+#include <doctest/doctest.h>
+
+#if defined(MR_EMU) && defined(MR_METAREC_EMU) && defined(MR_METAREC)
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/io/checkpoint.h"
+#include "tests/cuda/cli_fixture.h"
+#include "weights/safetensors.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int run(const std::string& cmd, std::string& out) { return mr::test::run_cli(cmd, out); }
+
+// 30 users x 14 interactions over 24 items, and a model folder: tiny_bert + a vocabulary of the titles' words
+fs::path make_inputs() {
+  const fs::path dir = fs::temp_directory_path() / "metarec_train_cuda_test";
+  fs::remove_all(dir);
+  mr::test::write_syn_catalogue(dir / "syn");
+  fs::create_directories(dir / "model");
+  std::ofstream vocab(dir / "model/vocab.txt");
+  for (const char* w : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "red", "kettle", "blue", "lamp", "oak", "table",
+                        "wool", "scarf", "model"})
+    vocab << w << "\n";
+  for (int i = 0; i < 24; ++i) vocab << i << "\n";
+  fs::copy_file("tests/data/tiny_bert/config.json", dir / "model/config.json");
+  fs::copy_file("tests/data/tiny_bert/model.safetensors", dir / "model/model.safetensors");
+  return dir;
+}
+
+std::string base_args(const fs::path& dir) {
+  return " train --data " + (dir / "syn").string() + " --model " + (dir / "model").string() +
+         " --set encoder.cache= --set encoder.max_len=8 --set model.dim=16 --set model.ffn=32 --set train.meta_batch=2"
+         " --set train.warmup=0 --set train.log_every=1 --set eval.baselines= --set eval.k_shots=3"
+         " --set task.k_shots=1,3 --set data.min_inter=5 --set train.seed=3 --set train.adam_eps=1e-6";
+}
+
+// a per-step series of metrics.jsonl: "query_loss" or "grad_norm"
+std::vector<double> series(const fs::path& run_dir, const char* key) {
+  std::vector<double> v;
+  std::ifstream f(run_dir / "metrics.jsonl");
+  std::string line;
+  while (std::getline(f, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains(key) && j.contains("step")) v.push_back(j[key].get<double>());
+  }
+  return v;
+}
+
+// every "param.*" tensor of the run's latest checkpoint (and of its inner_rates part), in one vector
+std::vector<double> params(const fs::path& run_dir) {
+  std::vector<double> v;
+  for (const fs::path& d : {run_dir, run_dir / "inner_rates"}) {
+    if (!fs::exists(d / "latest")) continue;
+    mr::SafeTensors st(mr::latest_checkpoint(d.string()));
+    for (const std::string& n : st.names()) {
+      if (n.rfind("param.", 0) != 0) continue;
+      mr::HostTensor t = st.read_f32(n);
+      for (int64_t i = 0; i < t->numel(); ++i) v.push_back(t->f32()[i]);
+    }
+  }
+  return v;
+}
+
+double rel_l2(const std::vector<double>& a, const std::vector<double>& b) {
+  double d = 0, n = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    d += (a[i] - b[i]) * (a[i] - b[i]);
+    n += b[i] * b[i];
+  }
+  return std::sqrt(d / std::max(n, 1e-300));
+}
+
+// the numeric metrics of every results row, keyed by row model/k and metric
+std::map<std::string, double> metrics(const fs::path& run_dir) {
+  std::map<std::string, double> m;
+  std::ifstream f(run_dir / "results.json");
+  nlohmann::json j;
+  f >> j;
+  for (auto& row : j["rows"]) {
+    const std::string key = row["model"].get<std::string>() + " k=" + std::to_string(row["k_shot"].get<int>()) + " ";
+    for (auto& [k, v] : row.items())
+      if (v.is_number() && k != "seconds") m[key + k] = v.get<double>();
+  }
+  return m;
+}
+
+struct Compared {
+  double loss_rel = 0, grad_rel = 0, param_rel = 0, metric_abs = 0;
+};
+
+double max_rel(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() >= 2);
+  REQUIRE(b.size() == a.size());
+  double r = 0;
+  for (size_t i = 0; i < a.size(); ++i) r = std::max(r, std::fabs(a[i] - b[i]) / std::fabs(a[i]));
+  return r;
+}
+
+Compared compare(const fs::path& cpu, const fs::path& dev) {
+  Compared c;
+  c.loss_rel = max_rel(series(cpu, "query_loss"), series(dev, "query_loss"));
+  c.grad_rel = max_rel(series(cpu, "grad_norm"), series(dev, "grad_norm"));
+  const auto pa = params(cpu), pb = params(dev);
+  REQUIRE(!pa.empty());
+  REQUIRE(pa.size() == pb.size());
+  c.param_rel = rel_l2(pb, pa);
+  const auto ma = metrics(cpu), mb = metrics(dev);
+  REQUIRE(!ma.empty());
+  REQUIRE(ma.size() == mb.size());
+  for (auto& [k, v] : ma) {
+    REQUIRE_MESSAGE(mb.count(k), k);
+    c.metric_abs = std::max(c.metric_abs, std::fabs(v - mb.at(k)));
+  }
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("metarec train --set train.device=cuda (emulated) gives the CPU run: every algorithm x scope x train_layers") {
+  const fs::path dir = make_inputs();
+  const std::string args = base_args(dir) + " --set train.steps=3";
+  std::string out;
+  // the CPU-only build refuses a device run before it writes anything
+  CHECK(run(std::string(MR_METAREC) + args + " --out " + (dir / "none").string() + " --set train.device=cuda", out) != 0);
+  CHECK(out.find("metarec-cuda") != std::string::npos);
+  CHECK(!fs::exists(dir / "none" / "config.json"));
+  double worst_loss = 0, worst_grad = 0, worst_param = 0, worst_metric = 0, some_param = 0;
+  for (const char* alg : {"fomaml", "reptile", "metasgd"})
+    for (const char* scope : {"head", "user", "all"})
+      for (int layers : {0, 1}) {
+        const std::string name = std::string(alg) + "-" + scope + "-" + std::to_string(layers);
+        CAPTURE(name);
+        const std::string a = args + " --set meta.algorithm=" + alg + " --set meta.scope=" + scope +
+                              " --set encoder.train_layers=" + std::to_string(layers) +
+                              (layers ? " --set loss.negatives=6" : "");
+        REQUIRE_MESSAGE(run(std::string(MR_METAREC) + a + " --out " + (dir / ("cpu-" + name)).string(), out) == 0, out);
+        REQUIRE_MESSAGE(
+            run(std::string(MR_METAREC_EMU) + a + " --set train.device=cuda --out " + (dir / ("cuda-" + name)).string(), out) == 0,
+            out);
+        CHECK(out.find("on cuda/fp32") != std::string::npos);
+        // every device buffer counts (base/device.h): after the first step, no step allocates
+        CHECK_MESSAGE(out.find("; 0 device allocations after the first step") != std::string::npos, out);
+        const Compared c = compare(dir / ("cpu-" + name), dir / ("cuda-" + name));
+        MESSAGE(name, ": query loss rel ", c.loss_rel, ", gradient norm rel ", c.grad_rel, ", params rel L2 ", c.param_rel,
+                ", metrics abs ", c.metric_abs);
+        CHECK(c.loss_rel <= 1e-5);
+        CHECK(c.grad_rel <= 1e-5);
+        CHECK(c.param_rel <= 1e-5);
+        CHECK(c.metric_abs <= 5e-5);
+        worst_loss = std::max(worst_loss, c.loss_rel);
+        worst_grad = std::max(worst_grad, c.grad_rel);
+        worst_param = std::max(worst_param, c.param_rel);
+        worst_metric = std::max(worst_metric, c.metric_abs);
+        some_param = std::max(some_param, c.param_rel);
+      }
+  MESSAGE("emulated CUDA training vs CPU over 18 runs: worst query-loss rel ", worst_loss, ", gradient norm rel ",
+          worst_grad, ", params rel L2 ", worst_param, ", metrics abs ", worst_metric);
+  CHECK(some_param > 0);  // the device kernels ran (other summation orders), not the CPU's bits
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a run started on the CPU resumes on the device (emulated) and the reverse") {
+  const fs::path dir = make_inputs();
+  // no lr decay: its schedule depends on train.steps, which the first half of a resumed run sets to 2
+  const std::string a = base_args(dir) + " --set meta.algorithm=metasgd --set meta.scope=user --set train.ckpt_every=2" +
+                        " --set train.decay=none";
+  std::string out;
+  REQUIRE_MESSAGE(run(std::string(MR_METAREC) + a + " --set train.steps=4 --out " + (dir / "whole").string(), out) == 0, out);
+  // cpu (2 steps) -> cuda (to 4)
+  REQUIRE_MESSAGE(run(std::string(MR_METAREC) + a + " --set train.steps=2 --out " + (dir / "c2d").string(), out) == 0, out);
+  REQUIRE_MESSAGE(run(std::string(MR_METAREC_EMU) + a + " --set train.steps=4 --set train.device=cuda --resume --out " +
+                          (dir / "c2d").string(),
+                      out) == 0,
+                  out);
+  CHECK(out.find("on cuda/fp32") != std::string::npos);
+  // cuda (2 steps) -> cpu (to 4)
+  REQUIRE_MESSAGE(run(std::string(MR_METAREC_EMU) + a + " --set train.steps=2 --set train.device=cuda --out " +
+                          (dir / "d2c").string(),
+                      out) == 0,
+                  out);
+  REQUIRE_MESSAGE(
+      run(std::string(MR_METAREC) + a + " --set train.steps=4 --resume --out " + (dir / "d2c").string(), out) == 0, out);
+  const auto whole = params(dir / "whole");
+  for (const std::string r : {"c2d", "d2c"}) {
+    CAPTURE(r);
+    const auto p = params(dir / r);
+    REQUIRE(p.size() == whole.size());
+    const double e = rel_l2(p, whole);
+    MESSAGE(r, ": params after 4 steps vs the uninterrupted CPU run, rel L2 ", e);
+    CHECK(e <= 1e-5);
+    CHECK(std::string(fs::path(mr::latest_checkpoint((dir / r).string())).filename()) == "ckpt-000000004.safetensors");
+  }
+  fs::remove_all(dir);
+}
+#endif
