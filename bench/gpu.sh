@@ -14,8 +14,17 @@
 #      alternating ROUNDS times, at BERT-base 32 x 128 and at 4 x 1024 (12 heads of 64), then our
 #      outputs of both storages checked against cuDNN's (cuda_torch.py check);
 #   5. the CLI on the GPU: metarec-cuda embed (tiny BERT, 200 texts) in fp32 and bf16 against the
-#      same binary's CPU backend (bench/npy_diff.py).
-# Expected total, if nothing hangs: about 400 s (the native suite 60-150 s, each timed run 5-15 s).
+#      same binary's CPU backend (bench/npy_diff.py);
+#   6. meta-training (issue 20): metarec-cuda train --set train.device=cuda against the same run
+#      on all the host's CPU cores, configs/demo.toml (ml-100k) and configs/amazon.toml (Amazon
+#      Scientific) with encoder.train_layers 0 and 1: tasks/s (the median of the logged windows
+#      after the first) and the device memory peak. The data travel in the pack; the checkpoint
+#      does not fit the carry, so the encoder is all-MiniLM-L6-v2's shapes with random weights
+#      (bench/random_bert.py): the speed depends on the shapes only. Each run stops at TRAIN_S
+#      seconds (default 25; the evaluation after training is not timed).
+# Expected total, if nothing hangs: about 400 s for 1-5 (the native suite 60-150 s, each timed
+# run 5-15 s) and 8 x TRAIN_S for 6: more than one call's 600 s, so run it as two calls,
+# `ONLY="1 2 3 4 5" bash bench/gpu.sh` then `ONLY=6 bash bench/gpu.sh` (ONLY: the steps to run).
 # The limits add up to more than a device call's 600 s only if several steps hang; the log and
 # the results table are written as the steps finish, so what finished comes back.
 # Everything goes to $OUT (the device tool's folder, else /tmp/gpu-out): gpu_log.txt, and
@@ -32,6 +41,9 @@ ROUNDS=${ROUNDS:-2}
 # cuda_gpu_tests and metarec-cuda, e.g. links to the emulated builds> PY=.venv/bin/python bash bench/gpu.sh
 # (tiny shapes, PyTorch on the CPU, no nvidia-smi).
 SMOKE=${SMOKE:-0}
+ONLY=${ONLY:-1 2 3 4 5 6}
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+TRAIN_S=${TRAIN_S:-25}
 DEV=cuda ATT_SHAPES=("32 128" "4 1024") STEP=() MM=8192 CHK="--batch 4 --seq 129"
 if [ "$SMOKE" = 1 ]; then
   DEV=cpu ATT_SHAPES=("1 40") MM=256 CHK="--batch 1 --seq 33 --heads 2 --head-dim 32"
@@ -52,23 +64,30 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=c
 nproc; $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
 ours ldd $P/cuda_bench | grep -E "not found|cublas|cudart|openblas"
 
+med() { printf '%s\n' "$@" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{if (NR) print a[int((NR+1)/2)]; else print "?"}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a+0 > 0 && b+0 > 0) printf "%.2fx", a / b; else print "?"}'; }
+key() { awk -v k="$1" 'index($0, k) == 1 {print $(NF)}' | tail -1; }
 results=$OUT/gpu_results.md
 card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 echo "| what | shape | metarec | baseline | baseline / metarec |" >"$results"
 echo "| --- | --- | --- | --- | --- |" >>"$results"
 
+if want 1; then
 echo "== 1. native kernel suite"
 timeout 150 env LD_LIBRARY_PATH=$libdirs:${LD_LIBRARY_PATH:-} $P/cuda_gpu_tests --no-version 2>&1 | tail -60
 echo "cuda_gpu_tests exit: ${PIPESTATUS[0]}"
 
+fi
+
+if want 2; then
 echo "== 2. bf16 matrix rate"
 peak=$(timeout 120 $PY bench/cuda_torch.py matmul --n $MM --device $DEV | tee /dev/stderr | awk '/^bf16 matmul TFLOP\/s:/{print $4}')
 echo "| bf16 matmul (PyTorch) | ${MM}^3 | | ${peak:-?} TFLOP/s | |" >>"$results"
 
-med() { printf '%s\n' "$@" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{if (NR) print a[int((NR+1)/2)]; else print "?"}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a+0 > 0 && b+0 > 0) printf "%.2fx", a / b; else print "?"}'; }
-key() { awk -v k="$1" 'index($0, k) == 1 {print $(NF)}' | tail -1; }
 
+fi
+
+if want 3; then
 echo "== 3. BERT-base training step, 32 x 128"
 ours_bf=(); ours_fp=(); torch_bf=(); ours_bs=()
 for r in $(seq "$ROUNDS"); do
@@ -88,6 +107,9 @@ for f in bf16_math bf16_storage; do  # the arena's high water (activations, thei
   echo "| BERT-base train step, arena high water, $f | 32 x 128 | $(grep -h 'arena high water' "$OUT/$f.txt" | tail -1 | cut -d: -f2) | | |" >>"$results"
 done
 
+fi
+
+if want 4; then
 echo "== 4. attention forward + backward"
 for shape in "${ATT_SHAPES[@]}"; do
   set -- $shape
@@ -115,6 +137,9 @@ for st in fp32 bf16; do  # bf16 math on fp32 tensors, then bf16 storage
     timeout 120 $PY bench/cuda_torch.py check /tmp/attn-dump-$st $CHK --device $DEV | tee -a "$OUT/attention_check.txt"
 done
 
+fi
+
+if want 5; then
 echo "== 5. the CLI on the GPU: metarec-cuda embed, tiny BERT (tests/data/tiny_bert) with a made-up vocab"
 # the same binary on its CPU backend is the reference; bounds as tests/cuda/encoder_cuda_test.cpp
 m=$(mktemp -d)
@@ -135,6 +160,40 @@ for pb in "fp32 --max-abs 1e-5" "bf16 --rel-l2 2e-2"; do
   echo "| metarec-cuda embed, cuda $p vs cpu fp32 (bounds: fp32 1e-5 max abs, bf16 2e-2 rel L2) | 200 texts, tiny BERT | ${d:-failed} | | |" >>"$results"
 done
 rm -rf "$m"
+
+fi
+
+if want 6; then
+echo "== 6. meta-training on the GPU vs all the host's CPU cores (random all-MiniLM-L6-v2-shaped weights)"
+m=$(mktemp -d); cache=$(mktemp -d); runs=$(mktemp -d)
+if [ "$SMOKE" = 1 ]; then  # the tiny BERT with a made-up vocabulary, as in step 5
+  cp tests/data/tiny_bert/config.json tests/data/tiny_bert/model.safetensors "$m/"
+  { printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n'; for i in $(seq 5 511); do echo "w$i"; done; } >"$m/vocab.txt"
+else
+  cp $P/minilm/* "$m/" && $PY bench/random_bert.py "$m"
+fi
+med_tps() { grep -o '"tasks_per_s":[0-9.e+-]*' "$1" 2>/dev/null | tail -n +2 | cut -d: -f2 | sort -g |
+            awk '{a[NR]=$1} END{if (NR) printf "%.0f", a[int((NR+1)/2)]; else print "?"}'; }
+cfgs="demo amazon"; [ "$SMOKE" = 1 ] && cfgs=demo  # the emulator embeds Amazon's 4385 items too slowly
+for cfg in $cfgs; do
+  data=$P/data/ml-100k; [ $cfg = amazon ] && data=$P/data/amazon-scientific
+  for L in 0 1; do
+    neg=""; [ $L = 1 ] && neg="--set loss.negatives=64"  # as configs/demo_l1.toml: a full softmax would run every item through the top
+    common=(--config configs/$cfg.toml --set data.path=$data --set encoder.model=$m --set encoder.cache=$cache
+            --set encoder.device=cuda --set encoder.train_layers=$L $neg --set train.steps=100000 --set train.log_every=10
+            --set train.ckpt_every=0 --set eval.baselines=)
+    [ "$SMOKE" = 1 ] && common+=(--set train.log_every=1 --set train.meta_batch=2 --set model.dim=16)
+    ours timeout $TRAIN_S $P/metarec-cuda train "${common[@]}" --set train.device=cuda --out $runs/$cfg$L-gpu >$runs/$cfg$L-gpu.log 2>&1
+    ours timeout $TRAIN_S $P/metarec-cuda train "${common[@]}" --set train.threads=$(nproc) --out $runs/$cfg$L-cpu >$runs/$cfg$L-cpu.log 2>&1
+    g=$(med_tps $runs/$cfg$L-gpu/metrics.jsonl); c=$(med_tps $runs/$cfg$L-cpu/metrics.jsonl)
+    pk=$(grep -o '"device_peak_mib":[0-9.]*' $runs/$cfg$L-gpu/metrics.jsonl 2>/dev/null | tail -1 | cut -d: -f2)
+    pk=${pk:+device memory peak $pk MiB}
+    echo "$cfg train_layers=$L: GPU $g tasks/s, CPU ($(nproc) threads) $c tasks/s; $pk"; tail -3 $runs/$cfg$L-gpu.log
+    echo "| meta-training tasks/s (higher is better), configs/$cfg.toml, train_layers=$L, GPU fp32 vs $(nproc) CPU threads | meta_batch as the config | $g tasks/s (${pk:-peak ?}) | $c tasks/s | $(ratio "$g" "$c") (GPU/CPU) |" >>"$results"
+  done
+done
+rm -rf "$m" "$cache" "$runs"
+fi
 
 echo "== results ($card, $(date -u +%F))"
 cat "$results"

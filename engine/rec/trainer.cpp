@@ -250,6 +250,7 @@ void Trainer::log(const nlohmann::json& l) {
   nlohmann::json line = l;
   line["tasks_per_s"] = double(tasks_done_) / std::max(1e-9, t - t_log_);
   line["elapsed_s"] = t - t_start_;
+  if (be_.dev != Device::CPU) line["device_peak_mib"] = std::round(double(device_mem_stats().peak_bytes) / (1 << 20) * 10) / 10;
   dir_.append_metrics(line);
   bar_->update(st_.step, fmt::format("loss {:.4f} lr {:.2e} {:.0f} tasks/s", line["query_loss"].get<double>(),
                                      line["lr"].get<float>(), line["tasks_per_s"].get<double>()));
