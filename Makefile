@@ -137,12 +137,13 @@ $(BIN): $(CLI_OBJS) $(ALL_LIBS)
 $(BUILD)/obj/tools/backend/cuda_emu.o: tools/backend/cuda.cpp | setup
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -DMR_BACKEND_EMULATED -c $< -o $@
-$(BUILD)/metarec-cuda: $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda.o $(CUDA_NV_OBJS) $(ALL_LIBS)
-	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda.o $(CUDA_NV_OBJS) $(ALL_LIBS) \
-	  -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart $(LDLIBS)
+$(BUILD)/metarec-cuda: $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda.o $(CUDA_NV_OBJS) $(NCCL_NV_OBJS) $(ALL_LIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda.o $(CUDA_NV_OBJS) $(NCCL_NV_OBJS) $(ALL_LIBS) \
+	  -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 $(NCCL_LIBS) -lcublasLt -lcudart $(LDLIBS)
 EMU_CLI_LIBS := $(call libs_of,$(LINK_ORDER) cuda_emu emu)
-$(BUILD)/metarec-emu: $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda_emu.o $(EMU_CLI_LIBS)
-	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda_emu.o $(EMU_CLI_LIBS) -lboost_context $(LDLIBS)
+$(BUILD)/metarec-emu: $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda_emu.o $(NCCL_EMU_OBJS) $(EMU_CLI_LIBS)
+	$(CXX) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/obj/tools/backend/cuda_emu.o $(NCCL_EMU_OBJS) $(EMU_CLI_LIBS) \
+	  -lboost_context $(LDLIBS)
 ALL_OBJS += $(BUILD)/obj/tools/backend/cuda.o $(BUILD)/obj/tools/backend/cuda_emu.o
 .PHONY: metarec-cuda
 metarec-cuda: $(BUILD)/metarec-cuda

@@ -27,7 +27,7 @@ void init_backend(Backend& b) {
     throw Error(
         "this metarec has no CUDA backend (it is the CPU-only build, build/metarec): run build/metarec-cuda for "
         "device cuda (`make metarec-cuda`; nvcc to build it, a GPU to run it), or use device cpu");
-  b.kernels = g_cuda.init(b.precision);
+  b.kernels = g_cuda.init(b.precision, b.gpu);
 }
 
 Backend parse_backend(const std::string& device, const std::string& precision, const std::string& where) {

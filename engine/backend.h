@@ -28,6 +28,9 @@ struct Backend {
   // The ops (fp32 storage; ->bf16 for bf16 storage), the precision's math mode bound in.
   // Null until the backend is ready (init_backend); the default is the CPU's.
   const KernelTable* kernels = &kCpuKernels;
+  // CUDA: which GPU of the machine (-1: the one this process already uses, GPU 0 unless a
+  // backend chose another). A process uses one GPU: init_backend refuses a second.
+  int gpu = -1;
 
   bool ready() const { return kernels != nullptr; }
   DType act_dtype() const { return precision == Precision::bf16 ? DType::BF16 : DType::F32; }
@@ -50,11 +53,12 @@ Backend make_backend(const std::string& device, const std::string& precision, co
 // The name of this binary's CUDA backend: "none" (build/metarec), "cuda" or "emulated".
 const char* cuda_backend_kind();
 
-// What tools/backend/cuda.cpp registers: init starts the device (and installs base/'s device
-// memory) and returns the kernel table of a precision; it throws mr::Error when it cannot.
+// What tools/backend/cuda.cpp registers: init selects GPU `gpu` (-1: keep the current one) and
+// starts it (installing base/'s device memory), and returns the kernel table of a precision; it
+// throws mr::Error when it cannot (no device, gpu out of range, a second GPU in one process).
 struct CudaProvider {
   const char* kind;  // "cuda" or "emulated"
-  const KernelTable* (*init)(Precision p);
+  const KernelTable* (*init)(Precision p, int gpu);
 };
 void register_cuda_provider(const CudaProvider& p);
 

@@ -13,16 +13,27 @@ ifeq ($(HAVE_MPI),1)
 endif
 
 # the multi-rank checks as one "test binary" that run_tests.sh counts like a doctest suite
-$(BUILD)/tests/mpi_tests: tools/mpi_test.sh $(BUILD)/tests/comm_tests $(BUILD)/metarec
+$(BUILD)/tests/mpi_tests: tools/mpi_test.sh $(BUILD)/tests/comm_tests $(BUILD)/metarec $(if $(filter 1,$(ASAN)),,$(BUILD)/metarec-emu)
 	@mkdir -p $(dir $@)
 	@printf '#!/bin/sh\nexec bash tools/mpi_test.sh $(BUILD) "$$@"\n' > $@
 	@chmod +x $@
 TEST_BINS += $(BUILD)/tests/mpi_tests
 
-# NCCL backend: compiled by `make cuda` (nvcc, sm_80/sm_90, -Werror) when nccl.h and MPI exist.
+# NCCL backend: compiled by `make cuda` (nvcc, sm_80/sm_90, -Werror) when nccl.h and MPI exist,
+# and linked into build/metarec-cuda (NCCL_NV_OBJS; it loads libnccl.so.2 itself, with dlopen, when
+# a run asks for it, so the binary needs no NCCL to start). build/metarec-emu gets the same
+# source compiled against engine/comm/nccl_emu/nccl.h, a stand-in over MPI (NCCL_EMU_OBJS), so
+# that `make test` runs multi-GPU training under the emulator (tools/mpi_test.sh).
 ifeq ($(HAVE_NCCL)$(HAVE_MPI),11)
 cuda: $(BUILD)/cuda/engine/comm/comm_nccl.o
 $(BUILD)/cuda/engine/comm/comm_nccl.o: NVCCFLAGS += $(MPI_CFLAGS)
+NCCL_NV_OBJS := $(BUILD)/cuda/engine/comm/comm_nccl.o
+NCCL_LIBS    := -ldl
+endif
+ifeq ($(HAVE_MPI),1)
+NCCL_EMU_OBJS := $(BUILD)/emu/engine/comm/comm_nccl.o
+$(NCCL_EMU_OBJS): CXXFLAGS += $(MPI_CFLAGS) -Iengine/comm/nccl_emu
+-include $(NCCL_EMU_OBJS:.o=.d)
 endif
 
 # The NCCL communicator on a GPU: `make test-comm-gpu` builds tests/comm/nccl_gpu.cc against the

@@ -11,6 +11,12 @@
 #   11   trainable top layers (encoder.train_layers = 1, all-MiniLM-L6-v2, no cache): rank 0
 #        alone computes the frozen bottom's hidden states and sends them (one log line, not
 #        one per rank), and the run ends with one process's checkpoint, bit for bit
+#   12-15 multi-GPU training (issue 21) under the emulator: `mpirun -np 2 metarec-emu train --set
+#        train.device=cuda` (one process per emulated GPU, METAREC_EMU_DEVICES=2, the NCCL
+#        stand-in over MPI: engine/comm/nccl_emu/nccl.h) ends with one emulated GPU's checkpoint
+#        and losses, bit for bit (fomaml + dropout, meta_batch 3; metasgd, meta_batch 1); a rank
+#        killed at step 2 ends the job within 60 s, naming it; 2 ranks on a node with 1 GPU are
+#        refused with what to check
 # Usage: tools/mpi_test.sh [BUILD_DIR] (other arguments are ignored). `make test` runs it as the
 # test binary BUILD/tests/mpi_tests; it prints a doctest-style summary line that
 # tools/run_tests.sh counts. Without mpirun, or with a metarec built without MPI, every check
@@ -18,7 +24,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
-N_CASES=11
+N_CASES=15
 passed=0; failed=0
 summary() {
   local skipped=$((N_CASES - passed - failed))
@@ -102,21 +108,62 @@ else
   echo "mpi_test: models/all-MiniLM-L6-v2 absent (tools/setup.sh models): the trainable-layer check is skipped"
 fi
 
-# 6-9: faults
-fault() {  # fault RANK MODE
-  local log="$T/fault_$1_$2.log" t0 t1 rc
+fault() {  # fault RANK MODE [BINARY EXTRA_TRAIN_OPTIONS...]: RANK fails as MODE at step 2
+  local r=$1 m=$2 bin=${3:-$B/metarec}
+  shift $(($# < 3 ? $# : 3))
+  local tag
+  tag=$(basename "$bin")
+  local log="$T/fault_${r}_${m}_$tag.log" t0 t1 rc
   t0=$(date +%s)
-  timeout 90 "${MPIRUN[@]}" -np 2 -x METAREC_FAULT_RANK="$1" -x METAREC_FAULT_STEP=2 -x METAREC_FAULT_MODE="$2" \
-    "$B/metarec" train --out "$T/fault_$1_$2" "${SETS[@]}" --set train.meta_batch=3 --set train.steps=50 >"$log" 2>&1
+  timeout 90 "${MPIRUN[@]}" -np 2 -x METAREC_EMU_DEVICES=2 -x METAREC_FAULT_RANK="$r" -x METAREC_FAULT_STEP=2 \
+    -x METAREC_FAULT_MODE="$m" "$bin" train --out "$T/fault_${r}_${m}_$tag" "${SETS[@]}" "$@" --set train.meta_batch=3 \
+    --set train.steps=50 >"$log" 2>&1
   rc=$?
   t1=$(date +%s)
-  local what="fault: rank $1 $2 at step 2 -> mpirun exit $rc after $((t1 - t0)) s"
-  if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ $((t1 - t0)) -lt 60 ] && grep -q "rank $1" "$log"; then
-    grep -m2 "rank $1" "$log"; ok "$what"
+  local what="fault ($tag): rank $r $m at step 2 -> mpirun exit $rc after $((t1 - t0)) s"
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ $((t1 - t0)) -lt 60 ] && grep -q "rank $r" "$log"; then
+    grep -m2 "rank $r" "$log"; ok "$what"
   else
-    cat "$log"; bad "$what (want non-zero, < 60 s, 'rank $1' named)"
+    cat "$log"; bad "$what (want non-zero, < 60 s, 'rank $r' named)"
   fi
 }
+
+# 12-15: multi-GPU training under the emulator (metarec-emu, the NCCL stand-in)
+E="$B/metarec-emu"
+if [ -x "$E" ] && nm -C "$E" 2>/dev/null | grep make_nccl_communicator >/dev/null; then
+  GPU=(--set train.device=cuda)
+  gparity() {  # gparity NAME OUT_SUFFIX EXTRA_SETS...: one emulated GPU vs 2 ranks x 1 emulated GPU
+    local name=$1 o=$2; shift 2
+    : >"$T/train.log"
+    if timeout 120 "$E" train --out "$T/gone$o" "${SETS[@]}" "${GPU[@]}" "$@" >>"$T/train.log" 2>&1 &&
+       timeout 120 "${MPIRUN[@]}" -np 2 -x METAREC_EMU_DEVICES=2 "$E" train --out "$T/gtwo$o" "${SETS[@]}" "${GPU[@]}" "$@" \
+         >>"$T/train.log" 2>&1 &&
+       grep -q "train: 2 ranks (nccl)" "$T/train.log" && grep -q "train: rank 1 on GPU 1" "$T/train.log" &&
+       same "$T/gone$o" "$T/gtwo$o" && { [ ! -d "$T/gone$o/inner_rates" ] || same "$T/gone$o" "$T/gtwo$o" inner_rates; }; then
+      ok "$name"
+    else
+      cat "$T/train.log"; bad "$name"
+    fi
+  }
+  gparity "2 emulated GPUs (NCCL stand-in) = 1: fomaml + dropout, meta_batch 3, 5 steps" a --set train.meta_batch=3 \
+    --set train.steps=5
+  gparity "2 emulated GPUs (NCCL stand-in) = 1: metasgd, meta_batch 1 (rank 1 idle), 4 steps" b --set train.meta_batch=1 \
+    --set train.steps=4 --set meta.algorithm=metasgd
+  fault 1 kill "$E" "${GPU[@]}"
+  log="$T/gtoomany.log"
+  timeout 90 "${MPIRUN[@]}" -np 2 -x METAREC_EMU_DEVICES=1 "$E" train --out "$T/gtoomany" "${SETS[@]}" "${GPU[@]}" \
+    --set train.steps=2 >"$log" 2>&1
+  rc=$?
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q "GPU 1 wanted but 1 visible" "$log"; then
+    grep -m1 "GPU 1 wanted" "$log"; ok "2 ranks on a node with 1 (emulated) GPU: refused, saying why"
+  else
+    cat "$log"; bad "2 ranks on a node with 1 GPU (want non-zero and 'GPU 1 wanted but 1 visible')"
+  fi
+else
+  echo "mpi_test: $E absent or without the NCCL communicator: the 4 multi-GPU checks are skipped"
+fi
+
+# 6-9: faults
 fault 1 throw
 fault 1 exit
 fault 1 kill

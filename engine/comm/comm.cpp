@@ -49,7 +49,25 @@ bool launched_by_mpirun() {
   return env("OMPI_COMM_WORLD_SIZE") || env("PMIX_RANK") || env("PMI_RANK") || env("PMI_SIZE");
 }
 
-std::unique_ptr<Communicator> make_communicator(const std::string& kind) {
+namespace {
+NcclFactory g_nccl = nullptr;
+}  // namespace
+
+void register_nccl(NcclFactory f) { g_nccl = f; }
+bool have_nccl() { return g_nccl != nullptr; }
+
+int local_rank() {
+  for (const char* k : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "LOCAL_RANK", "MPI_LOCALRANKID"})
+    if (const char* v = env(k)) {
+      char* end = nullptr;
+      const long r = std::strtol(v, &end, 10);
+      if (end && *end == 0 && r >= 0 && r < (1 << 20)) return int(r);
+      throw Error(fmt::format("{}={}: not a local rank", k, v));
+    }
+  return -1;
+}
+
+std::unique_ptr<Communicator> make_communicator(const std::string& kind, int gpu) {
   if (kind == "single") return std::make_unique<SingleComm>();
   if (kind == "auto") return launched_by_mpirun() && have_mpi() ? make_mpi_communicator() : std::make_unique<SingleComm>();
   if (kind == "mpi") {
@@ -58,10 +76,13 @@ std::unique_ptr<Communicator> make_communicator(const std::string& kind) {
                   "then rebuild: the Makefile enables MPI when mpicxx exists)");
     return make_mpi_communicator();
   }
-  if (kind == "nccl")
-    throw Error("--comm nccl: training runs on CPU parameters, whose collectives are MPI's; the NCCL "
-                "communicator (engine/comm/comm_nccl.h, built by `make cuda`) serves GPU buffers");
-  throw Error(fmt::format("unknown communicator '{}': expected auto, single or mpi", kind));
+  if (kind == "nccl") {
+    if (!g_nccl)
+      throw Error("--comm nccl: this binary has no NCCL communicator; build/metarec-cuda has it (and "
+                  "build/metarec-emu, over MPI, for tests)");
+    return g_nccl(gpu);
+  }
+  throw Error(fmt::format("unknown communicator '{}': expected auto, single, mpi or nccl", kind));
 }
 
 void fault_hook(int rank, int64_t step) {

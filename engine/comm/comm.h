@@ -1,8 +1,11 @@
 // Communicators: the collectives multi-process training needs, over one flat buffer.
 //   single  one process: rank 0 of 1, every collective a no-op (always available)
 //   mpi     MPI_COMM_WORLD (Open MPI), host buffers; built when mpicxx exists (HAVE_MPI)
-//   nccl    one process per GPU, device buffers, ncclUniqueId bootstrapped over MPI; built by
-//           `make cuda` (engine/comm/comm_nccl.h), not linked into the CPU binary
+//   nccl    one process per GPU, device buffers (host buffers are staged through the device),
+//           ncclUniqueId bootstrapped over MPI; linked into build/metarec-cuda (and, over an
+//           MPI stand-in for NCCL, build/metarec-emu), not into the CPU binary
+//           (engine/comm/comm_nccl.h); what `metarec train --set train.device=cuda` uses under
+//           mpirun
 // All collectives are in place and blocking. Every rank must call them in the same order with
 // the same n (and root). Errors throw mr::Error naming the rank, the call and the library's
 // message; abort() takes the whole job down (MPI_Abort) so no peer is left waiting. A rank
@@ -49,10 +52,17 @@ struct UnwatchedWait {
   UnwatchedWait& operator=(const UnwatchedWait&) = delete;
 };
 
-// "single" | "mpi" | "auto" (mpi when this process was started by mpirun, else single).
-// "nccl" is refused here: see engine/comm/comm_nccl.h. Unknown names and "mpi" in a build
-// without MPI throw an Error that says so.
-std::unique_ptr<Communicator> make_communicator(const std::string& kind);
+// "single" | "mpi" | "nccl" | "auto" (mpi when this process was started by mpirun, else
+// single). "nccl" selects GPU `gpu` for this process (-1: its local rank's) and needs a binary
+// that links the NCCL communicator (it registers itself: register_nccl). Unknown names, and
+// backends this build lacks, throw an Error that says so.
+std::unique_ptr<Communicator> make_communicator(const std::string& kind, int gpu = -1);
+using NcclFactory = std::unique_ptr<Communicator> (*)(int gpu);
+void register_nccl(NcclFactory f);
+bool have_nccl();
+// This process's rank among the ranks on its node, from the launcher's environment
+// (OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID, LOCAL_RANK, MPI_LOCALRANKID); -1 when none says.
+int local_rank();
 // Whether the environment says an MPI launcher started this process (Open MPI, PMIx, PMI).
 bool launched_by_mpirun();
 // Whether this build has the MPI backend.

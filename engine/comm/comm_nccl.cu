@@ -7,6 +7,8 @@
 #include <mpi.h>
 #include <nccl.h>
 
+#include <dlfcn.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -17,6 +19,54 @@ namespace mr::comm {
 
 namespace {
 
+// The NCCL functions this file calls. build/metarec-cuda loads libnccl.so.2 when the first NCCL
+// communicator is made (dlopen), so that the binary starts, and trains on one GPU, on machines
+// without NCCL (its 218 MB do not travel to a lent GPU machine either); the emulated build
+// takes the stand-in's functions (engine/comm/nccl_emu/nccl.h).
+struct NcclApi {
+  ncclResult_t (*GetUniqueId)(ncclUniqueId*);
+  ncclResult_t (*CommInitRank)(ncclComm_t*, int, ncclUniqueId, int);
+  ncclResult_t (*CommDestroy)(ncclComm_t);
+  ncclResult_t (*CommAbort)(ncclComm_t);
+  ncclResult_t (*AllReduce)(const void*, void*, size_t, ncclDataType_t, ncclRedOp_t, ncclComm_t, cudaStream_t);
+  ncclResult_t (*Broadcast)(const void*, void*, size_t, ncclDataType_t, int, ncclComm_t, cudaStream_t);
+  const char* (*GetErrorString)(ncclResult_t);
+  const char* (*GetLastError)(ncclComm_t);
+};
+
+#ifdef MR_EMU
+const NcclApi& nccl() {
+  static const NcclApi api{ncclGetUniqueId, ncclCommInitRank, ncclCommDestroy, ncclCommAbort,
+                           ncclAllReduce,   ncclBroadcast,    ncclGetErrorString, ncclGetLastError};
+  return api;
+}
+#else
+const NcclApi& nccl() {
+  static const NcclApi api = [] {
+    void* h = dlopen("libnccl.so.2", RTLD_NOW | RTLD_GLOBAL);
+    if (!h)
+      throw Error(std::string("multi-GPU training needs NCCL: cannot load libnccl.so.2 (") + dlerror() +
+                  "); install NCCL (Debian/Ubuntu: libnccl2 from NVIDIA's repository) or put it on LD_LIBRARY_PATH");
+    auto sym = [h](const char* name) {
+      void* f = dlsym(h, name);
+      if (!f) throw Error(std::string("libnccl.so.2 has no ") + name + ": NCCL too old (2.13 or newer needed)");
+      return f;
+    };
+    NcclApi a;
+    a.GetUniqueId = reinterpret_cast<decltype(a.GetUniqueId)>(sym("ncclGetUniqueId"));
+    a.CommInitRank = reinterpret_cast<decltype(a.CommInitRank)>(sym("ncclCommInitRank"));
+    a.CommDestroy = reinterpret_cast<decltype(a.CommDestroy)>(sym("ncclCommDestroy"));
+    a.CommAbort = reinterpret_cast<decltype(a.CommAbort)>(sym("ncclCommAbort"));
+    a.AllReduce = reinterpret_cast<decltype(a.AllReduce)>(sym("ncclAllReduce"));
+    a.Broadcast = reinterpret_cast<decltype(a.Broadcast)>(sym("ncclBroadcast"));
+    a.GetErrorString = reinterpret_cast<decltype(a.GetErrorString)>(sym("ncclGetErrorString"));
+    a.GetLastError = reinterpret_cast<decltype(a.GetLastError)>(sym("ncclGetLastError"));
+    return a;
+  }();
+  return api;
+}
+#endif
+
 [[noreturn]] void fail(const char* file, int line, int rank, const char* call, const std::string& msg) {
   throw_error(file, line, ("rank " + std::to_string(rank) + ": " + call + " failed").c_str(), msg);
 }
@@ -25,7 +75,7 @@ namespace {
   do {                                                                                                 \
     const ncclResult_t mr_r_ = (call);                                                                 \
     if (mr_r_ != ncclSuccess)                                                                          \
-      fail(__FILE__, __LINE__, rank_, #call, std::string(ncclGetErrorString(mr_r_)) + ": " + ncclGetLastError(nullptr)); \
+      fail(__FILE__, __LINE__, rank_, #call, std::string(nccl().GetErrorString(mr_r_)) + ": " + nccl().GetLastError(nullptr)); \
   } while (0)
 #define CUDA_CHECK_R(call)                                                                             \
   do {                                                                                                 \
@@ -41,26 +91,40 @@ namespace {
 class NcclComm final : public Communicator {
  public:
   explicit NcclComm(int device) : mpi_(make_mpi_communicator()), rank_(mpi_->rank()), size_(mpi_->size()) {
+    // a rank that cannot join must not leave the others waiting in the bootstrap: end the job
+    try {
+      join(device);
+    } catch (const std::exception& e) {
+      mpi_->abort(std::string("metarec: ") + e.what(), 1);
+    }
+  }
+  void join(int device) {
+    int gpus = 0;
+    CUDA_CHECK_R(cudaGetDeviceCount(&gpus));
+    if (gpus < 1) fail(__FILE__, __LINE__, rank_, "cudaGetDeviceCount", "no CUDA device");
     if (device < 0) {  // this rank's index among the ranks on its node
       MPI_Comm node;
-      int local = 0, gpus = 0;
+      int local = 0;
       MPI_CHECK_R(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
       MPI_CHECK_R(MPI_Comm_rank(node, &local));
       MPI_CHECK_R(MPI_Comm_free(&node));
-      CUDA_CHECK_R(cudaGetDeviceCount(&gpus));
-      if (gpus < 1) fail(__FILE__, __LINE__, rank_, "cudaGetDeviceCount", "no CUDA device");
-      device = local % gpus;
+      device = local;
     }
+    if (device >= gpus)
+      fail(__FILE__, __LINE__, rank_, "cudaSetDevice",
+           "GPU " + std::to_string(device) + " wanted but " + std::to_string(gpus) +
+               " visible: more ranks on this node than GPUs (one process per GPU; check -np, train.gpus and "
+               "CUDA_VISIBLE_DEVICES)");
     device_ = device;
     CUDA_CHECK_R(cudaSetDevice(device_));
     ncclUniqueId id;
-    if (rank_ == 0) NCCL_CHECK(ncclGetUniqueId(&id));
+    if (rank_ == 0) NCCL_CHECK(nccl().GetUniqueId(&id));
     MPI_CHECK_R(MPI_Bcast(&id, int(sizeof id), MPI_BYTE, 0, MPI_COMM_WORLD));
     CUDA_CHECK_R(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_));
+    NCCL_CHECK(nccl().CommInitRank(&comm_, size_, id, rank_));
   }
   ~NcclComm() override {
-    if (comm_) ncclCommDestroy(comm_);
+    if (comm_) nccl().CommDestroy(comm_);
     if (stream_) cudaStreamDestroy(stream_);
   }
   NcclComm(const NcclComm&) = delete;
@@ -79,7 +143,7 @@ class NcclComm final : public Communicator {
     mpi_->barrier();
   }
   [[noreturn]] void abort(const std::string& msg, int code) override {
-    if (comm_) ncclCommAbort(comm_);  // unblocks kernels waiting on dead peers
+    if (comm_) nccl().CommAbort(comm_);  // unblocks kernels waiting on dead peers
     comm_ = nullptr;
     mpi_->abort(msg, code);
     std::_Exit(code);  // not reached
@@ -93,15 +157,53 @@ class NcclComm final : public Communicator {
   void reduce(void* x, int64_t n, ncclDataType_t t, ncclRedOp_t op) {
     check_n(n, 0);
     if (n == 0) return;
-    NCCL_CHECK(ncclAllReduce(x, x, size_t(n), t, op, comm_, stream_));
+    Staged b(*this, x, n, t);
+    NCCL_CHECK(nccl().AllReduce(b.p, b.p, size_t(n), t, op, comm_, stream_));
     CUDA_CHECK_R(cudaStreamSynchronize(stream_));
+    b.back();
   }
   void bcast(void* x, int64_t n, ncclDataType_t t, int root) {
     check_n(n, root);
     if (n == 0) return;
-    NCCL_CHECK(ncclBroadcast(x, x, size_t(n), t, root, comm_, stream_));
+    Staged b(*this, x, n, t);
+    NCCL_CHECK(nccl().Broadcast(b.p, b.p, size_t(n), t, root, comm_, stream_));
     CUDA_CHECK_R(cudaStreamSynchronize(stream_));
+    b.back();
   }
+
+  // A host buffer goes through device memory (NCCL reads and writes device memory only): p is
+  // x itself when x is device memory (or under the emulator, where all memory is the host's).
+  struct Staged {
+    NcclComm& c;
+    void* x;
+    void* p;
+    size_t bytes = 0;
+    Staged(NcclComm& comm, void* host_or_dev, int64_t n, ncclDataType_t t) : c(comm), x(host_or_dev), p(host_or_dev) {
+#ifndef MR_EMU
+      cudaPointerAttributes a{};
+      const cudaError_t e = cudaPointerGetAttributes(&a, x);
+      if (e != cudaSuccess) cudaGetLastError();
+      if (e == cudaSuccess && (a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged)) return;
+      bytes = size_t(n) * (t == ncclFloat64 ? 8 : 4);
+      const int rank_ = c.rank_;
+      CUDA_CHECK_R(cudaMalloc(&p, bytes));
+      CUDA_CHECK_R(cudaMemcpy(p, x, bytes, cudaMemcpyHostToDevice));
+#else
+      (void)n;
+      (void)t;
+#endif
+    }
+    void back() {  // the result into the host buffer
+      if (!bytes) return;
+      const int rank_ = c.rank_;
+      CUDA_CHECK_R(cudaMemcpy(x, p, bytes, cudaMemcpyDeviceToHost));
+    }
+    ~Staged() {
+      if (bytes) cudaFree(p);
+    }
+    Staged(const Staged&) = delete;
+    Staged& operator=(const Staged&) = delete;
+  };
 
   std::unique_ptr<Communicator> mpi_;  // keeps MPI initialised; barrier and abort
   int rank_, size_, device_ = 0;
@@ -112,5 +214,10 @@ class NcclComm final : public Communicator {
 }  // namespace
 
 std::unique_ptr<Communicator> make_nccl_communicator(int device) { return std::make_unique<NcclComm>(device); }
+
+namespace {
+// linked as an object into build/metarec-cuda and build/metarec-emu: make_communicator("nccl") finds it
+const bool registered = (register_nccl(make_nccl_communicator), true);
+}  // namespace
 
 }  // namespace mr::comm

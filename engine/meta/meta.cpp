@@ -116,14 +116,7 @@ double MetaLearner::finish(const Reduce& reduce) {
   const size_t n = acc_size();
   double tail[2] = {0, double(n_tasks_)};  // [query-loss sum, tasks]: the count is the host's
   copy(acc_->rows(int64_t(n) - 1, int64_t(n)), Tensor{&tail[1], Shape{1}, DType::F64, Device::CPU});
-  if (reduce) {
-    if (acc_->device == Device::CPU) reduce(acc_->f64(), n);
-    else {  // a host round trip (multi-GPU reduces on the device: NCCL, issue 21)
-      HostTensor h = host_copy(*acc_);
-      reduce(h->f64(), n);
-      copy(*acc_, *h);
-    }
-  }
+  if (reduce) reduce(acc_->f64(), n);  // on the accumulator's device (NCCL for GPU parameters)
   copy(Tensor{tail, Shape{2}, DType::F64, Device::CPU}, acc_->rows(int64_t(n) - 2, int64_t(n)));
   const double tasks = tail[1], loss_sum = tail[0];
   MR_CHECK(tasks > 0, "MetaLearner::finish without tasks");

@@ -62,7 +62,8 @@ class MetaLearner {
   float task(Tape& t, const LossFn& support, const LossFn& query);
   // Writes the mean accumulated meta-gradient into ps.flat_grads() (metasgd: and the rate
   // gradient), clears the accumulators and returns the mean query loss of the meta-batch.
-  // reduce, when given, sums the accumulator buffer over all ranks in place first; its layout:
+  // reduce, when given, sums the accumulator buffer over all ranks in place first (the buffer is
+  // on the parameters' device: a device pointer for GPU parameters, NCCL's); its layout:
   // meta-gradient (numel), the algorithm's own gradient (metasgd's rates: numel), the extra
   // gradient (set_extra_grad), query-loss sum, task count. A rank may have run no task; the
   // meta-batch as a whole must have one.

@@ -40,7 +40,7 @@ void each_key(C& c, F&& f) {
   f("train.clip", c.train.clip), f("train.seed", c.train.seed), f("train.log_every", c.train.log_every);
   f("train.ckpt_every", c.train.ckpt_every), f("train.threads", c.train.threads);
   f("train.step_item_table", c.train.step_item_table);
-  f("train.device", c.train.device), f("train.precision", c.train.precision);
+  f("train.device", c.train.device), f("train.precision", c.train.precision), f("train.gpus", c.train.gpus);
   f("eval.k_shots", c.eval.k_shots), f("eval.ks", c.eval.ks), f("eval.baselines", c.eval.baselines);
   f("eval.adapt_steps", c.eval.adapt_steps), f("eval.part", c.eval.part), f("eval.blend", c.eval.blend);
   f("eval.knn_shrink", c.eval.knn_shrink), f("eval.knn_decay", c.eval.knn_decay);

@@ -103,6 +103,8 @@ struct TrainSettings {
   // runs on the CPU from the saved checkpoint
   EncoderDevice device = EncoderDevice::Cpu;
   Precision precision = Precision::Fp32;
+  // the GPU of each process on a node, indexed by its local rank (empty: GPU = local rank)
+  std::vector<int> gpus;
 };
 
 struct EvalSettings {

@@ -151,8 +151,10 @@ Trainer::Trainer(const Config& c, const std::string& out, bool resume, comm::Com
     : c_(c), cm_(cm), rank_(cm.rank()), nranks_(cm.size()), root_(rank_ == 0), dir_(out), t_start_(now_s()) {
   be_ = parse_backend(name(c.train.device), name(c.train.precision), "train.device/train.precision");
   MR_CHECK(be_.precision != ::mr::Precision::bf16, "train.precision = bf16 is not supported for training yet: use fp32 or tf32");
-  MR_CHECK(be_.dev == Device::CPU || nranks_ == 1,
-           "train.device = cuda with {} processes: multi-GPU training is not there yet (one process per run)", nranks_);
+  MR_CHECK(be_.dev == Device::CPU || nranks_ == 1 || cm.name() == "nccl",
+           "train.device = cuda over {} processes needs the NCCL communicator (--comm nccl; the default under mpirun "
+           "when training on the GPU), not {}", nranks_, cm.name());
+  if (be_.dev != Device::CPU) be_.gpu = train_gpu(c);
   init_backend(be_);  // before anything is written: a binary without CUDA says so here
   if (root_) dir_.create();
   r_.cfg = c;
@@ -202,6 +204,8 @@ Trainer::Trainer(const Config& c, const std::string& out, bool resume, comm::Com
   if (root_ && nranks_ > 1)
     std::fprintf(stderr, "train: %d ranks (%s), tasks of a meta-batch dealt round-robin, one all-reduce of %zu values per step\n",
                  nranks_, cm.name().c_str(), size_t(ps.numel()) * parts_.size() + 2);
+  if (nranks_ > 1 && be_.dev != Device::CPU)
+    std::fprintf(stderr, "train: rank %d on GPU %d\n", rank_, be_.gpu);
   arena_.emplace(be_.dev);
   tape_.emplace(*arena_, be_, st_.rng_seed);
 }
@@ -304,6 +308,16 @@ nlohmann::json Trainer::run() {
 }
 
 }  // namespace
+
+int train_gpu(const Config& c) {
+  const int local = comm::local_rank();
+  const auto& g = c.train.gpus;
+  if (g.empty()) return local < 0 ? 0 : local;
+  const int i = local < 0 ? 0 : local;
+  MR_CHECK(i < int(g.size()), "train.gpus lists {} GPU(s), but this process is local rank {} on its node", g.size(), i);
+  MR_CHECK(g[size_t(i)] >= 0, "train.gpus: GPU {} is not a GPU number", g[size_t(i)]);
+  return g[size_t(i)];
+}
 
 nlohmann::json train(const Config& c, const std::string& out, bool resume, comm::Communicator* comm) {
   std::unique_ptr<comm::Communicator> single;

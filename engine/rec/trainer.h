@@ -19,6 +19,11 @@ namespace mr::rec {
 // comm (null: one process): the meta-batch's tasks are dealt round-robin over the ranks, one
 // all-reduce per step, rank 0's start state is broadcast; rank 0 alone writes OUT, evaluates and
 // returns the results; the other ranks return {"rank": r, "step": steps} (docs/comm.md).
+// With train.device = cuda, several processes need comm's NCCL flavour (one process per GPU).
 nlohmann::json train(const Config& c, const std::string& out, bool resume, comm::Communicator* comm = nullptr);
+
+// The GPU this process trains on: train.gpus[local rank] when the list is given, else the local
+// rank (comm::local_rank(); 0 outside a launcher). Throws when the list is too short.
+int train_gpu(const Config& c);
 
 }  // namespace mr::rec

@@ -55,6 +55,10 @@ namespace bf16 {
 bool init();
 // Why the last init() returned false (the CUDA runtime's words); empty after a success.
 const std::string& init_error();
+// The number of visible devices (0 when the runtime finds none; init_error() says why), and
+// the device this process's later CUDA calls use (throws, with the runtime's words, on failure).
+int device_count();
+void select_device(int gpu);
 
 }  // namespace mr::cuda
 

@@ -35,6 +35,19 @@ std::string g_init_error;
 
 const std::string& init_error() { return g_init_error; }
 
+int device_count() {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    g_init_error = std::string("cudaGetDeviceCount: ") + cudaGetErrorString(e);
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+void select_device(int gpu) { CUDA_CHECK(cudaSetDevice(gpu)); }
+
 // Returns false (and installs nothing) when no CUDA device is usable, so callers fall back to
 // the CPU with a message instead of failing later; init_error() then says why.
 bool install_allocator() {

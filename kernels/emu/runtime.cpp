@@ -166,20 +166,32 @@ const char* cudaGetErrorString(cudaError_t e) {
   }
 }
 
+// One emulated device per process, or METAREC_EMU_DEVICES of them (identical, all this process's
+// memory) so that a test can run one process per "GPU" of a multi-GPU node (tools/mpi_test.sh).
+static int emu_devices() {
+  const char* v = std::getenv("METAREC_EMU_DEVICES");
+  const int n = v && *v ? std::atoi(v) : 1;
+  return n > 0 ? n : 1;
+}
+static int g_device = 0;
 cudaError_t cudaGetDeviceCount(int* n) {
   if (!n) return fail_with(cudaErrorInvalidValue);
-  *n = 1;
+  *n = emu_devices();
   return cudaSuccess;
 }
 cudaError_t cudaGetDevice(int* d) {
   if (!d) return fail_with(cudaErrorInvalidValue);
-  *d = 0;
+  *d = g_device;
   return cudaSuccess;
 }
-cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : fail_with(cudaErrorInvalidDevice); }
+cudaError_t cudaSetDevice(int d) {
+  if (d < 0 || d >= emu_devices()) return fail_with(cudaErrorInvalidDevice);
+  g_device = d;
+  return cudaSuccess;
+}
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
   if (!p) return fail_with(cudaErrorInvalidValue);
-  if (device != 0) return fail_with(cudaErrorInvalidDevice);
+  if (device < 0 || device >= emu_devices()) return fail_with(cudaErrorInvalidDevice);
   *p = cudaDeviceProp{};
   std::snprintf(p->name, sizeof p->name, "metarec SIMT emulator (sm_90 semantics)");
   p->totalGlobalMem = size_t(16) << 30;

@@ -22,16 +22,18 @@ int run(int argc, char** argv) {
   app.add_option("--config", config, "TOML config (see configs/)");
   app.add_option("--set", sets, "override a config key: section.key=value (repeatable)");
   app.add_flag("--resume", resume, "continue from the run folder's latest checkpoint");
-  app.add_option("--comm", comm_kind, "multi-process backend: auto (mpi when started by mpirun), single or mpi "
-                                      "(docs/comm.md)")
-      ->check(CLI::IsMember({"auto", "single", "mpi"}));
+  app.add_option("--comm", comm_kind, "multi-process backend: auto (under mpirun: nccl when training on the GPU, "
+                                      "else mpi), single, mpi or nccl (docs/comm.md)")
+      ->check(CLI::IsMember({"auto", "single", "mpi", "nccl"}));
   app.parse(argc, argv);
   mr::rec::Config c;
   if (!config.empty()) c.load_toml(config);
   if (!data.empty()) c.data.path = data;
   if (!model.empty()) c.encoder.model = model;
   for (auto& s : sets) c.set(s);
-  auto comm = mr::comm::make_communicator(comm_kind);
+  const bool gpu = c.train.device == mr::rec::EncoderDevice::Cuda;
+  if (comm_kind == "auto" && gpu && mr::comm::launched_by_mpirun()) comm_kind = "nccl";
+  auto comm = mr::comm::make_communicator(comm_kind, comm_kind == "nccl" ? mr::rec::train_gpu(c) : -1);
   nlohmann::json res;
   try {
     res = mr::rec::train(c, out, resume, comm.get());
