@@ -12,7 +12,18 @@ ASAN     ?= 0
 NATIVE   ?= 1
 SETUP    ?= 1
 
-# ---------------------------------------------------------------- optional parts
+# ---------------------------------------------------------------- setup, then optional parts
+# The Debian packages come first (tools/setup.sh deps; a quick check when nothing is missing):
+# the probes below must see what setup installs, or a fresh machine would build without MPI
+# (mpicxx appears only after setup) and skip the multi-process tests (issue 24).
+ifeq ($(SETUP),1)
+ifneq ($(filter-out clean info,$(or $(MAKECMDGOALS),all)),)
+SETUP_STATUS := $(shell bash tools/setup.sh deps >&2 && echo ok)
+ifneq ($(SETUP_STATUS),ok)
+$(error tools/setup.sh deps failed (see above); install what it lists, or build with SETUP=0)
+endif
+endif
+endif
 HAVE_NVCC  := $(shell command -v $(NVCC) >/dev/null 2>&1 && echo 1 || echo 0)
 CUDA       ?= $(HAVE_NVCC)
 CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
@@ -112,10 +123,7 @@ all: info $(BIN) $(if $(filter 1,$(CUDA)),cuda)
 info:
 	@echo "metarec build: CXX=$(CXX) BUILD=$(BUILD) nvcc=$(HAVE_NVCC) (CUDA objects: $(CUDA)) cuDNN=$(HAVE_CUDNN) NCCL=$(HAVE_NCCL) MPI=$(HAVE_MPI)"
 
-setup:
-ifeq ($(SETUP),1)
-	@bash tools/setup.sh deps
-endif
+setup:  # tools/setup.sh deps ran when make read this file (above)
 
 $(BUILD)/obj/%.o: %.cpp | setup
 	@mkdir -p $(dir $@)

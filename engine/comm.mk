@@ -15,7 +15,7 @@ endif
 # the multi-rank checks as one "test binary" that run_tests.sh counts like a doctest suite
 $(BUILD)/tests/mpi_tests: tools/mpi_test.sh $(BUILD)/tests/comm_tests $(BUILD)/metarec $(if $(filter 1,$(ASAN)),,$(BUILD)/metarec-emu)
 	@mkdir -p $(dir $@)
-	@printf '#!/bin/sh\nexec bash tools/mpi_test.sh $(BUILD) "$$@"\n' > $@
+	@printf '#!/bin/sh\nexec env METAREC_SETUP=$(SETUP) bash tools/mpi_test.sh $(BUILD) "$$@"\n' > $@
 	@chmod +x $@
 TEST_BINS += $(BUILD)/tests/mpi_tests
 
