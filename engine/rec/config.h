@@ -99,8 +99,8 @@ struct TrainSettings {
   int64_t seed = 0, log_every = 25, ckpt_every = 500, threads = 1;
   // the item table computed once per outer step, its gradient accumulated (scope head/user)
   bool step_item_table = true;
-  // where the meta-training steps run (cuda: build/metarec-cuda; fp32 or tf32); evaluation
-  // runs on the CPU from the saved checkpoint
+  // where the meta-training steps and the run's evaluation run (cuda: build/metarec-cuda;
+  // fp32 or tf32)
   EncoderDevice device = EncoderDevice::Cpu;
   Precision precision = Precision::Fp32;
   // the GPU of each process on a node, indexed by its local rank (empty: GPU = local rank)

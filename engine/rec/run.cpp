@@ -76,4 +76,14 @@ std::unique_ptr<meta::MetaLearner> make_learner(const Config& c, RecModel& m) {
                                              meta_config(c), m.backend());
 }
 
+void move_run(LoadedRun& r, const Backend& be) {
+  if (be.dev == r.model->backend().dev) return;
+  ParamStore* old_rates = r.ml->inner_rates();
+  HostTensor rates = old_rates ? host_copy(old_rates->flat_params()) : HostTensor();
+  r.ml.reset();
+  r.model->to(be);
+  r.ml = make_learner(r.cfg, *r.model);
+  if (ParamStore* nr = r.ml->inner_rates()) copy(nr->flat_params(), *rates);
+}
+
 }  // namespace mr::rec

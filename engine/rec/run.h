@@ -37,4 +37,8 @@ struct LoadedRun {
   int64_t step = 0;
 };
 
+// Moves a loaded run to be's device (evaluation and recommendations there): the model, and a
+// meta learner remade on the device with the learned inner rates (metasgd) copied over.
+void move_run(LoadedRun& r, const Backend& be);
+
 }  // namespace mr::rec

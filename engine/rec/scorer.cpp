@@ -22,7 +22,13 @@ Batch support_batch(const std::vector<uint32_t>& h, size_t max_examples) {
 
 AdaptedScorer::AdaptedScorer(std::string name, RecModel& m, meta::MetaLearner& ml, int adapt_steps, float lr,
                              bool item_tower_fixed)
-    : name_(std::move(name)), m_(m), ml_(ml), steps_(adapt_steps), lr_(lr), tape_(std::make_unique<Tape>(arena_)) {
+    : name_(std::move(name)),
+      m_(m),
+      ml_(ml),
+      steps_(adapt_steps),
+      lr_(lr),
+      arena_(m.backend().dev),
+      tape_(std::make_unique<Tape>(arena_, m.backend())) {
   tape_->set_training(false);
   // adaptation does not touch the item tower: compute the item table once
   if (item_tower_fixed || steps_ == 0) m_.cache_item_table();

@@ -48,7 +48,7 @@ class AdaptedScorer : public baselines::Model {
   int steps_;
   float lr_;
   mutable std::mutex mu_;
-  mutable Arena arena_;
+  mutable Arena arena_;  // on the model's device (its backend: RecModel::to)
   mutable std::unique_ptr<Tape> tape_;
 };
 

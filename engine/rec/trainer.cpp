@@ -292,10 +292,11 @@ nlohmann::json Trainer::run() {
   if (!dir_.has_checkpoint()) dir_.save(parts_, st_);
   r_.step = st_.step;
   const double t_train = now_s() - t_start_;
-  if (be_.dev != Device::CPU) {  // evaluation runs on the CPU, from the checkpoint just written
+  if (be_.dev != Device::CPU) {  // evaluated from the checkpoint just written, on the training device
     tape_.reset();
     r_ = load_run(dir_.path());
     r_.step = st_.step;
+    move_run(r_, be_);
   }
   auto res = evaluate(r_, dir_.path());
   res["train_seconds"] = std::round(t_train * 10) / 10;

@@ -3,7 +3,8 @@
 // numbers: for every meta algorithm (fomaml, reptile, metasgd) x every adapt scope (head,
 // user, all) x encoder.train_layers 0 and 1, in fp32, the per-step query losses and meta-gradient
 // norms within 1e-5 relative, the final parameters within 1e-5 relative L2 and the evaluation's
-// metrics to 4 decimals, and the device run allocates no device memory after its first step.
+// metrics (the device run evaluates on the device: adaptation and scoring per test user) to 4
+// decimals, and the device run allocates no device memory after its first step.
 // Both runs embed the items on the CPU (the same item embeddings), so the
 // difference is the training alone. Then a run started on the CPU resumes on the device and the
 // reverse, and both end where an uninterrupted CPU run ends.
