@@ -40,7 +40,7 @@ int run(int argc, char** argv) {
   ts->add_option("--warmup", warmup, "untimed steps first")->capture_default_str();
   ts->add_option("--dropout", dropout, "hidden and attention dropout")->capture_default_str();
   ts->add_flag("--profile", profile, "print where the time goes, per op and phase");
-  app.parse(argc, argv);
+  mr::cli::parse(app, argc, argv);
 
   if (threads > 0) omp_set_num_threads(threads);
   cfg.max_position_embeddings = std::max(512, seq);

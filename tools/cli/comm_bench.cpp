@@ -40,7 +40,7 @@ int run(int argc, char** argv) {
   app.add_option("--reps", reps, "timed repetitions")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "untimed repetitions first")->capture_default_str();
   app.add_option("--comm", kind, "auto, single or mpi")->capture_default_str();
-  app.parse(argc, argv);
+  mr::cli::parse(app, argc, argv);
   auto c = mr::comm::make_communicator(kind);
   auto t = type == "f32" ? time_allreduce<float>(*c, values, reps, warmup) : time_allreduce<double>(*c, values, reps, warmup);
   if (c->rank() == 0) {

@@ -14,7 +14,7 @@ int convert(int argc, char** argv) {
   std::string src, dst;
   app.add_option("--from-hf", src, "HuggingFace model folder")->required()->check(CLI::ExistingDirectory);
   app.add_option("--out", dst, "metarec model folder to write")->required();
-  app.parse(argc, argv);
+  mr::cli::parse(app, argc, argv);
   mr::ConvertReport r = mr::convert_from_hf(src, dst);
   std::printf("converted %s -> %s (pooler: %s, pooling: %s%s)\n", src.c_str(), dst.c_str(), r.pooler ? "yes" : "no",
               r.pooling.c_str(), r.normalize ? ", normalized" : "");
@@ -31,7 +31,7 @@ int export_hf(int argc, char** argv) {
   std::string src, dst;
   app.add_option("--from", src, "metarec model folder")->required()->check(CLI::ExistingDirectory);
   app.add_option("--out", dst, "HuggingFace folder to write")->required();
-  app.parse(argc, argv);
+  mr::cli::parse(app, argc, argv);
   mr::export_hf(src, dst);
   std::printf("exported %s -> %s (config.json, model.safetensors, tokenizer files)\n", src.c_str(), dst.c_str());
   return 0;

@@ -33,7 +33,7 @@ int run(int argc, char** argv) {
   app.add_option("--device", device, "cpu, or cuda (build/metarec-cuda)")->capture_default_str();
   app.add_option("--precision", precision, "fp32; on cuda also bf16 (bf16 activations and tensor-core products) or tf32")
       ->capture_default_str();
-  app.parse(argc, argv);
+  mr::cli::parse(app, argc, argv);
   const mr::Backend be = mr::make_backend(device, precision, "--device/--precision");  // before reading the texts
   if (threads > 0) omp_set_num_threads(threads);
   opt.pool = pool;

@@ -73,7 +73,7 @@ int run(int argc, char** argv) {
   app.add_option("--bpr-epochs", mo.bpr_epochs, "bpr: epochs");
   app.add_option("--bpr-lr", mo.bpr_lr, "bpr: SGD learning rate");
   app.add_option("--bpr-reg", mo.bpr_reg, "bpr: L2 regularisation");
-  app.parse(argc, argv);
+  mr::cli::parse(app, argc, argv);
 
   cu.seed = ci.seed = mo.seed = seed;
   ci.test_fraction = cu.test_fraction;

@@ -33,6 +33,33 @@ static void usage(FILE* f) {
     std::fprintf(f, "\nbackends: cpu, cuda (%s): --device cuda on embed, encoder.device = cuda in train\n", kind.c_str());
 }
 
+// Options show what they default to (CLI11's "INT=32"), unless their description says it.
+static void show_defaults(CLI::App& app) {
+  for (CLI::Option* o : app.get_options())
+    if (o->get_default_str().empty() && o->get_description().find("default") == std::string::npos) {
+      o->capture_default_str();
+      if (o->get_default_str() == "[]") o->default_str("");
+    }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) show_defaults(*sub);
+}
+
+void parse(CLI::App& app, int argc, char** argv) {
+  app.name(argv[0]);
+  show_defaults(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success&) {  // --help, -h (CallForHelp); CLI11's other "success" exits alike
+    std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
+    throw Exit{0};
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    for (char& c : msg)
+      if (c == '\n') c = ' ';
+    std::fprintf(stderr, "%s: error: %s\nrun '%s --help' for the options\n", argv[0], msg.c_str(), argv[0]);
+    throw Exit{2};
+  }
+}
+
 }  // namespace mr::cli
 
 int main(int argc, char** argv) {
@@ -51,9 +78,8 @@ int main(int argc, char** argv) {
   argv[1] = prog.data();
   try {
     return it->second.run(argc - 1, argv + 1);
-  } catch (const CLI::ParseError& e) {
-    CLI::App app(prog);
-    return app.exit(e);
+  } catch (const Exit& e) {
+    return e.code;
   } catch (const mr::Error& e) {
     std::fprintf(stderr, "metarec %s: error: %s\n", it->first.c_str(), e.what());
     return 1;

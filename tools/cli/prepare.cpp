@@ -32,7 +32,7 @@ int run(int argc, char** argv) {
                  "is stored untokenized");
   app.add_option("--max-tokens", max_tokens, "truncate each item's token ids to this length ([CLS] and [SEP] included)");
   app.add_flag("--show", show, "print the first items' text to stderr");
-  app.parse(argc, argv);
+  mr::cli::parse(app, argc, argv);
 
   auto ds = da.load();
   std::string spec = templ.empty() ? mr::data::default_template(ds) : templ;

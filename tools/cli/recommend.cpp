@@ -48,7 +48,7 @@ int recommend(int argc, char** argv) {
   app.add_option("-k,--k", k, "how many items to print");
   app.add_option("--adapt-steps", steps, "inner-loop steps (default: the run's meta.inner_steps; 0 for none)");
   app.add_option("--explain", explain, "history items shown per recommendation");
-  app.parse(argc, argv);
+  mr::cli::parse(app, argc, argv);
   auto r = mr::rec::load_run(dir);
   auto h = parse_history(r.ds, hist);
   if (steps < 0) steps = mr::rec::inner_adapt_steps(r.cfg);
@@ -97,7 +97,7 @@ int adapt(int argc, char** argv) {
   app.add_option("--history", hist, "the user's items, oldest first: ids or exact titles")->required();
   app.add_option("--out", out, "folder for the adapted checkpoint")->required();
   app.add_option("--adapt-steps", steps, "inner-loop steps (default: the run's meta.inner_steps)");
-  app.parse(argc, argv);
+  mr::cli::parse(app, argc, argv);
   auto r = mr::rec::load_run(dir);
   auto h = parse_history(r.ds, hist);
   if (steps < 0) steps = int(r.cfg.meta.inner_steps);

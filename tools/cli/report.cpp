@@ -33,7 +33,7 @@ int run(int argc, char** argv) {
   app.add_option("--run", runs, "run folder (repeatable)")->required();
   app.add_option("--out", out, "write results.md, curves.csv, metric_vs_k.csv (and PNGs) here");
   app.add_option("--plot", plot, "draw PNGs with tools/plot_rec.py when python3 + matplotlib are available");
-  app.parse(argc, argv);
+  mr::cli::parse(app, argc, argv);
   std::vector<nlohmann::json> res;
   std::vector<int> ks;
   bool cold = false;

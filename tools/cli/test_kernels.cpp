@@ -32,7 +32,7 @@ int run(int argc, char** argv) {
   app.add_flag("--native", native, "the nvcc-compiled suite on this machine's GPU (make test-kernels-gpu)");
   app.add_flag("--emulated", emulated, "the suite under the SIMT emulator on the CPU (make test-kernels)");
   app.add_option("doctest", rest, "arguments for doctest, after --");
-  app.parse(argc, argv);
+  mr::cli::parse(app, argc, argv);
   MR_CHECK(!(native && emulated), "--native and --emulated exclude each other");
 
   const fs::path dir = fs::read_symlink("/proc/self/exe").parent_path() / "tests";

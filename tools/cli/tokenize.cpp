@@ -28,7 +28,7 @@ int run(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--tokens", tokens, "print the token strings instead of the ids");
   app.add_option("--threads", threads, "encoding threads (0: all cores)")->check(CLI::NonNegativeNumber);
-  app.parse(argc, argv);
+  mr::cli::parse(app, argc, argv);
 
   mr::tok::Tokenizer tk = mr::tok::Tokenizer::from_dir(model);
   if (no_lower) tk.normalizer.lowercase = false;

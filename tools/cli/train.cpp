@@ -25,7 +25,7 @@ int run(int argc, char** argv) {
   app.add_option("--comm", comm_kind, "multi-process backend: auto (under mpirun: nccl when training on the GPU, "
                                       "else mpi), single, mpi or nccl (docs/comm.md)")
       ->check(CLI::IsMember({"auto", "single", "mpi", "nccl"}));
-  app.parse(argc, argv);
+  mr::cli::parse(app, argc, argv);
   mr::rec::Config c;
   if (!config.empty()) c.load_toml(config);
   if (!data.empty()) c.data.path = data;
