@@ -54,17 +54,34 @@ void SGD::step() {
   first_ = false;
 }
 
+double grad_norm(ParamStore& ps, const Backend& be) {
+  const KernelTable& k = *table_for(ps, be);
+  const float* g = ps.flat_grads().f32();
+  double ss = 0;
+  for (const ParamStore::Run& r : ps.runs()) ss += k.sumsq(g + r.offset, r.n);
+  return std::sqrt(ss);
+}
+
 double clip_grad_norm(ParamStore& ps, double max_norm, const Backend& be) {
   MR_PROFILE("clip_grad_norm", prof::kOther);
   const KernelTable& k = *table_for(ps, be);
   float* g = ps.flat_grads().f32();
-  double ss = 0;
-  for (const ParamStore::Run& r : ps.runs()) ss += k.sumsq(g + r.offset, r.n);
-  const double norm = std::sqrt(ss);
+  const double norm = grad_norm(ps, be);
   const double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0)
     for (const ParamStore::Run& r : ps.runs()) k.scale(g + r.offset, r.n, float(coef));
   return norm;
+}
+
+std::string first_nonfinite(ParamStore& ps, bool grads) {
+  for (Param& p : ps.all()) {
+    if (grads && p.frozen) continue;
+    const HostTensor h = host_copy(grads ? p.g : p.w);
+    const float* x = h->f32();
+    for (int64_t i = 0, n = h->numel(); i < n; ++i)
+      if (!std::isfinite(x[i])) return p.name;
+  }
+  return "";
 }
 
 }  // namespace mr

@@ -48,5 +48,11 @@ class SGD {
 // torch.nn.utils.clip_grad_norm_: the L2 norm over every trainable gradient; when it exceeds
 // max_norm, all gradients are scaled by max_norm / (norm + 1e-6). Returns the norm before.
 double clip_grad_norm(ParamStore& ps, double max_norm, const Backend& be = {});
+// The same L2 norm, nothing scaled.
+double grad_norm(ParamStore& ps, const Backend& be = {});
+// The first parameter (in declaration order) with a non-finite value (NaN or +-inf) in its values
+// or, with grads, in its gradient (trainable parameters only); "" when there is none. Reads
+// device tensors through host copies.
+std::string first_nonfinite(ParamStore& ps, bool grads);
 
 }  // namespace mr

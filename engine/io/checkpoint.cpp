@@ -1,8 +1,10 @@
 #include "engine/io/checkpoint.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <type_traits>
 
 #include "weights/safetensors.h"
 #include "weights/sha256.h"
@@ -12,6 +14,8 @@ namespace mr {
 namespace fs = std::filesystem;
 
 static std::string ckpt_name(int64_t step) { return fmt::format("ckpt-{:09d}.safetensors", step); }
+
+std::string checkpoint_path(const std::string& dir, int64_t step) { return (fs::path(dir) / ckpt_name(step)).string(); }
 
 std::vector<std::string> list_checkpoints(const std::string& dir) {
   std::vector<std::string> v;
@@ -43,6 +47,40 @@ static std::string data_sha(const SafeTensors& st) {
   return sha256_hex(st.get(st.names()[0]).data - (st.get(st.names()[0]).file_offset - begin), end - begin);
 }
 
+// metadata entry k of a checkpoint, or an error naming the file
+static const std::string& meta(const SafeTensors& st, const char* k) {
+  auto it = st.metadata().find(k);
+  if (it == st.metadata().end()) FAIL_INPUT(st.path(), "header", "not a metarec checkpoint: metadata '{}' missing", k);
+  return it->second;
+}
+
+// metadata entry k as a number (signed: int64_t, unsigned: uint64_t)
+template <class T>
+static T meta_num(const SafeTensors& st, const char* k) {
+  try {
+    if constexpr (std::is_signed_v<T>) return T(std::stoll(meta(st, k)));
+    else return T(std::stoull(meta(st, k)));
+  } catch (const std::logic_error& e) {
+    FAIL_INPUT(st.path(), "header", "bad number in the metadata '{}': {}", k, e.what());
+  }
+}
+
+// format and checksum; the step
+static int64_t verified_step(const SafeTensors& st) {
+  if (meta(st, "format") != "metarec-checkpoint-1")
+    FAIL_INPUT(st.path(), "header", "unknown checkpoint format '{}'", meta(st, "format"));
+  const std::string sum = data_sha(st);
+  if (sum != meta(st, "sha256"))
+    FAIL_INPUT(st.path(), "data", "checksum mismatch (sha256 {} recorded, {} found): the checkpoint is corrupt; an older "
+               "one in the same folder may still load", meta(st, "sha256"), sum);
+  return meta_num<int64_t>(st, "step");
+}
+
+int64_t verify_checkpoint(const std::string& path) {
+  SafeTensors st(path);  // structure: header, offsets, sizes (a missing or truncated file fails here)
+  return verified_step(st);
+}
+
 std::string save_checkpoint(const std::string& dir, ParamStore& ps, const AdamW* opt, const TrainState& s, int keep) {
   fs::create_directories(dir);
   // device parameters (and their AdamW state) are staged in host memory: the same file either way
@@ -67,6 +105,21 @@ std::string save_checkpoint(const std::string& dir, ParamStore& ps, const AdamW*
                                              {"config", s.config},
                                              {"sha256", h.hex()}};
   const fs::path path = fs::path(dir) / ckpt_name(s.step);
+  if (fs::exists(path)) {  // resumed before this step: a file that does not verify is kept, not overwritten
+    std::string why;
+    try {
+      verify_checkpoint(path.string());
+    } catch (const Error& e) {
+      why = e.what();
+    }
+    if (!why.empty()) {
+      std::string aside = path.string() + ".corrupt";
+      for (int i = 2; fs::exists(aside); ++i) aside = fmt::format("{}.corrupt-{}", path.string(), i);
+      fs::rename(path, aside);
+      std::fprintf(stderr, "checkpoint: kept %s as %s before writing step %lld again (%s)\n", path.c_str(), aside.c_str(),
+                   (long long)s.step, why.c_str());
+    }
+  }
   write_safetensors(path.string(), entries, meta);
   {
     const fs::path tmp = fs::path(dir) / "latest.tmp";
@@ -84,17 +137,8 @@ std::string save_checkpoint(const std::string& dir, ParamStore& ps, const AdamW*
 
 TrainState load_checkpoint(const std::string& path, ParamStore& ps, AdamW* opt) {
   SafeTensors st(path);  // structure: header, offsets, sizes (a truncated file fails here)
-  const auto& md = st.metadata();
-  auto get = [&](const char* k) -> const std::string& {
-    auto it = md.find(k);
-    if (it == md.end()) FAIL_INPUT(path, "header", "not a metarec checkpoint: metadata '{}' missing", k);
-    return it->second;
-  };
-  if (get("format") != "metarec-checkpoint-1") FAIL_INPUT(path, "header", "unknown checkpoint format '{}'", get("format"));
-  const std::string sum = data_sha(st);
-  if (sum != get("sha256"))
-    FAIL_INPUT(path, "data", "checksum mismatch (sha256 {} recorded, {} found): the checkpoint is corrupt; an older "
-               "one in the same folder may still load", get("sha256"), sum);
+  TrainState s;
+  s.step = verified_step(st);
   // device parameters are read into host memory first, then copied over whole
   const bool dev = ps.device() != Device::CPU;
   HostTensor hp = dev ? HostTensor(Shape{ps.numel()}) : HostTensor();
@@ -102,27 +146,21 @@ TrainState load_checkpoint(const std::string& path, ParamStore& ps, AdamW* opt) 
     if (!st.has("param." + p.name)) FAIL_INPUT(path, "tensor 'param." + p.name + "'", "missing: another model?");
     st.read_into("param." + p.name, dev ? hp->rows(p.offset, p.offset + p.w.numel()).view(p.w.shape) : p.w);
   }
-  TrainState s;
-  try {
-    s.step = std::stoll(get("step"));
-    s.rng_seed = std::stoull(get("rng_seed"));
-    s.rng_offset = std::stoull(get("rng_offset"));
-    if (opt) {
-      auto read = [&](const char* name, const Tensor& dst) {
-        if (!dev) return st.read_into(name, dst);
-        HostTensor h(dst.shape);
-        st.read_into(name, *h);
-        copy(dst, *h);
-      };
-      read("adamw.m", opt->m());
-      read("adamw.v", opt->v());
-      opt->set_t(std::stoi(get("adamw_t")));
-    }
-  } catch (const std::logic_error& e) {
-    FAIL_INPUT(path, "header", "bad number in the metadata: {}", e.what());
+  s.rng_seed = meta_num<uint64_t>(st, "rng_seed");
+  s.rng_offset = meta_num<uint64_t>(st, "rng_offset");
+  if (opt) {
+    auto read = [&](const char* name, const Tensor& dst) {
+      if (!dev) return st.read_into(name, dst);
+      HostTensor h(dst.shape);
+      st.read_into(name, *h);
+      copy(dst, *h);
+    };
+    read("adamw.m", opt->m());
+    read("adamw.v", opt->v());
+    opt->set_t(int(meta_num<int64_t>(st, "adamw_t")));
   }
-  s.cursor = get("cursor");
-  s.config = get("config");
+  s.cursor = meta(st, "cursor");
+  s.config = meta(st, "config");
   if (dev) copy(ps.flat_params(), *hp);  // only once everything read and checked
   return s;
 }

@@ -7,7 +7,8 @@
 // Written atomically (temp file, fsync, rename; then `latest` the same way), so a crash
 // leaves the previous checkpoint intact. Loading validates the safetensors structure and the
 // checksum: a truncated or corrupted file is refused with an error naming it, and older
-// checkpoints (the last `keep` are kept) stay loadable.
+// checkpoints (the last `keep` are kept) stay loadable. A save never overwrites a file that does
+// not verify: one at the step being written is kept as NAME.corrupt (not counted, never pruned).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -25,11 +26,17 @@ struct TrainState {
   std::string config;         // the resolved run config, as text
 };
 
-// Returns the path written. Deletes checkpoints beyond the newest `keep`.
+// Returns the path written. Deletes checkpoints beyond the newest `keep` (by step).
 std::string save_checkpoint(const std::string& dir, ParamStore& ps, const AdamW* opt, const TrainState& st,
                             int keep = 3);
 // Restores into ps (same parameter names and shapes) and opt (may be null).
 TrainState load_checkpoint(const std::string& path, ParamStore& ps, AdamW* opt);
+// Checks PATH as load_checkpoint does before reading anything (the safetensors structure, the
+// format, the sha256 of the data section) and returns its step. Throws mr::Error naming the file
+// and what failed: missing, truncated, corrupt.
+int64_t verify_checkpoint(const std::string& path);
+// DIR/ckpt-<step>.safetensors
+std::string checkpoint_path(const std::string& dir, int64_t step);
 // DIR/<name in DIR/latest>, or "" when DIR has none.
 std::string latest_checkpoint(const std::string& dir);
 // All checkpoints in DIR, oldest first.

@@ -7,6 +7,7 @@
 
 #include "engine/baselines/evaluate.h"
 #include "engine/baselines/mixture.h"
+#include "engine/optim.h"
 #include "engine/rec/run_dir.h"
 #include "engine/rec/scorer.h"
 
@@ -51,6 +52,11 @@ std::string results_table(const std::vector<nlohmann::json>& results, const std:
 
 nlohmann::json evaluate(LoadedRun& r, const std::string& out) {
   const Config& c = r.cfg;
+  // load_run refuses such a checkpoint; a model built in memory is checked here
+  const std::string bad = first_nonfinite(r.model->params(), false);
+  if (!bad.empty())
+    throw Error(fmt::format("the model of step {} has non-finite parameters (first: {}): it cannot be evaluated "
+                            "(docs/troubleshooting.md)", r.step, bad));
   const RunDir dir(out);
   const bool cold = c.data.protocol == Protocol::ColdUser;
   const std::vector<int> kshots = cold ? c.eval.k_shots : std::vector<int>{0};

@@ -39,14 +39,20 @@ class RunDir {
   void write_results(const nlohmann::json& res, const std::string& table) const;
   bool has_checkpoint() const;
   void save(const std::vector<TrainedPart>& parts, const TrainState& st) const;
-  // Every part from its latest checkpoint; false (nothing loaded) when OUT has none.
-  bool resume(const std::vector<TrainedPart>& parts, TrainState* st) const;
+  // Every part from the newest step of OUT that verifies (engine/io/checkpoint.h): the one `latest`
+  // names, else the next older one, and so on; a step verifies when every part's checkpoint of
+  // it does. Each one skipped gets a line on stderr (the file and why), the one used is named.
+  // `from` (a checkpoint file): that one or an error; its parts are looked for beside it.
+  // Returns false (nothing loaded) when OUT has no checkpoint; throws when none verifies,
+  // listing what was tried. Deletes nothing and leaves `latest` as it is.
+  bool resume(const std::vector<TrainedPart>& parts, TrainState* st, const std::string& from = "") const;
 
  private:
   std::string path_;
 };
 
-// Opens OUT: config.json, item_emb.npy, the latest checkpoint (or `checkpoint` when given).
+// Opens OUT: config.json, item_emb.npy, the latest checkpoint (or `checkpoint` when given) and
+// the other parts' checkpoints of its step. A checkpoint with a non-finite parameter is refused.
 LoadedRun load_run(const std::string& dir, const std::string& checkpoint = "");
 
 }  // namespace mr::rec

@@ -31,6 +31,12 @@ uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& x : v) s += (s.empty() ? "" : " and ") + x;
+  return s;
+}
+
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -118,11 +124,14 @@ TaskOptions task_options(const Config& c) {
 
 class Trainer {
  public:
-  Trainer(const Config& c, const std::string& out, bool resume, comm::Communicator& cm);
+  Trainer(const Config& c, const std::string& out, bool resume, const std::string& resume_from, comm::Communicator& cm);
   nlohmann::json run();
 
  private:
   double step(int64_t step);
+  void check_finite(int64_t step, double query_loss, double norm);
+  std::string last_checkpoint() const;
+  void save();
   void log(const nlohmann::json& line);
 
   const Config& c_;
@@ -147,7 +156,8 @@ class Trainer {
   int64_t n_q_ = 0, tasks_done_ = 0;
 };
 
-Trainer::Trainer(const Config& c, const std::string& out, bool resume, comm::Communicator& cm)
+Trainer::Trainer(const Config& c, const std::string& out, bool resume, const std::string& resume_from,
+                 comm::Communicator& cm)
     : c_(c), cm_(cm), rank_(cm.rank()), nranks_(cm.size()), root_(rank_ == 0), dir_(out), t_start_(now_s()) {
   be_ = parse_backend(name(c.train.device), name(c.train.precision), "train.device/train.precision");
   MR_CHECK(be_.precision != ::mr::Precision::bf16, "train.precision = bf16 is not supported for training yet: use fp32 or tf32");
@@ -185,7 +195,7 @@ Trainer::Trainer(const Config& c, const std::string& out, bool resume, comm::Com
   }
   st_.rng_seed = uint64_t(c.train.seed);
   st_.config = c.to_json().dump();
-  if (resume && root_) dir_.resume(parts_, &st_);
+  if ((resume || !resume_from.empty()) && root_) dir_.resume(parts_, &st_, resume_from);
   else if (root_) dir_.clear_metrics();
   for (const TrainedPart& p : parts_) sync_from_root(cm, *p.ps, p.opt, p.subdir.empty() ? &st_ : nullptr);
   topt_ = task_options(c);
@@ -231,7 +241,8 @@ double Trainer::step(int64_t step) {
   const double query_loss = ml.finish(reduce_);
   if (step_table_) m.end_step(1.0f);  // the mean dV through the item tower, into its parameters' gradients
   const double clip = c_.train.clip;
-  const double grad_norm = clip > 0 ? clip_grad_norm(m.params(), clip, be_) : 0.0;
+  const double norm = clip > 0 ? clip_grad_norm(m.params(), clip, be_) : grad_norm(m.params(), be_);
+  check_finite(step, query_loss, norm);
   const float lr = lr_at(c_.train, step);
   for (const TrainedPart& p : parts_) {
     p.opt->step(lr);
@@ -244,8 +255,44 @@ double Trainer::step(int64_t step) {
   tasks_done_ += c_.train.meta_batch;
   if (root_ && (st_.step % std::max<int64_t>(1, c_.train.log_every) == 0 || st_.step == c_.train.steps))
     log({{"step", st_.step}, {"query_loss", sum_q_ / double(std::max<int64_t>(n_q_, 1))}, {"lr", lr},
-         {"grad_norm", grad_norm}});
+         {"grad_norm", norm}});
   return query_loss;
+}
+
+// A non-finite mean query loss or gradient (theta's norm, clipped or not, and every other trained
+// part's) stops training at that step: before AdamW steps and before its checkpoint, so the
+// latest checkpoint stays the last finite one. Every rank sees the same reduced values.
+void Trainer::check_finite(int64_t step, double query_loss, double norm) {
+  std::vector<std::string> what;
+  if (!std::isfinite(query_loss)) what.push_back(fmt::format("mean query loss ({})", query_loss));
+  for (const TrainedPart& p : parts_) {
+    const double n = p.subdir.empty() ? norm : grad_norm(*p.ps, be_);
+    if (std::isfinite(n)) continue;
+    what.push_back(fmt::format("gradient norm{} ({}; first non-finite gradient: {})",
+                               p.subdir.empty() ? "" : " of " + p.subdir, n, first_nonfinite(*p.ps, true)));
+  }
+  if (what.empty()) return;
+  throw Error(fmt::format("train: stopped at step {}: non-finite {}; nothing of this step was applied or saved, {} "
+                          "(docs/troubleshooting.md: lower train.lr)", step + 1, join(what), last_checkpoint()));
+}
+
+// where the run can go on from, for the messages above
+std::string Trainer::last_checkpoint() const {
+  if (!root_) return "rank 0 holds the checkpoints";
+  const std::string ck = latest_checkpoint(dir_.path());
+  return ck.empty() ? "and no checkpoint was written" : "the latest checkpoint is " + ck;
+}
+
+// This step's checkpoint, unless an update made a parameter non-finite (a finite loss and gradient
+// can still overflow a weight): then training stops without writing it.
+void Trainer::save() {
+  for (const TrainedPart& p : parts_) {
+    const std::string bad = first_nonfinite(*p.ps, false);
+    if (bad.empty()) continue;
+    throw Error(fmt::format("train: stopped at step {}: non-finite parameter {} after the update; its checkpoint was not "
+                            "written, {} (docs/troubleshooting.md: lower train.lr)", st_.step, bad, last_checkpoint()));
+  }
+  dir_.save(parts_, st_);
 }
 
 // one line of metrics.jsonl (with the speed since the last one and the elapsed time) and the bar
@@ -275,7 +322,7 @@ nlohmann::json Trainer::run() {
     if (s == first) allocs_after_first = device_mem_stats().allocs;
     if (root_ && ((ckpt_every > 0 && st_.step % ckpt_every == 0) || st_.step == steps)) {
       st_.rng_offset = task_rng_offset(st_.step, 0);
-      dir_.save(parts_, st_);
+      save();
     }
   }
   if (!root_) {  // evaluation and reports are rank 0's; wait for it so a failure there takes everyone down
@@ -289,7 +336,7 @@ nlohmann::json Trainer::run() {
     std::fprintf(stderr, "train: device memory peak %.1f MiB; %llu device allocations after the first step\n",
                  double(m.peak_bytes) / (1 << 20), (unsigned long long)(steps > first ? m.allocs - allocs_after_first : 0));
   }
-  if (!dir_.has_checkpoint()) dir_.save(parts_, st_);
+  if (!dir_.has_checkpoint()) save();
   r_.step = st_.step;
   const double t_train = now_s() - t_start_;
   if (be_.dev != Device::CPU) {  // evaluated from the checkpoint just written, on the training device
@@ -320,12 +367,13 @@ int train_gpu(const Config& c) {
   return g[size_t(i)];
 }
 
-nlohmann::json train(const Config& c, const std::string& out, bool resume, comm::Communicator* comm) {
+nlohmann::json train(const Config& c, const std::string& out, bool resume, comm::Communicator* comm,
+                     const std::string& resume_from) {
   std::unique_ptr<comm::Communicator> single;
   if (!comm) single = comm::make_communicator("single");
   if (c.data.protocol == Protocol::LooMirror && c.eval.part == Part::Test)
     throw Error("data.protocol = loo-mirror has no test part (it is for choosing settings): set eval.part = valid");
-  Trainer t(c, out, resume, comm ? *comm : *single);
+  Trainer t(c, out, resume, resume_from, comm ? *comm : *single);
   return t.run();
 }
 

@@ -15,12 +15,16 @@ class Communicator;
 
 namespace mr::rec {
 
-// Trains (resuming from OUT's latest checkpoint when resume) and evaluates; returns results.
+// Trains (resuming when resume: from OUT's newest checkpoint that verifies, RunDir::resume; from
+// the checkpoint file resume_from when given) and evaluates; returns results. A non-finite query
+// loss, gradient or updated parameter stops it with an Error naming the step, before that step's
+// checkpoint.
 // comm (null: one process): the meta-batch's tasks are dealt round-robin over the ranks, one
 // all-reduce per step, rank 0's start state is broadcast; rank 0 alone writes OUT, evaluates and
 // returns the results; the other ranks return {"rank": r, "step": steps} (docs/comm.md).
 // With train.device = cuda, several processes need comm's NCCL flavour (one process per GPU).
-nlohmann::json train(const Config& c, const std::string& out, bool resume, comm::Communicator* comm = nullptr);
+nlohmann::json train(const Config& c, const std::string& out, bool resume, comm::Communicator* comm = nullptr,
+                     const std::string& resume_from = "");
 
 // The GPU this process trains on: train.gpus[local rank] when the list is given, else the local
 // rank (comm::local_rank(); 0 outside a launcher). Throws when the list is too short.

@@ -1,11 +1,17 @@
 // Helpers shared by the recommender's tests.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
 
+#include "engine/rec/config.h"
 #include "engine/rec/model.h"
 
 namespace mr::rec_test {
@@ -77,6 +83,41 @@ inline std::vector<float> item_features(const rec::ItemBertSpec& s, const std::v
   NoGrad ng(t);
   Var* f = ib.features(t, rows);
   return {f->v.f32(), f->v.f32() + f->v.numel()};
+}
+
+// The run tests' data set, written under DIR (emptied first): 40 users x 15 interactions over
+// 45 items in 3 groups, RecBole atomic files in DIR/syn (returned).
+inline std::string synthetic(const std::string& dir) {
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/syn");
+  std::ofstream in(dir + "/syn/syn.inter"), it(dir + "/syn/syn.item");
+  in << "user_id:token\titem_id:token\ttimestamp:float\n";
+  it << "item_id:token\ttitle:token_seq\n";
+  std::mt19937_64 r(4);
+  for (int u = 0; u < 40; ++u) {
+    const int g = u % 3;
+    std::vector<int> perm(15);
+    for (int j = 0; j < 15; ++j) perm[j] = g * 15 + j;
+    std::shuffle(perm.begin(), perm.end(), r);
+    for (int j = 0; j < 15; ++j) in << "u" << u << "\ti" << perm[j] << "\t" << (u * 100 + j) << "\n";
+  }
+  for (int i = 0; i < 45; ++i) it << "i" << i << "\tItem " << i << "\n";
+  in.close();
+  it.close();
+  return dir + "/syn";
+}
+
+// A tiny model and meta-batch on DATA (synthetic()) with item embeddings from the .npy EMB.
+inline rec::Config small_config(const std::string& data, const std::string& emb) {
+  rec::Config c;
+  c.set_json("data.path", data, "test");
+  c.set_json("encoder.embeddings", emb, "test");
+  for (const char* kv : {"model.dim=8", "model.heads=2", "model.ffn=16", "model.max_history=4", "model.tau=1.0",
+                         "train.meta_batch=3", "train.warmup=0", "train.decay=none", "train.ckpt_every=3",
+                         "train.log_every=1", "eval.k_shots=3", "eval.baselines=pop", "task.k_shots=1,3",
+                         "task.query_size=4"})
+    c.set(kv);
+  return c;
 }
 
 }  // namespace mr::rec_test

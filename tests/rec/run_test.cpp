@@ -12,9 +12,12 @@
 #include "engine/rec/run_dir.h"
 #include "engine/rec/trainer.h"
 #include "engine/io/checkpoint.h"
+#include "tests/rec/rec_test_util.h"
 #include "weights/npy.h"
 
 using namespace mr;
+using mr::rec_test::small_config;
+using mr::rec_test::synthetic;
 namespace fs = std::filesystem;
 
 TEST_CASE("config: defaults, TOML subset, --set, errors with file and line") {
@@ -95,39 +98,6 @@ TEST_CASE("config errors: an unknown key names the file, line and the section's 
 }
 
 namespace {
-
-// 40 users x 15 interactions over 45 items in 3 groups; embeddings written as .npy
-std::string synthetic(const std::string& dir) {
-  fs::remove_all(dir);
-  fs::create_directories(dir + "/syn");
-  std::ofstream in(dir + "/syn/syn.inter"), it(dir + "/syn/syn.item");
-  in << "user_id:token\titem_id:token\ttimestamp:float\n";
-  it << "item_id:token\ttitle:token_seq\n";
-  std::mt19937_64 r(4);
-  for (int u = 0; u < 40; ++u) {
-    const int g = u % 3;
-    std::vector<int> perm(15);
-    for (int j = 0; j < 15; ++j) perm[j] = g * 15 + j;
-    std::shuffle(perm.begin(), perm.end(), r);
-    for (int j = 0; j < 15; ++j) in << "u" << u << "\ti" << perm[j] << "\t" << (u * 100 + j) << "\n";
-  }
-  for (int i = 0; i < 45; ++i) it << "i" << i << "\tItem " << i << "\n";
-  in.close();
-  it.close();
-  return dir + "/syn";
-}
-
-rec::Config small_config(const std::string& data, const std::string& emb) {
-  rec::Config c;
-  c.set_json("data.path", data, "test");
-  c.set_json("encoder.embeddings", emb, "test");
-  for (const char* kv : {"model.dim=8", "model.heads=2", "model.ffn=16", "model.max_history=4", "model.tau=1.0",
-                         "train.meta_batch=3", "train.warmup=0", "train.decay=none", "train.ckpt_every=3",
-                         "train.log_every=1", "eval.k_shots=3", "eval.baselines=pop", "task.k_shots=1,3",
-                         "task.query_size=4"})
-    c.set(kv);
-  return c;
-}
 
 std::vector<float> final_params(const std::string& dir) {
   auto r = rec::load_run(dir);

@@ -15,13 +15,16 @@ int run(int argc, char** argv) {
   std::string data, model, out, config;
   std::vector<std::string> sets;
   bool resume = false;
-  std::string comm_kind = "auto";
+  std::string comm_kind = "auto", resume_from;
   app.add_option("--data", data, "dataset: raw (ml-100k, RecBole atomic, ...) or prepared directory");
   app.add_option("--model", model, "encoder model folder (default models/all-MiniLM-L6-v2)");
   app.add_option("--out", out, "run folder")->required();
   app.add_option("--config", config, "TOML config (see configs/)");
   app.add_option("--set", sets, "override a config key: section.key=value (repeatable)");
-  app.add_flag("--resume", resume, "continue from the run folder's latest checkpoint");
+  app.add_flag("--resume", resume, "continue from the run folder's newest checkpoint that verifies (a corrupt latest "
+                                   "one is reported and skipped)");
+  app.add_option("--resume-from", resume_from, "continue from this checkpoint file (implies --resume; an error when it "
+                                               "does not verify)");
   app.add_option("--comm", comm_kind, "multi-process backend: auto (under mpirun: nccl when training on the GPU, "
                                       "else mpi), single, mpi or nccl (docs/comm.md)")
       ->check(CLI::IsMember({"auto", "single", "mpi", "nccl"}));
@@ -36,7 +39,7 @@ int run(int argc, char** argv) {
   auto comm = mr::comm::make_communicator(comm_kind, comm_kind == "nccl" ? mr::rec::train_gpu(c) : -1);
   nlohmann::json res;
   try {
-    res = mr::rec::train(c, out, resume, comm.get());
+    res = mr::rec::train(c, out, resume, comm.get(), resume_from);
   } catch (const std::exception& e) {
     // one rank failing must not leave the others waiting in a collective: end the whole job
     if (comm->size() > 1) comm->abort(std::string("metarec train: error: ") + e.what(), 1);
