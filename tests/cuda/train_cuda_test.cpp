@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -222,3 +223,61 @@ TEST_CASE("a run started on the CPU resumes on the device (emulated) and the rev
   fs::remove_all(dir);
 }
 #endif
+
+namespace {
+// the JSON object a command printed (eval prints its metrics as one JSON object)
+nlohmann::json json_in(const std::string& out) {
+  const size_t a = out.find('{'), b = out.rfind('}');
+  REQUIRE_MESSAGE((a != std::string::npos && b != std::string::npos && b > a), out);
+  return nlohmann::json::parse(out.substr(a, b - a + 1));
+}
+// the ranked item labels of `metarec recommend` ("  1. LABEL   score ...")
+std::vector<std::string> ranked(const std::string& out) {
+  std::vector<std::string> v;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t dot = line.find(". "), sc = line.find(" score ");
+    if (dot != std::string::npos && sc != std::string::npos && dot < 4) v.push_back(line.substr(dot + 2, sc - dot - 2));
+  }
+  return v;
+}
+}  // namespace
+
+TEST_CASE("metarec eval and recommend --device cuda (emulated) give the CPU's results") {
+  const fs::path dir = make_inputs();
+  const fs::path r = dir / "run";
+  std::string out;
+  REQUIRE_MESSAGE(run(std::string(MR_METAREC) + base_args(dir) + " --set train.steps=2 --set meta.algorithm=metasgd" +
+                          " --set meta.scope=user --out " + r.string(),
+                      out) == 0,
+                  out);
+  // eval: the run adapted to every leave-one-out case and scored, on the CPU and on the device
+  const std::string ev = " eval --data " + (dir / "syn").string() + " --model " + r.string() + " --protocol loo --k 5,10";
+  REQUIRE_MESSAGE(run(std::string(MR_METAREC) + ev, out) == 0, out);
+  const nlohmann::json a = json_in(out);
+  REQUIRE_MESSAGE(run(std::string(MR_METAREC_EMU) + ev + " --device cuda", out) == 0, out);
+  const nlohmann::json b = json_in(out);
+  int compared = 0;
+  for (auto& [k, v] : a.items())
+    if (v.is_number() && k != "seconds") {
+      CAPTURE(k);
+      REQUIRE(b.contains(k));
+      CHECK(std::fabs(v.get<double>() - b[k].get<double>()) <= 5e-5);
+      ++compared;
+    }
+  MESSAGE("eval --device cuda vs cpu: ", compared, " metrics compared");
+  CHECK(compared >= 8);
+  // recommend: the same ranking
+  const std::string rc = " recommend --run " + r.string() + " --history i1,i2,i3 -k 8";
+  REQUIRE_MESSAGE(run(std::string(MR_METAREC) + rc, out) == 0, out);
+  const auto ra = ranked(out);
+  REQUIRE_MESSAGE(run(std::string(MR_METAREC_EMU) + rc + " --device cuda", out) == 0, out);
+  const auto rb = ranked(out);
+  CHECK(ra.size() == 8);
+  CHECK(ra == rb);
+  // the CPU-only build says which binary has the device
+  CHECK(run(std::string(MR_METAREC) + rc + " --device cuda", out) != 0);
+  CHECK(out.find("metarec-cuda") != std::string::npos);
+  fs::remove_all(dir);
+}

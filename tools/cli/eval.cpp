@@ -13,6 +13,7 @@
 #include "engine/rec/run_dir.h"
 #include "engine/rec/scorer.h"
 #include "tools/cli/command.h"
+#include "tools/cli/device_args.h"
 #include "engine/data/cli_args.h"
 
 namespace {
@@ -73,7 +74,10 @@ int run(int argc, char** argv) {
   app.add_option("--bpr-epochs", mo.bpr_epochs, "bpr: epochs");
   app.add_option("--bpr-lr", mo.bpr_lr, "bpr: SGD learning rate");
   app.add_option("--bpr-reg", mo.bpr_reg, "bpr: L2 regularisation");
+  mr::cli::DeviceArgs dev;
+  dev.add(app);
   mr::cli::parse(app, argc, argv);
+  const mr::Backend be = dev.backend();
 
   cu.seed = ci.seed = mo.seed = seed;
   ci.test_fraction = cu.test_fraction;
@@ -104,6 +108,7 @@ int run(int argc, char** argv) {
       if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         throw mr::Error(fmt::format("--model '{}': expected random, pop, itemknn, bpr, text or a run directory", dir));
       runs.push_back(std::make_unique<mr::rec::LoadedRun>(mr::rec::load_run(dir)));
+      mr::rec::move_run(*runs.back(), be);
       const auto& run = *runs.back();
       if (run.ds.items.names != ds.items.names)
         throw mr::Error(fmt::format("--model {}: the run was trained on other data ({} items) than --data {} ({} items)",

@@ -12,6 +12,7 @@
 #include "engine/rec/run_dir.h"
 #include "engine/rec/scorer.h"
 #include "tools/cli/command.h"
+#include "tools/cli/device_args.h"
 #include "engine/io/checkpoint.h"
 
 namespace {
@@ -48,8 +49,12 @@ int recommend(int argc, char** argv) {
   app.add_option("-k,--k", k, "how many items to print");
   app.add_option("--adapt-steps", steps, "inner-loop steps (default: the run's meta.inner_steps; 0 for none)");
   app.add_option("--explain", explain, "history items shown per recommendation");
+  mr::cli::DeviceArgs dev;
+  dev.add(app);
   mr::cli::parse(app, argc, argv);
+  const mr::Backend be = dev.backend();
   auto r = mr::rec::load_run(dir);
+  mr::rec::move_run(r, be);
   auto h = parse_history(r.ds, hist);
   if (steps < 0) steps = mr::rec::inner_adapt_steps(r.cfg);
   mr::rec::AdaptedScorer sc("run", r, steps);
