@@ -222,7 +222,6 @@ TEST_CASE("a run started on the CPU resumes on the device (emulated) and the rev
   }
   fs::remove_all(dir);
 }
-#endif
 
 namespace {
 // the JSON object a command printed (eval prints its metrics as one JSON object)
@@ -281,3 +280,4 @@ TEST_CASE("metarec eval and recommend --device cuda (emulated) give the CPU's re
   CHECK(out.find("metarec-cuda") != std::string::npos);
   fs::remove_all(dir);
 }
+#endif
