@@ -1,5 +1,6 @@
-// The one evaluator every model goes through: score each case of a split, rank all candidate
-// items (full ranking), average the metrics (engine/metrics/metrics.h).
+// The one evaluator every model goes through: score the cases of a split a tile at a time, rank
+// all candidate items (full ranking), average the metrics (engine/metrics/metrics.h). Peak memory
+// is O(tile x items + cases x K), whatever the number of cases.
 #pragma once
 #include <string>
 #include <vector>
@@ -17,7 +18,12 @@ struct EvalOptions {
   std::string part = "test"; // "test" or "valid"
   size_t sampled = 0;        // > 0: also rank targets among N sampled negatives; keys "sampled<N>_..."
   uint64_t seed = 0;         // for the sampled negatives
+  size_t tile = 0;           // cases scored at once (Model::score_tile); 0: eval_tile's default
 };
+
+// Cases per tile: opt.tile, or as many as 64 MiB of scores hold, within [16, 1024]. Evaluation
+// keeps one tile of scores (tile x n_items floats) and each case's ranks and top max(K) items.
+size_t eval_tile(const EvalOptions& opt, size_t n_items);
 
 nlohmann::json evaluate(const data::Split& sp, const Model& model, const EvalOptions& opt);
 

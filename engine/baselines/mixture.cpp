@@ -32,11 +32,30 @@ class Mixture : public Model {
   }
   void score(const data::EvalCase& c, std::span<float> out) const override {
     const size_t n = out.size();
-    std::vector<float> sa(n), sb(n);
-    a_->score(c, sa);
+    std::vector<float> sb(n);
+    a_->score(c, out);
     b_->score(c, sb);
+    blend(out, sb);
+  }
+  // both models score the tile (each may batch it), then each row is blended
+  void score_tile(std::span<const data::EvalCase* const> cases, std::span<float> out) const override {
+    std::vector<float> sb(out.size());
+    a_->score_tile(cases, out);
+    b_->score_tile(cases, sb);
+    const size_t n = cases.empty() ? 0 : out.size() / cases.size();
+#pragma omp parallel for schedule(dynamic, 4)
+    for (size_t r = 0; r < cases.size(); ++r) blend(out.subspan(r * n, n), std::span<const float>(sb).subspan(r * n, n));
+  }
+  nlohmann::json config() const override {
+    return {{"mixture", {{"a", a_->name()}, {"b", b_->name()}, {"weight", w_}}}, {"a", a_->config()}, {"b", b_->config()}};
+  }
+
+ private:
+  // out = log((1 - w) softmax(a) + w b / sum(b)), with out holding a's scores on entry
+  void blend(std::span<float> out, std::span<const float> sb) const {
+    const size_t n = out.size();
     std::vector<double> pa;
-    softmax(sa, pa);
+    softmax(std::vector<float>(out.begin(), out.end()), pa);
     double zb = 0;
     for (float v : sb) zb += std::max(0.0, double(v));
     for (size_t i = 0; i < n; ++i) {
@@ -44,11 +63,6 @@ class Mixture : public Model {
       out[i] = float(std::log(std::max((1 - w_) * p + w_ * q, 1e-300)));
     }
   }
-  nlohmann::json config() const override {
-    return {{"mixture", {{"a", a_->name()}, {"b", b_->name()}, {"weight", w_}}}, {"a", a_->config()}, {"b", b_->config()}};
-  }
-
- private:
   std::unique_ptr<Model> a_, b_;
   double w_;
 };

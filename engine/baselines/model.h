@@ -20,6 +20,9 @@ class Model {
   virtual void fit(const data::Split& sp) = 0;
   // out has n_items entries; higher is better. Must be safe to call from several threads.
   virtual void score(const data::EvalCase& c, std::span<float> out) const = 0;
+  // Scores of a tile of cases: row r of out (cases.size() rows of n_items) for cases[r]. The
+  // default calls score() on the cases in parallel; a model may batch them (one GEMM per tile).
+  virtual void score_tile(std::span<const data::EvalCase* const> cases, std::span<float> out) const;
   virtual nlohmann::json config() const { return nlohmann::json::object(); }
 };
 

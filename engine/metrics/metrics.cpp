@@ -55,19 +55,34 @@ std::vector<uint32_t> target_ranks(std::span<const float> scores, std::span<cons
   return above;
 }
 
+// The first k items of the ranking among the items with !removed[i] (and candidate[i]): a heap
+// of the k best seen so far, its root the worst of them, so memory is O(k), not O(items).
+static std::vector<uint32_t> top_k_of(std::span<const float> scores, size_t k, const std::vector<uint8_t>& removed,
+                                      std::span<const uint8_t> candidate) {
+  std::vector<uint32_t> heap;
+  if (k == 0) return heap;
+  heap.reserve(k);
+  auto worse = [&](uint32_t a, uint32_t b) { return before(scores[a], a, scores[b], b); };  // max-heap on "ranks lower"
+  const size_t n = scores.size();
+  for (size_t i = 0; i < n; i++) {
+    if (removed[i] || (!candidate.empty() && !candidate[i])) continue;
+    const uint32_t id = static_cast<uint32_t>(i);
+    if (heap.size() < k) {
+      heap.push_back(id);
+      std::push_heap(heap.begin(), heap.end(), worse);
+    } else if (before(scores[i], id, scores[heap.front()], heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), worse);
+      heap.back() = id;
+      std::push_heap(heap.begin(), heap.end(), worse);
+    }
+  }
+  std::sort_heap(heap.begin(), heap.end(), worse);  // best first
+  return heap;
+}
+
 std::vector<uint32_t> top_k(std::span<const float> scores, size_t k, std::span<const uint32_t> exclude,
                             std::span<const uint32_t> targets, std::span<const uint8_t> candidate) {
-  size_t n = scores.size();
-  auto removed = removed_mask(n, exclude, targets);
-  std::vector<uint32_t> ids;
-  ids.reserve(n);
-  for (size_t i = 0; i < n; i++)
-    if (!removed[i] && (candidate.empty() || candidate[i])) ids.push_back(static_cast<uint32_t>(i));
-  k = std::min(k, ids.size());
-  auto cmp = [&](uint32_t a, uint32_t b) { return before(scores[a], a, scores[b], b); };
-  std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), cmp);
-  ids.resize(k);
-  return ids;
+  return top_k_of(scores, k, removed_mask(scores.size(), exclude, targets), candidate);
 }
 
 CaseResult score_case(std::span<const float> scores, std::span<const uint32_t> targets, std::span<const uint32_t> exclude,

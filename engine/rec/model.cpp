@@ -1,5 +1,7 @@
 #include "engine/rec/model.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -368,16 +370,33 @@ Var* RecModel::loss(Tape& t, const Batch& b) {
   return ops::cross_entropy(t, logits(t, b), upload(t, b.target, Shape{int64_t(b.size())}));
 }
 
-std::vector<float> RecModel::score(Tape& t, const std::vector<uint32_t>& history) {
+Var* RecModel::users(Tape& t, const Batch& b) {
+  MR_CHECK(b.size() > 0, "empty batch");
   NoGrad ng(t);
   const bool tr = t.training();
   t.set_training(false);
+  Var* u = user_vectors(t, b, item_table(t, nullptr), {});
+  t.set_training(tr);
+  return u;
+}
+
+void RecModel::score_users(Tape& t, Var* U, std::span<float> out) {
+  check_tape(t);
+  NoGrad ng(t);
+  const int64_t R = U->v.shape[0];
+  MR_CHECK(int64_t(out.size()) == R * n_items_, "score_users: {} outputs for {} users x {} items", out.size(), R, n_items_);
+  Var* V = item_table(t, nullptr);
+  // (R, N+1) = (u V^T + bias) / tau, as logits(); the START column is dropped on the host
+  Var* lg = ops::weighted_sum(t, {{ops::linear(t, out_rows(t, U), out_rows(t, V), bias_ ? t.param(*bias_) : nullptr), 1.0f / cfg_.tau}});
+  const HostTensor h = host_copy(lg->v);
+  for (int64_t r = 0; r < R; ++r) std::copy_n(h->f32() + r * (n_items_ + 1), n_items_, out.data() + r * n_items_);
+}
+
+std::vector<float> RecModel::score(Tape& t, const std::vector<uint32_t>& history) {
   Batch b;
   b.add(history, -100);
-  Var* lg = logits(t, b);
-  const HostTensor h = host_copy(lg->v.rows(0, 1).view(Shape{n_items_ + 1}));
-  std::vector<float> out(h->f32(), h->f32() + n_items_);
-  t.set_training(tr);
+  std::vector<float> out(static_cast<size_t>(n_items_));
+  score_users(t, users(t, b), out);
   return out;
 }
 

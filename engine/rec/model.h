@@ -27,6 +27,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -122,8 +123,14 @@ class RecModel {
   Var* loss(Tape& t, const Batch& b, const Candidates& c);
   // Item counts for loss.sampler = popularity (one per item, e.g. training interactions).
   void set_item_counts(const std::vector<double>& counts);
-  // Scores of every item (n_items) for one history, no gradient.
+  // Scores of every item (n_items) for one history, no gradient: users() then score_users().
   std::vector<float> score(Tape& t, const std::vector<uint32_t>& history);
+  // (B, C) user vectors of the batch's histories at the current parameters: dropout off, no
+  // gradient, on the model's device (the item table is read from the cache when set).
+  Var* users(Tape& t, const Batch& b);
+  // Scores (R, n_items) of user vectors U (R, C) against every item, one product for all R
+  // (the evaluator's tiles); written to the host rows `out` (R x n_items, row-major).
+  void score_users(Tape& t, Var* U, std::span<float> out);
 
   // Evaluation-time cache of the item table V (N+1, C): while set, logits() reads it instead of
   // recomputing V, and the item tower gets no gradient. Valid only while the "item." parameters

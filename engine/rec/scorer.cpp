@@ -62,6 +62,58 @@ std::vector<float> AdaptedScorer::scores(const std::vector<uint32_t>& history) c
   return s;
 }
 
+void AdaptedScorer::score_tile(std::span<const data::EvalCase* const> cases, std::span<float> out) const {
+  const size_t R = cases.size(), N = size_t(m_.n_items());
+  MR_CHECK(out.size() == R * N, "score_tile: {} outputs for {} cases x {} items", out.size(), R, N);
+  if (R == 0) return;
+  const bool adapt = steps_ > 0;
+  if (adapt && !m_.item_table_cached()) {  // the item tower adapts too (scope all): one case at a time
+    for (size_t r = 0; r < R; ++r) score(*cases[r], out.subspan(r * N, N));
+    return;
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  const int64_t C = m_.config().dim;
+  if (!users_->defined() || users_->shape[0] < int64_t(R)) users_ = OwnedTensor(Shape{int64_t(R), C}, DType::F32, m_.backend().dev);
+  const Tensor U = users_->rows(0, int64_t(R));
+  try {
+    if (!adapt) {  // one user-tower pass for the tile
+      Batch b;
+      for (auto* c : cases) b.add(c->history, -100);
+      tape_->reset();
+      copy(U, m_.users(*tape_, b)->v);
+    } else {  // each case adapts its own copy of theta; its user vector goes into row r
+      for (size_t r = 0; r < R; ++r) {
+        const auto& h = cases[r]->history;
+        Batch one;
+        one.add(h, -100);
+        tape_->reset();
+        if (h.empty()) {
+          copy(U.rows(int64_t(r), int64_t(r) + 1), m_.users(*tape_, one)->v);
+          continue;
+        }
+        ml_.snapshot();
+        Batch sb = support_batch(h, size_t(m_.config().max_history));
+        try {
+          ml_.adapt(*tape_, [&](Tape& t) { return m_.loss(t, sb); }, steps_, lr_);
+          tape_->reset();
+          copy(U.rows(int64_t(r), int64_t(r) + 1), m_.users(*tape_, one)->v);
+        } catch (...) {
+          ml_.restore();
+          throw;
+        }
+        ml_.restore();
+      }
+    }
+    // theta is restored: the item table and biases are the model's own; one product for the tile
+    tape_->reset();
+    m_.score_users(*tape_, tape_->input(U), out);
+  } catch (...) {
+    tape_->reset();
+    throw;
+  }
+  tape_->reset();
+}
+
 void AdaptedScorer::score(const data::EvalCase& c, std::span<float> out) const {
   auto s = scores(c.history);
   std::copy(s.begin(), s.begin() + std::min(s.size(), out.size()), out.begin());

@@ -40,6 +40,10 @@ class AdaptedScorer : public baselines::Model {
   void fit(const data::Split&) override {}
   void score(const data::EvalCase& c, std::span<float> out) const override;
   std::vector<float> scores(const std::vector<uint32_t>& history) const;
+  // A tile of cases: each case's user vector (adapted to its history when adapt_steps > 0),
+  // then one product of the tile's user vectors with the item table (on the model's device).
+  // With the item tower adapting too (scope all), the cases are scored one at a time.
+  void score_tile(std::span<const data::EvalCase* const> cases, std::span<float> out) const override;
 
  private:
   std::string name_;
@@ -50,6 +54,7 @@ class AdaptedScorer : public baselines::Model {
   mutable std::mutex mu_;
   mutable Arena arena_;  // on the model's device (its backend: RecModel::to)
   mutable std::unique_ptr<Tape> tape_;
+  mutable OwnedTensor users_;  // (tile, C) user vectors on the model's device
 };
 
 }  // namespace mr::rec
