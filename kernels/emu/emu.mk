@@ -122,3 +122,16 @@ $(EMU_RUN_OUT)/prog: $(EMU_RUN_OUT)/prog.o $(call lib_of,emu)
 endif
 -include $(EMU_RUN_OUT)/prog.d
 endif
+
+# tools/emu-run's checks (tests/emu/emu_run/emu_run_test.sh) as one "test binary" that
+# run_tests.sh counts like a doctest suite. The script calls make itself (for the same BUILD,
+# without setup, which this make has done); the library and the TSan runtime are built first.
+# Not in ASan builds, as emu-tsan.
+ifneq ($(ASAN),1)
+EMU_RUN_TEST_MAKEFLAGS := BUILD=$(if $(filter 1,$(DEBUG)),$(BUILD:%-debug=%),$(BUILD)) DEBUG=$(DEBUG) NATIVE=$(NATIVE) SETUP=0
+$(BUILD)/tests/emu_run_tests: tests/emu/emu_run/emu_run_test.sh tools/emu-run $(call lib_of,emu) $(EMU_TSAN_RT)
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\nexec env EMU_RUN_MAKEFLAGS="$(EMU_RUN_TEST_MAKEFLAGS)" bash tests/emu/emu_run/emu_run_test.sh "$$@"\n' > $@
+	@chmod +x $@
+TEST_BINS += $(BUILD)/tests/emu_run_tests
+endif
