@@ -91,3 +91,47 @@ ifneq ($(ASAN),1)
 $(BUILD)/tests/emu_tests: | $(EMU_TSAN_DIR)/race_check
 $(BUILD)/obj/tests/emu/tsan_test.o: CXXFLAGS += -DMR_EMU_TSAN_CHECK='"$(EMU_TSAN_DIR)/race_check"'
 endif
+
+# tools/emu-run: a user's .cu (kernels and a host main) under the emulator, in any thread
+# order (docs/emulator.md, "Running your own kernel"). The script names the source
+# (EMU_RUN_SRC), its cache key (EMU_RUN_KEY: a hash of the path, the content and the options
+# that change the build) and the mode (EMU_RUN_TSAN=1: ThreadSanitizer, as emu-tsan above);
+# `make emu-run-build` then compiles and links $(BUILD)/emu-run/KEY/prog, the emulator's
+# library or TSan runtime included (it prints the folder first, and "emu-run-built" on a link).
+# An edit of the rules, the flags or the script rebuilds the cached programs.
+ifdef EMU_RUN_SRC
+EMU_RUN_OUT  := $(BUILD)/emu-run/$(EMU_RUN_KEY)
+EMU_RUN_DEPS := Makefile kernels/emu/emu.mk tools/emu-run
+$(info emu-run-dir: $(EMU_RUN_OUT))
+.PHONY: emu-run-build
+emu-run-build: $(EMU_RUN_OUT)/prog
+ifeq ($(EMU_RUN_TSAN),1)
+$(EMU_RUN_OUT)/prog.o: $(EMU_RUN_SRC) $(EMU_RUN_DEPS) | setup
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_TSAN_FLAGS) -fsanitize=thread $(EMU_CU_FLAGS) -c $< -o $@
+$(EMU_RUN_OUT)/prog: $(EMU_RUN_OUT)/prog.o $(EMU_TSAN_RT)
+	$(CXX) -fsanitize=thread -o $@ $^ $(EMU_TSAN_LIBS)
+	@echo emu-run-built
+else
+$(EMU_RUN_OUT)/prog.o: $(EMU_RUN_SRC) $(EMU_RUN_DEPS) | setup
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(EMU_CU_FLAGS) -c $< -o $@
+$(EMU_RUN_OUT)/prog: $(EMU_RUN_OUT)/prog.o $(call lib_of,emu)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(EMU_LDLIBS) -lfmt -lpthread
+	@echo emu-run-built
+endif
+-include $(EMU_RUN_OUT)/prog.d
+endif
+
+# tools/emu-run's checks (tests/emu/emu_run/emu_run_test.sh) as one "test binary" that
+# run_tests.sh counts like a doctest suite. The script calls make itself (for the same BUILD,
+# without setup, which this make has done); the library and the TSan runtime are built first.
+# Not in ASan builds, as emu-tsan.
+ifneq ($(ASAN),1)
+EMU_RUN_TEST_MAKEFLAGS := BUILD=$(if $(filter 1,$(DEBUG)),$(BUILD:%-debug=%),$(BUILD)) DEBUG=$(DEBUG) NATIVE=$(NATIVE) SETUP=0
+$(BUILD)/tests/emu_run_tests: tests/emu/emu_run/emu_run_test.sh tools/emu-run $(call lib_of,emu) $(EMU_TSAN_RT)
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\nexec env EMU_RUN_MAKEFLAGS="$(EMU_RUN_TEST_MAKEFLAGS)" bash tests/emu/emu_run/emu_run_test.sh "$$@"\n' > $@
+	@chmod +x $@
+TEST_BINS += $(BUILD)/tests/emu_run_tests
+endif
