@@ -69,12 +69,15 @@ python3 $FIX data "$T"
 SETS=(--data "$T/syn" --set encoder.embeddings="$T/emb.npy" --set model.dim=8 --set model.heads=2
       --set model.ffn=16 --set model.max_history=4 --set model.tau=1.0 --set model.dropout=0.1
       --set train.warmup=0 --set train.decay=none --set train.log_every=1 --set train.threads=1
-      --set eval.k_shots=3 --set eval.baselines=pop --set task.k_shots=1,3 --set task.query_size=4)
+      --set eval.k_shots=3 --set eval.baselines=pop --set task.k_shots=1,3 --set task.query_size=4
+      --set eval.tile=3)  # 8 test cases in tiles of 3: rank 0 scores tiles 0 and 2, rank 1 tile 1
 train1() { timeout 120 "$B/metarec" train "$@" >>"$T/train.log" 2>&1; }
 train2() { timeout 120 "${MPIRUN[@]}" -np 2 "$B/metarec" train "$@" >>"$T/train.log" 2>&1; }
-same() {  # same RUN_A RUN_B [subfolder]: final checkpoints bitwise equal, logged losses equal
+same() {  # same RUN_A RUN_B [subfolder]: final checkpoints bitwise equal, logged losses equal, and
+          # (no subfolder) the sharded evaluation's metrics equal one process's to the last digit
   local a=$1/${3:-} b=$2/${3:-}
-  python3 $FIX compare "$a/$(cat "$a/latest")" "$b/$(cat "$b/latest")" && python3 $FIX losses "$1/metrics.jsonl" "$2/metrics.jsonl"
+  python3 $FIX compare "$a/$(cat "$a/latest")" "$b/$(cat "$b/latest")" && python3 $FIX losses "$1/metrics.jsonl" "$2/metrics.jsonl" &&
+    { [ -n "${3:-}" ] || python3 $FIX results "$1/results.json" "$2/results.json"; }
 }
 parity() {  # parity NAME OUT_SUFFIX EXTRA_SETS...: one process vs mpirun -np 2
   local name=$1 o=$2; shift 2

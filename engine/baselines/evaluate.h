@@ -2,6 +2,8 @@
 // all candidate items (full ranking), average the metrics (engine/metrics/metrics.h). Peak memory
 // is O(tile x items + cases x K), whatever the number of cases.
 #pragma once
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,11 @@ struct EvalOptions {
   size_t sampled = 0;        // > 0: also rank targets among N sampled negatives; keys "sampled<N>_..."
   uint64_t seed = 0;         // for the sampled negatives
   size_t tile = 0;           // cases scored at once (Model::score_tile); 0: eval_tile's default
+  // Sharded evaluation: this process is `rank` of `ranks`, each scoring every ranks-th tile;
+  // allreduce_sum (an in-place sum over the ranks, e.g. the communicator's) gathers the per-case
+  // results, and every rank returns the metrics of one process, to the last digit.
+  int rank = 0, ranks = 1;
+  std::function<void(double*, int64_t)> allreduce_sum;
 };
 
 // Cases per tile: opt.tile, or as many as 64 MiB of scores hold, within [16, 1024]. Evaluation

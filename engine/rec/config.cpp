@@ -43,7 +43,7 @@ void each_key(C& c, F&& f) {
   f("train.device", c.train.device), f("train.precision", c.train.precision), f("train.gpus", c.train.gpus);
   f("eval.k_shots", c.eval.k_shots), f("eval.ks", c.eval.ks), f("eval.baselines", c.eval.baselines);
   f("eval.adapt_steps", c.eval.adapt_steps), f("eval.part", c.eval.part), f("eval.blend", c.eval.blend);
-  f("eval.knn_shrink", c.eval.knn_shrink), f("eval.knn_decay", c.eval.knn_decay);
+  f("eval.knn_shrink", c.eval.knn_shrink), f("eval.knn_decay", c.eval.knn_decay), f("eval.tile", c.eval.tile);
 }
 
 template <class E>

@@ -117,6 +117,9 @@ struct EvalSettings {
   // weight (baseline and blends)
   std::vector<std::string> blend;
   double knn_shrink = 0.0, knn_decay = 1.0;
+  // cases scored at once (their scores, tile x items floats, are what evaluation holds);
+  // 0: as many as 64 MiB of scores hold, within [16, 1024] (engine/baselines/evaluate.h)
+  int64_t tile = 0;
 };
 
 struct Config {

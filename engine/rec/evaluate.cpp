@@ -7,6 +7,7 @@
 
 #include "engine/baselines/evaluate.h"
 #include "engine/baselines/mixture.h"
+#include "engine/comm/comm.h"
 #include "engine/optim.h"
 #include "engine/rec/run_dir.h"
 #include "engine/rec/scorer.h"
@@ -50,14 +51,15 @@ std::string results_table(const std::vector<nlohmann::json>& results, const std:
   return s;
 }
 
-nlohmann::json evaluate(LoadedRun& r, const std::string& out) {
+nlohmann::json evaluate(LoadedRun& r, const std::string& out, comm::Communicator* cm) {
   const Config& c = r.cfg;
   // load_run refuses such a checkpoint; a model built in memory is checked here
   const std::string bad = first_nonfinite(r.model->params(), false);
   if (!bad.empty())
     throw Error(fmt::format("the model of step {} has non-finite parameters (first: {}): it cannot be evaluated "
                             "(docs/troubleshooting.md)", r.step, bad));
-  const RunDir dir(out);
+  const bool root = !cm || cm->rank() == 0;  // only rank 0 prints and writes
+  const RunDir dir(root ? out : std::string());
   const bool cold = c.data.protocol == Protocol::ColdUser;
   const std::vector<int> kshots = cold ? c.eval.k_shots : std::vector<int>{0};
   const int steps = eval_adapt_steps(c);
@@ -68,6 +70,12 @@ nlohmann::json evaluate(LoadedRun& r, const std::string& out) {
   eo.ks = c.eval.ks;
   eo.part = name(c.eval.part);
   eo.mask_known = cold;
+  eo.tile = size_t(c.eval.tile);
+  if (cm && cm->size() > 1) {  // every rank scores its share of the cases (baselines::EvalOptions)
+    eo.rank = cm->rank();
+    eo.ranks = cm->size();
+    eo.allreduce_sum = [cm](double* x, int64_t n) { cm->allreduce_sum(x, n); };
+  }
   baselines::Options bo;
   bo.seed = uint64_t(c.data.seed);
   bo.knn_shrink = c.eval.knn_shrink;
@@ -86,6 +94,7 @@ nlohmann::json evaluate(LoadedRun& r, const std::string& out) {
       j["k_shot"] = k;
       j["seconds"] = std::round((now_s() - t0) * 100) / 100;
       res["rows"].push_back(j);
+      if (!root) return;
       nlohmann::json line = {{"eval", true}, {"model", j["model"]}, {"k_shot", k}};
       for (auto* key : kMetricKeys)
         if (j.contains(key)) line[key] = j[key];
@@ -107,7 +116,7 @@ nlohmann::json evaluate(LoadedRun& r, const std::string& out) {
     for (auto& m : models) row(*m);
   }
   for (auto& row : res["rows"]) row["protocol"] = name(c.data.protocol);
-  dir.write_results(res, results_table({res}, cold ? kshots : std::vector<int>{}));
+  if (root) dir.write_results(res, results_table({res}, cold ? kshots : std::vector<int>{}));
   return res;
 }
 

@@ -11,10 +11,16 @@
 #include "engine/rec/config.h"
 #include "engine/rec/run.h"
 
+namespace mr {
+namespace comm { class Communicator; }
+}  // namespace mr
+
 namespace mr::rec {
 
-// Appends to OUT/metrics.jsonl and writes OUT/results.{json,md} when out is not empty.
-nlohmann::json evaluate(LoadedRun& r, const std::string& out);
+// Appends to OUT/metrics.jsonl and writes OUT/results.{json,md} when out is not empty. With a
+// communicator of several ranks, every rank calls it (same run, same config): each scores its
+// share of the cases, every rank returns the metrics one process would, and rank 0 alone writes.
+nlohmann::json evaluate(LoadedRun& r, const std::string& out, comm::Communicator* cm = nullptr);
 // Markdown table of results.json objects (several runs may be merged).
 std::string results_table(const std::vector<nlohmann::json>& results, const std::vector<int>& ks);
 // The K values a run's results table lists: eval.k_shots for cold-user, none for loo.

@@ -325,27 +325,34 @@ nlohmann::json Trainer::run() {
       save();
     }
   }
-  if (!root_) {  // evaluation and reports are rank 0's; wait for it so a failure there takes everyone down
-    comm::UnwatchedWait solo(cm_);  // however long the evaluation takes
-    cm_.barrier();
-    return {{"rank", rank_}, {"step", st_.step}};
+  if (root_) {
+    bar_->finish();
+    if (be_.dev != Device::CPU) {  // what the device held (every device Buffer: base/device.h)
+      const DeviceMemStats m = device_mem_stats();
+      std::fprintf(stderr, "train: device memory peak %.1f MiB; %llu device allocations after the first step\n",
+                   double(m.peak_bytes) / (1 << 20), (unsigned long long)(steps > first ? m.allocs - allocs_after_first : 0));
+    }
+    if (!dir_.has_checkpoint()) save();
   }
-  bar_->finish();
-  if (be_.dev != Device::CPU) {  // what the device held (every device Buffer: base/device.h)
-    const DeviceMemStats m = device_mem_stats();
-    std::fprintf(stderr, "train: device memory peak %.1f MiB; %llu device allocations after the first step\n",
-                 double(m.peak_bytes) / (1 << 20), (unsigned long long)(steps > first ? m.allocs - allocs_after_first : 0));
-  }
-  if (!dir_.has_checkpoint()) save();
   r_.step = st_.step;
   const double t_train = now_s() - t_start_;
   if (be_.dev != Device::CPU) {  // evaluated from the checkpoint just written, on the training device
+    if (nranks_ > 1) {  // rank 0's checkpoint is complete before the others read it
+      comm::UnwatchedWait solo(cm_);
+      cm_.barrier();
+    }
     tape_.reset();
     r_ = load_run(dir_.path());
     r_.step = st_.step;
     move_run(r_, be_);
   }
-  auto res = evaluate(r_, dir_.path());
+  // every rank scores its share of the evaluation cases; rank 0 writes the results
+  auto res = evaluate(r_, root_ ? dir_.path() : std::string(), &cm_);
+  if (!root_) {
+    comm::UnwatchedWait solo(cm_);  // rank 0 writes the results
+    cm_.barrier();
+    return {{"rank", rank_}, {"step", st_.step}};
+  }
   res["train_seconds"] = std::round(t_train * 10) / 10;
   res["threads"] = omp_get_max_threads();
   res["ranks"] = nranks_;

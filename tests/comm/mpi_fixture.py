@@ -80,6 +80,20 @@ def losses(pa, pb):
     return 0 if la == lb and la else 1
 
 
+def results(pa, pb):
+    """results.json of two runs: the same rows with the same metrics, to the last digit (timings aside)"""
+    def read(p):
+        with open(p) as f:
+            rows = json.load(f)["rows"]
+        for r in rows:
+            r.pop("seconds", None)
+        return rows
+    ra, rb = read(pa), read(pb)
+    bad = [(a.get("model"), k, a[k], b.get(k)) for a, b in zip(ra, rb) for k in a if a[k] != b.get(k)]
+    print(f"results: {len(ra)} rows vs {len(rb)}; differing: {bad[:5]}")
+    return 0 if ra and len(ra) == len(rb) and not bad else 1
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "data":
@@ -88,5 +102,7 @@ if __name__ == "__main__":
         sys.exit(compare(sys.argv[2], sys.argv[3]))
     elif cmd == "losses":
         sys.exit(losses(sys.argv[2], sys.argv[3]))
+    elif cmd == "results":
+        sys.exit(results(sys.argv[2], sys.argv[3]))
     else:
         sys.exit(__doc__)

@@ -46,7 +46,7 @@ TEST_CASE("config: defaults, TOML subset, --set, errors with file and line") {
   d.load_toml_text(c.to_toml(), "resolved");
   CHECK(d.to_json() == c.to_json());
   CHECK(rec::Config::from_json(c.to_json()).to_json() == c.to_json());
-  CHECK(c.to_json().size() == 66);  // every key
+  CHECK(c.to_json().size() == 67);  // every key
   auto msg = [](auto f) {
     try { f(); } catch (const Error& e) { return std::string(e.what()); }
     return std::string("no error");

@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <barrier>
+#include <cmath>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
@@ -125,6 +128,78 @@ TEST_CASE("tiled evaluation equals a naive per-case evaluation for every tile si
   a.tile = 1;
   b.tile = 8;
   CHECK(baselines::evaluate(sp, *pop, a).dump() == baselines::evaluate(sp, *pop, b).dump());
+}
+
+namespace {
+
+// P "ranks" as threads, allreduce_sum over shared memory: returns each rank's result (or error).
+std::vector<std::string> run_sharded(const data::Split& sp, const baselines::Model& m, baselines::EvalOptions eo, int P) {
+  std::vector<std::vector<double>*> bufs(static_cast<size_t>(P));
+  std::barrier sync(P);
+  std::vector<std::string> out(static_cast<size_t>(P));
+  std::vector<std::thread> th;
+  for (int r = 0; r < P; r++)
+    th.emplace_back([&, r, eo]() mutable {
+      eo.rank = r;
+      eo.ranks = P;
+      std::vector<double> mine;
+      eo.allreduce_sum = [&](double* x, int64_t n) {
+        mine.assign(x, x + n);
+        bufs[size_t(r)] = &mine;
+        sync.arrive_and_wait();
+        for (int64_t i = 0; i < n; i++) {
+          double s = 0;
+          for (int q = 0; q < P; q++) s += (*bufs[size_t(q)])[size_t(i)];
+          x[i] = s;
+        }
+        sync.arrive_and_wait();
+      };
+      try {
+        out[size_t(r)] = baselines::evaluate(sp, m, eo).dump();
+      } catch (const std::exception& e) {
+        out[size_t(r)] = std::string("error: ") + e.what();
+      }
+    });
+  for (auto& t : th) t.join();
+  return out;
+}
+
+// scores like HashModel; the case of user `bad` has a NaN score (the ranking throws)
+struct NanModel : HashModel {
+  uint32_t bad;
+  explicit NanModel(uint32_t b) : bad(b) {}
+  void score(const data::EvalCase& c, std::span<float> out) const override {
+    HashModel::score(c, out);
+    if (c.user == bad) out[3] = std::nanf("");
+  }
+  void score_tile(std::span<const data::EvalCase* const> cs, std::span<float> out) const override {
+    const size_t n = out.size() / cs.size();
+    for (size_t r = 0; r < cs.size(); r++) score(*cs[r], out.subspan(r * n, n));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("sharded evaluation (2 and 3 ranks) gives one process's metrics to the last digit, on every rank") {
+  const data::Split sp = synthetic_split(53, 211, 4);
+  HashModel m;
+  baselines::EvalOptions eo;
+  eo.ks = {5, 20};
+  eo.tile = 4;      // 14 tiles: rounds where some ranks have no tile
+  eo.sampled = 30;  // the sampled metrics travel too
+  const std::string one = baselines::evaluate(sp, m, eo).dump();
+  for (int P : {2, 3}) {
+    const auto got = run_sharded(sp, m, eo, P);
+    for (int r = 0; r < P; r++) {
+      CAPTURE(P); CAPTURE(r);
+      CHECK(got[size_t(r)] == one);
+    }
+  }
+  // a failure on one rank (a NaN score in user 9's case: tile 2, rank 0 of 2) stops every rank
+  NanModel bad(9);
+  const auto got = run_sharded(sp, bad, eo, 2);
+  CHECK(got[0].find("NaN") != std::string::npos);
+  CHECK(got[1].find("evaluation failed on rank 0") != std::string::npos);
 }
 
 TEST_CASE("eval tile default: 64 MiB of scores, within [16, 1024]") {
