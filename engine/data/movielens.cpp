@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/check.h"
+#include "base/escape.h"
 #include "engine/data/prepared.h"
 #include "engine/data/readers.h"
 
@@ -83,8 +84,8 @@ void parse_ml_ratings(std::string_view text, const std::string& path, std::strin
     }
     double rating, ts;
     if (f[0].empty() || f[1].empty()) { rep.bad(opt, path, no, "empty id", ""); return; }
-    if (!parse_double(f[2], rating)) { rep.bad(opt, path, no, "not a number", fmt::format("rating '{}'", f[2])); return; }
-    if (!parse_double(f[3], ts)) { rep.bad(opt, path, no, "not a number", fmt::format("timestamp '{}'", f[3])); return; }
+    if (!parse_double(f[2], rating)) { rep.bad(opt, path, no, "not a number", fmt::format("rating '{}'", escape_bytes(f[2]))); return; }
+    if (!parse_double(f[3], ts)) { rep.bad(opt, path, no, "not a number", fmt::format("timestamp '{}'", escape_bytes(f[3]))); return; }
     b.add(f[0], f[1], ts, rating);
   });
 }
@@ -103,7 +104,7 @@ void parse_ml_movies(std::string_view text, const std::string& path, const std::
       title_year = trim(p[1]);
       for (int g = 0; g < 19; g++) {
         auto flag = trim(p[5 + g]);
-        if (flag != "0" && flag != "1") { rep.bad(opt, path, no, "bad genre flag", fmt::format("'{}'", flag)); return; }
+        if (flag != "0" && flag != "1") { rep.bad(opt, path, no, "bad genre flag", fmt::format("'{}'", escape_bytes(flag))); return; }
         if (flag == "1") genres += (genres.empty() ? "" : " ") + std::string(kMl100kGenres[g]);
       }
     } else if (variant == "ml-1m") {  // id::Title (year)::Genre|Genre
@@ -177,7 +178,7 @@ Dataset load_movielens(const std::string& dir, const std::string& variant, const
     if (header) {
       auto first = text.substr(0, text.find('\n'));
       if (trim(first).rfind("userId,movieId,rating,timestamp", 0) != 0)
-        FAIL_INPUT(ratings, "line 1", "expected header 'userId,movieId,rating,timestamp', got '{}'", trim(first));
+        FAIL_INPUT(ratings, "line 1", "expected header 'userId,movieId,rating,timestamp', got '{}'", escape_bytes(trim(first)));
     }
     parse_ml_ratings(text, ratings, sep, header, b, opt.read, ds.report);
   }
@@ -219,11 +220,11 @@ void parse_generic(std::string_view text, const std::string& path, const std::st
       double rating = std::nan(""), time = 0;
       if (!cr.empty()) {
         if (!str(cr, r)) { rep.bad(o.read, path, no, "missing column", cr); return; }
-        if (!parse_double(r, rating)) { rep.bad(o.read, path, no, "not a number", fmt::format("{} = '{}'", cr, r)); return; }
+        if (!parse_double(r, rating)) { rep.bad(o.read, path, no, "not a number", fmt::format("{} = '{}'", cr, escape_bytes(r))); return; }
       }
       if (!ct.empty()) {
         if (!str(ct, t)) { rep.bad(o.read, path, no, "missing column", ct); return; }
-        if (!parse_double(t, time)) { rep.bad(o.read, path, no, "not a number", fmt::format("{} = '{}'", ct, t)); return; }
+        if (!parse_double(t, time)) { rep.bad(o.read, path, no, "not a number", fmt::format("{} = '{}'", ct, escape_bytes(t))); return; }
       }
       b.add(u, i, ct.empty() ? std::nullopt : std::optional<double>(time), rating);
     });
@@ -237,7 +238,7 @@ void parse_generic(std::string_view text, const std::string& path, const std::st
     if (name.empty()) return -1;
     for (size_t k = 0; k < hdr.size(); k++)
       if (trim(hdr[k]) == name) return static_cast<int>(k);
-    FAIL_INPUT(path, fmt::format("line {}", no), "missing column '{}' (header has: {})", name, fmt::join(hdr, ", "));
+    FAIL_INPUT(path, fmt::format("line {}", no), "missing column '{}' (header has: {})", name, escape_bytes(fmt::format("{}", fmt::join(hdr, ", "))));
   };
   auto index_num = [&](const std::string& name) -> int {
     if (name.empty()) return -1;
@@ -267,8 +268,8 @@ void parse_generic(std::string_view text, const std::string& path, const std::st
     std::string_view u = trim(f[iu]), i = trim(f[ii]);
     if (u.empty() || i.empty()) { rep.bad(o.read, path, no, "empty id", ""); return; }
     double rating = std::nan(""), time = 0;
-    if (ir >= 0 && !parse_double(f[ir], rating)) { rep.bad(o.read, path, no, "not a number", fmt::format("rating '{}'", f[ir])); return; }
-    if (it >= 0 && !parse_double(f[it], time)) { rep.bad(o.read, path, no, "not a number", fmt::format("time '{}'", f[it])); return; }
+    if (ir >= 0 && !parse_double(f[ir], rating)) { rep.bad(o.read, path, no, "not a number", fmt::format("rating '{}'", escape_bytes(f[ir]))); return; }
+    if (it >= 0 && !parse_double(f[it], time)) { rep.bad(o.read, path, no, "not a number", fmt::format("time '{}'", escape_bytes(f[it]))); return; }
     b.add(u, i, it >= 0 ? std::optional<double>(time) : std::nullopt, rating);
   });
   if (!seen_header) FAIL_INPUT(path, "line 1", "empty file (expected a header)");
@@ -311,7 +312,7 @@ void parse_generic_items(std::string_view text, const std::string& path, const s
       hdr = f;
       for (size_t k = 0; k < hdr.size(); k++)
         if (trim(hdr[k]) == ci) id = static_cast<int>(k);
-      if (id < 0) FAIL_INPUT(path, fmt::format("line {}", no), "missing column '{}' (header has: {})", ci, fmt::join(hdr, ", "));
+      if (id < 0) FAIL_INPUT(path, fmt::format("line {}", no), "missing column '{}' (header has: {})", ci, escape_bytes(fmt::format("{}", fmt::join(hdr, ", "))));
       return;
     }
     if (f.size() != hdr.size()) {
