@@ -135,3 +135,13 @@ TEST_CASE("generic csv / jsonl and side files: garbage quoted escaped") {
   e = error_of([&] { read_entity_names(names, {}, rep); });
   check_error(e, names + ": line 2: expected 'entity<TAB>name': \\x1b]0;pwned\\x07");
 }
+
+TEST_CASE("a data set named by garbage file names asks for --name") {
+  rt::TempDir d;
+  d.write("caf\xe9.inter", "user_id:token\titem_id:token\nu1\ti1\n");  // a Latin-1 file name
+  std::string e = error_of([&] { load_dataset(d.path, LoadOptions{}); });
+  check_error(e, d.path + ": name: the files name the data set 'caf\\xe9', which is not valid UTF-8: give a name with --name");
+  LoadOptions o;
+  o.name = "cafe";
+  CHECK(load_dataset(d.path, o).name == "cafe");
+}
