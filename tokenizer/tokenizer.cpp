@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "base/check.h"
+#include "base/escape.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab.h"
 
@@ -646,10 +647,11 @@ Tokenizer Tokenizer::from_vocab_txt(const std::string& path, const NormalizerCon
     if (int32_t id = m.whole.find(s); id >= 0 && !s.empty()) m.add_special(s, id, true);
   m.unk_token = special.unk;
   m.unk_id = m.whole.find(m.unk_token);
-  if (m.unk_id < 0) FAIL_INPUT(path, fmt::format("{} lines", line_no), "the vocabulary has no {} token", m.unk_token);
+  if (m.unk_id < 0) FAIL_INPUT(path, fmt::format("{} lines", line_no), "the vocabulary has no {} token", escape_bytes(m.unk_token));
   int32_t cls = m.whole.find(special.cls), sep = m.whole.find(special.sep);
   if (cls < 0 || sep < 0)
-    FAIL_INPUT(path, fmt::format("{} lines", line_no), "the vocabulary lacks {} or {}", special.cls, special.sep);
+    FAIL_INPUT(path, fmt::format("{} lines", line_no), "the vocabulary lacks {} or {}", escape_bytes(special.cls),
+               escape_bytes(special.sep));
   m.bert_template(cls, sep);
   return tk;
 }
@@ -671,7 +673,7 @@ struct JsonReader {
     try {
       return v.get<T>();
     } catch (const json::exception& e) {
-      fail(where + "." + key, fmt::format("unexpected value {}: {}", v.dump(), e.what()));
+      fail(where + "." + key, fmt::format("unexpected value {}: {}", escape_bytes(v.dump()), escape_bytes(e.what())));
     }
   }
   template <class T>
@@ -689,9 +691,9 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   try {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
-    FAIL_INPUT(path, fmt::format("byte {}", e.byte), "invalid JSON: {}", e.what());
+    FAIL_INPUT(path, fmt::format("byte {}", e.byte), "invalid JSON: {}", escape_bytes(e.what(), 200));
   } catch (const json::exception& e) {  // e.g. out_of_range: a number too large ("1e551")
-    FAIL_INPUT(path, "parse", "invalid JSON: {}", e.what());
+    FAIL_INPUT(path, "parse", "invalid JSON: {}", escape_bytes(e.what(), 200));
   }
   try {
   JsonReader r{path};
@@ -701,7 +703,7 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   // model
   const json& model = r.need(j, "model", "top level");
   std::string type = r.get_or<std::string>(model, "type", "WordPiece", "model");
-  if (type != "WordPiece") r.fail("model.type", fmt::format("\"{}\" is not supported (only WordPiece)", type));
+  if (type != "WordPiece") r.fail("model.type", fmt::format("\"{}\" is not supported (only WordPiece)", escape_bytes(type)));
   m.unk_token = r.get_or<std::string>(model, "unk_token", "[UNK]", "model");
   m.prefix = r.get_or<std::string>(model, "continuing_subword_prefix", "##", "model");
   m.max_input_chars_per_word = r.get_or<size_t>(model, "max_input_chars_per_word", 100, "model");
@@ -712,18 +714,19 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   const int64_t max_id = int64_t(vocab.size()) * 2 + 4096;
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() >= max_id)
-      r.fail("model.vocab", fmt::format("token \"{}\": id {} is not a valid id (0..{})", it.key(), it.value().dump(), max_id - 1));
+      r.fail("model.vocab", fmt::format("token \"{}\": id {} is not a valid id (0..{})", escape_bytes(it.key()),
+                                            escape_bytes(it.value().dump()), max_id - 1));
     m.add_token(it.key(), it.value().get<int32_t>());
   }
   m.unk_id = m.whole.find(m.unk_token);
-  if (m.unk_id < 0) r.fail("model.unk_token", fmt::format("\"{}\" is not in the vocabulary", m.unk_token));
+  if (m.unk_id < 0) r.fail("model.unk_token", fmt::format("\"{}\" is not in the vocabulary", escape_bytes(m.unk_token)));
 
   // normalizer
   NormalizerConfig norm{false, false, false, false};
   if (j.contains("normalizer") && !j["normalizer"].is_null()) {
     const json& n = j["normalizer"];
     std::string t = r.get<std::string>(n, "type", "normalizer");
-    if (t != "BertNormalizer") r.fail("normalizer.type", fmt::format("\"{}\" is not supported (only BertNormalizer)", t));
+    if (t != "BertNormalizer") r.fail("normalizer.type", fmt::format("\"{}\" is not supported (only BertNormalizer)", escape_bytes(t)));
     norm.clean_text = r.get_or<bool>(n, "clean_text", true, "normalizer");
     norm.handle_chinese_chars = r.get_or<bool>(n, "handle_chinese_chars", true, "normalizer");
     norm.lowercase = r.get_or<bool>(n, "lowercase", true, "normalizer");
@@ -735,7 +738,7 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   // pre-tokenizer
   if (j.contains("pre_tokenizer") && !j["pre_tokenizer"].is_null()) {
     std::string t = r.get<std::string>(j["pre_tokenizer"], "type", "pre_tokenizer");
-    if (t != "BertPreTokenizer") r.fail("pre_tokenizer.type", fmt::format("\"{}\" is not supported (only BertPreTokenizer)", t));
+    if (t != "BertPreTokenizer") r.fail("pre_tokenizer.type", fmt::format("\"{}\" is not supported (only BertPreTokenizer)", escape_bytes(t)));
   } else {
     r.fail("pre_tokenizer", "missing: only BertPreTokenizer is supported");
   }
@@ -751,7 +754,8 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
       if (content.empty()) r.fail(where, "empty content");
       if (r.get_or<bool>(a, "lstrip", false, where) || r.get_or<bool>(a, "rstrip", false, where) ||
           r.get_or<bool>(a, "single_word", false, where) || r.get_or<bool>(a, "normalized", false, where))
-        r.fail(where, fmt::format("added token \"{}\": lstrip, rstrip, single_word and normalized are not supported", content));
+        r.fail(where, fmt::format("added token \"{}\": lstrip, rstrip, single_word and normalized are not supported",
+                                 escape_bytes(content)));
       if (id < 0 || id >= max_id) r.fail(where, fmt::format("invalid id {} (0..{})", id, max_id - 1));
       m.add_special(content, int32_t(id), special);
     }
@@ -760,7 +764,7 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   // post-processor
   auto token_id = [&](const std::string& tok, const std::string& where) {
     int32_t id = m.lookup(tok);
-    if (id < 0) r.fail(where, fmt::format("token \"{}\" is not in the vocabulary", tok));
+    if (id < 0) r.fail(where, fmt::format("token \"{}\" is not in the vocabulary", escape_bytes(tok)));
     return id;
   };
   if (j.contains("post_processor") && !j["post_processor"].is_null()) {
@@ -798,11 +802,11 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
           } else if (item.contains("Sequence")) {
             const json& sq = item["Sequence"];
             std::string sid = r.get<std::string>(sq, "id", where);
-            if (sid != "A" && sid != "B") r.fail(where, fmt::format("unknown sequence \"{}\"", sid));
+            if (sid != "A" && sid != "B") r.fail(where, fmt::format("unknown sequence \"{}\"", escape_bytes(sid)));
             if (sid == "B" && !is_pair) r.fail(where, "sequence B in the single template");
             out.push_back({sid == "A" ? TemplatePiece::SeqA : TemplatePiece::SeqB, {}, r.get_or<int32_t>(sq, "type_id", 0, where)});
           } else {
-            r.fail(where, fmt::format("unknown template item {}", item.dump()));
+            r.fail(where, fmt::format("unknown template item {}", escape_bytes(item.dump())));
           }
         }
         return out;
@@ -810,7 +814,7 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
       m.single = parse("single", false);
       m.pair = parse("pair", true);
     } else {
-      r.fail("post_processor.type", fmt::format("\"{}\" is not supported (TemplateProcessing, BertProcessing)", t));
+      r.fail("post_processor.type", fmt::format("\"{}\" is not supported (TemplateProcessing, BertProcessing)", escape_bytes(t)));
     }
   } else {
     m.single = {{TemplatePiece::SeqA, {}, 0}};
@@ -829,7 +833,7 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
     else if (s == "OnlySecond")
       tk.truncation.strategy = TruncationStrategy::OnlySecond;
     else
-      r.fail("truncation.strategy", fmt::format("unknown strategy \"{}\"", s));
+      r.fail("truncation.strategy", fmt::format("unknown strategy \"{}\"", escape_bytes(s)));
     tk.truncation.left = r.get_or<std::string>(t, "direction", "Right", "truncation") == "Left";
   }
   if (j.contains("padding") && !j["padding"].is_null()) {
@@ -841,7 +845,7 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
       tk.padding.strategy = PaddingStrategy::Fixed;
       tk.padding.length = r.get<size_t>(st, "Fixed", "padding.strategy");
     } else {
-      r.fail("padding.strategy", fmt::format("unknown strategy {}", st.dump()));
+      r.fail("padding.strategy", fmt::format("unknown strategy {}", escape_bytes(st.dump())));
     }
     tk.padding.left = r.get_or<std::string>(p, "direction", "Right", "padding") == "Left";
     tk.padding.multiple_of = r.get_or<size_t>(p, "pad_to_multiple_of", 0, "padding");
@@ -854,13 +858,13 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   if (j.contains("decoder") && !j["decoder"].is_null()) {
     const json& d = j["decoder"];
     std::string t = r.get<std::string>(d, "type", "decoder");
-    if (t != "WordPiece") r.fail("decoder.type", fmt::format("\"{}\" is not supported (only WordPiece)", t));
+    if (t != "WordPiece") r.fail("decoder.type", fmt::format("\"{}\" is not supported (only WordPiece)", escape_bytes(t)));
     m.decoder_prefix = r.get_or<std::string>(d, "prefix", "##", "decoder");
     m.decoder_cleanup = r.get_or<bool>(d, "cleanup", true, "decoder");
   }
   return tk;
   } catch (const json::exception& e) {  // a JSON access the checks did not foresee
-    FAIL_INPUT(path, "json", "unexpected content: {}", e.what());
+    FAIL_INPUT(path, "json", "unexpected content: {}", escape_bytes(e.what(), 200));
   }
 }
 
@@ -878,9 +882,9 @@ Tokenizer Tokenizer::from_dir(const std::string& dir) {
     try {
       j = json::parse(read_file(path));
     } catch (const json::parse_error& e) {
-      FAIL_INPUT(path, fmt::format("byte {}", e.byte), "invalid JSON: {}", e.what());
+      FAIL_INPUT(path, fmt::format("byte {}", e.byte), "invalid JSON: {}", escape_bytes(e.what(), 200));
     } catch (const json::exception& e) {
-      FAIL_INPUT(path, "parse", "invalid JSON: {}", e.what());
+      FAIL_INPUT(path, "parse", "invalid JSON: {}", escape_bytes(e.what(), 200));
     }
     JsonReader r{path};
     norm.lowercase = r.get_or<bool>(j, "do_lower_case", true, "top level");
@@ -895,7 +899,7 @@ Tokenizer Tokenizer::from_dir(const std::string& dir) {
       else if (v.is_object() && v.contains("content") && v["content"].is_string())
         dst = v["content"].get<std::string>();
       else
-        r.fail(fmt::format("top level.{}", key), fmt::format("expected a token, found {}", v.dump()));
+        r.fail(fmt::format("top level.{}", key), fmt::format("expected a token, found {}", escape_bytes(v.dump())));
     };
     name("unk_token", special.unk);
     name("cls_token", special.cls);

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "base/check.h"
+#include "base/escape.h"
 #include "engine/data/readers.h"
 
 namespace mr::data {
@@ -15,7 +16,8 @@ int AtomicTable::col(std::string_view name) const {
 
 int AtomicTable::require(std::string_view name) const {
   int c = col(name);
-  if (c < 0) FAIL_INPUT(path, "line 1", "missing column '{}' (header has: {})", name, fmt::join(names, ", "));
+  if (c < 0) FAIL_INPUT(path, "line 1", "missing column '{}' (header has: {})", name,
+                                 escape_bytes(fmt::format("{}", fmt::join(names, ", "))));
   return c;
 }
 
@@ -42,10 +44,11 @@ AtomicTable parse_atomic(std::string_view text, const std::string& path, const R
         FieldType ty;
         if (c == std::string_view::npos || !parse_type(f.substr(c + 1), ty))
           FAIL_INPUT(path, fmt::format("line {}", no),
-                     "bad header field '{}' (expected name:type, type one of token, token_seq, float, float_seq)", f);
+                     "bad header field '{}' (expected name:type, type one of token, token_seq, float, float_seq)",
+                     escape_bytes(f));
         std::string name(f.substr(0, c));
         if (name.empty() || std::find(t.names.begin(), t.names.end(), name) != t.names.end())
-          FAIL_INPUT(path, fmt::format("line {}", no), "empty or repeated field name '{}'", name);
+          FAIL_INPUT(path, fmt::format("line {}", no), "empty or repeated field name '{}'", escape_bytes(name));
         t.names.push_back(name);
         t.types.push_back(ty);
       }
@@ -66,20 +69,20 @@ AtomicTable parse_atomic(std::string_view text, const std::string& path, const R
       if (t.types[i] == FieldType::Float) {
         double d;
         if (!v.empty() && !parse_double(v, d)) {
-          rep.bad(opt, path, no, "not a number", fmt::format("field {} = '{}'", t.names[i], v));
+          rep.bad(opt, path, no, "not a number", fmt::format("field {} = '{}'", escape_bytes(t.names[i]), escape_bytes(v)));
           return;
         }
       } else if (t.types[i] == FieldType::FloatSeq) {
         for (auto x : split_ws(v)) {
           double d;
           if (!parse_double(x, d)) {
-            rep.bad(opt, path, no, "not a number", fmt::format("field {} has '{}'", t.names[i], x));
+            rep.bad(opt, path, no, "not a number", fmt::format("field {} has '{}'", escape_bytes(t.names[i]), escape_bytes(x)));
             return;
           }
         }
       } else if (t.types[i] == FieldType::Token && v.empty() && t.names[i].size() > 3 &&
                  t.names[i].compare(t.names[i].size() - 3, 3, "_id") == 0) {
-        rep.bad(opt, path, no, "empty id", fmt::format("field {}", t.names[i]));
+        rep.bad(opt, path, no, "empty id", fmt::format("field {}", escape_bytes(t.names[i])));
         return;
       }
       row.emplace_back(v);
@@ -163,7 +166,7 @@ static void read_item_side(const std::string& dir, const std::string& name, cons
         if (trim(line).empty()) return;
         auto f = split(line, '\t');
         if (f.size() != 2 || trim(f[0]).empty() || trim(f[1]).empty()) {
-          ds.report.bad(opt.read, p, no, "expected 'token<TAB>index'", std::string(line.substr(0, 80)));
+          ds.report.bad(opt.read, p, no, "expected 'token<TAB>index'", escape_bytes(line));
           return;
         }
         remap[std::string(trim(f[0]))] = std::string(trim(f[1]));
@@ -174,7 +177,7 @@ static void read_item_side(const std::string& dir, const std::string& name, cons
       if (!remap.empty()) {
         auto it = remap.find(key);
         if (it == remap.end()) {
-          ds.report.bad(opt.read, t.path, t.lines[r], "unknown id", fmt::format("item '{}' is not in {}.item2index", key, name));
+          ds.report.bad(opt.read, t.path, t.lines[r], "unknown id", fmt::format("item '{}' is not in {}.item2index", escape_bytes(key), escape_bytes(name)));
           continue;
         }
         key = it->second;
@@ -234,7 +237,7 @@ static void build_sequences(const std::map<std::string, std::vector<SeqLine>>& p
     auto& lines = per_user.at(u);
     if (!merge_sequence_lines(lines, seq, why)) {
       ds.report.bad(opt.read, *lines.front().path, lines.front().line, "inconsistent sequence",
-                    fmt::format("user '{}': {}", u, why));
+                    fmt::format("user '{}': {}", escape_bytes(u), why));
       continue;
     }
     for (size_t k = 0; k < seq.size(); k++) b.add(u, seq[k], static_cast<double>(k), std::nan(""));
@@ -253,9 +256,9 @@ static void read_pointwise(const AtomicTable& t, const LoadOptions& opt, Dataset
   int rating = role("rating", {"rating", "score", "label"});
   int time = role("time", {"timestamp", "time"});
   if (rating >= 0 && t.types[rating] != FieldType::Float)
-    FAIL_INPUT(t.path, "line 1", "column '{}' must be a float field", t.names[rating]);
+    FAIL_INPUT(t.path, "line 1", "column '{}' must be a float field", escape_bytes(t.names[rating]));
   if (time >= 0 && t.types[time] != FieldType::Float)
-    FAIL_INPUT(t.path, "line 1", "column '{}' must be a float field", t.names[time]);
+    FAIL_INPUT(t.path, "line 1", "column '{}' must be a float field", escape_bytes(t.names[time]));
   if (rating >= 0) { ds.signal_name = t.names[rating]; }
   for (size_t r = 0; r < t.rows.size(); r++) {
     auto& row = t.rows[r];
@@ -263,12 +266,12 @@ static void read_pointwise(const AtomicTable& t, const LoadOptions& opt, Dataset
     if (rating >= 0 && !row[rating].empty()) parse_double(row[rating], sig);
     std::optional<double> when;
     if (time >= 0) {
-      if (row[time].empty()) { ds.report.bad(opt.read, t.path, t.lines[r], "missing value", t.names[time]); continue; }
+      if (row[time].empty()) { ds.report.bad(opt.read, t.path, t.lines[r], "missing value", escape_bytes(t.names[time])); continue; }
       parse_double(row[time], tm);
       when = tm;
     }
     if (rating >= 0 && opt.implicit.threshold && std::isnan(sig)) {
-      ds.report.bad(opt.read, t.path, t.lines[r], "missing value", t.names[rating]);
+      ds.report.bad(opt.read, t.path, t.lines[r], "missing value", escape_bytes(t.names[rating]));
       continue;
     }
     b.add(row[u], row[i], when, sig);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "base/check.h"
+#include "base/escape.h"
 #include "engine/data/readers.h"
 
 namespace mr::cli {
@@ -19,7 +20,16 @@ struct DataArgs {
     app.add_option("--data", path, "dataset: a directory (prepared, RecBole atomic, RecBole benchmark, MovieLens) or a .csv/.jsonl file")
         ->required();
     app.add_option("--format", format, "auto | prepared | recbole | recbole-benchmark | ml-100k | ml-1m | ml-latest | csv | jsonl");
-    app.add_option("--name", name, "RecBole dataset name (default: the directory name)");
+    app.add_option("--name", name,
+                   "the data set's name, recorded in the prepared data and results (default: from the files: "
+                   "NAME of NAME.inter / NAME.train.inter, the MovieLens release, the csv/jsonl file name); picks "
+                   "NAME.inter when a folder holds several")
+        ->check(CLI::Validator(
+            [](std::string& v) {
+              std::string why = data::dataset_name_problem(v);
+              return why.empty() ? why : fmt::format("'{}' {}", escape_bytes(v), why);
+            },
+            "NAME"));
     thr = app.add_option("--threshold", threshold, "implicit feedback: positive when rating >= threshold (default: all)");
     app.add_flag("--lenient", lenient, "skip malformed lines (counted on stderr) instead of failing");
     app.add_option("--map", map, "csv/jsonl columns: user=COL,item=COL[,rating=COL][,time=COL]");

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "base/check.h"
+#include "base/escape.h"
 
 namespace mr::data {
 
@@ -72,7 +73,7 @@ void DatasetBuilder::finalize(const ImplicitOptions& opt) {
     if (opt.threshold) {
       if (std::isnan(r.signal))
         throw Error(fmt::format("dataset {}: a rating threshold was given but the interactions carry no rating",
-                                ds_.name));
+                                escape_bytes(ds_.name)));
       if (r.signal < *opt.threshold) { below++; continue; }
     }
     pos.push_back(r);
@@ -98,7 +99,7 @@ void DatasetBuilder::finalize(const ImplicitOptions& opt) {
     pos.swap(out);
     ds_.report.note("duplicate (user, item) interactions merged", merged);
   }
-  if (pos.empty()) throw Error(fmt::format("dataset {}: no interactions left (read {}, below threshold {})", ds_.name,
+  if (pos.empty()) throw Error(fmt::format("dataset {}: no interactions left (read {}, below threshold {})", escape_bytes(ds_.name),
                                            raw_.size(), below));
   // 4. dense ids in order of first appearance among the kept interactions
   std::vector<int64_t> umap(users_.size(), -1), imap(items_.size(), -1);

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "base/check.h"
+#include "base/escape.h"
 
 namespace mr::data {
 
@@ -121,7 +122,7 @@ std::unordered_map<std::string, std::string> read_entity_names(const std::string
     if (trim(line).empty()) return;
     auto tab = line.find('\t');
     if (tab == std::string_view::npos || trim(line.substr(0, tab)).empty() || trim(line.substr(tab + 1)).empty()) {
-      rep.bad(opt, path, no, "expected 'entity<TAB>name'", std::string(line.substr(0, 80)));
+      rep.bad(opt, path, no, "expected 'entity<TAB>name'", escape_bytes(line));
       return;
     }
     m[std::string(trim(line.substr(0, tab)))] = to_utf8(trim(line.substr(tab + 1)));

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/check.h"
+#include "base/escape.h"
 #include "engine/data/prepared.h"
 #include "engine/data/readers.h"
 
@@ -83,8 +84,8 @@ void parse_ml_ratings(std::string_view text, const std::string& path, std::strin
     }
     double rating, ts;
     if (f[0].empty() || f[1].empty()) { rep.bad(opt, path, no, "empty id", ""); return; }
-    if (!parse_double(f[2], rating)) { rep.bad(opt, path, no, "not a number", fmt::format("rating '{}'", f[2])); return; }
-    if (!parse_double(f[3], ts)) { rep.bad(opt, path, no, "not a number", fmt::format("timestamp '{}'", f[3])); return; }
+    if (!parse_double(f[2], rating)) { rep.bad(opt, path, no, "not a number", fmt::format("rating '{}'", escape_bytes(f[2]))); return; }
+    if (!parse_double(f[3], ts)) { rep.bad(opt, path, no, "not a number", fmt::format("timestamp '{}'", escape_bytes(f[3]))); return; }
     b.add(f[0], f[1], ts, rating);
   });
 }
@@ -103,7 +104,7 @@ void parse_ml_movies(std::string_view text, const std::string& path, const std::
       title_year = trim(p[1]);
       for (int g = 0; g < 19; g++) {
         auto flag = trim(p[5 + g]);
-        if (flag != "0" && flag != "1") { rep.bad(opt, path, no, "bad genre flag", fmt::format("'{}'", flag)); return; }
+        if (flag != "0" && flag != "1") { rep.bad(opt, path, no, "bad genre flag", fmt::format("'{}'", escape_bytes(flag))); return; }
         if (flag == "1") genres += (genres.empty() ? "" : " ") + std::string(kMl100kGenres[g]);
       }
     } else if (variant == "ml-1m") {  // id::Title (year)::Genre|Genre
@@ -160,10 +161,34 @@ void parse_ml_users(std::string_view text, const std::string& path, const std::s
   });
 }
 
+std::string movielens_name(const std::string& dir, const std::string& variant, size_t n_ratings) {
+  // 1. GroupLens's README states the release: "This dataset (ml-latest-small) describes ..."
+  for (const char* readme : {"README.txt", "README"}) {
+    std::string p = dir + "/" + readme;
+    if (!file_exists(p)) continue;
+    std::string text = read_file(p);
+    static const std::string_view kSays = "This dataset (ml-";
+    size_t at = text.find(kSays);
+    if (at == std::string::npos) continue;
+    size_t b = at + kSays.size() - 3, e = text.find(')', b);
+    if (e == std::string::npos || e - b > 40) continue;
+    std::string name = text.substr(b, e - b);
+    if (std::all_of(name.begin(), name.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }) &&
+        name.size() > 3)
+      return name;
+  }
+  // 2. the files and their size
+  if (variant == "ml-100k") return "ml-100k";  // u.data ships only in ml-100k
+  if (variant == "ml-1m")  // ml-1m ships users.dat and 1,000,209 ratings; ml-10m tags.dat and 10M ratings
+    return file_exists(dir + "/users.dat") || (n_ratings <= 1000209 && !file_exists(dir + "/tags.dat")) ? "ml-1m" : "ml-10m";
+  // ml-latest, ml-20m and ml-25m ship the tag genome; ml-latest-small has ~100k ratings
+  if (file_exists(dir + "/genome-scores.csv") || n_ratings >= 1000000) return "ml-latest";
+  return "ml-latest-small";
+}
+
 Dataset load_movielens(const std::string& dir, const std::string& variant, const LoadOptions& opt) {
   Dataset ds;
   ds.source = variant;
-  ds.name = variant;
   ds.signal_name = "rating";
   DatasetBuilder b(ds);
   std::string ratings, movies, sep;
@@ -177,10 +202,11 @@ Dataset load_movielens(const std::string& dir, const std::string& variant, const
     if (header) {
       auto first = text.substr(0, text.find('\n'));
       if (trim(first).rfind("userId,movieId,rating,timestamp", 0) != 0)
-        FAIL_INPUT(ratings, "line 1", "expected header 'userId,movieId,rating,timestamp', got '{}'", trim(first));
+        FAIL_INPUT(ratings, "line 1", "expected header 'userId,movieId,rating,timestamp', got '{}'", escape_bytes(trim(first)));
     }
     parse_ml_ratings(text, ratings, sep, header, b, opt.read, ds.report);
   }
+  ds.name = movielens_name(dir, variant, b.raw_count());
   if (file_exists(movies)) parse_ml_movies(read_file(movies), movies, variant, b, opt.read, ds.report);
   std::string users = variant == "ml-100k" ? dir + "/u.user" : variant == "ml-1m" ? dir + "/users.dat" : "";
   if (!users.empty() && file_exists(users)) parse_ml_users(read_file(users), users, variant, b, opt.read, ds.report);
@@ -219,11 +245,11 @@ void parse_generic(std::string_view text, const std::string& path, const std::st
       double rating = std::nan(""), time = 0;
       if (!cr.empty()) {
         if (!str(cr, r)) { rep.bad(o.read, path, no, "missing column", cr); return; }
-        if (!parse_double(r, rating)) { rep.bad(o.read, path, no, "not a number", fmt::format("{} = '{}'", cr, r)); return; }
+        if (!parse_double(r, rating)) { rep.bad(o.read, path, no, "not a number", fmt::format("{} = '{}'", cr, escape_bytes(r))); return; }
       }
       if (!ct.empty()) {
         if (!str(ct, t)) { rep.bad(o.read, path, no, "missing column", ct); return; }
-        if (!parse_double(t, time)) { rep.bad(o.read, path, no, "not a number", fmt::format("{} = '{}'", ct, t)); return; }
+        if (!parse_double(t, time)) { rep.bad(o.read, path, no, "not a number", fmt::format("{} = '{}'", ct, escape_bytes(t))); return; }
       }
       b.add(u, i, ct.empty() ? std::nullopt : std::optional<double>(time), rating);
     });
@@ -237,7 +263,7 @@ void parse_generic(std::string_view text, const std::string& path, const std::st
     if (name.empty()) return -1;
     for (size_t k = 0; k < hdr.size(); k++)
       if (trim(hdr[k]) == name) return static_cast<int>(k);
-    FAIL_INPUT(path, fmt::format("line {}", no), "missing column '{}' (header has: {})", name, fmt::join(hdr, ", "));
+    FAIL_INPUT(path, fmt::format("line {}", no), "missing column '{}' (header has: {})", name, escape_bytes(fmt::format("{}", fmt::join(hdr, ", "))));
   };
   auto index_num = [&](const std::string& name) -> int {
     if (name.empty()) return -1;
@@ -267,8 +293,8 @@ void parse_generic(std::string_view text, const std::string& path, const std::st
     std::string_view u = trim(f[iu]), i = trim(f[ii]);
     if (u.empty() || i.empty()) { rep.bad(o.read, path, no, "empty id", ""); return; }
     double rating = std::nan(""), time = 0;
-    if (ir >= 0 && !parse_double(f[ir], rating)) { rep.bad(o.read, path, no, "not a number", fmt::format("rating '{}'", f[ir])); return; }
-    if (it >= 0 && !parse_double(f[it], time)) { rep.bad(o.read, path, no, "not a number", fmt::format("time '{}'", f[it])); return; }
+    if (ir >= 0 && !parse_double(f[ir], rating)) { rep.bad(o.read, path, no, "not a number", fmt::format("rating '{}'", escape_bytes(f[ir]))); return; }
+    if (it >= 0 && !parse_double(f[it], time)) { rep.bad(o.read, path, no, "not a number", fmt::format("time '{}'", escape_bytes(f[it]))); return; }
     b.add(u, i, it >= 0 ? std::optional<double>(time) : std::nullopt, rating);
   });
   if (!seen_header) FAIL_INPUT(path, "line 1", "empty file (expected a header)");
@@ -311,7 +337,7 @@ void parse_generic_items(std::string_view text, const std::string& path, const s
       hdr = f;
       for (size_t k = 0; k < hdr.size(); k++)
         if (trim(hdr[k]) == ci) id = static_cast<int>(k);
-      if (id < 0) FAIL_INPUT(path, fmt::format("line {}", no), "missing column '{}' (header has: {})", ci, fmt::join(hdr, ", "));
+      if (id < 0) FAIL_INPUT(path, fmt::format("line {}", no), "missing column '{}' (header has: {})", ci, escape_bytes(fmt::format("{}", fmt::join(hdr, ", "))));
       return;
     }
     if (f.size() != hdr.size()) {
@@ -355,8 +381,56 @@ static bool is_dir(const std::string& p) {
   return true;
 }
 
-std::string detect_format(const std::string& path, std::string& name) {
-  name = basename_of(path);
+std::string dataset_name_problem(std::string_view name) {
+  if (name.empty()) return "is empty";
+  if (name == "." || name == "..") return "is not a name";
+  for (size_t i = 0; i < name.size();) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    if (c == '/' || c == '\\') return "has a path separator";
+    if (c < 0x20 || c == 0x7F) return "has a control character";
+    if (c < 0x80) { i++; continue; }
+    size_t len = utf8_char_len(name, i);
+    if (!len) return "is not valid UTF-8";
+    if (c == 0xC2 && static_cast<unsigned char>(name[i + 1]) < 0xA0) return "has a control character";  // C1
+    i += len;
+  }
+  return "";
+}
+
+// Stems of the RecBole files in dir: NAME.inter (NAME without a dot) and NAME.train.inter.
+static void recbole_files(const std::string& dir, std::vector<std::string>& inter, std::vector<std::string>& train) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return;
+  while (auto* e = readdir(d)) {
+    std::string f = e->d_name;
+    if (f.size() > 12 && f.substr(f.size() - 12) == ".train.inter") train.push_back(f.substr(0, f.size() - 12));
+    else if (f.size() > 6 && f.substr(f.size() - 6) == ".inter" && f.find('.') == f.size() - 6) inter.push_back(f.substr(0, f.size() - 6));
+  }
+  closedir(d);
+  std::sort(inter.begin(), inter.end());
+  std::sort(train.begin(), train.end());
+}
+
+static std::string stem_list(const std::vector<std::string>& stems, const char* ext) {
+  std::string s;
+  for (auto& n : stems) s += (s.empty() ? "" : ", ") + escape_bytes(n) + ext;
+  return s;
+}
+
+std::string recbole_stem(const std::string& dir, bool benchmark, const std::string& name_hint) {
+  const char* ext = benchmark ? ".train.inter" : ".inter";
+  for (const std::string& n : {name_hint, basename_of(dir)})
+    if (!n.empty() && file_exists(dir + "/" + n + ext)) return n;
+  std::vector<std::string> inter, train;
+  recbole_files(dir, inter, train);
+  const auto& stems = benchmark ? train : inter;
+  if (stems.size() == 1) return stems[0];
+  if (stems.empty()) FAIL_INPUT(dir, "directory", "no NAME{} file", ext);
+  FAIL_INPUT(dir, "directory", "{} data sets ({}): pick one with --name", stems.size(), stem_list(stems, ext));
+}
+
+std::string detect_format(const std::string& path, std::string& stem, const std::string& name_hint) {
+  stem.clear();
   if (!is_dir(path)) {
     if (path.size() > 6 && path.substr(path.size() - 6) == ".jsonl") return "jsonl";
     if (path.size() > 4 && path.substr(path.size() - 4) == ".mrd") return "prepared";
@@ -366,39 +440,46 @@ std::string detect_format(const std::string& path, std::string& name) {
   }
   std::string d = path + "/";
   if (file_exists(d + kPreparedFile)) return "prepared";
-  if (file_exists(d + name + ".inter")) return "recbole";
-  if (file_exists(d + name + ".train.inter")) return "recbole-benchmark";
+  for (const std::string& n : {name_hint, basename_of(path)}) {
+    if (n.empty()) continue;
+    if (file_exists(d + n + ".inter")) { stem = n; return "recbole"; }
+    if (file_exists(d + n + ".train.inter")) { stem = n; return "recbole-benchmark"; }
+  }
   if (file_exists(d + "u.data")) return "ml-100k";
   if (file_exists(d + "ratings.dat")) return "ml-1m";
   if (file_exists(d + "ratings.csv")) return "ml-latest";
   // a RecBole directory named differently from its files: one *.inter or *.train.inter
-  DIR* dir = opendir(path.c_str());
   std::vector<std::string> inter, train;
-  while (auto* e = readdir(dir)) {
-    std::string f = e->d_name;
-    if (f.size() > 12 && f.substr(f.size() - 12) == ".train.inter") train.push_back(f.substr(0, f.size() - 12));
-    else if (f.size() > 6 && f.substr(f.size() - 6) == ".inter" && f.find('.') == f.size() - 6) inter.push_back(f.substr(0, f.size() - 6));
-  }
-  closedir(dir);
-  if (inter.size() == 1) { name = inter[0]; return "recbole"; }
-  if (train.size() == 1 && inter.empty()) { name = train[0]; return "recbole-benchmark"; }
+  recbole_files(path, inter, train);
+  if (inter.size() == 1) { stem = inter[0]; return "recbole"; }
+  if (train.size() == 1 && inter.empty()) { stem = train[0]; return "recbole-benchmark"; }
+  if (inter.size() + train.size() > 1)
+    FAIL_INPUT(path, "directory", "several data sets ({}{}{}): pick one with --name", stem_list(inter, ".inter"),
+               inter.empty() || train.empty() ? "" : ", ", stem_list(train, ".train.inter"));
   throw Error(fmt::format("{}: unknown dataset layout (looked for NAME.inter, NAME.train.inter, u.data, ratings.dat, "
                           "ratings.csv)", path));
 }
 
 Dataset load_dataset(const std::string& path, const LoadOptions& opt) {
-  std::string name;
-  std::string fmt_ = opt.format;
-  if (fmt_ == "auto") fmt_ = detect_format(path, name);
-  else name = basename_of(path);
-  if (!opt.name.empty()) name = opt.name;
-  if (fmt_ == "prepared") return PreparedDataset::open(path).to_dataset();
-  if (fmt_ == "recbole") return load_recbole(path, name, opt);
-  if (fmt_ == "recbole-benchmark") return load_recbole_benchmark(path, name, opt);
-  if (fmt_ == "ml-100k" || fmt_ == "ml-1m" || fmt_ == "ml-latest") return load_movielens(path, fmt_, opt);
-  if (fmt_ == "csv" || fmt_ == "jsonl") return load_generic(path, fmt_, opt);
-  throw Error(fmt::format("unknown data format '{}' (auto, prepared, recbole, recbole-benchmark, ml-100k, ml-1m, ml-latest, csv, jsonl)",
-                          fmt_));
+  if (!opt.name.empty())
+    if (std::string why = dataset_name_problem(opt.name); !why.empty())
+      throw Error(fmt::format("data set name '{}' {}", escape_bytes(opt.name), why));
+  std::string stem, fmt_ = opt.format;
+  if (fmt_ == "auto") fmt_ = detect_format(path, stem, opt.name);
+  else if (fmt_ == "recbole" || fmt_ == "recbole-benchmark") stem = recbole_stem(path, fmt_ == "recbole-benchmark", opt.name);
+  Dataset ds;
+  if (fmt_ == "prepared") ds = PreparedDataset::open(path).to_dataset();
+  else if (fmt_ == "recbole") ds = load_recbole(path, stem, opt);
+  else if (fmt_ == "recbole-benchmark") ds = load_recbole_benchmark(path, stem, opt);
+  else if (fmt_ == "ml-100k" || fmt_ == "ml-1m" || fmt_ == "ml-latest") ds = load_movielens(path, fmt_, opt);
+  else if (fmt_ == "csv" || fmt_ == "jsonl") ds = load_generic(path, fmt_, opt);
+  else
+    throw Error(fmt::format("unknown data format '{}' (auto, prepared, recbole, recbole-benchmark, ml-100k, ml-1m, ml-latest, csv, jsonl)",
+                            fmt_));
+  if (!opt.name.empty()) ds.name = opt.name;
+  else if (std::string why = dataset_name_problem(ds.name); fmt_ != "prepared" && !why.empty())
+    FAIL_INPUT(path, "name", "the files name the data set '{}', which {}: give a name with --name", escape_bytes(ds.name), why);
+  return ds;
 }
 
 }  // namespace mr::data

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/check.h"
+#include "base/escape.h"
 
 namespace mr::data {
 
@@ -219,7 +220,8 @@ PreparedDataset PreparedDataset::open(const std::string& in_path, bool verify) {
     std::memcpy(&e, base + at, sizeof e);
     std::string name(e.name, strnlen(e.name, kNameLen));
     if (e.offset < head || e.offset % kAlign || e.size > size || e.offset > size - e.size)
-      FAIL_INPUT(path, fmt::format("offset {}", at), "section '{}' [{}, +{}) is outside the file", name, e.offset, e.size);
+      FAIL_INPUT(path, fmt::format("offset {}", at), "section '{}' [{}, +{}) is outside the file", escape_bytes(name), e.offset,
+                 e.size);
     secs[name] = {e.offset, e.size};
   }
   auto raw = [&](const char* name, size_t elem, bool required = true) -> std::pair<const char*, size_t> {

@@ -54,7 +54,10 @@ struct LoadOptions {
   ReadOptions read;
   ImplicitOptions implicit;
   std::string format = "auto";  // auto, prepared, recbole, recbole-benchmark, ml-100k, ml-1m, ml-latest, csv, jsonl
-  std::string name;             // RecBole dataset name; default: the directory's base name
+  // The data set's name, recorded as Dataset::name (prepared meta "name", eval's "dataset");
+  // default: from the files (load_dataset). For RecBole folders holding several data sets
+  // (A.inter and B.inter) it also picks the files. Must pass dataset_name_problem().
+  std::string name;
   // Generic CSV/JSONL: role -> column (roles: user, item, rating, time). For csv, columns may
   // also be 0-based indices when there is no header.
   std::map<std::string, std::string> columns;
@@ -65,9 +68,27 @@ struct LoadOptions {
   std::string items_file;
 };
 
-// Detects the format of a path (a directory, or a file for csv/jsonl) and reads it.
+// Detects the format of a path (a directory, or a file for csv/jsonl) and reads it. The data
+// set is named after its files, not its folder: RecBole atomic files NAME.inter /
+// NAME.train.inter give NAME; MovieLens folders the release they hold (movielens_name);
+// csv/jsonl the file's name up to its first dot; a prepared folder the name it was prepared
+// with. opt.name, when given, replaces it.
 Dataset load_dataset(const std::string& path, const LoadOptions& opt);
-std::string detect_format(const std::string& path, std::string& name);
+// The format of path; for the RecBole formats `stem` gets the NAME of the files to read (the
+// one `name_hint` names when there are several, see recbole_stem).
+std::string detect_format(const std::string& path, std::string& stem, const std::string& name_hint = "");
+// NAME of the RecBole files in dir: NAME.inter (benchmark: NAME.train.inter). With several,
+// the one named name_hint, else the one named like the folder; mr::Error when there is none
+// or the choice is ambiguous.
+std::string recbole_stem(const std::string& dir, bool benchmark, const std::string& name_hint = "");
+// The MovieLens release in dir, from its files: the name its README states ("This dataset
+// (ml-latest-small) describes ..."), else u.data -> ml-100k; ratings.dat -> ml-1m (users.dat,
+// or at most 1,000,209 ratings and no tags.dat), else ml-10m; ratings.csv -> ml-latest when
+// genome-scores.csv is there or it holds 1,000,000 ratings or more, else ml-latest-small.
+std::string movielens_name(const std::string& dir, const std::string& variant, size_t n_ratings);
+// Why `name` cannot name a data set ("" when it can): empty, not valid UTF-8, a path
+// separator (/ or a backslash), a control character, or "." / "..".
+std::string dataset_name_problem(std::string_view name);
 
 Dataset load_recbole(const std::string& dir, const std::string& name, const LoadOptions& opt);
 // A .inter file given as text (pointwise or sequence form), without side files.

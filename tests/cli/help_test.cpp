@@ -173,3 +173,33 @@ TEST_CASE("usage errors exit 2 with one line; runtime errors exit 1") {
   CHECK(r.err.find("--help") == std::string::npos);
   CHECK(!fs::exists(tmp));
 }
+
+TEST_CASE("--name (issue 24 item 5): a bad name is a usage error; a good one is recorded; file bytes come escaped") {
+  REQUIRE(fs::exists(kBin));
+  const fs::path tmp = fs::temp_directory_path() / ("mr_cli_name_" + std::to_string(::getpid()));
+  fs::create_directories(tmp / "data");
+  std::ofstream(tmp / "data" / "shop.inter") << "user_id:token\titem_id:token\nu1\ti1\nu1\ti2\nu2\ti1\n";
+  const std::string data = "--data " + (tmp / "data").string() + " --out " + (tmp / "out").string();
+  check_usage_error("prepare", data + " --name ''", "--name: '' is empty");
+  check_usage_error("prepare", data + " --name a/b", "--name: 'a/b' has a path separator");
+  check_usage_error("prepare", data + " --name \"$(printf 'a\\033[2Jb')\"", "--name: 'a\\x1b[2Jb' has a control character");
+  check_usage_error("eval", "--data " + (tmp / "data").string() + " --name ..", "--name: '..' is not a name");
+  CHECK(!fs::exists(tmp / "out"));
+
+  // named after the file shop.inter, not the folder "data"; --name replaces it
+  Result r = run("prepare " + data);
+  CHECK(r.rc == 0);
+  CHECK(r.out.find("\"name\": \"shop\"") != std::string::npos);
+  r = run("prepare " + data + " --name 'shop 2026'");
+  CHECK(r.rc == 0);
+  CHECK(r.out.find("\"name\": \"shop 2026\"") != std::string::npos);
+
+  // garbage in a field: exit 1, one line naming the file and line, the bytes escaped
+  std::ofstream(tmp / "data" / "shop.inter") << "user_id:token\titem_id:token\trating:float\nu1\ti1\t4\xff\x1b[2J\n";
+  r = run("prepare " + data);
+  INFO(r.err);
+  CHECK(r.rc == 1);
+  CHECK(r.err == "metarec prepare: error: " + (tmp / "data" / "shop.inter").string() +
+                     ": line 2: not a number: field rating = '4\\xff\\x1b[2J'\n");
+  fs::remove_all(tmp);
+}

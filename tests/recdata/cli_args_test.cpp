@@ -43,3 +43,20 @@ TEST_CASE("data options: --map, --threshold, --delimiter, --no-header, --lenient
   CHECK(load({"--data", rt::fixture("tiny"), "--format", "recbole"}).source == "recbole-atomic");
   CHECK_THROWS_AS(load({"--data", rt::fixture("tiny"), "--format", "nope"}), Error);
 }
+
+TEST_CASE("data options: --name replaces the name from the files; a bad one is a usage error") {
+  CHECK(load({"--data", rt::fixture("mllatest")}).name == "ml-latest-small");
+  CHECK(load({"--data", rt::fixture("mllatest"), "--name", "ratings 2018"}).name == "ratings 2018");
+  CHECK(load({"--data", rt::fixture("tiny"), "--format", "recbole", "--name", "t"}).name == "t");
+  for (const char* bad : {"", "a/b", "..", "tab\there", "esc\x1b"}) {
+    INFO("--name '", bad, "'");
+    std::string what;
+    try {
+      load({"--data", rt::fixture("tiny"), "--name", bad});
+    } catch (const CLI::ValidationError& e) {
+      what = e.what();
+    }
+    CHECK(what.rfind("--name: '", 0) == 0);
+    CHECK(what.find('\x1b') == std::string::npos);
+  }
+}

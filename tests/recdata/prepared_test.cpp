@@ -15,14 +15,7 @@
 
 using namespace mr::data;
 
-static std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const mr::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using rt::error_of;
 
 TEST_CASE("text template: fields, optional segments, list filter, escapes") {
   std::map<std::string, std::string> f = {{"title", "Toy Story"}, {"year", "1995"}, {"genres", "Animation  Comedy"}};

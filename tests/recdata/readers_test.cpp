@@ -9,14 +9,7 @@
 
 using namespace mr::data;
 
-static std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const mr::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using rt::error_of;
 
 static std::vector<std::string> names(const Dataset& ds, uint32_t u) {
   std::vector<std::string> s;
