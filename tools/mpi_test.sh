@@ -17,6 +17,8 @@
 #        and losses, bit for bit (fomaml + dropout, meta_batch 3; metasgd, meta_batch 1); a rank
 #        killed at step 2 ends the job within 60 s, naming it; 2 ranks on a node with 1 GPU are
 #        refused with what to check
+#   16   a hung GPU rank: rank 1 of the 2-GPU run hangs at step 2; the NCCL communicator's
+#        watchdog (METAREC_COMM_TIMEOUT=5) on rank 0 ends the job within 60 s, naming the call
 # Usage: tools/mpi_test.sh [BUILD_DIR] (other arguments are ignored). `make test` runs it as the
 # test binary BUILD/tests/mpi_tests; it prints a doctest-style summary line that
 # tools/run_tests.sh counts. Without mpirun, or with a metarec built without MPI, every check
@@ -24,7 +26,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
-N_CASES=15
+N_CASES=16
 passed=0; failed=0
 summary() {
   local skipped=$((N_CASES - passed - failed))
@@ -137,7 +139,25 @@ fault() {  # fault RANK MODE [BINARY EXTRA_TRAIN_OPTIONS...]: RANK fails as MODE
   fi
 }
 
-# 12-15: multi-GPU training under the emulator (metarec-emu, the NCCL stand-in)
+hang() {  # hang TAG BINARY CALL EXTRA_TRAIN_OPTIONS...: rank 1 hangs at step 2; rank 0's watchdog must end the job
+  local tag=$1 bin=$2 call=$3 t0 t1 rc
+  shift 3
+  local log="$T/fault_hang$tag.log"
+  t0=$(date +%s)
+  timeout 90 "${MPIRUN[@]}" -np 2 -x METAREC_EMU_DEVICES=2 -x METAREC_FAULT_RANK=1 -x METAREC_FAULT_STEP=2 \
+    -x METAREC_FAULT_MODE=hang -x METAREC_COMM_TIMEOUT=5 "$bin" train --out "$T/fault_hang$tag" "${SETS[@]}" "$@" \
+    --set train.meta_batch=3 --set train.steps=50 >"$log" 2>&1
+  rc=$?
+  t1=$(date +%s)
+  local what="fault ($(basename "$bin")): rank 1 hangs at step 2, METAREC_COMM_TIMEOUT=5 -> mpirun exit $rc after $((t1 - t0)) s"
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ $((t1 - t0)) -lt 60 ] && grep -q "rank 0: waited 5 s in $call" "$log"; then
+    grep -m1 "rank 0: waited" "$log"; ok "$what"
+  else
+    cat "$log"; bad "$what (want non-zero, < 60 s, 'rank 0: waited 5 s in $call')"
+  fi
+}
+
+# 12-16: multi-GPU training under the emulator (metarec-emu, the NCCL stand-in)
 E="$B/metarec-emu"
 if [ -x "$E" ] && nm -C "$E" 2>/dev/null | grep make_nccl_communicator >/dev/null; then
   GPU=(--set train.device=cuda)
@@ -159,6 +179,7 @@ if [ -x "$E" ] && nm -C "$E" 2>/dev/null | grep make_nccl_communicator >/dev/nul
   gparity "2 emulated GPUs (NCCL stand-in) = 1: metasgd, meta_batch 1 (rank 1 idle), 4 steps" b --set train.meta_batch=1 \
     --set train.steps=4 --set meta.algorithm=metasgd
   fault 1 kill "$E" "${GPU[@]}"
+  hang _gpu "$E" "ncclAllReduce" "${GPU[@]}"  # 16: the NCCL communicator's watchdog
   log="$T/gtoomany.log"
   timeout 90 "${MPIRUN[@]}" -np 2 -x METAREC_EMU_DEVICES=1 "$E" train --out "$T/gtoomany" "${SETS[@]}" "${GPU[@]}" \
     --set train.steps=2 >"$log" 2>&1
@@ -169,7 +190,7 @@ if [ -x "$E" ] && nm -C "$E" 2>/dev/null | grep make_nccl_communicator >/dev/nul
     cat "$log"; bad "2 ranks on a node with 1 GPU (want non-zero and 'GPU 1 wanted but 1 visible')"
   fi
 else
-  echo "mpi_test: $E absent or without the NCCL communicator: the 4 multi-GPU checks are skipped"
+  echo "mpi_test: $E absent or without the NCCL communicator: the 5 multi-GPU checks are skipped"
 fi
 
 # 6-9: faults
@@ -179,16 +200,6 @@ fault 1 kill
 fault 0 throw
 
 # 10: a rank that hangs without failing
-log="$T/fault_hang.log"; t0=$(date +%s)
-timeout 90 "${MPIRUN[@]}" -np 2 -x METAREC_FAULT_RANK=1 -x METAREC_FAULT_STEP=2 -x METAREC_FAULT_MODE=hang \
-  -x METAREC_COMM_TIMEOUT=5 "$B/metarec" train --out "$T/fault_hang" "${SETS[@]}" --set train.meta_batch=3 \
-  --set train.steps=50 >"$log" 2>&1
-rc=$?; t1=$(date +%s)
-what="fault: rank 1 hangs at step 2, METAREC_COMM_TIMEOUT=5 -> mpirun exit $rc after $((t1 - t0)) s"
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ $((t1 - t0)) -lt 60 ] && grep -q "rank 0: waited 5 s in MPI_" "$log"; then
-  grep -m1 "rank 0: waited" "$log"; ok "$what"
-else
-  cat "$log"; bad "$what (want non-zero, < 60 s, 'rank 0: waited 5 s in MPI_')"
-fi
+hang "" "$B/metarec" "MPI_"
 
 summary

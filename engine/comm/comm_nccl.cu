@@ -9,11 +9,14 @@
 
 #include <dlfcn.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "engine/comm/comm_mpi.h"
+#include "engine/comm/watchdog.h"
 
 namespace mr::comm {
 
@@ -32,12 +35,14 @@ struct NcclApi {
   ncclResult_t (*Broadcast)(const void*, void*, size_t, ncclDataType_t, int, ncclComm_t, cudaStream_t);
   const char* (*GetErrorString)(ncclResult_t);
   const char* (*GetLastError)(ncclComm_t);
+  ncclResult_t (*CommGetAsyncError)(ncclComm_t, ncclResult_t*);
 };
 
 #ifdef MR_EMU
 const NcclApi& nccl() {
   static const NcclApi api{ncclGetUniqueId, ncclCommInitRank, ncclCommDestroy, ncclCommAbort,
-                           ncclAllReduce,   ncclBroadcast,    ncclGetErrorString, ncclGetLastError};
+                           ncclAllReduce,   ncclBroadcast,    ncclGetErrorString, ncclGetLastError,
+                           ncclCommGetAsyncError};
   return api;
 }
 #else
@@ -61,6 +66,7 @@ const NcclApi& nccl() {
     a.Broadcast = reinterpret_cast<decltype(a.Broadcast)>(sym("ncclBroadcast"));
     a.GetErrorString = reinterpret_cast<decltype(a.GetErrorString)>(sym("ncclGetErrorString"));
     a.GetLastError = reinterpret_cast<decltype(a.GetLastError)>(sym("ncclGetLastError"));
+    a.CommGetAsyncError = reinterpret_cast<decltype(a.CommGetAsyncError)>(sym("ncclCommGetAsyncError"));
     return a;
   }();
   return api;
@@ -90,7 +96,8 @@ const NcclApi& nccl() {
 
 class NcclComm final : public Communicator {
  public:
-  explicit NcclComm(int device) : mpi_(make_mpi_communicator()), rank_(mpi_->rank()), size_(mpi_->size()) {
+  explicit NcclComm(int device)
+      : mpi_(make_mpi_communicator()), rank_(mpi_->rank()), size_(mpi_->size()), wd_(comm_timeout_from_env(), rank_) {
     // a rank that cannot join must not leave the others waiting in the bootstrap: end the job
     try {
       join(device);
@@ -139,8 +146,15 @@ class NcclComm final : public Communicator {
   void broadcast(float* x, int64_t n, int root) override { bcast(x, n, ncclFloat32, root); }
   void broadcast(double* x, int64_t n, int root) override { bcast(x, n, ncclFloat64, root); }
   void barrier() override {
-    CUDA_CHECK_R(cudaStreamSynchronize(stream_));
-    mpi_->barrier();
+    {
+      Watchdog::Scope guard(wd_, "the stream before a barrier", 0);
+      wait("barrier");
+    }
+    mpi_->barrier();  // watched by the MPI communicator's own watchdog
+  }
+  void pause_watchdog(bool on) override {
+    wd_.pause(on);
+    mpi_->pause_watchdog(on);
   }
   [[noreturn]] void abort(const std::string& msg, int code) override {
     if (comm_) nccl().CommAbort(comm_);  // unblocks kernels waiting on dead peers
@@ -158,17 +172,41 @@ class NcclComm final : public Communicator {
     check_n(n, 0);
     if (n == 0) return;
     Staged b(*this, x, n, t);
+    Watchdog::Scope guard(wd_, "ncclAllReduce", n);  // a peer that never comes ends the job
     NCCL_CHECK(nccl().AllReduce(b.p, b.p, size_t(n), t, op, comm_, stream_));
-    CUDA_CHECK_R(cudaStreamSynchronize(stream_));
+    wait("ncclAllReduce");
     b.back();
   }
   void bcast(void* x, int64_t n, ncclDataType_t t, int root) {
     check_n(n, root);
     if (n == 0) return;
     Staged b(*this, x, n, t);
+    Watchdog::Scope guard(wd_, "ncclBroadcast", n);
     NCCL_CHECK(nccl().Broadcast(b.p, b.p, size_t(n), t, root, comm_, stream_));
-    CUDA_CHECK_R(cudaStreamSynchronize(stream_));
+    wait("ncclBroadcast");
     b.back();
+  }
+  // Waits for the stream, polling NCCL's asynchronous error state: a peer that died or a
+  // network failure shows up there (ncclRemoteError, ncclSystemError) while the collective's
+  // kernel would otherwise spin forever; then the communicator is aborted (freeing the GPU)
+  // and the error names this rank and the call. A peer that hangs without an error is the
+  // watchdog's (wd_, armed by the caller: it ends this process after METAREC_COMM_TIMEOUT).
+  void wait(const char* call) {
+    for (int spins = 0;; ++spins) {
+      const cudaError_t e = cudaStreamQuery(stream_);
+      if (e == cudaSuccess) return;
+      if (e != cudaErrorNotReady) CUDA_CHECK_R(e);
+      ncclResult_t async = ncclSuccess;
+      NCCL_CHECK(nccl().CommGetAsyncError(comm_, &async));
+      if (async != ncclSuccess) {
+        const std::string msg = std::string(call) + ": NCCL reports '" + nccl().GetErrorString(async) +
+                                "' (a peer died, or the network failed); communicator aborted";
+        nccl().CommAbort(comm_);
+        comm_ = nullptr;
+        fail(__FILE__, __LINE__, rank_, call, msg);
+      }
+      if (spins > 1000) std::this_thread::sleep_for(std::chrono::microseconds(100));  // long waits: do not burn a core
+    }
   }
 
   // A host buffer goes through device memory (NCCL reads and writes device memory only): p is
@@ -207,6 +245,7 @@ class NcclComm final : public Communicator {
 
   std::unique_ptr<Communicator> mpi_;  // keeps MPI initialised; barrier and abort
   int rank_, size_, device_ = 0;
+  Watchdog wd_;  // a collective that waits longer than METAREC_COMM_TIMEOUT ends the process
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
 };
