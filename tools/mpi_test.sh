@@ -19,6 +19,8 @@
 #        refused with what to check
 #   16   a hung GPU rank: rank 1 of the 2-GPU run hangs at step 2; the NCCL communicator's
 #        watchdog (METAREC_COMM_TIMEOUT=5) on rank 0 ends the job within 60 s, naming the call
+#   17-18 `metarec-emu train --gpus 2` (the launcher, no mpirun: workers joined over the stand-in's
+#        shared memory) = one emulated GPU, bit for bit; a worker killed at step 2 ends the job
 # Usage: tools/mpi_test.sh [BUILD_DIR] (other arguments are ignored). `make test` runs it as the
 # test binary BUILD/tests/mpi_tests; it prints a doctest-style summary line that
 # tools/run_tests.sh counts. Without mpirun, or with a metarec built without MPI, every check
@@ -26,7 +28,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
-N_CASES=16
+N_CASES=18
 passed=0; failed=0
 summary() {
   local skipped=$((N_CASES - passed - failed))
@@ -180,6 +182,29 @@ if [ -x "$E" ] && nm -C "$E" 2>/dev/null | grep make_nccl_communicator >/dev/nul
     --set train.steps=4 --set meta.algorithm=metasgd
   fault 1 kill "$E" "${GPU[@]}"
   hang _gpu "$E" "ncclAllReduce" "${GPU[@]}"  # 16: the NCCL communicator's watchdog
+  # 17-18: `train --gpus 2`, the launcher without mpirun (engine/comm/launch.h; the stand-in over
+  # shared memory): one emulated GPU's checkpoint, losses and metrics; a killed worker ends the job
+  : >"$T/train.log"
+  if METAREC_EMU_DEVICES=2 timeout 120 "$E" train --gpus 2 --out "$T/glaunch" "${SETS[@]}" "${GPU[@]}" \
+       --set train.meta_batch=3 --set train.steps=5 >>"$T/train.log" 2>&1 &&
+     grep -q "launching 2 workers" "$T/train.log" && grep -q "train: 2 ranks (nccl)" "$T/train.log" &&
+     grep -q "train: rank 1 on GPU 1" "$T/train.log" && same "$T/gonea" "$T/glaunch"; then
+    ok "--gpus 2 (launcher, no mpirun; emulated) = 1 emulated GPU: fomaml + dropout, meta_batch 3, 5 steps"
+  else
+    cat "$T/train.log"; bad "--gpus 2 (launcher) = 1 emulated GPU"
+  fi
+  log="$T/glaunch_kill.log"
+  t0=$(date +%s)
+  METAREC_EMU_DEVICES=2 METAREC_FAULT_RANK=1 METAREC_FAULT_STEP=2 METAREC_FAULT_MODE=kill timeout 90 "$E" train --gpus 2 \
+    --out "$T/glaunch_kill" "${SETS[@]}" "${GPU[@]}" --set train.meta_batch=3 --set train.steps=50 >"$log" 2>&1
+  rc=$?
+  t1=$(date +%s)
+  what="--gpus 2: worker 1 killed at step 2 -> launcher exit $rc after $((t1 - t0)) s"
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ $((t1 - t0)) -lt 60 ] && grep -q "worker 1 (GPU rank 1) was killed by signal 9" "$log"; then
+    grep -m1 "worker 1" "$log"; ok "$what"
+  else
+    cat "$log"; bad "$what (want non-zero, < 60 s, 'worker 1 ... killed by signal 9')"
+  fi
   log="$T/gtoomany.log"
   timeout 90 "${MPIRUN[@]}" -np 2 -x METAREC_EMU_DEVICES=1 "$E" train --out "$T/gtoomany" "${SETS[@]}" "${GPU[@]}" \
     --set train.steps=2 >"$log" 2>&1
@@ -190,7 +215,7 @@ if [ -x "$E" ] && nm -C "$E" 2>/dev/null | grep make_nccl_communicator >/dev/nul
     cat "$log"; bad "2 ranks on a node with 1 GPU (want non-zero and 'GPU 1 wanted but 1 visible')"
   fi
 else
-  echo "mpi_test: $E absent or without the NCCL communicator: the 5 multi-GPU checks are skipped"
+  echo "mpi_test: $E absent or without the NCCL communicator: the 7 multi-GPU checks are skipped"
 fi
 
 # 6-9: faults

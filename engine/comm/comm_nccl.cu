@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "engine/comm/comm_mpi.h"
+#include "engine/comm/launch.h"
 #include "engine/comm/watchdog.h"
 
 namespace mr::comm {
@@ -96,19 +97,27 @@ const NcclApi& nccl() {
 
 class NcclComm final : public Communicator {
  public:
-  explicit NcclComm(int device)
-      : mpi_(make_mpi_communicator()), rank_(mpi_->rank()), size_(mpi_->size()), wd_(comm_timeout_from_env(), rank_) {
+  // Under mpirun: MPI bootstraps (rank 0's id broadcast) and provides barrier and abort. Started
+  // by the --gpus launcher (launch.h): rank, size and the id come from the environment, no MPI.
+  NcclComm(int device, const LaunchEnv& le)
+      : mpi_(le.rank < 0 ? make_mpi_communicator() : nullptr),
+        rank_(le.rank < 0 ? mpi_->rank() : le.rank),
+        size_(le.rank < 0 ? mpi_->size() : le.size),
+        wd_(comm_timeout_from_env(), rank_) {
     // a rank that cannot join must not leave the others waiting in the bootstrap: end the job
     try {
-      join(device);
+      join(device, le);
     } catch (const std::exception& e) {
-      mpi_->abort(std::string("metarec: ") + e.what(), 1);
+      abort(std::string("metarec: ") + e.what(), 1);
     }
   }
-  void join(int device) {
+
+ private:
+  void join(int device, const LaunchEnv& le) {
     int gpus = 0;
     CUDA_CHECK_R(cudaGetDeviceCount(&gpus));
     if (gpus < 1) fail(__FILE__, __LINE__, rank_, "cudaGetDeviceCount", "no CUDA device");
+    if (device < 0 && !mpi_) device = rank_;  // the launcher's workers are all on this node
     if (device < 0) {  // this rank's index among the ranks on its node
       MPI_Comm node;
       int local = 0;
@@ -120,17 +129,24 @@ class NcclComm final : public Communicator {
     if (device >= gpus)
       fail(__FILE__, __LINE__, rank_, "cudaSetDevice",
            "GPU " + std::to_string(device) + " wanted but " + std::to_string(gpus) +
-               " visible: more ranks on this node than GPUs (one process per GPU; check -np, train.gpus and "
-               "CUDA_VISIBLE_DEVICES)");
+               " visible: more ranks on this node than GPUs (one process per GPU; check -np or --gpus, train.gpus "
+               "and CUDA_VISIBLE_DEVICES)");
     device_ = device;
     CUDA_CHECK_R(cudaSetDevice(device_));
     ncclUniqueId id;
-    if (rank_ == 0) NCCL_CHECK(nccl().GetUniqueId(&id));
-    MPI_CHECK_R(MPI_Bcast(&id, int(sizeof id), MPI_BYTE, 0, MPI_COMM_WORLD));
+    if (mpi_) {
+      if (rank_ == 0) NCCL_CHECK(nccl().GetUniqueId(&id));
+      MPI_CHECK_R(MPI_Bcast(&id, int(sizeof id), MPI_BYTE, 0, MPI_COMM_WORLD));
+    } else if (!from_hex(le.id, &id, sizeof id)) {
+      fail(__FILE__, __LINE__, rank_, "METAREC_LAUNCH_ID", "not the hex of an NCCL unique id");
+    }
     CUDA_CHECK_R(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     NCCL_CHECK(nccl().CommInitRank(&comm_, size_, id, rank_));
   }
+
+ public:
   ~NcclComm() override {
+    if (token_) cudaFree(token_);
     if (comm_) nccl().CommDestroy(comm_);
     if (stream_) cudaStreamDestroy(stream_);
   }
@@ -150,17 +166,24 @@ class NcclComm final : public Communicator {
       Watchdog::Scope guard(wd_, "the stream before a barrier", 0);
       wait("barrier");
     }
-    mpi_->barrier();  // watched by the MPI communicator's own watchdog
+    if (mpi_) {
+      mpi_->barrier();  // watched by the MPI communicator's own watchdog
+      return;
+    }
+    if (!token_) CUDA_CHECK_R(cudaMalloc(&token_, sizeof(float)));  // launch mode: an all-reduce of one value
+    reduce(token_, 1, ncclFloat32, ncclSum);
   }
   void pause_watchdog(bool on) override {
     wd_.pause(on);
-    mpi_->pause_watchdog(on);
+    if (mpi_) mpi_->pause_watchdog(on);
   }
   [[noreturn]] void abort(const std::string& msg, int code) override {
     if (comm_) nccl().CommAbort(comm_);  // unblocks kernels waiting on dead peers
     comm_ = nullptr;
-    mpi_->abort(msg, code);
-    std::_Exit(code);  // not reached
+    if (mpi_) mpi_->abort(msg, code);
+    std::fprintf(stderr, "rank %d: %s\n", rank_, msg.c_str());  // launch mode: the launcher ends the others
+    std::fflush(stderr);
+    std::_Exit(code);
   }
 
  private:
@@ -243,7 +266,8 @@ class NcclComm final : public Communicator {
     Staged& operator=(const Staged&) = delete;
   };
 
-  std::unique_ptr<Communicator> mpi_;  // keeps MPI initialised; barrier and abort
+  std::unique_ptr<Communicator> mpi_;  // keeps MPI initialised; barrier and abort (null in launch mode)
+  float* token_ = nullptr;             // launch mode: the barrier's one-value all-reduce
   int rank_, size_, device_ = 0;
   Watchdog wd_;  // a collective that waits longer than METAREC_COMM_TIMEOUT ends the process
   ncclComm_t comm_ = nullptr;
@@ -252,11 +276,33 @@ class NcclComm final : public Communicator {
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_nccl_communicator(int device) { return std::make_unique<NcclComm>(device); }
+std::unique_ptr<Communicator> make_nccl_communicator(int device) {
+  return std::make_unique<NcclComm>(device, launch_env());
+}
 
 namespace {
+// the --gpus launcher's id for n workers, and its release
+std::string launch_id(int n) {
+  ncclUniqueId id;
+#ifdef MR_EMU
+  if (emu_launch_id(&id, n) != ncclSuccess) throw Error("--gpus: cannot create the NCCL stand-in's shared memory segment");
+#else
+  (void)n;
+  const ncclResult_t r = nccl().GetUniqueId(&id);
+  if (r != ncclSuccess) throw Error(std::string("--gpus: ncclGetUniqueId failed: ") + nccl().GetErrorString(r));
+#endif
+  return to_hex(&id, sizeof id);
+}
+void launch_release(const std::string& hex) {
+#ifdef MR_EMU
+  ncclUniqueId id;
+  if (from_hex(hex, &id, sizeof id)) emu_launch_unlink(id);
+#else
+  (void)hex;
+#endif
+}
 // linked as an object into build/metarec-cuda and build/metarec-emu: make_communicator("nccl") finds it
-const bool registered = (register_nccl(make_nccl_communicator), true);
+const bool registered = (register_nccl(make_nccl_communicator), register_nccl_launch({launch_id, launch_release}), true);
 }  // namespace
 
 }  // namespace mr::comm

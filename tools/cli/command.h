@@ -13,6 +13,10 @@ namespace CLI {
 class App;
 }
 
+namespace CLI {
+class App;
+}
+
 namespace mr::cli {
 
 using Main = std::function<int(int argc, char** argv)>;
@@ -34,5 +38,9 @@ void parse(CLI::App& app, int argc, char** argv);
 struct Exit {
   int code;
 };
+
+// A usage error parse cannot see (options that conflict): prints "PROG: error: MSG" and the
+// --help hint, as parse does, and ends the command with exit code 2.
+[[noreturn]] void usage_error(const CLI::App& app, const std::string& msg);
 
 }  // namespace mr::cli

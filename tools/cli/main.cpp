@@ -60,6 +60,12 @@ void parse(CLI::App& app, int argc, char** argv) {
   }
 }
 
+void usage_error(const CLI::App& app, const std::string& msg) {
+  const std::string prog = app.get_name();
+  std::fprintf(stderr, "%s: error: %s\nrun '%s --help' for the options\n", prog.c_str(), msg.c_str(), prog.c_str());
+  throw Exit{2};
+}
+
 }  // namespace mr::cli
 
 int main(int argc, char** argv) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "engine/comm/comm.h"
+#include "engine/comm/launch.h"
 #include "engine/rec/evaluate.h"
 #include "engine/rec/trainer.h"
 #include "tools/cli/command.h"
@@ -16,6 +17,7 @@ int run(int argc, char** argv) {
   std::vector<std::string> sets;
   bool resume = false;
   std::string comm_kind = "auto", resume_from;
+  int gpus = 0;
   app.add_option("--data", data, "dataset: raw (ml-100k, RecBole atomic, ...) or prepared directory");
   app.add_option("--model", model, "encoder model folder (default models/all-MiniLM-L6-v2)");
   app.add_option("--out", out, "run folder")->required();
@@ -28,6 +30,9 @@ int run(int argc, char** argv) {
   app.add_option("--comm", comm_kind, "multi-process backend: auto (under mpirun: nccl when training on the GPU, "
                                       "else mpi), single, mpi or nccl (docs/comm.md)")
       ->check(CLI::IsMember({"auto", "single", "mpi", "nccl"}));
+  app.add_option("--gpus", gpus, "train on N GPUs of this machine without mpirun: starts one worker per GPU "
+                                 "(NCCL; needs train.device=cuda and metarec-cuda; docs/comm.md)")
+      ->check(CLI::Range(1, 1024));
   mr::cli::parse(app, argc, argv);
   mr::rec::Config c;
   if (!config.empty()) c.load_toml(config);
@@ -35,6 +40,22 @@ int run(int argc, char** argv) {
   if (!model.empty()) c.encoder.model = model;
   for (auto& s : sets) c.set(s);
   const bool gpu = c.train.device == mr::rec::EncoderDevice::Cuda;
+  const mr::comm::LaunchEnv le = mr::comm::launch_env();
+  if (gpus > 0 && le.rank < 0) {  // the launcher: the workers get the same arguments without --gpus
+    if (!gpu) mr::cli::usage_error(app, "--gpus needs --set train.device=cuda");
+    if (mr::comm::launched_by_mpirun())
+      mr::cli::usage_error(app, "--gpus starts its own workers: under mpirun, start one process per GPU without --gpus");
+    if (comm_kind != "auto" && comm_kind != "nccl") mr::cli::usage_error(app, "--gpus trains over NCCL: leave --comm out");
+    std::vector<std::string> args{"train"};
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a == "--gpus") { ++i; continue; }
+      if (a.rfind("--gpus=", 0) == 0) continue;
+      args.push_back(a);
+    }
+    return mr::comm::launch_workers(gpus, args);
+  }
+  if (le.rank >= 0) comm_kind = "nccl";  // a worker of the launcher
   if (comm_kind == "auto" && gpu && mr::comm::launched_by_mpirun()) comm_kind = "nccl";
   auto comm = mr::comm::make_communicator(comm_kind, comm_kind == "nccl" ? mr::rec::train_gpu(c) : -1);
   nlohmann::json res;
