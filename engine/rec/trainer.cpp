@@ -124,7 +124,8 @@ TaskOptions task_options(const Config& c) {
 
 class Trainer {
  public:
-  Trainer(const Config& c, const std::string& out, bool resume, const std::string& resume_from, comm::Communicator& cm);
+  Trainer(const Config& c, const std::string& out, bool resume, const std::string& resume_from, comm::Communicator& cm,
+          const std::string& dump_tasks);
   nlohmann::json run();
 
  private:
@@ -154,10 +155,19 @@ class Trainer {
   std::optional<Progress> bar_;
   double sum_q_ = 0, t_log_ = 0;
   int64_t n_q_ = 0, tasks_done_ = 0;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> dump_{nullptr, std::fclose};  // --dump-tasks
 };
 
+// a batch as [[history, target, signal], ...] (signal null when NaN)
+nlohmann::json batch_json(const Batch& b) {
+  nlohmann::json a = nlohmann::json::array();
+  for (size_t r = 0; r < b.size(); ++r)
+    a.push_back({b.history[r], b.target[r], std::isnan(b.signal[r]) ? nlohmann::json(nullptr) : nlohmann::json(b.signal[r])});
+  return a;
+}
+
 Trainer::Trainer(const Config& c, const std::string& out, bool resume, const std::string& resume_from,
-                 comm::Communicator& cm)
+                 comm::Communicator& cm, const std::string& dump_tasks)
     : c_(c), cm_(cm), rank_(cm.rank()), nranks_(cm.size()), root_(rank_ == 0), dir_(out), t_start_(now_s()) {
   be_ = parse_backend(name(c.train.device), name(c.train.precision), "train.device/train.precision");
   MR_CHECK(be_.precision != ::mr::Precision::bf16, "train.precision = bf16 is not supported for training yet: use fp32 or tf32");
@@ -218,6 +228,11 @@ Trainer::Trainer(const Config& c, const std::string& out, bool resume, const std
     std::fprintf(stderr, "train: rank %d on GPU %d\n", rank_, be_.gpu);
   arena_.emplace(be_.dev);
   tape_.emplace(*arena_, be_, st_.rng_seed);
+  if (!dump_tasks.empty()) {
+    MR_CHECK(nranks_ == 1, "--dump-tasks needs one process (got {} ranks)", nranks_);
+    dump_.reset(std::fopen(dump_tasks.c_str(), "w"));
+    if (!dump_) throw Error(fmt::format("--dump-tasks: cannot write {}", dump_tasks));
+  }
 }
 
 // One outer step: the meta-batch's tasks (this rank's share), each adapting on its support set
@@ -232,12 +247,15 @@ double Trainer::step(int64_t step) {
     m.begin_step();
     ml.set_extra_grad(m.step_table_grad(), size_t(m.step_table_numel()));
   }
+  nlohmann::json dumped = nlohmann::json::array();
   for (int64_t b = 0; b < c_.train.meta_batch; ++b) {
     const TaskBatches task = sample_task(seqs_, topt_, rng);
+    if (dump_) dumped.push_back({{"support", batch_json(task.support)}, {"query", batch_json(task.query)}});
     if (b % nranks_ != rank_) continue;
     tape_->set_rng(st_.rng_seed, task_rng_offset(step, b));
     ml.task(*tape_, [&](Tape& t) { return m.loss(t, task.support); }, [&](Tape& t) { return m.loss(t, task.query); });
   }
+  if (dump_) std::fprintf(dump_.get(), "%s\n", nlohmann::json({{"step", step}, {"tasks", dumped}}).dump().c_str());
   const double query_loss = ml.finish(reduce_);
   if (step_table_) m.end_step(1.0f);  // the mean dV through the item tower, into its parameters' gradients
   const double clip = c_.train.clip;
@@ -375,12 +393,12 @@ int train_gpu(const Config& c) {
 }
 
 nlohmann::json train(const Config& c, const std::string& out, bool resume, comm::Communicator* comm,
-                     const std::string& resume_from) {
+                     const std::string& resume_from, const std::string& dump_tasks) {
   std::unique_ptr<comm::Communicator> single;
   if (!comm) single = comm::make_communicator("single");
   if (c.data.protocol == Protocol::LooMirror && c.eval.part == Part::Test)
     throw Error("data.protocol = loo-mirror has no test part (it is for choosing settings): set eval.part = valid");
-  Trainer t(c, out, resume, resume_from, comm ? *comm : *single);
+  Trainer t(c, out, resume, resume_from, comm ? *comm : *single, dump_tasks);
   return t.run();
 }
 

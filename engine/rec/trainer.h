@@ -23,8 +23,11 @@ namespace mr::rec {
 // all-reduce per step, rank 0's start state is broadcast; rank 0 alone writes OUT, evaluates and
 // returns the results; the other ranks return {"rank": r, "step": steps} (docs/comm.md).
 // With train.device = cuda, several processes need comm's NCCL flavour (one process per GPU).
+// dump_tasks (one process only): appends every step's meta-batch to that file as one JSON line,
+// {"step": s, "tasks": [{"support": [[history, target, signal], ...], "query": [...]}, ...]}
+// (signal null when absent), for replaying the run elsewhere (bench/torch_twin).
 nlohmann::json train(const Config& c, const std::string& out, bool resume, comm::Communicator* comm = nullptr,
-                     const std::string& resume_from = "");
+                     const std::string& resume_from = "", const std::string& dump_tasks = "");
 
 // The GPU this process trains on: train.gpus[local rank] when the list is given, else the local
 // rank (comm::local_rank(); 0 outside a launcher). Throws when the list is too short.

@@ -16,7 +16,7 @@ int run(int argc, char** argv) {
   std::string data, model, out, config;
   std::vector<std::string> sets;
   bool resume = false;
-  std::string comm_kind = "auto", resume_from;
+  std::string comm_kind = "auto", resume_from, dump_tasks;
   int gpus = 0;
   app.add_option("--data", data, "dataset: raw (ml-100k, RecBole atomic, ...) or prepared directory");
   app.add_option("--model", model, "encoder model folder (default models/all-MiniLM-L6-v2)");
@@ -30,6 +30,8 @@ int run(int argc, char** argv) {
   app.add_option("--comm", comm_kind, "multi-process backend: auto (under mpirun: nccl when training on the GPU, "
                                       "else mpi), single, mpi or nccl (docs/comm.md)")
       ->check(CLI::IsMember({"auto", "single", "mpi", "nccl"}));
+  app.add_option("--dump-tasks", dump_tasks, "write every step's meta-batch (support and query batches) to this "
+                                             "file as JSON lines, to replay the run elsewhere (bench/torch_twin; one process)");
   app.add_option("--gpus", gpus, "train on N GPUs of this machine without mpirun: starts one worker per GPU "
                                  "(NCCL; needs train.device=cuda and metarec-cuda; docs/comm.md)")
       ->check(CLI::Range(1, 1024));
@@ -60,7 +62,7 @@ int run(int argc, char** argv) {
   auto comm = mr::comm::make_communicator(comm_kind, comm_kind == "nccl" ? mr::rec::train_gpu(c) : -1);
   nlohmann::json res;
   try {
-    res = mr::rec::train(c, out, resume, comm.get(), resume_from);
+    res = mr::rec::train(c, out, resume, comm.get(), resume_from, dump_tasks);
   } catch (const std::exception& e) {
     // one rank failing must not leave the others waiting in a collective: end the whole job
     if (comm->size() > 1) comm->abort(std::string("metarec train: error: ") + e.what(), 1);
