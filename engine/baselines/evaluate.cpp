@@ -147,6 +147,7 @@ nlohmann::json evaluate(const data::Split& sp, const Model& model, const EvalOpt
       if (!mine.empty()) throw Error(mine);
       for (size_t k = 0; k < nt; k++) {
         acc.add(full[k]);
+        if (opt.on_case) opt.on_case(t0 + k, cases[t0 + k], full[k]);
         if (opt.sampled) acc_s.add(sampled[k]);
       }
       continue;
@@ -170,7 +171,9 @@ nlohmann::json evaluate(const data::Split& sp, const Model& model, const EvalOpt
       const size_t gr = round * size_t(P) + size_t(r);
       const size_t ntr = gr < n_tiles ? std::min(tile, cases.size() - gr * tile) : 0;
       for (size_t k = 0; k < ntr; k++) {
-        acc.add(unpack(sl + 1 + k * per_case, nk));
+        const metrics::CaseResult cr = unpack(sl + 1 + k * per_case, nk);
+        acc.add(cr);
+        if (opt.on_case) opt.on_case(gr * tile + k, cases[gr * tile + k], cr);
         if (opt.sampled) acc_s.add(unpack(sl + 1 + k * per_case + F, nk));
       }
     }

@@ -11,6 +11,7 @@
 
 #include "engine/baselines/model.h"
 #include "engine/data/split.h"
+#include "engine/metrics/metrics.h"
 
 namespace mr::baselines {
 
@@ -26,6 +27,11 @@ struct EvalOptions {
   // results, and every rank returns the metrics of one process, to the last digit.
   int rank = 0, ranks = 1;
   std::function<void(double*, int64_t)> allreduce_sum;
+  // Per-case results (optional): called once per case of the part, in case order, with the
+  // case's index, the case and its full-ranking result (not the sampled one), on every rank
+  // (sharded: after the round's all-reduce), before evaluate() returns. The aggregate is the
+  // mean of these results (auc: over the cases with has_auc).
+  std::function<void(size_t, const data::EvalCase&, const metrics::CaseResult&)> on_case;
 };
 
 // Cases per tile: opt.tile, or as many as 64 MiB of scores hold, within [16, 1024]. Evaluation

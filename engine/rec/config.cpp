@@ -44,6 +44,7 @@ void each_key(C& c, F&& f) {
   f("eval.k_shots", c.eval.k_shots), f("eval.ks", c.eval.ks), f("eval.baselines", c.eval.baselines);
   f("eval.adapt_steps", c.eval.adapt_steps), f("eval.part", c.eval.part), f("eval.blend", c.eval.blend);
   f("eval.knn_shrink", c.eval.knn_shrink), f("eval.knn_decay", c.eval.knn_decay), f("eval.tile", c.eval.tile);
+  f("eval.per_case", c.eval.per_case), f("eval.finetune", c.eval.finetune);
 }
 
 template <class E>

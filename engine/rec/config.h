@@ -120,6 +120,13 @@ struct EvalSettings {
   // cases scored at once (their scores, tile x items floats, are what evaluation holds);
   // 0: as many as 64 MiB of scores hold, within [16, 1024] (engine/baselines/evaluate.h)
   int64_t tile = 0;
+  // write OUT/cases.jsonl: one line per row x K x case (model, k_shot, part, case, user,
+  // recall@K / ndcg@K for eval.ks, mrr, auc), for paired statistics (tools/experiment.py)
+  bool per_case = false;
+  // non-meta runs: the "non-meta + fine-tune" rows, one per "STEPS:LR" (SGD steps on the support
+  // set at rate LR, meta.scope); empty: one row with meta.inner_steps at meta.inner_lr (when
+  // eval.adapt_steps < 0)
+  std::vector<std::string> finetune;
 };
 
 struct Config {

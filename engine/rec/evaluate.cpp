@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 
 #include "engine/baselines/evaluate.h"
 #include "engine/baselines/mixture.h"
 #include "engine/comm/comm.h"
+#include "engine/metrics/metrics.h"
 #include "engine/optim.h"
 #include "engine/rec/run_dir.h"
 #include "engine/rec/scorer.h"
@@ -23,6 +25,29 @@ double now_s() {
 }
 
 }  // namespace
+
+void parse_finetune(const std::string& spec, const std::string& where, int* steps, double* lr) {
+  const auto colon = spec.find(':');
+  long st = -1;
+  double v = -1;
+  if (colon != std::string::npos && colon > 0 && colon + 1 < spec.size()) {
+    try {
+      size_t used = 0;
+      st = std::stol(spec.substr(0, colon), &used);
+      if (used != colon) st = -1;
+      v = std::stod(spec.substr(colon + 1), &used);
+      if (used != spec.size() - colon - 1) v = -1;
+    } catch (const std::exception&) {
+      st = -1;
+    }
+  }
+  if (!(st >= 1 && st <= 1000 && v > 0 && std::isfinite(v)))
+    throw Error(fmt::format("{} '{}': expected STEPS:LR with STEPS in [1, 1000] and LR > 0, e.g. 3:0.1", where, spec));
+  *steps = int(st);
+  *lr = v;
+}
+
+std::string finetune_name(int steps, double lr) { return fmt::format("non-meta + fine-tune ({} x {:g})", steps, lr); }
 
 std::vector<int> table_kshots(const Config& c) {
   return c.data.protocol == Protocol::ColdUser ? c.eval.k_shots : std::vector<int>{};
@@ -82,6 +107,19 @@ nlohmann::json evaluate(LoadedRun& r, const std::string& out, comm::Communicator
   bo.knn_decay = c.eval.knn_decay;
   nlohmann::json res = {{"protocol", name(c.data.protocol)}, {"rows", nlohmann::json::array()},
                         {"data", c.data.path}, {"step", r.step}};
+  std::vector<std::pair<int, double>> finetunes;  // checked before any evaluation
+  for (auto& spec : c.eval.finetune) {
+    finetunes.emplace_back();
+    parse_finetune(spec, "eval.finetune", &finetunes.back().first, &finetunes.back().second);
+  }
+  // eval.per_case: OUT/cases.jsonl, one line per row x K x case, written by rank 0 after each row
+  const bool per_case = c.eval.per_case && root && !out.empty();
+  const std::string cases_path = out + "/cases.jsonl";
+  if (per_case) {
+    std::ofstream f(cases_path, std::ios::trunc);
+    if (!f) throw Error(fmt::format("{}: cannot write", cases_path));
+  }
+  std::string case_lines;  // the current row's lines
   for (int k : kshots) {
     data::Split sp = make_split(c, r.ds, size_t(std::max(k, 1)));
     std::vector<std::unique_ptr<baselines::Model>> models;
@@ -90,7 +128,25 @@ nlohmann::json evaluate(LoadedRun& r, const std::string& out, comm::Communicator
     auto row = [&](baselines::Model& m) {
       const double t0 = now_s();
       m.fit(sp);
-      auto j = baselines::evaluate(sp, m, eo);
+      case_lines.clear();
+      baselines::EvalOptions o = eo;
+      if (per_case)
+        o.on_case = [&](size_t i, const data::EvalCase& ec, const metrics::CaseResult& cr) {
+          nlohmann::json l = {{"model", m.name()}, {"k_shot", k}, {"part", eo.part}, {"case", i}, {"user", ec.user}};
+          for (size_t q = 0; q < eo.ks.size(); q++) {
+            l[fmt::format("recall@{}", eo.ks[q])] = cr.recall[q];
+            l[fmt::format("ndcg@{}", eo.ks[q])] = cr.ndcg[q];
+          }
+          l["mrr"] = cr.mrr;
+          l["auc"] = cr.has_auc ? nlohmann::json(cr.auc) : nlohmann::json(nullptr);  // the mean is over cases with one
+          l["targets"] = cr.n_targets;
+          case_lines += l.dump() + "\n";
+        };
+      auto j = baselines::evaluate(sp, m, o);
+      if (per_case) {
+        std::ofstream f(cases_path, std::ios::app);
+        if (!(f << case_lines)) throw Error(fmt::format("{}: cannot append", cases_path));
+      }
       j["k_shot"] = k;
       j["seconds"] = std::round((now_s() - t0) * 100) / 100;
       res["rows"].push_back(j);
@@ -109,7 +165,12 @@ nlohmann::json evaluate(LoadedRun& r, const std::string& out, comm::Communicator
       baselines::parse_blend(spec, "eval.blend", &bname, &w);
       row(*baselines::make_mixture(baselines::borrow(scorer), baselines::make_model(bname, bo), w));
     }
-    if (!meta && c.eval.adapt_steps < 0 && c.meta.inner_steps > 0) {
+    for (auto& [st, lr] : finetunes)
+      if (!meta) {
+        AdaptedScorer ft(finetune_name(st, lr), *r.model, *r.ml, st, float(lr), c.meta.scope != Scope::All);
+        row(ft);
+      }
+    if (!meta && finetunes.empty() && c.eval.adapt_steps < 0 && c.meta.inner_steps > 0) {
       AdaptedScorer ft("non-meta + fine-tune", r, int(c.meta.inner_steps));
       row(ft);
     }

@@ -23,6 +23,10 @@ namespace mr::rec {
 nlohmann::json evaluate(LoadedRun& r, const std::string& out, comm::Communicator* cm = nullptr);
 // Markdown table of results.json objects (several runs may be merged).
 std::string results_table(const std::vector<nlohmann::json>& results, const std::vector<int>& ks);
+// One eval.finetune spec "STEPS:LR" (STEPS >= 1 SGD steps at rate LR > 0); errors name `where`.
+void parse_finetune(const std::string& spec, const std::string& where, int* steps, double* lr);
+// The name of a fine-tune row: "non-meta + fine-tune (STEPS x LR)".
+std::string finetune_name(int steps, double lr);
 // The K values a run's results table lists: eval.k_shots for cold-user, none for loo.
 std::vector<int> table_kshots(const Config& c);
 

@@ -398,6 +398,11 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume, comm:
   if (!comm) single = comm::make_communicator("single");
   if (c.data.protocol == Protocol::LooMirror && c.eval.part == Part::Test)
     throw Error("data.protocol = loo-mirror has no test part (it is for choosing settings): set eval.part = valid");
+  for (auto& spec : c.eval.finetune) {  // a bad spec is an error before training, not after it
+    int st = 0;
+    double lr = 0;
+    parse_finetune(spec, "eval.finetune", &st, &lr);
+  }
   Trainer t(c, out, resume, resume_from, comm ? *comm : *single, dump_tasks);
   return t.run();
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "base/check.h"
@@ -46,7 +47,7 @@ TEST_CASE("config: defaults, TOML subset, --set, errors with file and line") {
   d.load_toml_text(c.to_toml(), "resolved");
   CHECK(d.to_json() == c.to_json());
   CHECK(rec::Config::from_json(c.to_json()).to_json() == c.to_json());
-  CHECK(c.to_json().size() == 67);  // every key
+  CHECK(c.to_json().size() == 69);  // every key
   auto msg = [](auto f) {
     try { f(); } catch (const Error& e) { return std::string(e.what()); }
     return std::string("no error");
@@ -105,17 +106,23 @@ std::vector<float> final_params(const std::string& dir) {
   return {t.f32(), t.f32() + t.numel()};
 }
 
+// item embeddings read from a file (what `metarec embed` writes; the data's item order): 45 x 6
+// normal values from `seed`, written to ROOT/emb.npy; returns its path
+std::string random_emb(const std::string& root, uint64_t seed) {
+  std::vector<float> emb(45 * 6);
+  std::mt19937_64 r(seed);
+  std::normal_distribution<float> nd;
+  for (auto& x : emb) x = nd(r);
+  write_npy_f32(root + "/emb.npy", emb.data(), 45, 6);
+  return root + "/emb.npy";
+}
+
 }  // namespace
 
 TEST_CASE("run folder: config, item embeddings, metrics, checkpoints, results; resume is bit-identical") {
   const std::string root = (fs::temp_directory_path() / "metarec_rec_run_test").string();
   const std::string data = synthetic(root);
-  // item embeddings read from a file (what `metarec embed` writes); the data's item order
-  std::vector<float> emb(45 * 6);
-  std::mt19937_64 r(2);
-  std::normal_distribution<float> nd;
-  for (auto& x : emb) x = nd(r);
-  write_npy_f32(root + "/emb.npy", emb.data(), 45, 6);
+  random_emb(root, 2);
   auto ds = rec::load_data(small_config(data, root + "/emb.npy"));
   REQUIRE(ds.n_items() == 45);
 
@@ -169,11 +176,7 @@ TEST_CASE("run folder: config, item embeddings, metrics, checkpoints, results; r
 TEST_CASE("run folder with sampled negatives (popularity) and the click head: resume is bit-identical") {
   const std::string root = (fs::temp_directory_path() / "metarec_rec_run_sampled_test").string();
   const std::string data = synthetic(root);
-  std::vector<float> emb(45 * 6);
-  std::mt19937_64 r(3);
-  std::normal_distribution<float> nd;
-  for (auto& x : emb) x = nd(r);
-  write_npy_f32(root + "/emb.npy", emb.data(), 45, 6);
+  random_emb(root, 3);
   auto cfg = [&](int steps) {
     auto c = small_config(data, root + "/emb.npy");
     for (const char* kv : {"loss.negatives=8", "loss.sampler=popularity", "loss.alpha=0.5", "loss.weights=1,0.5,0"}) c.set(kv);
@@ -199,5 +202,95 @@ TEST_CASE("run folder with sampled negatives (popularity) and the click head: re
   mirror.set("eval.part=test");
   CHECK_THROWS_WITH_AS(rec::train(mirror, root + "/n", false), doctest::Contains("no test part"), Error);
   CHECK(!fs::exists(root + "/n"));
+  fs::remove_all(root);
+}
+
+namespace {
+
+// cases.jsonl's lines grouped by (model, k_shot)
+std::map<std::pair<std::string, int>, std::vector<nlohmann::json>> read_cases(const std::string& path) {
+  std::map<std::pair<std::string, int>, std::vector<nlohmann::json>> g;
+  std::ifstream f(path);
+  std::string l;
+  while (std::getline(f, l)) {
+    auto j = nlohmann::json::parse(l);
+    g[{j["model"].get<std::string>(), j["k_shot"].get<int>()}].push_back(j);
+  }
+  return g;
+}
+
+// every row of res: its cases' lines, in case order, average to the row's metrics (1e-12)
+void check_cases(const nlohmann::json& res, const std::string& path, size_t n_ks) {
+  auto g = read_cases(path);
+  size_t lines = 0;
+  for (auto& [key, v] : g) lines += v.size();
+  size_t expect = 0;
+  for (auto& row : res["rows"]) {
+    const auto& v = g[{row["model"].get<std::string>(), row["k_shot"].get<int>()}];
+    CAPTURE(row["model"].get<std::string>());
+    REQUIRE(v.size() == row["cases"].get<size_t>());
+    expect += v.size();
+    for (size_t i = 0; i < v.size(); i++) {
+      CHECK(v[i]["case"] == i);
+      CHECK(v[i].size() == 8 + 2 * n_ks);  // model, k_shot, part, case, user, R/N@K, mrr, auc, targets
+    }
+    for (const char* key : {"recall@10", "ndcg@10", "recall@50", "ndcg@50", "mrr", "auc"}) {
+      double s = 0;
+      size_t n = 0;
+      for (auto& l : v)
+        if (!l[key].is_null()) s += l[key].get<double>(), n++;
+      CAPTURE(key);
+      REQUIRE(n > 0);
+      CHECK(std::abs(s / double(n) - row[key].get<double>()) < 1e-12);
+    }
+  }
+  CHECK(lines == expect);  // no line without its row
+}
+
+}  // namespace
+
+TEST_CASE("eval.per_case: cases.jsonl averages to every row; eval.finetune adds one fine-tuned row per spec") {
+  const std::string root = (fs::temp_directory_path() / "metarec_rec_per_case_test").string();
+  const std::string data = synthetic(root);
+  random_emb(root, 5);
+  auto c = small_config(data, root + "/emb.npy");
+  for (const char* kv : {"train.steps=3", "eval.per_case=true", "eval.k_shots=1,3", "eval.ks=10,50"}) c.set(kv);
+  auto meta = rec::train(c, root + "/meta", false);
+  REQUIRE(meta["rows"].size() == 4);  // model and pop at K = 1, 3
+  check_cases(meta, root + "/meta/cases.jsonl", 2);
+
+  c.set("meta.algorithm=none");
+  c.set("eval.finetune=2:0.1,1:0.5");
+  auto none = rec::train(c, root + "/none", false);
+  REQUIRE(none["rows"].size() == 8);  // model, two fine-tunes, pop at K = 1, 3
+  CHECK(none["rows"][1]["model"] == "non-meta + fine-tune (2 x 0.1)");
+  CHECK(none["rows"][2]["model"] == "non-meta + fine-tune (1 x 0.5)");
+  CHECK(none["rows"][1]["ndcg@10"] != none["rows"][0]["ndcg@10"]);  // the fine-tune changes the ranking
+  check_cases(none, root + "/none/cases.jsonl", 2);
+  // users in the same order in every row of a K (the pairing tools/experiment.py relies on)
+  auto g = read_cases(root + "/none/cases.jsonl");
+  auto& a = g[{none["rows"][0]["model"].get<std::string>(), 3}];
+  auto& b = g[{"pop", 3}];
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); i++) CHECK(a[i]["user"] == b[i]["user"]);
+
+  // re-evaluating rewrites the file (no stale lines); per_case off writes none
+  auto lr = rec::load_run(root + "/none");
+  lr.cfg.set("eval.k_shots=3");
+  auto again = rec::evaluate(lr, root + "/none");
+  check_cases(again, root + "/none/cases.jsonl", 2);
+  fs::remove(root + "/none/cases.jsonl");
+  lr.cfg.set("eval.per_case=false");
+  rec::evaluate(lr, root + "/none");
+  CHECK(!fs::exists(root + "/none/cases.jsonl"));
+
+  // a bad spec is an error naming the key, before any training
+  c.set("eval.finetune=2:0");
+  CHECK_THROWS_WITH_AS(rec::train(c, root + "/bad", false), doctest::Contains("eval.finetune '2:0'"), Error);
+  CHECK(!fs::exists(root + "/bad"));
+  for (const char* bad : {"eval.finetune=x:0.1", "eval.finetune=0:0.1", "eval.finetune=3", "eval.finetune=3:0.1x"}) {
+    lr.cfg.set(bad);
+    CHECK_THROWS_WITH_AS(rec::evaluate(lr, ""), doctest::Contains("expected STEPS:LR"), Error);
+  }
   fs::remove_all(root);
 }

@@ -17,6 +17,8 @@
 #include <random>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "engine/baselines/evaluate.h"
 #include "engine/metrics/metrics.h"
 
@@ -154,8 +156,13 @@ std::vector<std::string> run_sharded(const data::Split& sp, const baselines::Mod
         }
         sync.arrive_and_wait();
       };
+      std::string cases;  // on_case's calls, in the order they come
+      if (eo.on_case)
+        eo.on_case = [&cases](size_t i, const data::EvalCase& c, const metrics::CaseResult& cr) {
+          cases += fmt::format("{} {} {:.17g} {:.17g}\n", i, c.user, cr.ndcg[0], cr.mrr);
+        };
       try {
-        out[size_t(r)] = baselines::evaluate(sp, m, eo).dump();
+        out[size_t(r)] = baselines::evaluate(sp, m, eo).dump() + cases;
       } catch (const std::exception& e) {
         out[size_t(r)] = std::string("error: ") + e.what();
       }
@@ -187,7 +194,12 @@ TEST_CASE("sharded evaluation (2 and 3 ranks) gives one process's metrics to the
   eo.ks = {5, 20};
   eo.tile = 4;      // 14 tiles: rounds where some ranks have no tile
   eo.sampled = 30;  // the sampled metrics travel too
-  const std::string one = baselines::evaluate(sp, m, eo).dump();
+  std::string one_cases;  // every rank's on_case calls are one process's: the same cases, order and results
+  eo.on_case = [&one_cases](size_t i, const data::EvalCase& c, const metrics::CaseResult& cr) {
+    one_cases += fmt::format("{} {} {:.17g} {:.17g}\n", i, c.user, cr.ndcg[0], cr.mrr);
+  };
+  const std::string one = baselines::evaluate(sp, m, eo).dump() + one_cases;
+  CHECK(std::count(one_cases.begin(), one_cases.end(), '\n') == 53);
   for (int P : {2, 3}) {
     const auto got = run_sharded(sp, m, eo, P);
     for (int r = 0; r < P; r++) {
