@@ -56,6 +56,15 @@ Tensor Arena::copy_of(const Tensor& src) {
   return x;
 }
 
+void Arena::rewind(const Mark& m) {
+  MR_CHECK(m.chunk < cur_ || (m.chunk == cur_ && m.off <= off_), "Arena::rewind to a mark after the current position");
+  MR_CHECK(m.used <= used_, "Arena::rewind: the mark holds {} bytes, the arena {}", m.used, used_);
+  // The chunks after m.chunk stay: the next allocations that spill reuse them (alloc).
+  cur_ = m.chunk;
+  off_ = m.off;
+  used_ = m.used;
+}
+
 void Arena::reset() {
   if (chunks_.size() > 1 && cur_ > 0) {
     size_t total = std::max(capacity(), align64(high_));

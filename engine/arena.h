@@ -20,6 +20,15 @@ class Arena {
   // Rewinds. If the last step spilled into extra chunks, they are merged into one chunk big
   // enough for the whole step, so the next step uses a single chunk.
   void reset();
+  // A position in the arena, and a rewind to it: everything allocated after mark() is released
+  // (its memory is handed out again by later allocations), everything before it stays. For
+  // scoped temporaries inside a step, e.g. one encoder layer's at inference
+  // (BertModel::forward_layers under NoGrad). The high water is not rewound.
+  struct Mark {
+    size_t chunk = 0, off = 0, used = 0;
+  };
+  Mark mark() const { return Mark{cur_, off_, used_}; }
+  void rewind(const Mark& m);
   size_t used() const { return used_; }
   size_t high_water() const { return high_; }
   size_t capacity() const;

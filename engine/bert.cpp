@@ -175,8 +175,17 @@ Var* BertModel::forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T
   const float p_hidden = cfg_.hidden_dropout_prob, p_attn = cfg_.attention_probs_dropout_prob;
   const float eps = cfg_.layer_norm_eps;
   x = ops::cast(t, x, t.act_dtype());  // bf16 storage: the layers run on bf16 activations
+  // Inference (NoGrad: nothing is recorded, so no backward will read a layer's activations):
+  // each layer's output is copied into one hidden-state buffer and the arena is rewound to
+  // where the layer started, so the activation memory is the input, that buffer and one
+  // layer's temporaries, whatever the depth. The kernels and their inputs are the same as with
+  // the tape, so the result is bit for bit the same; only where the temporaries live changes.
+  const bool infer = !t.grad_enabled();
+  Tensor hid;  // inference: (B*T, C) the hidden state between layers
+  if (infer && n > 0) hid = t.arena().alloc(x->v.shape, x->v.dtype);
   for (int l = first; l < first + n; ++l) {
     Layer& L = layers_[size_t(l - first_layer_)];
+    const Arena::Mark layer_start = t.arena().mark();
     Var* wqkv = fused(t, {L.q_w, L.k_w, L.v_w}, Shape{3 * C, C});
     Var* bqkv = fused(t, {L.q_b, L.k_b, L.v_b}, Shape{3 * C});
     Var* qkv = ops::linear(t, x, wqkv, bqkv);
@@ -186,6 +195,11 @@ Var* BertModel::forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T
     Var* h = ops::linear(t, x1, t.param(*L.i_w), t.param(*L.i_b), Act::Gelu);
     Var* o = ops::dropout(t, ops::linear(t, h, t.param(*L.o_w), t.param(*L.o_b)), p_hidden);
     x = ops::layernorm(t, o, x1, t.param(*L.ln2_g), t.param(*L.ln2_b), eps);
+    if (infer) {  // every read of the layer's input (hid from the second layer on) is done
+      copy(hid, x->v);
+      t.arena().rewind(layer_start);
+      x = t.input(hid);
+    }
   }
   return ops::cast(t, x, DType::F32);  // heads, pools and losses take f32
 }

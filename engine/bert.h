@@ -42,7 +42,10 @@ class BertModel {
   // The pieces of forward(): embeddings (+ LayerNorm, dropout) -> (B*T, C), and encoder layers
   // [first, first + n) (absolute indices; they must be declared) over hidden states x (B*T, C).
   // With bf16 storage (Tape::set_act_dtype) embed returns bf16 and the layers run in bf16;
-  // forward_layers takes f32 or bf16 and returns f32.
+  // forward_layers takes f32 or bf16 and returns f32. Under NoGrad it keeps only the layer being
+  // computed: each layer's temporaries are released (an arena rewind) once its output is copied
+  // into one hidden-state buffer, so the activation memory does not grow with depth; the values
+  // are bit for bit those of the recording forward.
   Var* embed(Tape& t, const Tensor& ids, const Tensor& types);
   Var* forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T, int first, int n);
   int first_layer() const { return first_layer_; }

@@ -59,6 +59,10 @@ Batch make_batch(const tok::Tokenizer& tk, const std::vector<const std::string*>
 
 }  // namespace
 
+int TextEncoder::max_len_for(int max_len) const {
+  return max_len > 0 ? max_len : std::min(kDefaultMaxLen, cfg_.max_position_embeddings);
+}
+
 void TextEncoder::begin() {
   w16_.clear();  // round the weights afresh, in case params() changed them
 }
@@ -74,9 +78,10 @@ std::vector<float> TextEncoder::embed(const std::vector<std::string>& texts, con
   const std::string pool = opt.pool.empty() ? pool_ : opt.pool;
   const bool norm = opt.normalize < 0 ? normalize_ : opt.normalize == 1;
   MR_CHECK(pool == "mean" || pool == "cls", "pooling must be mean or cls, got '{}'", pool);
-  MR_CHECK(opt.max_len >= 2 && opt.max_len <= cfg_.max_position_embeddings,
-           "max_len {} outside [2, max_position_embeddings = {}]", opt.max_len, cfg_.max_position_embeddings);
-  tok_.truncation.max_length = size_t(opt.max_len);
+  const int max_len = max_len_for(opt.max_len);
+  MR_CHECK(max_len >= 2 && max_len <= cfg_.max_position_embeddings,
+           "max_len {} outside [2, max_position_embeddings = {}]", max_len, cfg_.max_position_embeddings);
+  tok_.truncation.max_length = size_t(max_len);
   const int C = cfg_.hidden_size;
   std::vector<float> out(texts.size() * size_t(C));
   // Order by byte length so a batch holds texts of similar token counts.
@@ -89,7 +94,7 @@ std::vector<float> TextEncoder::embed(const std::vector<std::string>& texts, con
   for (size_t s = 0; s < order.size(); s += size_t(opt.batch)) {
     std::vector<const std::string*> bt;
     for (size_t k = s; k < std::min(order.size(), s + size_t(opt.batch)); ++k) bt.push_back(&texts[order[k]]);
-    Batch b = make_batch(tok_, bt, opt.max_len);
+    Batch b = make_batch(tok_, bt, max_len);
     Tape t(arena, be_);
     inference_tape(t);
     NoGrad ng(t);

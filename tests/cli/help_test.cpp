@@ -14,34 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/cli/run_cli.h"
+
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::string kBin = MR_METAREC;
-
-struct Result {
-  int rc = -1;  // exit status; -1: it did not exit
-  std::string out, err;
-};
-
-// Runs `kBin ARGS`, stdout and stderr captured apart.
-Result run(const std::string& args) {
-  const fs::path err = fs::temp_directory_path() / ("mr_cli_help_err_" + std::to_string(::getpid()));
-  Result r;
-  FILE* p = popen((kBin + " " + args + " 2>" + err.string() + " </dev/null").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  std::ifstream f(err);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  r.err = ss.str();
-  fs::remove(err);
-  return r;
-}
 
 std::vector<std::string> lines(const std::string& s) {
   std::vector<std::string> v;

@@ -74,6 +74,31 @@ TEST_CASE("arena rewinds and coalesces") {
   (void)a2;
 }
 
+TEST_CASE("arena mark and rewind release what came after the mark, across chunks") {
+  Arena ar(Device::CPU, 1024);
+  Tensor keep = ar.alloc(Shape{10});  // 64 bytes
+  const Arena::Mark m = ar.mark();
+  Tensor t1 = ar.alloc(Shape{100});   // 448 bytes, chunk 0
+  Tensor big = ar.alloc(Shape{512});  // 2048 bytes: spills into chunk 1
+  CHECK(ar.chunks() == 2);
+  CHECK(ar.used() == 64 + 448 + 2048);
+  const size_t hw = ar.high_water();
+  ar.rewind(m);
+  CHECK(ar.used() == 64);
+  CHECK(ar.high_water() == hw);  // the peak is kept
+  Tensor t2 = ar.alloc(Shape{100});
+  CHECK(t2.data == t1.data);  // the released bytes are handed out again
+  Tensor big2 = ar.alloc(Shape{512});
+  CHECK(big2.data == big.data);  // the spilled chunk is reused, not reallocated
+  CHECK(ar.chunks() == 2);
+  CHECK(ar.high_water() == hw);
+  CHECK(static_cast<char*>(keep.data) + 64 == static_cast<char*>(t1.data));
+  // a mark taken later than the position cannot be rewound to
+  const Arena::Mark late = ar.mark();
+  ar.rewind(m);
+  CHECK_THROWS_AS(ar.rewind(late), Error);
+}
+
 TEST_CASE("param store: one buffer for parameters, one for gradients") {
   ParamStore ps;
   ps.add("q.weight", Shape{4, 4});

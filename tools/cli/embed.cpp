@@ -27,7 +27,10 @@ int run(int argc, char** argv) {
   app.add_option("--pool", pool, "mean or cls (default: the model folder's)")->check(CLI::IsMember({"mean", "cls"}));
   app.add_flag("--normalize", normalize, "L2-normalise every embedding");
   app.add_flag("--no-normalize", no_normalize, "do not normalise even if the model folder says so");
-  app.add_option("--max-len", opt.max_len, "tokens per text, [CLS]/[SEP] included")->capture_default_str();
+  app.add_option("--max-len", opt.max_len,
+                 "tokens per text, [CLS]/[SEP] included (default: the model's max_position_embeddings, at most " +
+                     std::to_string(mr::kDefaultMaxLen) + ")")
+      ->check(CLI::PositiveNumber);
   app.add_option("--batch", opt.batch, "texts per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "threads (0: all cores)");
   app.add_option("--device", device, "cpu, or cuda (build/metarec-cuda)")->capture_default_str();
@@ -52,9 +55,11 @@ int run(int argc, char** argv) {
   std::vector<float> e = enc.embed(texts, opt, [&](size_t done) { bar.update(int64_t(done)); });
   bar.finish();
   mr::write_npy_f32(out, e.data(), int64_t(texts.size()), enc.config().hidden_size);
-  std::fprintf(stderr, "wrote %s: %zu x %d float32 (%s; activations at most %.1f MiB per batch of %d)\n", out.c_str(),
-               texts.size(), enc.config().hidden_size, be.str().c_str(), double(enc.arena_high_water()) / (1 << 20),
-               opt.batch);
+  std::fprintf(stderr, "wrote %s: %zu x %d float32 (%s, max length %d)\n", out.c_str(), texts.size(),
+               enc.config().hidden_size, be.str().c_str(), enc.max_len_for(opt.max_len));
+  // the arena's high water over all batches, on the backend's device (weights not included)
+  std::fprintf(stderr, "activations: peak %.1f MiB (%zu bytes, batch %d)\n", double(enc.arena_high_water()) / (1 << 20),
+               enc.arena_high_water(), opt.batch);
   return 0;
 }
 
