@@ -69,6 +69,7 @@ struct Tokenizer::Impl {
 
   // BPE / Unigram: normalizer, pre-tokenizer, model and decoder (null for WordPiece)
   std::unique_ptr<detail::Pipeline> pipeline;
+  std::string model_type = "WordPiece";
   bool trim_offsets = false, trim_prefix_space = false;  // RobertaProcessing / ByteLevel post-processing
 
   void add_token(const std::string& tok, int32_t id) {
@@ -724,6 +725,7 @@ std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
 
 size_t Tokenizer::vocab_size() const { return impl_->id_to_token.size(); }
 int32_t Tokenizer::unk_id() const { return impl_->unk_id; }
+std::string_view Tokenizer::model_type() const { return impl_->model_type; }
 size_t Tokenizer::num_special_tokens(bool pair) const { return impl_->n_special(pair); }
 
 // ------------------------------------------------------------------------------- loading
@@ -800,6 +802,7 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   if (type != "WordPiece") {
     // BPE / Unigram: model, normalizer, pre-tokenizer and decoder in hf_models.cpp
     m.pipeline = detail::load_pipeline(j, text, path, m.id_to_token, m.whole, m.unk_id);
+    m.model_type = type;
     m.prefix.clear();
     max_id = int64_t(m.id_to_token.size()) * 2 + 4096;
     tk.normalizer = NormalizerConfig{false, false, false, false};
