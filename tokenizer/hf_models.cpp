@@ -1,7 +1,7 @@
 // Byte-level BPE and SentencePiece Unigram pipelines of tokenizer.json, following HuggingFace
 // tokenizers 0.23 (models/bpe, models/unigram, normalizers, pre_tokenizers/{byte_level,metaspace},
 // decoders, spm_precompiled). Text is carried as code points with, for each, the index of the
-// original character it came from (for offsets).
+// original characters it stands for (HF's alignments, for offsets).
 #include "tokenizer/hf_models.h"
 
 #include <utf8proc.h>
@@ -23,24 +23,59 @@ using json = nlohmann::json;
 
 namespace {
 
-// Code points with the original character index of each.
+// HF's alignment of a normalized character: the original characters [s, e) it stands for.
+struct Align {
+  uint32_t s, e;
+};
+
+// Code points with the alignment of each. base: where the piece starts in its text; HF
+// aligns characters inserted at the very start to (base, base).
 struct NText {
   std::vector<char32_t> cp;
-  std::vector<uint32_t> orig;
-  void push(char32_t c, uint32_t o) {
+  std::vector<Align> al;
+  uint32_t base = 0;
+  void push(char32_t c, Align a) {
     cp.push_back(c);
-    orig.push_back(o);
+    al.push_back(a);
   }
   size_t size() const { return cp.size(); }
 };
 
 NText to_ntext(std::string_view s, uint32_t base) {
   NText t;
+  t.base = base;
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t i = 0;
   uint32_t k = base;
-  while (i < s.size()) t.push(decode_utf8(p, s.size(), i), k++);
+  while (i < s.size()) {
+    t.push(decode_utf8(p, s.size(), i), {k, k + 1});
+    ++k;
+  }
   return t;
+}
+
+// HF's NormalizedString::transform over the whole text: dest holds (char, change) as HF's
+// normalizers make them. Change 0 takes the next original character's place (and its
+// alignment), -k also removes the k characters after it, a positive change inserts a
+// character aligned like the one before it ((base, base) at the very start). Original
+// characters that dest does not reach are dropped, so a normalizer that drops characters
+// without saying so shifts the alignments after them: that is HF's behaviour too.
+void hf_transform(NText& t, const std::vector<std::pair<char32_t, int>>& dest) {
+  NText out;
+  out.base = t.base;
+  size_t off = 0;
+  const Align start{t.base, t.base};
+  for (auto [c, change] : dest) {
+    Align a;
+    if (change > 0) {
+      a = off < 1 ? start : t.al[std::min(off, t.size()) - 1];
+    } else {
+      a = off < t.size() ? t.al[off] : (t.size() ? t.al.back() : start);
+      off += 1 + size_t(-change);
+    }
+    out.push(c, a);
+  }
+  t = std::move(out);
 }
 
 std::u32string to_u32(std::string_view s) {
@@ -78,7 +113,7 @@ struct LowercaseNorm : Normalizer {  // Rust char::to_lowercase, as BertNormaliz
     for (size_t i = 0; i < t.size(); ++i) {
       char32_t lo[2];
       int k = to_lower(t.cp[i], lo);
-      for (int j = 0; j < k; ++j) out.push(lo[j], t.orig[i]);
+      for (int j = 0; j < k; ++j) out.push(lo[j], t.al[i]);
     }
     t = std::move(out);
   }
@@ -93,9 +128,9 @@ struct StripNorm : Normalizer {
     if (right)
       while (e > b && is_ws(t.cp[e - 1])) --e;
     t.cp.erase(t.cp.begin() + ptrdiff_t(e), t.cp.end());
-    t.orig.erase(t.orig.begin() + ptrdiff_t(e), t.orig.end());
+    t.al.erase(t.al.begin() + ptrdiff_t(e), t.al.end());
     t.cp.erase(t.cp.begin(), t.cp.begin() + ptrdiff_t(b));
-    t.orig.erase(t.orig.begin(), t.orig.begin() + ptrdiff_t(b));
+    t.al.erase(t.al.begin(), t.al.begin() + ptrdiff_t(b));
   }
 };
 
@@ -103,9 +138,8 @@ struct PrependNorm : Normalizer {
   std::u32string text;
   void apply(NText& t) const override {
     if (t.cp.empty()) return;  // HF's NormalizedString::prepend leaves an empty string alone
-    uint32_t o = t.orig[0];
     t.cp.insert(t.cp.begin(), text.begin(), text.end());
-    t.orig.insert(t.orig.begin(), text.size(), o);
+    t.al.insert(t.al.begin(), text.size(), t.al[0]);  // HF: all aligned like the first character
   }
 };
 
@@ -118,6 +152,7 @@ struct ReplaceNorm : Normalizer {
   std::u32string content;
   void apply(NText& t) const override {
     NText out;
+    out.base = t.base;
     size_t i = 0, n = t.size();
     while (i < n) {
       size_t len = 0;
@@ -129,11 +164,12 @@ struct ReplaceNorm : Normalizer {
         len = pattern.size();
       }
       if (len == 0) {
-        out.push(t.cp[i], t.orig[i]);
+        out.push(t.cp[i], t.al[i]);
         ++i;
         continue;
       }
-      for (char32_t c : content) out.push(c, t.orig[i]);
+      // HF: the match is removed, the content inserted, aligned like the match's last character
+      for (char32_t c : content) out.push(c, t.al[i + len - 1]);
       i += len;
     }
     t = std::move(out);
@@ -198,18 +234,20 @@ struct UnicodeNorm : Normalizer {
     if (ascii) return;
     std::u32string whole = run(t.cp.data(), t.size());
     NText out;
+    out.base = t.base;
     size_t i = 0;
     while (i < t.size()) {
       size_t j = i + 1;
       while (j < t.size() && !(utf8proc_get_property(utf8proc_int32_t(t.cp[j]))->combining_class == 0 &&
                                !(t.cp[j] >= 0x1160 && t.cp[j] <= 0x11FF)))
         ++j;
-      for (char32_t c : run(t.cp.data() + i, j - i)) out.push(c, t.orig[i]);
+      for (char32_t c : run(t.cp.data() + i, j - i)) out.push(c, t.al[i]);
       i = j;
     }
     if (std::u32string(out.cp.begin(), out.cp.end()) != whole) {  // rare: runs interact
       NText w;
-      for (size_t k = 0; k < whole.size(); ++k) w.push(whole[k], t.orig[std::min(k * t.size() / whole.size(), t.size() - 1)]);
+      w.base = t.base;
+      for (size_t k = 0; k < whole.size(); ++k) w.push(whole[k], t.al[std::min(k * t.size() / whole.size(), t.size() - 1)]);
       out = std::move(w);
     }
     t = std::move(out);
@@ -252,14 +290,28 @@ struct PrecompiledNorm : Normalizer {
     return false;
   }
 
+  // Alignments as HF 0.23.3 gives them (checked on its output): a replacement of m characters
+  // by q is a list of (char, change) for HF's positional transform (hf_transform): the first
+  // q <= m characters replace (the first also removes m - q), beyond m they are inserted; a
+  // removal is added to the previous entry's change (so an inserted character after which
+  // characters vanish becomes a replacing one, and later alignments shift, as in HF), and is
+  // lost at the very start (shifting everything after it, as in HF).
   void apply(NText& t) const override {
-    NText out;
     const size_t n = t.size();
     utf8proc_int32_t state = 0;
     size_t i = 0;
     std::string g;
-    auto emit = [&](std::string_view rep, uint32_t o) {
-      for (char32_t c : to_u32(rep)) out.push(c, o);
+    std::vector<std::pair<char32_t, int>> dest;
+    bool modified = false;
+    auto emit = [&](std::string_view rep, int m) {
+      std::u32string r = to_u32(rep);
+      const int q = int(r.size());
+      modified = true;
+      if (q == 0) {
+        if (!dest.empty()) dest.back().second -= m;
+        return;
+      }
+      for (int k = 0; k < q; ++k) dest.push_back({r[size_t(k)], q <= m ? (k == 0 ? q - m : 0) : (k < m ? 0 : 1)});
     };
     while (i < n) {
       size_t j = i + 1;
@@ -267,39 +319,41 @@ struct PrecompiledNorm : Normalizer {
       g = to_utf8(t.cp.data() + i, j - i);
       std::string_view rep;
       if (g.size() < 6 && transform(g, rep)) {
-        emit(rep, t.orig[i]);
+        emit(rep, int(j - i));
       } else {
         for (size_t k = i; k < j; ++k) {
           std::string one = to_utf8(&t.cp[k], 1);
           if (transform(one, rep))
-            emit(rep, t.orig[k]);
+            emit(rep, 1);
           else
-            out.push(t.cp[k], t.orig[k]);
+            dest.push_back({t.cp[k], 0});
         }
       }
       i = j;
     }
-    t = std::move(out);
+    if (modified) hf_transform(t, dest);
   }
 };
 
 // ------------------------------------------------------------------------------ words
 // One pre-token: UTF-8 text, the byte offset of each of its characters, and each character's
-// original index.
+// alignment.
 struct Word {
   std::string text;
-  std::vector<uint32_t> at;    // byte offset of char k
-  std::vector<uint32_t> orig;  // original char index of char k
+  std::vector<uint32_t> at;  // byte offset of char k
+  std::vector<Align> al;     // alignment of char k
   size_t chars() const { return at.size(); }
   std::string_view chr(size_t k) const {
     size_t e = k + 1 < at.size() ? at[k + 1] : text.size();
     return std::string_view(text).substr(at[k], e - at[k]);
   }
-  void push(char32_t c, uint32_t o) {
+  void push(char32_t c, Align a) {
     at.push_back(uint32_t(text.size()));
-    orig.push_back(o);
+    al.push_back(a);
     append_utf8(text, c);
   }
+  // A token over chars [c0, c1): from the first one's start to the last one's end (HF).
+  RawToken token(int32_t id, size_t c0, size_t c1) const { return {id, al[c0].s, al[c1 - 1].e}; }
 };
 
 // GPT-2's byte <-> unicode map (printable bytes map to themselves, the others to U+0100...).
@@ -375,9 +429,9 @@ size_t gpt2_match(const std::vector<char32_t>& c, size_t i) {
 struct ByteLevelPre : PreTokenizer {
   bool add_prefix_space = false, use_regex = true;
   void split(NText& t, bool, std::vector<Word>& words) const override {
-    if (add_prefix_space && !t.cp.empty() && t.cp[0] != ' ') {
+    if (add_prefix_space && !t.cp.empty() && t.cp[0] != ' ') {  // HF's prepend
       t.cp.insert(t.cp.begin(), ' ');
-      t.orig.insert(t.orig.begin(), t.orig[0]);
+      t.al.insert(t.al.begin(), t.al[0]);
     }
     const ByteMap& bm = byte_map();
     size_t i = 0;
@@ -387,7 +441,7 @@ struct ByteLevelPre : PreTokenizer {
       for (size_t k = i; k < e; ++k) {
         std::string b;
         append_utf8(b, t.cp[k]);
-        for (char ch : b) w.push(bm.to_char[static_cast<unsigned char>(ch)], t.orig[k]);
+        for (char ch : b) w.push(bm.to_char[static_cast<unsigned char>(ch)], t.al[k]);
       }
       words.push_back(std::move(w));
       i = e;
@@ -403,9 +457,9 @@ struct MetaspacePre : PreTokenizer {
     for (char32_t& c : t.cp)
       if (c == ' ') c = replacement;
     bool prepend = scheme == Always || (scheme == First && at_start);
-    if (prepend && !t.cp.empty() && t.cp[0] != replacement) {
+    if (prepend && !t.cp.empty() && t.cp[0] != replacement) {  // HF's prepend
       t.cp.insert(t.cp.begin(), replacement);
-      t.orig.insert(t.orig.begin(), t.orig[0]);
+      t.al.insert(t.al.begin(), t.al[0]);
     }
     Word w;
     for (size_t k = 0; k < t.size(); ++k) {
@@ -413,7 +467,7 @@ struct MetaspacePre : PreTokenizer {
         words.push_back(std::move(w));
         w = Word{};
       }
-      w.push(t.cp[k], t.orig[k]);
+      w.push(t.cp[k], t.al[k]);
     }
     if (w.chars() > 0) words.push_back(std::move(w));
   }
@@ -461,7 +515,7 @@ struct BpeModel : Model {
     if (n == 0) return;
     if (ignore_merges) {
       if (int32_t id = vocab->find(w.text); id >= 0) {
-        out.push_back({id, w.orig.front(), w.orig.back() + 1});
+        out.push_back(w.token(id, 0, n));
         return;
       }
     }
@@ -531,7 +585,7 @@ struct BpeModel : Model {
       consider(top.pos);
     }
     for (size_t k = 0; k < sy.size(); ++k)
-      if (!dead[k]) out.push_back({sy[k].id, w.orig[sy[k].c0], w.orig[sy[k].c1 - 1] + 1});
+      if (!dead[k]) out.push_back(w.token(sy[k].id, sy[k].c0, sy[k].c1));
   }
 };
 
@@ -601,7 +655,8 @@ struct UnigramModel : Model {
     std::reverse(pieces.begin(), pieces.end());
     for (const Piece& p : pieces) {
       std::string_view str = std::string_view(w.text).substr(byte_at(p.c0), byte_at(p.c1) - byte_at(p.c0));
-      uint32_t o0 = w.orig[p.c0], o1 = w.orig[p.c1 - 1] + 1;
+      const RawToken tk = w.token(0, p.c0, p.c1);
+      const uint32_t o0 = tk.start, o1 = tk.end;
       int32_t id = vocab->find(str);
       if (id >= 0) {
         out.push_back({id, o0, o1});
@@ -727,7 +782,7 @@ struct PipelineImpl : Pipeline {
       pre->split(t, char_base == 0, words);
     } else {
       Word w;
-      for (size_t k = 0; k < t.size(); ++k) w.push(t.cp[k], t.orig[k]);
+      for (size_t k = 0; k < t.size(); ++k) w.push(t.cp[k], t.al[k]);
       if (w.chars()) words.push_back(std::move(w));
     }
     for (const Word& w : words) model->tokenize(w, out);

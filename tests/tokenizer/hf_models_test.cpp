@@ -87,7 +87,7 @@ Stats run(const std::string& name) {
                       << "\n ours decode: " << dec);
     std::vector<Offset> offs;
     for (const auto& o : c["offsets"]) offs.push_back({o[0].get<uint32_t>(), o[1].get<uint32_t>()});
-    if (e.offsets != offs && st.offsets_differ++ < 3 && std::getenv("MR_SHOW_OFFSETS")) {
+    if (e.offsets != offs && st.offsets_differ++ < (std::getenv("MR_SHOW_OFFSETS") ? 12 : 0)) {
       std::string o;
       for (size_t k = 0; k < e.offsets.size(); ++k) o += "(" + std::to_string(e.offsets[k].start) + "," + std::to_string(e.offsets[k].end) + ")";
       MESSAGE(name << " offsets differ: " << line << "\n ours: " << o);
@@ -104,8 +104,8 @@ bool have(const std::string& name) {
 
 }  // namespace
 
-// Every case identical; offsets too where `offsets` (byte-level BPE; the Unigram offsets
-// follow HF's alignment rules only approximately, see docs/tokenizer.md).
+// Every case identical; offsets too where `offsets` (all but the NFKC fixture, whose NFKC
+// alignments are not HF's yet, see docs/tokenizer.md).
 static void check_fixture(const std::string& name, bool offsets) {
   Stats st = run(name);
   CHECK(st.cases >= 2000);
@@ -124,7 +124,7 @@ TEST_CASE("hf models: byte-level BPE with add_prefix_space and TemplateProcessin
 }
 
 TEST_CASE("hf models: Unigram XLM-R style (Precompiled nmt_nfkc + Metaspace)" * doctest::skip(!have("hf_unigram_xlmr"))) {
-  check_fixture("hf_unigram_xlmr", false);
+  check_fixture("hf_unigram_xlmr", true);
 }
 
 TEST_CASE("hf models: Unigram with NFKC + Lowercase; Metaspace first; byte fallback" * doctest::skip(!have("hf_unigram_nfkc"))) {
