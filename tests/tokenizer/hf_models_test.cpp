@@ -1,7 +1,7 @@
 // Byte-level BPE and Unigram tokenizers against HuggingFace `tokenizers`: the tokenizer.json
 // files and the expected encodings in tests/data/tokenizer/hf_*.gz were written by
 // tools/golden/hf_models_golden.py (tokenizers trained and run by HF, never by us). Ids, type
-// ids, attention mask and decoded text must be identical for every case.
+// ids, attention mask, offsets and decoded text must be identical for every case.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -104,31 +104,30 @@ bool have(const std::string& name) {
 
 }  // namespace
 
-// Every case identical; offsets too where `offsets` (all but the NFKC fixture, whose NFKC
-// alignments are not HF's yet, see docs/tokenizer.md).
-static void check_fixture(const std::string& name, bool offsets) {
+// Every case identical, offsets included.
+static void check_fixture(const std::string& name) {
   Stats st = run(name);
   CHECK(st.cases >= 2000);
   CHECK(st.pairs >= 500);
   CHECK(st.truncated >= 300);
   CHECK(st.failed == 0);
-  if (offsets) CHECK(st.offsets_differ == 0);
+  CHECK(st.offsets_differ == 0);
 }
 
 TEST_CASE("hf models: byte-level BPE RoBERTa style (RobertaProcessing; no prefix space)" * doctest::skip(!have("hf_bpe_roberta"))) {
-  check_fixture("hf_bpe_roberta", true);
+  check_fixture("hf_bpe_roberta");
 }
 
 TEST_CASE("hf models: byte-level BPE with add_prefix_space and TemplateProcessing" * doctest::skip(!have("hf_bpe_prefix"))) {
-  check_fixture("hf_bpe_prefix", true);
+  check_fixture("hf_bpe_prefix");
 }
 
 TEST_CASE("hf models: Unigram XLM-R style (Precompiled nmt_nfkc + Metaspace)" * doctest::skip(!have("hf_unigram_xlmr"))) {
-  check_fixture("hf_unigram_xlmr", true);
+  check_fixture("hf_unigram_xlmr");
 }
 
 TEST_CASE("hf models: Unigram with NFKC + Lowercase; Metaspace first; byte fallback" * doctest::skip(!have("hf_unigram_nfkc"))) {
-  check_fixture("hf_unigram_nfkc", false);
+  check_fixture("hf_unigram_nfkc");
 }
 
 TEST_CASE("hf models: unsupported parts name the file and the JSON path") {
