@@ -1,6 +1,6 @@
 // Byte-level BPE and SentencePiece Unigram pipelines of tokenizer.json, following HuggingFace
 // tokenizers 0.23 (models/bpe, models/unigram, normalizers, pre_tokenizers/{byte_level,metaspace},
-// decoders, spm_precompiled). Text is carried as code points with, for each, the index of the
+// decoders, spm_precompiled). Text is carried as code points with, for each, the range of
 // original characters it stands for (HF's alignments, for offsets).
 #include "tokenizer/hf_models.h"
 
@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <unordered_map>
@@ -916,7 +919,8 @@ struct Loader : JsonReader {
         } else if (re.size() >= 5 && literal(re[0]) && re[1] == '{' && re.substr(re.size() - 2) == U",}" &&
                    std::all_of(re.begin() + 2, re.end() - 2, [](char32_t c) { return c >= '0' && c <= '9'; })) {
           r->run_char = re[0];
-          r->min_run = std::stoul(to_utf8(re.data() + 2, re.size() - 4));
+          r->min_run = 0;
+          for (size_t k = 2; k + 2 < re.size() && r->min_run < 1000000; ++k) r->min_run = r->min_run * 10 + (re[k] - '0');
           if (r->min_run == 0) fail(where + ".pattern.Regex", "a run of at least 0 characters is not supported");
         } else {
           fail(where + ".pattern.Regex",
