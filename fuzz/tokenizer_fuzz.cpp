@@ -2,8 +2,11 @@
 // normalizer / truncation / padding settings; encode, batch encode, decode and normalize must
 // never crash, and every offset must stay inside its text.
 //   make fuzz-tokenizer && build/fuzz/tokenizer_fuzz -max_total_time=600 build/fuzz/corpus
-// The vocabulary: models/all-MiniLM-L6-v2 when present (MR_FUZZ_MODEL overrides), else a
-// small built-in one.
+// Tokenizers: WordPiece from models/all-MiniLM-L6-v2 when present (MR_FUZZ_MODEL overrides),
+// else a small built-in vocabulary; plus the byte-level BPE and Unigram tokenizer.json files
+// that `make fuzz-tokenizer` unpacks from tests/data/tokenizer into build/fuzz (MR_FUZZ_HF_DIR
+// overrides). The third input byte picks one.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -18,31 +21,47 @@
 
 using namespace mr::tok;
 
-static Tokenizer& tokenizer() {
-  static Tokenizer tk = [] {
-    const char* env = std::getenv("MR_FUZZ_MODEL");
-    std::string dir = env ? env : "models/all-MiniLM-L6-v2";
-    if (std::filesystem::exists(dir)) return Tokenizer::from_dir(dir);
-    std::string path = std::filesystem::temp_directory_path() / "mr_fuzz_vocab.txt";
-    std::ofstream(path) << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\nb\n##a\n##b\nab\n\xc3\xa9\n##\xc3\xa9\n,\n";
-    return Tokenizer::from_vocab_txt(path);
-  }();
-  return tk;
+static Tokenizer wordpiece() {
+  const char* env = std::getenv("MR_FUZZ_MODEL");
+  std::string dir = env ? env : "models/all-MiniLM-L6-v2";
+  if (std::filesystem::exists(dir)) return Tokenizer::from_dir(dir);
+  std::string path = std::filesystem::temp_directory_path() / "mr_fuzz_vocab.txt";
+  std::ofstream(path) << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\nb\n##a\n##b\nab\n\xc3\xa9\n##\xc3\xa9\n,\n";
+  return Tokenizer::from_vocab_txt(path);
 }
 
-static void check_offsets(const Encoding& e, size_t n_a, size_t n_b) {
+static std::vector<Tokenizer>& tokenizers() {
+  static std::vector<Tokenizer> all = [] {
+    std::vector<Tokenizer> v;
+    v.push_back(wordpiece());
+    const char* env = std::getenv("MR_FUZZ_HF_DIR");
+    std::filesystem::path dir = env ? env : "build/fuzz";
+    std::vector<std::string> files;
+    if (std::filesystem::exists(dir))
+      for (const auto& f : std::filesystem::directory_iterator(dir))
+        if (f.path().filename().string().rfind("hf_", 0) == 0 && f.path().extension() == ".json") files.push_back(f.path());
+    std::sort(files.begin(), files.end());
+    for (const std::string& f : files) v.push_back(Tokenizer::from_tokenizer_json(f));
+    return v;
+  }();
+  return all;
+}
+
+// Offsets inside their text. Type ids tell the texts apart only where the template gives the
+// second text type id 1 (RoBERTa-style templates give 0 to both): there, the longer one bounds.
+static void check_offsets(const Encoding& e, size_t n_a, size_t n_b, bool typed) {
   for (size_t i = 0; i < e.size(); ++i) {
     const Offset& o = e.offsets[i];
-    size_t n = e.type_ids[i] == 0 ? n_a : n_b;
+    size_t n = !typed ? std::max(n_a, n_b) : e.type_ids[i] == 0 ? n_a : n_b;
     if (o.start > o.end || o.end > n) std::abort();
   }
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 2) return 0;
-  Tokenizer& tk = tokenizer();
+  if (size < 3) return 0;
+  Tokenizer& tk = tokenizers()[data[2] % tokenizers().size()];
   const uint8_t flags = data[0], knobs = data[1];
-  std::string_view rest(reinterpret_cast<const char*>(data + 2), size - 2);
+  std::string_view rest(reinterpret_cast<const char*>(data + 3), size - 3);
   tk.normalizer.clean_text = flags & 1;
   tk.normalizer.handle_chinese_chars = flags & 2;
   tk.normalizer.lowercase = flags & 4;
@@ -64,11 +83,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (flags & 128 && tab != std::string_view::npos) {
       std::string_view a = rest.substr(0, tab), b = rest.substr(tab + 1);
       Encoding e = tk.encode(a, b);
-      check_offsets(e, count_chars(a), count_chars(b));
+      bool typed = std::find(e.type_ids.begin(), e.type_ids.end(), 1) != e.type_ids.end();
+      check_offsets(e, count_chars(a), count_chars(b), typed);
       (void)tk.decode(e.ids, knobs & 2);
     } else {
       Encoding e = tk.encode(rest);
-      check_offsets(e, count_chars(rest), 0);
+      check_offsets(e, count_chars(rest), 0, true);
       (void)tk.decode(e.ids, knobs & 2);
       std::vector<std::string> batch{std::string(rest), std::string(rest.substr(rest.size() / 2))};
       auto many = tk.encode_batch(batch, 2);

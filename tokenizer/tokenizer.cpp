@@ -13,12 +13,15 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "base/check.h"
 #include "base/escape.h"
+#include "tokenizer/hf_models.h"
+#include "tokenizer/json_reader.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab.h"
 
@@ -33,6 +36,9 @@ struct AddedToken {
   int32_t id;
   bool special;
   uint32_t n_chars;
+  // BPE / Unigram only: swallow the whitespace before / after; matched after the others
+  // (HF matches normalized tokens on the normalized text: we take them only without normalizer)
+  bool lstrip = false, rstrip = false, normalized = false;
 };
 
 struct TemplatePiece {
@@ -61,6 +67,11 @@ struct Tokenizer::Impl {
   // Decoder
   std::string decoder_prefix = "##";
   bool decoder_cleanup = true;
+
+  // BPE / Unigram: normalizer, pre-tokenizer, model and decoder (null for WordPiece)
+  std::unique_ptr<detail::Pipeline> pipeline;
+  std::string model_type = "WordPiece";
+  bool trim_offsets = false, trim_prefix_space = false;  // RobertaProcessing / ByteLevel post-processing
 
   void add_token(const std::string& tok, int32_t id) {
     MR_CHECK(id >= 0 && id < (1 << 30), "token id {} out of range", id);
@@ -98,11 +109,12 @@ struct Tokenizer::Impl {
     return false;
   }
 
-  // Longest added token at text[pos], or nullptr.
-  const AddedToken* match_added(std::string_view text, size_t pos) const {
+  // Longest added token at text[pos] (only those with normalized == *normalized when given), or nullptr.
+  const AddedToken* match_added(std::string_view text, size_t pos, const bool* normalized = nullptr) const {
     const AddedToken* best = nullptr;
     for (const AddedToken& a : added)
-      if (a.content.size() <= text.size() - pos && (!best || a.content.size() > best->content.size()) &&
+      if ((!normalized || a.normalized == *normalized) && a.content.size() <= text.size() - pos &&
+          (!best || a.content.size() > best->content.size()) &&
           std::memcmp(text.data() + pos, a.content.data(), a.content.size()) == 0)
         best = &a;
     return best;
@@ -355,8 +367,103 @@ thread_local Scratch tls_scratch;
 
 }  // namespace
 
+// HF's processors::byte_level::process_offsets on one sequence's tokens (char offsets): the
+// leading / trailing spaces ('Ġ' or whitespace) of the token's text are left out of its
+// offsets, except one leading space of the first token when add_prefix_space is set.
+static void trim_offsets(const Tokenizer::Impl& m, RawToken* toks, const std::vector<std::string_view>& spans) {
+  auto sp = [](char32_t c) { return c == 0x120 || (char_class(c) & kSpace); };
+  for (size_t i = 0; i < spans.size(); ++i) {
+    RawToken& tk = toks[i];
+    std::string_view s = spans[i];
+    if (s.empty() && tk.id >= 0 && size_t(tk.id) < m.id_to_token.size()) s = m.id_to_token[size_t(tk.id)];
+    std::u32string c;
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    for (size_t k = 0; k < s.size();) c.push_back(decode_utf8(p, s.size(), k));
+    size_t lead = 0, trail = 0;
+    while (lead < c.size() && sp(c[lead])) ++lead;
+    while (trail < c.size() && sp(c[c.size() - 1 - trail])) ++trail;
+    if (lead > 0) {
+      if ((i == 0 || tk.start == 0) && m.trim_prefix_space && lead == 1) lead = 0;
+      tk.start = std::min<uint32_t>(tk.start + uint32_t(lead), tk.end);
+    }
+    if (trail > 0 && tk.end >= trail) tk.end = std::max<uint32_t>(tk.end - uint32_t(trail), tk.start);
+  }
+}
+
+// BPE / Unigram: HF's AddedVocabulary. Added tokens are found leftmost-longest, first those
+// with normalized false, then, in the pieces between them, those with normalized true (only
+// allowed without a normalizer, where the normalized text is the text); lstrip / rstrip take
+// the whitespace before / after into the token. f(piece, char_base) gets each piece between
+// them, g(token, start, end, span) each added token with its char offsets and its text.
+template <class F, class G>
+static void split_pass(const Tokenizer::Impl& m, std::string_view text, uint32_t base, bool normalized, F&& f, G&& g) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  auto is_space_at = [&](size_t b, size_t& next) {
+    next = b;
+    return char_class(decode_utf8(p, text.size(), next)) & kSpace;
+  };
+  size_t i = 0, piece = 0;
+  uint32_t ci = base, piece_ci = base;
+  while (i < text.size()) {
+    if (m.first_byte[p[i]]) {
+      if (const AddedToken* a = m.match_added(text, i, &normalized)) {
+        size_t start = i, stop = i + a->content.size();
+        uint32_t stop_c = ci + a->n_chars;
+        if (a->lstrip) {  // the whitespace at the end of the pending piece
+          size_t b = piece;
+          size_t ws = piece;
+          while (b < start) {
+            size_t next;
+            if (!is_space_at(b, next)) ws = next;
+            b = next;
+          }
+          start = ws;
+        }
+        if (a->rstrip) {
+          size_t next;
+          while (stop < text.size() && is_space_at(stop, next)) {
+            stop = next;
+            ++stop_c;
+          }
+        }
+        uint32_t start_c = ci - uint32_t(count_chars(text.substr(start, i - start)));
+        if (start > piece) f(text.substr(piece, start - piece), piece_ci);
+        g(*a, start_c, stop_c, text.substr(start, stop - start));
+        i = piece = stop;
+        ci = piece_ci = stop_c;
+        continue;
+      }
+    }
+    decode_utf8(p, text.size(), i);
+    ++ci;
+  }
+  if (text.size() > piece) f(text.substr(piece), piece_ci);
+}
+
+template <class F, class G>
+static void split_added(const Tokenizer::Impl& m, std::string_view text, F&& f, G&& g) {
+  split_pass(
+      m, text, 0, false, [&](std::string_view piece, uint32_t base) { split_pass(m, piece, base, true, f, g); }, g);
+}
+
 void Tokenizer::tokenize(std::string_view text, std::vector<RawToken>& out) const {
   MR_CHECK(text.size() < (size_t(1) << 32), "text of {} bytes: offsets are 32-bit, at most 4 GiB per text", text.size());
+  if (const Impl& m = *impl_; m.pipeline) {
+    const size_t first = out.size();
+    std::vector<std::string_view> spans;  // with trim_offsets: each added token's text ("" for the others)
+    split_added(
+        m, text,
+        [&](std::string_view piece, uint32_t base) {
+          m.pipeline->encode(piece, base, out);
+          if (m.trim_offsets) spans.resize(out.size() - first);
+        },
+        [&](const AddedToken& a, uint32_t start, uint32_t end, std::string_view span) {
+          out.push_back({a.id, start, end});
+          if (m.trim_offsets) spans.push_back(span);
+        });
+    if (m.trim_offsets) trim_offsets(m, out.data() + first, spans);
+    return;
+  }
   Encoder e{*impl_, normalizer, normalizer.strips(), tls_scratch, out};
   e.s.word.clear();
   e.s.orig.clear();
@@ -368,6 +475,12 @@ void Tokenizer::tokenize(std::string_view text, std::vector<RawToken>& out) cons
 std::string Tokenizer::normalize(std::string_view text) const {
   std::vector<RawToken> unused;
   std::string out;
+  if (impl_->pipeline) {
+    split_added(
+        *impl_, text, [&](std::string_view piece, uint32_t base) { out += impl_->pipeline->normalize(piece, base); },
+        [&](const AddedToken& a, uint32_t, uint32_t, std::string_view) { out += a.content; });
+    return out;
+  }
   Scratch scratch;
   Encoder e{*impl_, normalizer, normalizer.strips(), scratch, unused, &out};
   e.run(text);
@@ -465,9 +578,10 @@ static Encoding build(const Tokenizer& tk, const Tokenizer::Impl& m, std::string
   if (b) tk.tokenize(*b, tb);
   if (tk.truncation.max_length > 0) {
     size_t n_added = m.n_special(b != nullptr);
-    MR_CHECK(tk.truncation.max_length >= n_added, "truncation max_length {} is smaller than the {} special tokens",
-             tk.truncation.max_length, n_added);
-    truncate_pair(ta, b ? &tb : nullptr, tk.truncation.max_length - n_added, tk.truncation.strategy, tk.truncation.left);
+    // A limit below the number of special tokens truncates nothing: HF computes max_length -
+    // n_added in usize, which wraps around to a huge limit (checked against HF 0.23.3).
+    if (tk.truncation.max_length >= n_added)
+      truncate_pair(ta, b ? &tb : nullptr, tk.truncation.max_length - n_added, tk.truncation.strategy, tk.truncation.left);
   }
   Encoding e;
   const auto& tmpl = b ? m.pair : m.single;
@@ -563,6 +677,15 @@ static std::string cleanup(std::string t) {
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special) const {
   const Impl& m = *impl_;
+  if (m.pipeline) {
+    std::vector<std::string> tokens;
+    for (int32_t id : ids) {
+      std::string_view tok = id_to_token(id);
+      if (tok.empty() || (skip_special && m.is_special(id))) continue;
+      tokens.emplace_back(tok);
+    }
+    return m.pipeline->decode(std::move(tokens));
+  }
   std::string out;
   bool first = true;
   for (int32_t id : ids) {
@@ -603,6 +726,7 @@ std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
 
 size_t Tokenizer::vocab_size() const { return impl_->id_to_token.size(); }
 int32_t Tokenizer::unk_id() const { return impl_->unk_id; }
+std::string_view Tokenizer::model_type() const { return impl_->model_type; }
 size_t Tokenizer::num_special_tokens(bool pair) const { return impl_->n_special(pair); }
 
 // ------------------------------------------------------------------------------- loading
@@ -656,34 +780,7 @@ Tokenizer Tokenizer::from_vocab_txt(const std::string& path, const NormalizerCon
   return tk;
 }
 
-namespace {
-
-struct JsonReader {
-  const std::string& path;
-
-  [[noreturn]] void fail(const std::string& where, const std::string& msg) const { FAIL_INPUT(path, where, "{}", msg); }
-
-  const json& need(const json& j, const char* key, const std::string& where) const {
-    if (!j.is_object() || !j.contains(key)) fail(where, fmt::format("missing \"{}\"", key));
-    return j[key];
-  }
-  template <class T>
-  T get(const json& j, const char* key, const std::string& where) const {
-    const json& v = need(j, key, where);
-    try {
-      return v.get<T>();
-    } catch (const json::exception& e) {
-      fail(where + "." + key, fmt::format("unexpected value {}: {}", escape_bytes(v.dump()), escape_bytes(e.what())));
-    }
-  }
-  template <class T>
-  T get_or(const json& j, const char* key, T dflt, const std::string& where) const {
-    if (!j.is_object() || !j.contains(key) || j[key].is_null()) return dflt;
-    return get<T>(j, key, where);
-  }
-};
-
-}  // namespace
+using detail::JsonReader;
 
 Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   std::string text = read_file(path);
@@ -703,7 +800,15 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   // model
   const json& model = r.need(j, "model", "top level");
   std::string type = r.get_or<std::string>(model, "type", "WordPiece", "model");
-  if (type != "WordPiece") r.fail("model.type", fmt::format("\"{}\" is not supported (only WordPiece)", escape_bytes(type)));
+  int64_t max_id = 0;
+  if (type != "WordPiece") {
+    // BPE / Unigram: model, normalizer, pre-tokenizer and decoder in hf_models.cpp
+    m.pipeline = detail::load_pipeline(j, text, path, m.id_to_token, m.whole, m.unk_id);
+    m.model_type = type;
+    m.prefix.clear();
+    max_id = int64_t(m.id_to_token.size()) * 2 + 4096;
+    tk.normalizer = NormalizerConfig{false, false, false, false};
+  } else {
   m.unk_token = r.get_or<std::string>(model, "unk_token", "[UNK]", "model");
   m.prefix = r.get_or<std::string>(model, "continuing_subword_prefix", "##", "model");
   m.max_input_chars_per_word = r.get_or<size_t>(model, "max_input_chars_per_word", 100, "model");
@@ -711,7 +816,7 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   if (!vocab.is_object()) r.fail("model.vocab", "expected an object {token: id}");
   // ids index a dense table: refuse ids far beyond the vocabulary size (a corrupt file must
   // not make us allocate gigabytes)
-  const int64_t max_id = int64_t(vocab.size()) * 2 + 4096;
+  max_id = int64_t(vocab.size()) * 2 + 4096;
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() >= max_id)
       r.fail("model.vocab", fmt::format("token \"{}\": id {} is not a valid id (0..{})", escape_bytes(it.key()),
@@ -742,6 +847,7 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   } else {
     r.fail("pre_tokenizer", "missing: only BertPreTokenizer is supported");
   }
+  }  // WordPiece
 
   // added tokens
   if (j.contains("added_tokens") && !j["added_tokens"].is_null()) {
@@ -752,12 +858,25 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
       int64_t id = r.get<int64_t>(a, "id", where);
       bool special = r.get_or<bool>(a, "special", false, where);
       if (content.empty()) r.fail(where, "empty content");
-      if (r.get_or<bool>(a, "lstrip", false, where) || r.get_or<bool>(a, "rstrip", false, where) ||
-          r.get_or<bool>(a, "single_word", false, where) || r.get_or<bool>(a, "normalized", false, where))
-        r.fail(where, fmt::format("added token \"{}\": lstrip, rstrip, single_word and normalized are not supported",
+      bool lstrip = r.get_or<bool>(a, "lstrip", false, where), rstrip = r.get_or<bool>(a, "rstrip", false, where);
+      bool normalized = r.get_or<bool>(a, "normalized", false, where);
+      if (r.get_or<bool>(a, "single_word", false, where))
+        r.fail(where + ".single_word", fmt::format("added token \"{}\": single_word is not supported", escape_bytes(content)));
+      if (!m.pipeline && (lstrip || rstrip || normalized))
+        r.fail(where, fmt::format("added token \"{}\": lstrip, rstrip and normalized are not supported with WordPiece",
                                  escape_bytes(content)));
+      if (normalized && m.pipeline->has_normalizer())
+        r.fail(where + ".normalized",
+               fmt::format("added token \"{}\": normalized added tokens are supported only without a normalizer",
+                           escape_bytes(content)));
       if (id < 0 || id >= max_id) r.fail(where, fmt::format("invalid id {} (0..{})", id, max_id - 1));
       m.add_special(content, int32_t(id), special);
+      for (AddedToken& t : m.added)
+        if (t.content == content) {
+          t.lstrip = lstrip;
+          t.rstrip = rstrip;
+          t.normalized = normalized;
+        }
     }
   }
 
@@ -767,25 +886,53 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
     if (id < 0) r.fail(where, fmt::format("token \"{}\" is not in the vocabulary", escape_bytes(tok)));
     return id;
   };
-  if (j.contains("post_processor") && !j["post_processor"].is_null()) {
-    const json& pp = j["post_processor"];
-    std::string t = r.get<std::string>(pp, "type", "post_processor");
-    if (t == "BertProcessing") {
-      const json& cls = r.need(pp, "cls", "post_processor");
-      const json& sep = r.need(pp, "sep", "post_processor");
+  m.single = {{TemplatePiece::SeqA, {}, 0}};
+  m.pair = {{TemplatePiece::SeqA, {}, 0}, {TemplatePiece::SeqB, {}, 1}};
+  std::function<void(const json&, const std::string&)> post_processor = [&](const json& pp, const std::string& W) {
+    std::string t = r.get<std::string>(pp, "type", W);
+    auto cls_sep = [&](int32_t& cls_id, int32_t& sep_id) {  // "cls": [token, id], "sep": [token, id]
+      const json& cls = r.need(pp, "cls", W);
+      const json& sep = r.need(pp, "sep", W);
       if (!cls.is_array() || cls.size() != 2 || !sep.is_array() || sep.size() != 2 || !cls[1].is_number_integer() || !sep[1].is_number_integer())
-        r.fail("post_processor", "cls and sep must be [token, id]");
-      int64_t cls_id = cls[1].get<int64_t>(), sep_id = sep[1].get<int64_t>();
-      if (cls_id < 0 || cls_id >= max_id || sep_id < 0 || sep_id >= max_id) r.fail("post_processor", "cls or sep id out of range");
-      m.bert_template(int32_t(cls_id), int32_t(sep_id));
+        r.fail(W, "cls and sep must be [token, id]");
+      int64_t c = cls[1].get<int64_t>(), s = sep[1].get<int64_t>();
+      if (c < 0 || c >= max_id || s < 0 || s >= max_id) r.fail(W, "cls or sep id out of range");
+      cls_id = int32_t(c);
+      sep_id = int32_t(s);
+    };
+    int32_t cls_id, sep_id;
+    if (t == "BertProcessing") {
+      cls_sep(cls_id, sep_id);
+      m.bert_template(cls_id, sep_id);
+    } else if (t == "RobertaProcessing") {
+      cls_sep(cls_id, sep_id);
+      // <s> A </s> and <s> A </s> </s> B </s>, every type id 0 (as HF)
+      m.single = {{TemplatePiece::Special, {cls_id}, 0}, {TemplatePiece::SeqA, {}, 0}, {TemplatePiece::Special, {sep_id}, 0}};
+      m.pair = m.single;
+      m.pair.push_back({TemplatePiece::Special, {sep_id}, 0});
+      m.pair.push_back({TemplatePiece::SeqB, {}, 0});
+      m.pair.push_back({TemplatePiece::Special, {sep_id}, 0});
+      if (m.pipeline && r.get_or<bool>(pp, "trim_offsets", true, W)) {
+        m.trim_offsets = true;
+        m.trim_prefix_space = r.get_or<bool>(pp, "add_prefix_space", true, W);
+      }
+    } else if (t == "ByteLevel") {  // offsets only
+      if (m.pipeline && r.get_or<bool>(pp, "trim_offsets", true, W)) {
+        m.trim_offsets = true;
+        m.trim_prefix_space = r.get_or<bool>(pp, "add_prefix_space", true, W);
+      }
+    } else if (t == "Sequence") {
+      const json& arr = r.need(pp, "processors", W);
+      if (!arr.is_array()) r.fail(W + ".processors", "expected an array");
+      for (size_t k = 0; k < arr.size(); ++k) post_processor(arr[k], fmt::format("{}.processors[{}]", W, k));
     } else if (t == "TemplateProcessing") {
-      const json& specials = r.get_or<json>(pp, "special_tokens", json::object(), "post_processor");
+      const json& specials = r.get_or<json>(pp, "special_tokens", json::object(), W);
       auto parse = [&](const char* key, bool is_pair) {
         std::vector<TemplatePiece> out;
-        const json& arr = r.need(pp, key, "post_processor");
-        if (!arr.is_array()) r.fail(fmt::format("post_processor.{}", key), "expected an array");
+        const json& arr = r.need(pp, key, W);
+        if (!arr.is_array()) r.fail(W + "." + key, "expected an array");
         for (const json& item : arr) {
-          std::string where = fmt::format("post_processor.{}", key);
+          std::string where = W + "." + key;
           if (item.contains("SpecialToken")) {
             const json& st = item["SpecialToken"];
             std::string sid = r.get<std::string>(st, "id", where);
@@ -814,12 +961,11 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
       m.single = parse("single", false);
       m.pair = parse("pair", true);
     } else {
-      r.fail("post_processor.type", fmt::format("\"{}\" is not supported (TemplateProcessing, BertProcessing)", escape_bytes(t)));
+      r.fail(W + ".type", fmt::format("\"{}\" is not supported (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence)",
+                                      escape_bytes(t)));
     }
-  } else {
-    m.single = {{TemplatePiece::SeqA, {}, 0}};
-    m.pair = {{TemplatePiece::SeqA, {}, 0}, {TemplatePiece::SeqB, {}, 1}};
-  }
+  };
+  if (j.contains("post_processor") && !j["post_processor"].is_null()) post_processor(j["post_processor"], "post_processor");
 
   // truncation and padding
   if (j.contains("truncation") && !j["truncation"].is_null()) {
@@ -854,8 +1000,8 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
     tk.padding.pad_token = r.get_or<std::string>(p, "pad_token", "[PAD]", "padding");
   }
 
-  // decoder
-  if (j.contains("decoder") && !j["decoder"].is_null()) {
+  // decoder (BPE / Unigram: read with the pipeline)
+  if (!m.pipeline && j.contains("decoder") && !j["decoder"].is_null()) {
     const json& d = j["decoder"];
     std::string t = r.get<std::string>(d, "type", "decoder");
     if (t != "WordPiece") r.fail("decoder.type", fmt::format("\"{}\" is not supported (only WordPiece)", escape_bytes(t)));

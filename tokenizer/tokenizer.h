@@ -1,6 +1,8 @@
-// BERT WordPiece tokenizer that gives exactly the output of HuggingFace `tokenizers`
+// Tokenizer that gives exactly the ids of HuggingFace `tokenizers`: BERT WordPiece
 // (BertNormalizer + BertPreTokenizer + WordPiece + TemplateProcessing, as in
-// BertTokenizerFast). See docs/tokenizer.md for the behaviour in detail.
+// BertTokenizerFast), and from a tokenizer.json also byte-level BPE (RoBERTa / GPT-2) and
+// SentencePiece Unigram (XLM-R / ALBERT) with their normalizers, pre-tokenizers,
+// post-processors and decoders. See docs/tokenizer.md for the behaviour in detail.
 //
 //   auto tk = mr::tok::Tokenizer::from_dir("models/all-MiniLM-L6-v2");
 //   mr::tok::Encoding e = tk.encode("Hello world", "second text");
@@ -91,7 +93,8 @@ class Tokenizer {
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
 
-  // Settings, read from the files and free to change.
+  // Settings, read from the files and free to change. `normalizer` is the BertNormalizer of a
+  // WordPiece tokenizer; BPE / Unigram tokenizers ignore it (their normalizer is in the file).
   NormalizerConfig normalizer;
   TruncationConfig truncation;
   PaddingConfig padding;
@@ -102,11 +105,11 @@ class Tokenizer {
   std::vector<Encoding> encode_batch(std::span<const std::string> texts, int threads = 0) const;
   std::vector<Encoding> encode_batch(std::span<const std::pair<std::string, std::string>> pairs, int threads = 0) const;
 
-  // Ids to text: drops special tokens (when skip_special) and unknown ids, joins WordPiece
-  // continuations ("##"), applies the decoder's cleanup (" ." -> "."), as HF's decode.
+  // Ids to text: drops special tokens (when skip_special) and unknown ids, then HF's decoder:
+  // WordPiece (joins "##" continuations, cleanup " ." -> "."), ByteLevel, Metaspace, ...
   std::string decode(std::span<const int32_t> ids, bool skip_special = true) const;
 
-  // Normalize + pre-tokenize + WordPiece one text, special tokens in the text matched first;
+  // Normalize + pre-tokenize + model on one text, special tokens in the text matched first;
   // no template, truncation or padding.
   void tokenize(std::string_view text, std::vector<RawToken>& out) const;
 
@@ -116,7 +119,9 @@ class Tokenizer {
   std::string_view id_to_token(int32_t id) const;  // "" for unknown ids
   std::optional<int32_t> token_to_id(std::string_view token) const;
   size_t vocab_size() const;
-  int32_t unk_id() const;
+  int32_t unk_id() const;  // -1 when the model has none (BPE / Unigram may not)
+  // "WordPiece", "BPE" or "Unigram".
+  std::string_view model_type() const;
   // Number of special tokens the template adds to a single text / a pair.
   size_t num_special_tokens(bool pair) const;
 

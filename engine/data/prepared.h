@@ -31,7 +31,7 @@ namespace mr::data {
 constexpr uint32_t kPreparedVersion = 1;
 constexpr const char* kPreparedFile = "prepared.mrd";
 
-// Token ids of one item text (e.g. the WordPiece tokenizer with [CLS]/[SEP] and truncation).
+// Token ids of one item text (e.g. the tokenizer with its special tokens and truncation).
 using Encoder = std::function<std::vector<int32_t>(const std::string&)>;
 
 struct PrepareInput {

@@ -1,4 +1,5 @@
-// The prepared-dataset encoder from the WordPiece tokenizer (tokenizer/): [CLS] text [SEP],
+// The prepared-dataset encoder from the tokenizer (tokenizer/: WordPiece, or BPE / Unigram
+// from a tokenizer.json): the text in its template ([CLS] text [SEP], <s> text </s>, ...),
 // truncated to max_tokens (special tokens included), never padded (batches pad later).
 // Header-only so that the data module itself does not depend on the tokenizer module.
 #pragma once

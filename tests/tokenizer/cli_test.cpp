@@ -56,7 +56,7 @@ Selected select(const std::string& file, const std::string& norm, bool pair, siz
   Selected s;
   for (const std::string& line : mr::tok::test::read_gz_lines(mr::tok::test::kDataDir + "/" + file)) {
     json c = json::parse(line);
-    if (c["norm"] != norm || c.contains("max_len") || c.contains("pad") || c.contains("error") || !c.contains("a")) continue;
+    if (c.value("norm", std::string()) != norm || c.contains("b") != pair || c.contains("max_len") || c.contains("pad") || c.contains("error") || !c.contains("a")) continue;
     std::string a = c["a"], b = pair ? c["b"].get<std::string>() : "";
     if (a.find('\n') != std::string::npos || b.find('\n') != std::string::npos || a.find('\t') != std::string::npos) continue;
     s.input += pair ? a + "\t" + b + "\n" : a + "\n";
@@ -111,4 +111,33 @@ TEST_CASE("cli: --tokens, --max-len and bad input" * doctest::skip(!can_run())) 
   CHECK(rc != 0);
   run_cli("--model /nonexistent/dir", "x\n", &rc);
   CHECK(rc != 0);
+}
+
+TEST_CASE("cli: metarec tokenize with byte-level BPE and Unigram tokenizer.json" *
+          doctest::skip(!fs::exists(kBin) || !mr::tok::test::have_fixture("hf_bpe_roberta_cases.jsonl.gz"))) {
+  fs::path dir = fs::temp_directory_path() / ("mr_tok_cli_hf_" + std::to_string(::getpid()));
+  for (const std::string name : {"hf_bpe_roberta", "hf_unigram_xlmr"}) {
+    fs::create_directories(dir);
+    {
+      std::ofstream f(dir / "tokenizer.json", std::ios::binary);
+      for (const std::string& line : mr::tok::test::read_gz_lines(mr::tok::test::kDataDir + "/" + name + ".json.gz")) f << line << '\n';
+    }
+    for (bool pair : {false, true}) {
+      Selected s = select(name + "_cases.jsonl.gz", "", pair, 3000);
+      REQUIRE(s.want.size() > 50);
+      int rc = 0;
+      std::vector<std::string> got = run_cli("--model " + dir.string() + (pair ? " --pair" : ""), s.input, &rc);
+      CHECK(rc == 0);
+      REQUIRE(got.size() == s.want.size());
+      size_t bad = 0;
+      for (size_t i = 0; i < got.size(); ++i)
+        if (got[i] != s.want[i] && bad++ < 3) FAIL_CHECK(name << " line " << i + 1 << ": got " << got[i] << " want " << s.want[i]);
+      MESSAGE(name << std::string(pair ? " pairs" : "") << ": " << got.size() << " lines, " << bad << " differ");
+      CHECK(bad == 0);
+    }
+    int rc = 0;
+    run_cli("--model " + dir.string() + " --no-lower", "x\n", &rc);  // WordPiece only
+    CHECK(rc != 0);
+    fs::remove_all(dir);
+  }
 }

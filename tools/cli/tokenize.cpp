@@ -1,6 +1,7 @@
 // metarec tokenize --model DIR [--no-lower] [--pair] [--max-len N] [--tokens] [--threads N]
 // Reads UTF-8 lines on stdin (with --pair, A<TAB>B) and prints one line per input: the ids
-// separated by single spaces, [CLS] and [SEP] included (with --tokens, the token strings).
+// separated by single spaces, special tokens included (with --tokens, the token strings).
+// WordPiece, byte-level BPE or Unigram, as DIR's tokenizer.json says.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -14,14 +15,14 @@
 namespace {
 
 int run(int argc, char** argv) {
-  CLI::App app("BERT WordPiece token ids of stdin lines, identical to HuggingFace tokenizers", argv[0]);
+  CLI::App app("Token ids of stdin lines (WordPiece, byte-level BPE or Unigram), identical to HuggingFace tokenizers", argv[0]);
   std::string model;
   bool no_lower = false, pair = false, tokens = false;
   long max_len = -1;
   int threads = 0;
   app.add_option("--model", model, "directory with tokenizer.json, or vocab.txt (+ tokenizer_config.json)")->required();
-  app.add_flag("--no-lower", no_lower, "do not lowercase (nor strip accents, unless the files say so)");
-  app.add_flag("--pair", pair, "each line is A<TAB>B: encode the pair (type ids 0 then 1)");
+  app.add_flag("--no-lower", no_lower, "WordPiece: do not lowercase (nor strip accents, unless the files say so)");
+  app.add_flag("--pair", pair, "each line is A<TAB>B: encode the pair (type ids as the template says)");
   app.add_option("--max-len", max_len,
                  "truncate to N tokens, special tokens included (longest_first for pairs); 0: no truncation. "
                  "Default: the truncation of tokenizer.json, if any")
@@ -31,6 +32,9 @@ int run(int argc, char** argv) {
   mr::cli::parse(app, argc, argv);
 
   mr::tok::Tokenizer tk = mr::tok::Tokenizer::from_dir(model);
+  if (no_lower && tk.model_type() != "WordPiece")
+    throw mr::Error(fmt::format("--no-lower applies to WordPiece tokenizers; {} is {} (its normalizer is in tokenizer.json)",
+                                model, tk.model_type()));
   if (no_lower) tk.normalizer.lowercase = false;
   tk.padding = {};  // one line per text: no padding
   if (max_len >= 0) {

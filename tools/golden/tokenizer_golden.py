@@ -294,9 +294,15 @@ def record(tok, norm, a, b=None, max_len=0, strategy="longest_first", pad=0, raw
         r["strategy"] = strategy
     if pad:
         r["pad"] = pad
+    return encode_into(r, tok, a, b)
+
+
+def encode_into(r, tok, a, b):
+    """Adds HF's encoding of a (and b) to the record r: ids, type ids, mask, offsets and
+    decode, or the error when HF refuses (e.g. only_second truncation of a too short sequence)."""
     try:
         e = tok.encode(a, b) if b is not None else tok.encode(a)
-    except Exception as ex:  # HF refuses (e.g. only_second truncation of a too short sequence)
+    except Exception as ex:  # noqa: BLE001
         r["error"] = str(ex)
         return r
     r["ids"] = e.ids
