@@ -3,7 +3,8 @@
 confidence intervals and paired differences (docs/results.md).
 
     tools/experiment.py --config configs/demo.toml --data data/ml-100k --seeds 5 --out runs/exp-ml100k \\
-        [--set key=value]... [--variant 'NAME:--set k=v --set k2=v2']... [--only RUN,RUN] [--summary-only]
+        [--set key=value]... [--variant 'NAME:--set k=v --set k2=v2']... [--only RUN,RUN] [--ref RUN]
+        [--summary-only]
     tools/experiment.py --self-test
 
 For each seed s (data.seed = train.seed = s, so every run of a seed has the same split), it trains
@@ -20,6 +21,7 @@ Then OUT/summary.json and OUT/summary.md:
   a paired bootstrap 95% CI over (seed, case) pairs (cases resampled with replacement within each
   seed, the same draws for every method and metric of a K; 10,000 draws; percentile interval; fixed
   seed), the t-interval over the per-seed differences, and in how many seeds the reference is ahead.
+  --ref RUN makes another run's model row the reference (e.g. a variant against nonmeta).
   The bootstrap treats the trained models as fixed (it measures the test users' sampling noise);
   the seed interval includes training and split noise, with few degrees of freedom.
 * OUT/ndcg_vs_k.png: N@10 and R@10 against K with the t-intervals as error bars (matplotlib; when
@@ -125,6 +127,10 @@ def run_dirs(args):
         if unknown:
             sys.exit(f"--only: no run named {', '.join(unknown)}")
         runs = [r for r in runs if r[0] in keep]
+    if args.ref:  # the reference (the first run's model row) is this run's instead of meta's
+        if args.ref not in [r[0] for r in runs]:
+            sys.exit(f"--ref: no run named {args.ref} among {', '.join(r[0] for r in runs)}")
+        runs = [r for r in runs if r[0] == args.ref] + [r for r in runs if r[0] != args.ref]
     return runs
 
 
@@ -493,6 +499,8 @@ def main():
     ap.add_argument("--set", action="append", default=[], help="key=value for every run (repeatable)")
     ap.add_argument("--variant", action="append", default=[], help="'NAME:metarec train arguments' (repeatable)")
     ap.add_argument("--only", default="", help="comma separated run names (meta, nonmeta, variants) to run and summarize")
+    ap.add_argument("--ref", default="", help="run whose model row is the reference of the paired differences "
+                    "(default: meta, or the first run kept by --only)")
     ap.add_argument("--metarec", default="build/metarec")
     ap.add_argument("--draws", type=int, default=10000, help="bootstrap draws")
     ap.add_argument("--boot-seed", type=int, default=20261208, help="the bootstrap's random seed")
