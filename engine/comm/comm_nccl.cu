@@ -140,7 +140,9 @@ class NcclComm final : public Communicator {
     } else if (!from_hex(le.id, &id, sizeof id)) {
       fail(__FILE__, __LINE__, rank_, "METAREC_LAUNCH_ID", "not the hex of an NCCL unique id");
     }
-    CUDA_CHECK_R(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    // the collectives go on the compute stream (the legacy default stream, where every kernel of
+    // the CUDA backend is launched): they start after the kernels that wrote their buffers
+    stream_ = nullptr;
     NCCL_CHECK(nccl().CommInitRank(&comm_, size_, id, rank_));
   }
 
@@ -271,7 +273,7 @@ class NcclComm final : public Communicator {
   int rank_, size_, device_ = 0;
   Watchdog wd_;  // a collective that waits longer than METAREC_COMM_TIMEOUT ends the process
   ncclComm_t comm_ = nullptr;
-  cudaStream_t stream_ = nullptr;
+  cudaStream_t stream_ = nullptr;  // the compute stream (0)
 };
 
 }  // namespace

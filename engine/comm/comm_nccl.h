@@ -11,9 +11,12 @@ namespace mr::comm {
 
 // Bootstraps over MPI (initialising it when needed): rank 0 creates the ncclUniqueId and
 // broadcasts it; each rank selects `device` (-1: its rank among the ranks on the same node,
-// modulo the node's GPU count) and joins the clique. Every float*/double* given to the returned
-// communicator's collectives is a device pointer; each collective runs on the communicator's
-// stream and returns when it has completed. barrier() is MPI's.
+// modulo the node's GPU count) and joins the clique. Started by `train --gpus N`
+// (engine/comm/launch.h) it needs no MPI: rank, size and the id come from the environment.
+// Collectives take device pointers (host buffers are staged through the device); each runs on
+// the compute stream (the legacy default stream, where the CUDA backend launches every kernel)
+// and returns when it has completed, watched by the METAREC_COMM_TIMEOUT watchdog. barrier() is
+// MPI's (launch mode: a one-value all-reduce).
 std::unique_ptr<Communicator> make_nccl_communicator(int device = -1);
 
 }  // namespace mr::comm
