@@ -156,6 +156,7 @@ class Trainer {
   double sum_q_ = 0, t_log_ = 0;
   int64_t n_q_ = 0, tasks_done_ = 0;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> dump_{nullptr, std::fclose};  // --dump-tasks
+  std::string bad_task_;  // this step's first task with a non-finite query loss (CPU), for the error
 };
 
 // a batch as [[history, target, signal], ...] (signal null when NaN)
@@ -242,6 +243,7 @@ double Trainer::step(int64_t step) {
   RecModel& m = *r_.model;
   meta::MetaLearner& ml = *r_.ml;
   comm::fault_hook(rank_, step);
+  bad_task_.clear();
   std::mt19937_64 rng(mix64(st_.rng_seed ^ mix64(uint64_t(step))));  // the same stream on every rank
   if (step_table_) {  // dV is accumulated, reduced and averaged by the meta learner with theta's gradient
     m.begin_step();
@@ -253,7 +255,13 @@ double Trainer::step(int64_t step) {
     if (dump_) dumped.push_back({{"support", batch_json(task.support)}, {"query", batch_json(task.query)}});
     if (b % nranks_ != rank_) continue;
     tape_->set_rng(st_.rng_seed, task_rng_offset(step, b));
-    ml.task(*tape_, [&](Tape& t) { return m.loss(t, task.support); }, [&](Tape& t) { return m.loss(t, task.query); });
+    const float lq =
+        ml.task(*tape_, [&](Tape& t) { return m.loss(t, task.support); }, [&](Tape& t) { return m.loss(t, task.query); });
+    // the first task of the step whose query loss is not finite (the host knows it on the CPU; a
+    // device run reads no per-task loss back)
+    if (be_.dev == Device::CPU && !std::isfinite(lq) && bad_task_.empty())
+      bad_task_ = fmt::format("; first non-finite task: task {} of the meta-batch (query loss {}, {} support and {} query "
+                              "examples)", b, lq, task.support.size(), task.query.size());
   }
   if (dump_) std::fprintf(dump_.get(), "%s\n", nlohmann::json({{"step", step}, {"tasks", dumped}}).dump().c_str());
   const double query_loss = ml.finish(reduce_);
@@ -290,8 +298,8 @@ void Trainer::check_finite(int64_t step, double query_loss, double norm) {
                                p.subdir.empty() ? "" : " of " + p.subdir, n, first_nonfinite(*p.ps, true)));
   }
   if (what.empty()) return;
-  throw Error(fmt::format("train: stopped at step {}: non-finite {}; nothing of this step was applied or saved, {} "
-                          "(docs/troubleshooting.md: lower train.lr)", step + 1, join(what), last_checkpoint()));
+  throw Error(fmt::format("train: stopped at step {}: non-finite {}{}; nothing of this step was applied or saved, {} "
+                          "(docs/troubleshooting.md: lower train.lr)", step + 1, join(what), bad_task_, last_checkpoint()));
 }
 
 // where the run can go on from, for the messages above
