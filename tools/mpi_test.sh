@@ -19,6 +19,7 @@
 #        refused with what to check
 #   16   a hung GPU rank: rank 1 of the 2-GPU run hangs at step 2; the NCCL communicator's
 #        watchdog (METAREC_COMM_TIMEOUT=5) on rank 0 ends the job within 60 s, naming the call
+#   19   `mpirun -np 2 metarec eval --model RUN`: the cases shared out, one process's JSON
 #   17-18 `metarec-emu train --gpus 2` (the launcher, no mpirun: workers joined over the stand-in's
 #        shared memory) = one emulated GPU, bit for bit; a worker killed at step 2 ends the job
 # Usage: tools/mpi_test.sh [BUILD_DIR] (other arguments are ignored). `make test` runs it as the
@@ -28,7 +29,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
-N_CASES=18
+N_CASES=19
 passed=0; failed=0
 summary() {
   local skipped=$((N_CASES - passed - failed))
@@ -104,6 +105,26 @@ if train2 --out "$T/resumed" "${SETS[@]}" --set train.meta_batch=3 --set train.s
   ok "parity: 2 ranks, 3 steps, resumed under mpirun to 5 = one process, 5 steps"
 else
   cat "$T/train.log"; bad "parity: resume under mpirun"
+fi
+
+# 19: `metarec eval` of a run under mpirun: the cases shared out (tiles of 3), one process's JSON
+: >"$T/train.log"
+EV=(eval --data "$T/syn" --model "$T/onea" --protocol cold-user --k-shot 3 --tile 3 --k 5,10)
+if timeout 120 "$B/metarec" "${EV[@]}" >"$T/eval1.json" 2>>"$T/train.log" &&
+   timeout 120 "${MPIRUN[@]}" -np 2 "$B/metarec" "${EV[@]}" >"$T/eval2.json" 2>>"$T/train.log" &&
+   python3 - "$T/eval1.json" "$T/eval2.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert b.pop("ranks") == 2, "the 2-rank output does not say 2 ranks"
+assert a["cases"] >= 6, a["cases"]
+bad = [k for k in set(a) | set(b) if a.get(k) != b.get(k)]
+print("eval: 1 process vs 2 ranks, differing keys:", bad)
+sys.exit(1 if bad else 0)
+PY
+then
+  ok "metarec eval of a run under mpirun -np 2 (tiles of 3 shared out) = one process's JSON"
+else
+  cat "$T/train.log"; bad "metarec eval under mpirun -np 2 = one process"
 fi
 
 # 11: trainable top layers, hidden states from rank 0 (needs models/, from tools/setup.sh models)

@@ -17,10 +17,13 @@ struct DeviceArgs {
         ->capture_default_str();
     app.add_option("--precision", precision, "fp32, or tf32 on cuda")->capture_default_str();
   }
-  // After parsing: the ready backend (a clear error for a binary without CUDA, or bf16).
-  Backend backend() const {
-    Backend be = make_backend(device, precision, "--device/--precision");
+  // After parsing: the ready backend (a clear error for a binary without CUDA, or bf16). gpu:
+  // the device's GPU (-1: the default one; under mpirun, each rank its local rank's).
+  Backend backend(int gpu = -1) const {
+    Backend be = parse_backend(device, precision, "--device/--precision");
     MR_CHECK(be.precision != Precision::bf16, "--precision bf16: a trained recommender runs in fp32 or tf32");
+    if (be.dev != Device::CPU && gpu >= 0) be.gpu = gpu;
+    init_backend(be);
     return be;
   }
 };

@@ -13,6 +13,7 @@
 #include "engine/rec/run_dir.h"
 #include "engine/rec/scorer.h"
 #include "tools/cli/command.h"
+#include "engine/comm/comm.h"
 #include "tools/cli/device_args.h"
 #include "engine/data/cli_args.h"
 
@@ -34,7 +35,7 @@ int run(int argc, char** argv) {
   da.add(app);
   std::string protocol = "loo", model = "pop", ks = "10,20,50", mask = "auto", part = "test", blend;
   int adapt_steps = -2;
-  size_t sampled = 0;
+  size_t sampled = 0, tile = 0;
   mr::data::ColdUserOptions cu;
   mr::data::ColdItemOptions ci;
   size_t max_history = 50;
@@ -56,6 +57,8 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"yes", "no", "auto"}));
   app.add_option("--part", part, "test | valid")->check(CLI::IsMember({"test", "valid"}));
   app.add_option("--sampled", sampled, "also report metrics over N sampled negatives (keys sampled<N>_...)");
+  app.add_option("--tile", tile, "cases scored at once (memory: tile x items scores; 0: as many as 64 MiB hold, "
+                                 "16..1024); under mpirun the ranks share the tiles out");
   app.add_option("--seed", seed, "seed of the cold-user/cold-item splits, BPR and sampled negatives");
   app.add_option("--max-history", max_history, "loo/cold-item: model input truncated to the last N items");
   app.add_option("--k-shot", cu.k_shot, "cold-user: support set size K");
@@ -77,7 +80,10 @@ int run(int argc, char** argv) {
   mr::cli::DeviceArgs dev;
   dev.add(app);
   mr::cli::parse(app, argc, argv);
-  const mr::Backend be = dev.backend();
+  // under mpirun every rank scores its share of the cases (engine/baselines/evaluate.h) on its
+  // node's GPU (local rank) or CPU; rank 0 prints one process's metrics
+  std::unique_ptr<mr::comm::Communicator> comm = mr::comm::make_communicator("auto");
+  const mr::Backend be = dev.backend(comm->size() > 1 ? std::max(0, mr::comm::local_rank()) : -1);
 
   cu.seed = ci.seed = mo.seed = seed;
   ci.test_fraction = cu.test_fraction;
@@ -144,7 +150,21 @@ int run(int argc, char** argv) {
   eo.part = part;
   eo.sampled = sampled;
   eo.seed = seed;
-  auto j = mr::baselines::evaluate(sp, *m, eo);
+  eo.tile = tile;
+  if (comm->size() > 1) {
+    eo.rank = comm->rank();
+    eo.ranks = comm->size();
+    eo.allreduce_sum = [&comm](double* x, int64_t n) { comm->allreduce_sum(x, n); };
+  }
+  nlohmann::json j;
+  try {
+    j = mr::baselines::evaluate(sp, *m, eo);
+  } catch (const std::exception& e) {  // the other ranks must not wait in a collective
+    if (comm->size() > 1) comm->abort(std::string("metarec eval: error: ") + e.what(), 1);
+    throw;
+  }
+  if (comm->rank() != 0) return 0;
+  if (comm->size() > 1) j["ranks"] = comm->size();
   j["dataset"] = ds.name;
   j["source"] = ds.source;
   if (da.thr && da.thr->count()) j["threshold"] = da.threshold;
