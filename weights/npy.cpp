@@ -16,7 +16,8 @@ void write_npy_f32(const std::string& path, const float* data, int64_t rows, int
   std::string hdr = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", rows, cols);
   while ((10 + hdr.size() + 1) % 64) hdr.push_back(' ');
   hdr.push_back('\n');
-  const std::string tmp = path + ".tmp";
+  // per process: several ranks may write the same cache file at once (the last rename wins, whole)
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) FAIL_INPUT(tmp, "open", "{}", std::strerror(errno));
   const uint8_t magic[8] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};

@@ -57,7 +57,9 @@ void register_nccl(NcclFactory f) { g_nccl = f; }
 bool have_nccl() { return g_nccl != nullptr; }
 
 int local_rank() {
-  for (const char* k : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "LOCAL_RANK", "MPI_LOCALRANKID"})
+  // the --gpus launcher's worker rank first: inside a Slurm step or an MPI job's environment the
+  // workers inherit SLURM_LOCALID / OMPI_* of the launcher, which would give them all one GPU
+  for (const char* k : {"METAREC_LAUNCH_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "LOCAL_RANK", "MPI_LOCALRANKID"})
     if (const char* v = env(k)) {
       char* end = nullptr;
       const long r = std::strtol(v, &end, 10);

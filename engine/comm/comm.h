@@ -61,7 +61,8 @@ using NcclFactory = std::unique_ptr<Communicator> (*)(int gpu);
 void register_nccl(NcclFactory f);
 bool have_nccl();
 // This process's rank among the ranks on its node, from the launcher's environment
-// (OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID, LOCAL_RANK, MPI_LOCALRANKID); -1 when none says.
+// (METAREC_LAUNCH_RANK of `train --gpus`, OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID, LOCAL_RANK,
+// MPI_LOCALRANKID); -1 when none says.
 int local_rank();
 // Whether the environment says an MPI launcher started this process (Open MPI, PMIx, PMI).
 bool launched_by_mpirun();

@@ -217,7 +217,7 @@ class NcclComm final : public Communicator {
   // and the error names this rank and the call. A peer that hangs without an error is the
   // watchdog's (wd_, armed by the caller: it ends this process after METAREC_COMM_TIMEOUT).
   void wait(const char* call) {
-    for (int spins = 0;; ++spins) {
+    for (int spins = 0;; spins += spins <= 1000) {  // saturates: a wait may last days (no watchdog)
       const cudaError_t e = cudaStreamQuery(stream_);
       if (e == cudaSuccess) return;
       if (e != cudaErrorNotReady) CUDA_CHECK_R(e);

@@ -2,6 +2,7 @@
 #include "engine/comm/launch.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +79,7 @@ int launch_workers(int n, const std::vector<std::string>& args) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   std::vector<pid_t> pids(size_t(n), -1);
+  const pid_t launcher = ::getpid();
   for (int r = 0; r < n; ++r) {
     const pid_t pid = ::fork();
     if (pid < 0) {
@@ -87,6 +89,10 @@ int launch_workers(int n, const std::vector<std::string>& args) {
       throw Error(fmt::format("--gpus: fork failed for worker {}: {}", r, std::strerror(errno)));
     }
     if (pid == 0) {
+      // a launcher that dies without forwarding a signal (SIGKILL, the OOM killer) takes its
+      // workers along instead of leaving them on the GPUs
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != launcher) std::_Exit(1);  // it died before prctl
       ::setenv("METAREC_LAUNCH_RANK", std::to_string(r).c_str(), 1);
       ::setenv("METAREC_LAUNCH_SIZE", std::to_string(n).c_str(), 1);
       ::setenv("METAREC_LAUNCH_ID", id.c_str(), 1);

@@ -6,7 +6,7 @@
 //   METAREC_LAUNCH_RANK, METAREC_LAUNCH_SIZE, METAREC_LAUNCH_ID (hex), LOCAL_RANK (= the rank).
 // A worker that fails (non-zero exit, a signal) ends the others: SIGTERM, then SIGKILL after
 // 10 s; the launcher exits non-zero naming the worker. SIGINT/SIGTERM to the launcher reach
-// every worker. mpirun and srun remain the way across nodes (docs/comm.md).
+// every worker, and a launcher killed outright takes them along (PR_SET_PDEATHSIG). mpirun and srun remain the way across nodes (docs/comm.md).
 #pragma once
 #include <string>
 #include <vector>

@@ -95,6 +95,7 @@ nlohmann::json evaluate(LoadedRun& r, const std::string& out, comm::Communicator
   eo.ks = c.eval.ks;
   eo.part = name(c.eval.part);
   eo.mask_known = cold;
+  if (c.eval.tile < 0) throw Error(fmt::format("eval.tile = {}: expected 0 (automatic) or a number of cases", c.eval.tile));
   eo.tile = size_t(c.eval.tile);
   if (cm && cm->size() > 1) {  // every rank scores its share of the cases (baselines::EvalOptions)
     eo.rank = cm->rank();

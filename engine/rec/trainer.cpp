@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <random>
 
@@ -263,7 +264,9 @@ double Trainer::step(int64_t step) {
       bad_task_ = fmt::format("; first non-finite task: task {} of the meta-batch (query loss {}, {} support and {} query "
                               "examples)", b, lq, task.support.size(), task.query.size());
   }
-  if (dump_) std::fprintf(dump_.get(), "%s\n", nlohmann::json({{"step", step}, {"tasks", dumped}}).dump().c_str());
+  if (dump_ && (std::fprintf(dump_.get(), "%s\n", nlohmann::json({{"step", step}, {"tasks", dumped}}).dump().c_str()) < 0 ||
+                std::fflush(dump_.get()) != 0))
+    throw Error(fmt::format("--dump-tasks: writing step {} failed: {}", step, std::strerror(errno)));
   const double query_loss = ml.finish(reduce_);
   if (step_table_) m.end_step(1.0f);  // the mean dV through the item tower, into its parameters' gradients
   const double clip = c_.train.clip;
@@ -362,16 +365,14 @@ nlohmann::json Trainer::run() {
   }
   r_.step = st_.step;
   const double t_train = now_s() - t_start_;
-  if (be_.dev != Device::CPU) {  // evaluated from the checkpoint just written, on the training device
-    if (nranks_ > 1) {  // rank 0's checkpoint is complete before the others read it
-      comm::UnwatchedWait solo(cm_);
-      cm_.barrier();
-    }
+  if (be_.dev != Device::CPU && root_) {  // evaluated from the checkpoint just written, on the training device
     tape_.reset();
     r_ = load_run(dir_.path());
     r_.step = st_.step;
     move_run(r_, be_);
   }
+  // the other ranks evaluate the parameters they hold, bitwise rank 0's (the same all-reduced
+  // updates): no rank but 0 reads the run folder, which may be on rank 0's node only
   // every rank scores its share of the evaluation cases; rank 0 writes the results
   auto res = evaluate(r_, root_ ? dir_.path() : std::string(), &cm_);
   if (!root_) {
@@ -406,6 +407,8 @@ nlohmann::json train(const Config& c, const std::string& out, bool resume, comm:
   if (!comm) single = comm::make_communicator("single");
   if (c.data.protocol == Protocol::LooMirror && c.eval.part == Part::Test)
     throw Error("data.protocol = loo-mirror has no test part (it is for choosing settings): set eval.part = valid");
+  if (c.eval.tile < 0)  // an evaluation setting that would fail after training fails now
+    throw Error(fmt::format("eval.tile = {}: expected 0 (automatic) or a number of cases", c.eval.tile));
   for (auto& spec : c.eval.finetune) {  // a bad spec is an error before training, not after it
     int st = 0;
     double lr = 0;

@@ -5,6 +5,7 @@
 // a_i * S(S+1)/2 + b_i * S. The values are small integers and quarters, exact in fp32.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include <chrono>
 
 #include "engine/comm/comm.h"
+#include "engine/comm/launch.h"
 #include "engine/comm/watchdog.h"
 
 using namespace mr;
@@ -265,4 +267,32 @@ TEST_CASE("comm watchdog: METAREC_COMM_TIMEOUT is read and checked") {
   }
   if (old) ::setenv("METAREC_COMM_TIMEOUT", saved.c_str(), 1);
   else ::unsetenv("METAREC_COMM_TIMEOUT");
+}
+
+TEST_CASE("local rank: a --gpus worker's METAREC_LAUNCH_RANK wins over an inherited SLURM_LOCALID / OMPI rank") {
+  // the launcher's workers inherit its environment: inside a Slurm step every one of them would
+  // otherwise read SLURM_LOCALID=0 and take GPU 0
+  const char* old = std::getenv("METAREC_LAUNCH_RANK");
+  const std::string saved = old ? old : "";
+  ::setenv("METAREC_LAUNCH_RANK", "3", 1);
+  const char* slurm = std::getenv("SLURM_LOCALID");
+  const std::string saved_slurm = slurm ? slurm : "";
+  ::setenv("SLURM_LOCALID", "0", 1);
+  CHECK(mr::comm::local_rank() == 3);
+  ::setenv("METAREC_LAUNCH_RANK", "x", 1);
+  CHECK_THROWS_AS(mr::comm::local_rank(), mr::Error);
+  if (old) ::setenv("METAREC_LAUNCH_RANK", saved.c_str(), 1); else ::unsetenv("METAREC_LAUNCH_RANK");
+  if (slurm) ::setenv("SLURM_LOCALID", saved_slurm.c_str(), 1); else ::unsetenv("SLURM_LOCALID");
+}
+
+TEST_CASE("launch ids travel as hex: round trip, wrong length and bad digits refused") {
+  unsigned char id[128], back[128];
+  for (int i = 0; i < 128; ++i) id[i] = static_cast<unsigned char>(i * 37 + 11);
+  const std::string h = mr::comm::to_hex(id, sizeof id);
+  CHECK(h.size() == 256);
+  CHECK(h.substr(0, 4) == "0b30");  // 11 = 0x0b, 48 = 0x30: hand-computed
+  REQUIRE(mr::comm::from_hex(h, back, sizeof back));
+  CHECK(std::equal(id, id + 128, back));
+  CHECK_FALSE(mr::comm::from_hex(h.substr(2), back, sizeof back));
+  CHECK_FALSE(mr::comm::from_hex(std::string(256, 'g'), back, sizeof back));
 }

@@ -255,4 +255,7 @@ TEST_CASE("--dump-tasks writes each step's meta-batch; a resumed run dumps the s
   CHECK(b2[1] == a[3]);
   CHECK_THROWS_WITH_AS(rec::train(c, fx.root + "/c", false, nullptr, "", fx.root + "/no/such/dir/x.jsonl"),
                        doctest::Contains("--dump-tasks: cannot write"), Error);
+  c.set("eval.tile=-1");  // refused before training, not after it
+  CHECK_THROWS_WITH_AS(rec::train(c, fx.root + "/d", false), doctest::Contains("eval.tile = -1"), Error);
+  CHECK_FALSE(fs::exists(fx.root + "/d"));
 }

@@ -83,108 +83,109 @@ int run(int argc, char** argv) {
   // under mpirun every rank scores its share of the cases (engine/baselines/evaluate.h) on its
   // node's GPU (local rank) or CPU; rank 0 prints one process's metrics
   std::unique_ptr<mr::comm::Communicator> comm = mr::comm::make_communicator("auto");
-  const mr::Backend be = dev.backend(comm->size() > 1 ? std::max(0, mr::comm::local_rank()) : -1);
-
-  cu.seed = ci.seed = mo.seed = seed;
-  ci.test_fraction = cu.test_fraction;
-  ci.valid_fraction = cu.valid_fraction;
-  ci.max_history = max_history;
-
-  auto ds = da.load();
-  std::unique_ptr<mr::baselines::Model> m;
-  std::vector<std::unique_ptr<mr::rec::LoadedRun>> runs;  // outlive m, which refers to them
-  nlohmann::json run_info;
-  if (model == "text") {
-    mr::rec::Config c;
-    c.encoder.model = encoder;
-    int64_t D = 0;
-    auto emb = mr::rec::item_embeddings(c, ds, &D);
-    m = mr::baselines::make_text_model(std::move(emb), static_cast<size_t>(D));
-    run_info = {{"encoder", encoder}, {"pool", mr::rec::name(c.encoder.pool)}, {"max_len", c.encoder.max_len}};
-  } else if (model == "random" || model == "pop" || model == "itemknn" || model == "bpr") {
-    m = mr::baselines::make_model(model, mo);
-  } else {
-    // one run directory, or several separated by commas: an ensemble (the mean of their next-item
-    // distributions, each run adapted to the case as its config says)
-    std::vector<std::unique_ptr<mr::baselines::Model>> members;
-    std::vector<nlohmann::json> infos;
-    for (const auto dir_view : mr::data::split(model, ',')) {
-      const std::string dir(dir_view);
-      struct stat st;
-      if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        throw mr::Error(fmt::format("--model '{}': expected random, pop, itemknn, bpr, text or a run directory", dir));
-      runs.push_back(std::make_unique<mr::rec::LoadedRun>(mr::rec::load_run(dir)));
-      mr::rec::move_run(*runs.back(), be);
-      const auto& run = *runs.back();
-      if (run.ds.items.names != ds.items.names)
-        throw mr::Error(fmt::format("--model {}: the run was trained on other data ({} items) than --data {} ({} items)",
-                                    dir, run.ds.n_items(), da.path, ds.n_items()));
-      const int steps = mr::rec::eval_adapt_steps(run.cfg, adapt_steps);
-      members.push_back(std::make_unique<mr::rec::AdaptedScorer>(dir, *runs.back(), steps));
-      infos.push_back({{"run", dir}, {"step", run.step}, {"algorithm", mr::rec::name(run.cfg.meta.algorithm)},
-                       {"adapt_steps", steps}});
-    }
-    if (members.size() == 1) {
-      m = std::move(members[0]);
-      run_info = infos[0];
-    } else {
-      m = mr::baselines::make_ensemble(std::move(members));
-      run_info = {{"ensemble", infos}};
-    }
-  }
-  if (!blend.empty()) {
-    std::string name;
-    double w = 0;
-    mr::baselines::parse_blend(blend, "--blend", &name, &w);
-    m = mr::baselines::make_mixture(std::move(m), mr::baselines::make_model(name, mo), w);
-    run_info["blend"] = blend;
-  }
-  const bool loo = mr::data::is_loo(protocol);
-  mr::data::Split sp = loo                       ? mr::data::split_loo(ds, max_history, protocol == "loo-mirror")
-                       : protocol == "cold-user" ? mr::data::split_cold_user(ds, cu)
-                                                 : mr::data::split_cold_item(ds, ci);
-  m->fit(sp);
-  mr::baselines::EvalOptions eo;
-  eo.ks = parse_ks(ks);
-  eo.mask_known = mask == "auto" ? !loo : mask == "yes";
-  eo.part = part;
-  eo.sampled = sampled;
-  eo.seed = seed;
-  eo.tile = tile;
-  if (comm->size() > 1) {
-    eo.rank = comm->rank();
-    eo.ranks = comm->size();
-    eo.allreduce_sum = [&comm](double* x, int64_t n) { comm->allreduce_sum(x, n); };
-  }
-  nlohmann::json j;
+  // a rank that fails anywhere (its GPU, the data, the run) must not leave the others waiting in
+  // the evaluation's collectives: it ends the whole job
   try {
-    j = mr::baselines::evaluate(sp, *m, eo);
-  } catch (const std::exception& e) {  // the other ranks must not wait in a collective
+    const mr::Backend be = dev.backend(comm->size() > 1 ? std::max(0, mr::comm::local_rank()) : -1);
+
+    cu.seed = ci.seed = mo.seed = seed;
+    ci.test_fraction = cu.test_fraction;
+    ci.valid_fraction = cu.valid_fraction;
+    ci.max_history = max_history;
+
+    auto ds = da.load();
+    std::unique_ptr<mr::baselines::Model> m;
+    std::vector<std::unique_ptr<mr::rec::LoadedRun>> runs;  // outlive m, which refers to them
+    nlohmann::json run_info;
+    if (model == "text") {
+      mr::rec::Config c;
+      c.encoder.model = encoder;
+      int64_t D = 0;
+      auto emb = mr::rec::item_embeddings(c, ds, &D);
+      m = mr::baselines::make_text_model(std::move(emb), static_cast<size_t>(D));
+      run_info = {{"encoder", encoder}, {"pool", mr::rec::name(c.encoder.pool)}, {"max_len", c.encoder.max_len}};
+    } else if (model == "random" || model == "pop" || model == "itemknn" || model == "bpr") {
+      m = mr::baselines::make_model(model, mo);
+    } else {
+      // one run directory, or several separated by commas: an ensemble (the mean of their next-item
+      // distributions, each run adapted to the case as its config says)
+      std::vector<std::unique_ptr<mr::baselines::Model>> members;
+      std::vector<nlohmann::json> infos;
+      for (const auto dir_view : mr::data::split(model, ',')) {
+        const std::string dir(dir_view);
+        struct stat st;
+        if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+          throw mr::Error(fmt::format("--model '{}': expected random, pop, itemknn, bpr, text or a run directory", dir));
+        runs.push_back(std::make_unique<mr::rec::LoadedRun>(mr::rec::load_run(dir)));
+        mr::rec::move_run(*runs.back(), be);
+        const auto& run = *runs.back();
+        if (run.ds.items.names != ds.items.names)
+          throw mr::Error(fmt::format("--model {}: the run was trained on other data ({} items) than --data {} ({} items)",
+                                      dir, run.ds.n_items(), da.path, ds.n_items()));
+        const int steps = mr::rec::eval_adapt_steps(run.cfg, adapt_steps);
+        members.push_back(std::make_unique<mr::rec::AdaptedScorer>(dir, *runs.back(), steps));
+        infos.push_back({{"run", dir}, {"step", run.step}, {"algorithm", mr::rec::name(run.cfg.meta.algorithm)},
+                         {"adapt_steps", steps}});
+      }
+      if (members.size() == 1) {
+        m = std::move(members[0]);
+        run_info = infos[0];
+      } else {
+        m = mr::baselines::make_ensemble(std::move(members));
+        run_info = {{"ensemble", infos}};
+      }
+    }
+    if (!blend.empty()) {
+      std::string name;
+      double w = 0;
+      mr::baselines::parse_blend(blend, "--blend", &name, &w);
+      m = mr::baselines::make_mixture(std::move(m), mr::baselines::make_model(name, mo), w);
+      run_info["blend"] = blend;
+    }
+    const bool loo = mr::data::is_loo(protocol);
+    mr::data::Split sp = loo                       ? mr::data::split_loo(ds, max_history, protocol == "loo-mirror")
+                         : protocol == "cold-user" ? mr::data::split_cold_user(ds, cu)
+                                                   : mr::data::split_cold_item(ds, ci);
+    m->fit(sp);
+    mr::baselines::EvalOptions eo;
+    eo.ks = parse_ks(ks);
+    eo.mask_known = mask == "auto" ? !loo : mask == "yes";
+    eo.part = part;
+    eo.sampled = sampled;
+    eo.seed = seed;
+    eo.tile = tile;
+    if (comm->size() > 1) {
+      eo.rank = comm->rank();
+      eo.ranks = comm->size();
+      eo.allreduce_sum = [&comm](double* x, int64_t n) { comm->allreduce_sum(x, n); };
+    }
+    nlohmann::json j = mr::baselines::evaluate(sp, *m, eo);
+    if (comm->rank() != 0) return 0;
+    if (comm->size() > 1) j["ranks"] = comm->size();
+    j["dataset"] = ds.name;
+    j["source"] = ds.source;
+    if (da.thr && da.thr->count()) j["threshold"] = da.threshold;
+    j["users"] = ds.n_users();
+    j["items"] = ds.n_items();
+    j["interactions"] = ds.inter.size();
+    j["train_interactions"] = sp.train.size();
+    j["skipped_lines"] = ds.report.total_skipped();
+    if (sp.dropped_users) j["users_not_evaluated"] = sp.dropped_users;
+    if (loo) j["max_history"] = max_history;
+    if (protocol == "cold-user") {
+      j["k_shot"] = cu.k_shot;
+      j["user_filter"] = {cu.min_interactions, cu.max_interactions};
+      j["seed"] = seed;
+    }
+    if (protocol == "cold-item") j["seed"] = seed;
+    if (!m->config().empty()) j["config"] = m->config();
+    if (!run_info.empty()) j["model_info"] = run_info;
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  } catch (const std::exception& e) {
     if (comm->size() > 1) comm->abort(std::string("metarec eval: error: ") + e.what(), 1);
     throw;
   }
-  if (comm->rank() != 0) return 0;
-  if (comm->size() > 1) j["ranks"] = comm->size();
-  j["dataset"] = ds.name;
-  j["source"] = ds.source;
-  if (da.thr && da.thr->count()) j["threshold"] = da.threshold;
-  j["users"] = ds.n_users();
-  j["items"] = ds.n_items();
-  j["interactions"] = ds.inter.size();
-  j["train_interactions"] = sp.train.size();
-  j["skipped_lines"] = ds.report.total_skipped();
-  if (sp.dropped_users) j["users_not_evaluated"] = sp.dropped_users;
-  if (loo) j["max_history"] = max_history;
-  if (protocol == "cold-user") {
-    j["k_shot"] = cu.k_shot;
-    j["user_filter"] = {cu.min_interactions, cu.max_interactions};
-    j["seed"] = seed;
-  }
-  if (protocol == "cold-item") j["seed"] = seed;
-  if (!m->config().empty()) j["config"] = m->config();
-  if (!run_info.empty()) j["model_info"] = run_info;
-  std::printf("%s\n", j.dump(2).c_str());
-  return 0;
 }
 
 mr::cli::Command reg{"eval", "evaluate random/pop/itemknn/bpr under loo, cold-user or cold-item; prints JSON metrics", run};
