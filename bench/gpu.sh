@@ -17,7 +17,7 @@
 #      same binary's CPU backend (bench/npy_diff.py);
 #   6. meta-training (issue 20): metarec-cuda train --set train.device=cuda against the same run
 #      on all the host's CPU cores, configs/demo.toml (ml-100k) and configs/amazon.toml (Amazon
-#      Scientific) with encoder.train_layers 0 and 1: tasks/s (the median of the logged windows
+#      Scientific) with encoder.train_layers 0 and 1 (0 also with train.batch_tasks=true): tasks/s (the median of the logged windows
 #      after the first) and the device memory peak. The data travel in the pack; the checkpoint
 #      does not fit the carry, so the encoder is all-MiniLM-L6-v2's shapes with random weights
 #      (bench/random_bert.py): the speed depends on the shapes only. Each run stops at TRAIN_S
@@ -190,6 +190,12 @@ for cfg in $cfgs; do
     pk=${pk:+device memory peak $pk MiB}
     echo "$cfg train_layers=$L: GPU $g tasks/s, CPU ($(nproc) threads) $c tasks/s; $pk"; tail -3 $runs/$cfg$L-gpu.log
     echo "| meta-training tasks/s (higher is better), configs/$cfg.toml, train_layers=$L, GPU fp32 vs $(nproc) CPU threads | meta_batch as the config | $g tasks/s (${pk:-peak ?}) | $c tasks/s | $(ratio "$g" "$c") (GPU/CPU) |" >>"$results"
+    if [ $L = 0 ]; then  # the meta-batch's tasks adapted together (train.batch_tasks, engine/rec/batched.h)
+      ours timeout $TRAIN_S $P/metarec-cuda train "${common[@]}" --set train.device=cuda --set train.batch_tasks=true --out $runs/$cfg$L-gpub >$runs/$cfg$L-gpub.log 2>&1
+      b=$(med_tps $runs/$cfg$L-gpub/metrics.jsonl)
+      echo "$cfg train_layers=0, train.batch_tasks: GPU $b tasks/s (per-task loop $g)"; tail -2 $runs/$cfg$L-gpub.log
+      echo "| meta-training tasks/s, configs/$cfg.toml, train_layers=0, GPU fp32 train.batch_tasks=true vs the per-task loop; and vs $(nproc) CPU threads | meta_batch as the config | $b tasks/s | $g tasks/s (loop); $c tasks/s (CPU) | $(ratio "$b" "$g") (batched/loop), $(ratio "$b" "$c") (batched/CPU) |" >>"$results"
+    fi
   done
 done
 rm -rf "$m" "$cache" "$runs"

@@ -151,6 +151,36 @@ Var* linear(Tape& t, Var* x, Var* w, Var* b, Act act) {
   return out;
 }
 
+// ---------------------------------------------------------------- grouped linear
+struct GroupedLinearSaved {
+  Var *x, *w, *b;  // b may be null
+  Tensor offsets;  // (G+1) i32
+};
+static void grouped_linear_bwd(Tape& t, Var* out, const GroupedLinearSaved& s) {
+  const int N = rows_of(s.x->v), IN = int(s.x->v.size(-1)), G = int(s.w->v.size(0)), OUT = int(s.w->v.size(1));
+  GradMode mode;
+  float* dx = t.grad_for(s.x, &mode);
+  float* dw = t.grad_zeroed_for(s.w);
+  float* db = s.b ? t.grad_zeroed_for(s.b) : nullptr;
+  t.k().glinear_bwd(dx, dw, db, out->g.f32(), s.x->v.f32(), s.w->v.f32(), s.offsets.i32(), N, G, IN, OUT, mode);
+}
+
+Var* grouped_linear(Tape& t, Var* x, Var* w, Var* b, const Tensor& offsets) {
+  MR_PROFILE("grouped_linear", prof::kForward);
+  t.check_device(offsets, "grouped_linear: offsets");
+  MR_CHECK(w->v.ndim() == 3 && !is_bf16(x), "grouped_linear: f32 input and a (G, OUT, IN) weight, got {} and {}",
+           x->v.str(), w->v.str());
+  const int N = rows_of(x->v), IN = int(x->v.size(-1)), G = int(w->v.size(0)), OUT = int(w->v.size(1));
+  MR_CHECK(w->v.size(2) == IN, "grouped_linear: input {} does not match weight {}", x->v.str(), w->v.str());
+  MR_CHECK(!b || b->v.numel() == int64_t(G) * OUT, "grouped_linear: bias {} for {} groups of {}", b ? b->v.str() : "", G, OUT);
+  MR_CHECK(offsets.numel() == G + 1 && offsets.dtype == DType::I32, "grouped_linear: {} offsets for {} groups",
+           offsets.numel(), G);
+  Var* out = out_var(t, Shape{N, OUT}, {x, w, b});
+  t.k().glinear_fwd(out->v.f32(), x->v.f32(), w->v.f32(), P(b), offsets.i32(), N, G, IN, OUT);
+  t.record<grouped_linear_bwd>("grouped_linear", out, GroupedLinearSaved{x, w, b, offsets});
+  return out;
+}
+
 // ---------------------------------------------------------------- layernorm (+ residual)
 struct LayerNormSaved {
   Var *a, *res, *gamma, *beta;  // res may be null
@@ -357,6 +387,31 @@ Var* cross_entropy(Tape& t, Var* logits, const Tensor& targets) {
   Tensor lse = t.arena().alloc(Shape{N});
   t.k().xent_fwd(out->v.f32(), lse.f32(), logits->v.f32(), targets.i32(), N, V);
   t.record<xent_bwd>("cross_entropy", out, CrossEntropySaved{logits, lse, targets});
+  return out;
+}
+
+struct WeightedXentSaved {
+  Var* logits;
+  Tensor lse, targets, w;  // (N) each
+};
+static void xent_w_bwd(Tape& t, Var* out, const WeightedXentSaved& s) {
+  GradMode mode;
+  float* dx = t.grad_for(s.logits, &mode);
+  const int V = int(s.logits->v.size(-1)), N = rows_of(s.logits->v);
+  t.k().xent_w_bwd(dx, out->g.f32(), s.logits->v.f32(), s.lse.f32(), s.targets.i32(), s.w.f32(), N, V, mode);
+}
+
+Var* cross_entropy_weighted(Tape& t, Var* logits, const Tensor& targets, const Tensor& w) {
+  MR_PROFILE("cross_entropy_weighted", prof::kForward);
+  t.check_device(targets, "cross_entropy_weighted: targets");
+  t.check_device(w, "cross_entropy_weighted: weights");
+  const int V = int(logits->v.size(-1)), N = rows_of(logits->v);
+  MR_CHECK(targets.numel() == N && w.numel() == N && w.dtype == DType::F32,
+           "cross_entropy_weighted: {} targets and {} weights for {} rows", targets.numel(), w.numel(), N);
+  Var* out = out_var(t, Shape{1}, {logits});
+  Tensor lse = t.arena().alloc(Shape{N});
+  t.k().xent_w_fwd(out->v.f32(), lse.f32(), logits->v.f32(), targets.i32(), w.f32(), N, V);
+  t.record<xent_w_bwd>("cross_entropy_weighted", out, WeightedXentSaved{logits, lse, targets, w});
   return out;
 }
 

@@ -28,10 +28,16 @@ Var* cast(Tape& t, Var* x, DType dt);
 // (B*T, C) -> (B, C)
 Var* mean_pool(Tape& t, Var* h, const Tensor& mask, int B, int T);
 Var* cls_pool(Tape& t, Var* h, int B, int T);
+// Grouped linear: rows [offsets[g], offsets[g+1]) of x use w[g] and b[g]; w (G, OUT, IN),
+// b (G, OUT) or null, offsets (G+1) i32 on the tape's device (offsets[G] = rows of x).
+Var* grouped_linear(Tape& t, Var* x, Var* w, Var* b, const Tensor& offsets);
 // Scalar losses (mean reduction).
 Var* cross_entropy(Tape& t, Var* logits, const Tensor& targets);  // targets (N) i32, -100 ignored
 Var* bce_with_logits(Tape& t, Var* x, const Tensor& y);          // y: same numel, f32 in [0, 1]
 Var* mse(Tape& t, Var* x, const Tensor& y);
+// sum over rows with a target of w[n] * cross-entropy(row n); w (N) f32 (1 / the row's task size:
+// the sum of per-task means).
+Var* cross_entropy_weighted(Tape& t, Var* logits, const Tensor& targets, const Tensor& w);
 // sum_i w_i * x_i over tensors of one shape (e.g. combining losses).
 Var* weighted_sum(Tape& t, const std::vector<std::pair<Var*, float>>& terms);
 

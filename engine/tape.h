@@ -148,6 +148,9 @@ class Tape {
   // tables): when such an input is an activation rather than a parameter, its fresh gradient
   // buffer is zeroed first, so the kernel's += starts from 0.
   float* grad_zeroed_for(Var* v);
+  // Forgets the recorded ops (after a backward) but keeps every var and the arena: the next
+  // forward over the same inputs records anew (the task-batched inner loop, engine/rec/batched.h).
+  void drop_records() { records_.clear(); }
   // Clears records and vars and rewinds the arena; parameters and their grads are untouched.
   void reset();
 

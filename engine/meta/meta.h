@@ -100,6 +100,9 @@ class MetaLearner {
   float inner_loop(Tape& t, const LossFn& support, int steps, const StepFn& step);
   void accumulate_grads();  // meta-gradient += the gradient buffer
   void accumulate_extra();  // the extra accumulator += the extra buffer (after a backward whose gradient counts)
+  void add_tasks(int n) { n_tasks_ += n; }  // tasks run outside task() (engine/rec/batched.h)
+  // Freezes every trainable parameter outside the adapt scope (as the inner loop does), or thaws.
+  void freeze_outside_scope(bool on) { set_scope_frozen(on); }
   double* meta_grad() { return acc_->f64(); }               // the meta-gradient accumulator (numel)
   double* own_acc() { return acc_->f64() + numel_; }        // the algorithm's own segment
   const float* theta() const { return theta_->f32(); }      // the snapshot

@@ -39,7 +39,7 @@ void each_key(C& c, F&& f) {
   f("train.warmup", c.train.warmup), f("train.decay", c.train.decay);
   f("train.clip", c.train.clip), f("train.seed", c.train.seed), f("train.log_every", c.train.log_every);
   f("train.ckpt_every", c.train.ckpt_every), f("train.threads", c.train.threads);
-  f("train.step_item_table", c.train.step_item_table);
+  f("train.step_item_table", c.train.step_item_table), f("train.batch_tasks", c.train.batch_tasks);
   f("train.device", c.train.device), f("train.precision", c.train.precision), f("train.gpus", c.train.gpus);
   f("eval.k_shots", c.eval.k_shots), f("eval.ks", c.eval.ks), f("eval.baselines", c.eval.baselines);
   f("eval.adapt_steps", c.eval.adapt_steps), f("eval.part", c.eval.part), f("eval.blend", c.eval.blend);

@@ -99,6 +99,9 @@ struct TrainSettings {
   int64_t seed = 0, log_every = 25, ckpt_every = 500, threads = 1;
   // the item table computed once per outer step, its gradient accumulated (scope head/user)
   bool step_item_table = true;
+  // the meta-batch's tasks adapted together (engine/rec/batched.h): scope head, the per-step
+  // item table and the full softmax; off: one task after another (MetaLearner::task)
+  bool batch_tasks = false;
   // where the meta-training steps and the run's evaluation run (cuda: build/metarec-cuda;
   // fp32 or tf32)
   EncoderDevice device = EncoderDevice::Cpu;

@@ -167,6 +167,10 @@ Var* RecModel::item_table(Tape& t, const std::vector<int32_t>* rows) {
 }
 
 Var* RecModel::user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<int32_t>& local) {
+  return ops::linear(t, user_features(t, b, V, local), t.param(*head_w_), t.param(*head_b_));
+}
+
+Var* RecModel::user_features(Tape& t, const Batch& b, Var* V, const std::vector<int32_t>& local) {
   check_tape(t);
   const int B = int(b.size()), T1 = cfg_.max_history + 1;
   const int32_t START = int32_t(n_items_);
@@ -206,7 +210,19 @@ Var* RecModel::user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<i
   } else {
     pooled = cfg_.pool == UserPool::Cls ? ops::cls_pool(t, x, B, T1) : ops::mean_pool(t, x, mask, B, T1);
   }
-  return ops::linear(t, pooled, t.param(*head_w_), t.param(*head_b_));
+  return pooled;
+}
+
+Var* RecModel::step_features(Tape& t, const Batch& b, Var** V) {
+  MR_CHECK(in_step_, "step_features outside a training step (begin_step)");
+  MR_CHECK(b.size() > 0, "empty batch");
+  *V = item_table(t, nullptr);
+  return user_features(t, b, *V, {});
+}
+
+Var* RecModel::step_scores(Tape& t, Var* u, Var* V) {
+  Var* lg = ops::linear(t, out_rows(t, u), out_rows(t, V), bias_ ? t.param(*bias_) : nullptr);
+  return ops::weighted_sum(t, {{lg, 1.0f / cfg_.tau}});
 }
 
 Var* RecModel::out_rows(Tape& t, Var* x) const { return cfg_.score == Score::Cos ? l2_rows(t, x, 1.0f) : x; }

@@ -156,6 +156,15 @@ class RecModel {
   float* step_table_grad() { return dvstep_->f32(); }
   int64_t step_table_numel() const { return dvstep_->numel(); }
 
+  // ---- for the task-batched meta-batch (engine/rec/batched.h), in step mode only
+  // The user tower up to the head: pooled features (B, C) of the batch's histories, reading the
+  // step table (returned in *V: its gradient goes to dV when the tape records one).
+  Var* step_features(Tape& t, const Batch& b, Var** V);
+  // Logits (B, N+1) = (out(u) out(V)^T + bias) / tau of head outputs u, as logits() computes them.
+  Var* step_scores(Tape& t, Var* u, Var* V);
+  Param& head_weight() { return *head_w_; }  // (C, C)
+  Param& head_bias() { return *head_b_; }    // (C)
+
   // Parameter-name prefixes: "item." (item tower), "user." (transformer), "head." (user head;
   // "head.rating.*" the rating head), "loss." (the uncertainty weights: never in a scope).
   static bool in_scope(Scope scope, const std::string& name);
@@ -172,6 +181,7 @@ class RecModel {
   bool local_table() const { return bert_ && !vcache_->defined(); }
   // (B, C) user vectors; V's row of item i is local[i] (empty local: row i).
   Var* user_vectors(Tape& t, const Batch& b, Var* V, const std::vector<int32_t>& local);
+  Var* user_features(Tape& t, const Batch& b, Var* V, const std::vector<int32_t>& local);  // before the head
   Var* sampled_loss(Tape& t, const Batch& b);
   // the scoring side of u or of item rows: themselves ("dot") or L2-normalised ("cos")
   Var* out_rows(Tape& t, Var* x) const;

@@ -16,6 +16,7 @@
 #include "engine/comm/comm.h"
 #include "engine/optim.h"
 #include "engine/progress.h"
+#include "engine/rec/batched.h"
 #include "engine/rec/evaluate.h"
 #include "engine/rec/item_data.h"
 #include "engine/rec/run_dir.h"
@@ -158,6 +159,7 @@ class Trainer {
   int64_t n_q_ = 0, tasks_done_ = 0;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> dump_{nullptr, std::fclose};  // --dump-tasks
   std::string bad_task_;  // this step's first task with a non-finite query loss (CPU), for the error
+  std::unique_ptr<TaskBatcher> batcher_;  // train.batch_tasks
 };
 
 // a batch as [[history, target, signal], ...] (signal null when NaN)
@@ -219,6 +221,8 @@ Trainer::Trainer(const Config& c, const std::string& out, bool resume, const std
   MR_CHECK(c.train.meta_batch > 0 && c.train.meta_batch < (1 << 16), "train.meta_batch must be in 1..65535, got {}",
            c.train.meta_batch);
   if (nranks_ > 1) reduce_ = [&cm](double* x, size_t n) { cm.allreduce_sum(x, int64_t(n)); };
+  if (c.train.batch_tasks)
+    batcher_ = std::make_unique<TaskBatcher>(c, *r_.model, *r_.ml, int((c.train.meta_batch + nranks_ - 1) / nranks_));
   if (root_)
     std::fprintf(stderr, "train: %zu task users, %zu items, %lld params (%lld trainable), %s, scope %s, on %s\n",
                  seqs_.size(), r_.ds.n_items(), (long long)ps.numel(), (long long)ps.trainable_numel(),
@@ -251,10 +255,16 @@ double Trainer::step(int64_t step) {
     ml.set_extra_grad(m.step_table_grad(), size_t(m.step_table_numel()));
   }
   nlohmann::json dumped = nlohmann::json::array();
+  std::vector<TaskBatches> mine;  // task-batched: this rank's tasks, run together below
   for (int64_t b = 0; b < c_.train.meta_batch; ++b) {
     const TaskBatches task = sample_task(seqs_, topt_, rng);
     if (dump_) dumped.push_back({{"support", batch_json(task.support)}, {"query", batch_json(task.query)}});
     if (b % nranks_ != rank_) continue;
+    if (batcher_) {
+      if (mine.empty()) tape_->set_rng(st_.rng_seed, task_rng_offset(step, b));
+      mine.push_back(task);
+      continue;
+    }
     tape_->set_rng(st_.rng_seed, task_rng_offset(step, b));
     const float lq =
         ml.task(*tape_, [&](Tape& t) { return m.loss(t, task.support); }, [&](Tape& t) { return m.loss(t, task.query); });
@@ -263,6 +273,11 @@ double Trainer::step(int64_t step) {
     if (be_.dev == Device::CPU && !std::isfinite(lq) && bad_task_.empty())
       bad_task_ = fmt::format("; first non-finite task: task {} of the meta-batch (query loss {}, {} support and {} query "
                               "examples)", b, lq, task.support.size(), task.query.size());
+  }
+  if (batcher_) {
+    std::vector<const TaskBatches*> ptrs;
+    for (const TaskBatches& tb : mine) ptrs.push_back(&tb);
+    batcher_->run(*tape_, ptrs);
   }
   if (dump_ && (std::fprintf(dump_.get(), "%s\n", nlohmann::json({{"step", step}, {"tasks", dumped}}).dump().c_str()) < 0 ||
                 std::fflush(dump_.get()) != 0))

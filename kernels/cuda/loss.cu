@@ -3,6 +3,7 @@
 //         saved. One block per row for lse (max, then sum of exp, fp32), then one block sums
 //         the rows in double. Backward: one block per row; every block recounts the targets
 //         (N ints) so no scratch is needed.
+//   xent_w: the row-weighted sum (w[n] per row, no mean), the same lse and backward shape.
 //   bce (torch BCEWithLogitsLoss), mse: one block sums in double; backward elementwise.
 // Every reduction has a fixed order (deterministic run to run, no atomics).
 #include "kernels/cuda/common.cuh"
@@ -49,6 +50,27 @@ __global__ void xent_bwd_k(float* dlogits, const float* dloss, const float* logi
   for (int v = threadIdx.x; v < V; v += blockDim.x) {
     const int64_t i = int64_t(n) * V + v;
     const float d = tgt == -100 ? 0.0f : g * (expf(logits[i] - l) - (v == tgt ? 1.0f : 0.0f));
+    dlogits[i] = acc ? dlogits[i] + d : d;
+  }
+}
+
+__global__ void xent_w_sum_k(float* loss, const float* lse, const float* logits, const int32_t* targets,
+                             const float* w, int N, int V) {
+  __shared__ double red[32];
+  double total = 0.0;
+  for (int n = threadIdx.x; n < N; n += blockDim.x)
+    if (targets[n] != -100) total += double(w[n]) * (double(lse[n]) - double(logits[int64_t(n) * V + targets[n]]));
+  total = block_sum(total, red);
+  if (threadIdx.x == 0) *loss = float(total);
+}
+
+__global__ void xent_w_bwd_k(float* dlogits, const float* dloss, const float* logits, const float* lse,
+                             const int32_t* targets, const float* w, int V, bool acc) {
+  const int n = blockIdx.x, tgt = targets[n];
+  const float g = tgt != -100 ? *dloss * w[n] : 0.0f, l = lse[n];
+  for (int v = threadIdx.x; v < V; v += blockDim.x) {
+    const int64_t i = int64_t(n) * V + v;
+    const float d = tgt != -100 ? g * (expf(logits[i] - l) - (v == tgt ? 1.0f : 0.0f)) : 0.0f;
     dlogits[i] = acc ? dlogits[i] + d : d;
   }
 }
@@ -108,6 +130,22 @@ void xent_bwd(float* dlogits, const float* dloss, const float* logits, const flo
   if (N == 0 || V == 0 || !dlogits) return;
   LAUNCH(xent_bwd_k, N, kRowBlock, 0, 0)(dlogits, dloss, logits, lse, targets, N, V, acc);
   check_launch("xent_bwd_k");
+}
+
+void xent_w_fwd(float* loss, float* lse, const float* logits, const int32_t* targets, const float* w, int N, int V) {
+  if (N > 0) {
+    LAUNCH(xent_lse_k, N, kRowBlock, 0, 0)(lse, logits, V);
+    check_launch("xent_lse_k");
+  }
+  LAUNCH(xent_w_sum_k, 1, kBlock, 0, 0)(loss, lse, logits, targets, w, N, V);
+  check_launch("xent_w_sum_k");
+}
+
+void xent_w_bwd(float* dlogits, const float* dloss, const float* logits, const float* lse, const int32_t* targets,
+                const float* w, int N, int V, GradMode acc) {
+  if (N == 0 || V == 0 || !dlogits) return;
+  LAUNCH(xent_w_bwd_k, N, kRowBlock, 0, 0)(dlogits, dloss, logits, lse, targets, w, V, acc);
+  check_launch("xent_w_bwd_k");
 }
 
 void bce_fwd(float* loss, const float* x, const float* y, int64_t n) {

@@ -189,6 +189,50 @@ TEST_CASE("metarec train --set train.device=cuda (emulated) gives the CPU run: e
   fs::remove_all(dir);
 }
 
+// train.batch_tasks (engine/rec/batched.h): the meta-batch's tasks adapted together. With
+// dropout 0 the CPU's batched run equals its per-task run and the emulated device's batched run
+// equals both (same bounds as above), for every algorithm; with dropout the batched runs draw
+// other masks than the per-task loop, so there the device is compared with the CPU's batched run.
+TEST_CASE("train.batch_tasks: per-task loop = batched on the CPU = batched on the device (emulated)") {
+  const fs::path dir = make_inputs();
+  const std::string args = base_args(dir) + " --set train.steps=3 --set train.meta_batch=3 --set meta.scope=head";
+  std::string out;
+  auto go = [&](const std::string& bin, const std::string& a, const std::string& name) {
+    REQUIRE_MESSAGE(run(bin + a + " --out " + (dir / name).string(), out) == 0, out);
+  };
+  double worst = 0;
+  auto check = [&](const std::string& ref, const std::string& got) {
+    CAPTURE(ref);
+    CAPTURE(got);
+    const Compared c = compare(dir / ref, dir / got);
+    MESSAGE(ref, " vs ", got, ": query loss rel ", c.loss_rel, ", gradient norm rel ", c.grad_rel, ", params rel L2 ",
+            c.param_rel, ", metrics abs ", c.metric_abs);
+    CHECK(c.loss_rel <= 1e-5);
+    CHECK(c.grad_rel <= 1e-5);
+    CHECK(c.param_rel <= 1e-5);
+    CHECK(c.metric_abs <= 5e-5);
+    worst = std::max({worst, c.loss_rel, c.grad_rel, c.param_rel});
+  };
+  for (const char* alg : {"fomaml", "reptile", "metasgd", "none"}) {
+    const std::string a = args + " --set model.dropout=0 --set meta.algorithm=" + alg + " --set meta.inner_steps=2";
+    go(MR_METAREC, a, std::string("loop-") + alg);
+    go(MR_METAREC, a + " --set train.batch_tasks=true", std::string("cpu-") + alg);
+    go(MR_METAREC_EMU, a + " --set train.batch_tasks=true --set train.device=cuda", std::string("cuda-") + alg);
+    CHECK_MESSAGE(out.find("; 0 device allocations after the first step") != std::string::npos, out);
+    check(std::string("loop-") + alg, std::string("cpu-") + alg);
+    check(std::string("loop-") + alg, std::string("cuda-") + alg);
+  }
+  const std::string d = args + " --set train.batch_tasks=true";  // dropout 0.1
+  go(MR_METAREC, d, "cpu-dropout");
+  go(MR_METAREC_EMU, d + " --set train.device=cuda", "cuda-dropout");
+  check("cpu-dropout", "cuda-dropout");
+  MESSAGE("train.batch_tasks: worst loss / gradient norm / params rel difference ", worst);
+  // a configuration it cannot batch is refused before anything is written
+  CHECK(run(std::string(MR_METAREC) + d + " --set meta.scope=user --out " + (dir / "refused").string(), out) != 0);
+  CHECK_MESSAGE(out.find("train.batch_tasks = true needs meta.scope = \"head\"") != std::string::npos, out);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a run started on the CPU resumes on the device (emulated) and the reverse") {
   const fs::path dir = make_inputs();
   // no lr decay: its schedule depends on train.steps, which the first half of a resumed run sets to 2

@@ -215,6 +215,45 @@ struct Linear : Row {
   }
 };
 
+// Grouped linear (the meta-batch's per-task head): groups of awkward sizes, an empty group, one
+// group (= linear), no bias, and a null dinp (the gradient of a constant input).
+struct GroupedLinear : Row {
+  static constexpr const char* kName = "glinear";
+  static constexpr std::string_view kOps[] = {"glinear_fwd", "glinear_bwd"};
+  static Tol tol() { return {}; }
+  int N, G, IN, OUT;
+  bool bias;
+  static std::vector<GroupedLinear> rows() {
+    std::vector<GroupedLinear> r;
+    struct S { std::vector<int> sizes; int IN, OUT; bool bias, dinp = true; };
+    for (const S& s : {S{{1}, 1, 1, true}, S{{3, 0, 5}, 33, 5, true}, S{{7, 1, 33, 2}, 64, 64, true}, S{{4, 4}, 17, 40, false},
+                       S{{0, 9}, 5, 3, true, false}, S{{129}, 64, 33, true}, S{{2, 3, 1, 4, 6, 5, 3, 2, 1, 1, 2, 3, 4, 5, 6, 7}, 64, 64, true}}) {
+      GroupedLinear l;
+      std::vector<int32_t> off = {0};
+      for (int n : s.sizes) off.push_back(off.back() + n);
+      l.N = off.back(), l.G = int(s.sizes.size()), l.IN = s.IN, l.OUT = s.OUT, l.bias = s.bias;
+      l.name = "glinear" + shape({{"N", l.N}, {"G", l.G}, {"IN", s.IN}, {"OUT", s.OUT}, {"bias", s.bias}, {"dinp", s.dinp}});
+      std::mt19937_64 rng(uint64_t(l.N * 7 + s.IN + l.G));
+      l.x = {randn(size_t(l.N) * s.IN, rng), randn(size_t(l.G) * s.OUT * s.IN, rng, 0.2),
+             s.bias ? randn(size_t(l.G) * s.OUT, rng) : std::vector<double>{}};
+      l.ints = {off};
+      l.diff = {s.dinp, true, s.bias};
+      l.param = {false, true, true};
+      l.act = {true, true, true};
+      l.out = {size_t(l.N) * s.OUT};
+      l.out_act = {true};
+      r.push_back(l);
+    }
+    return r;
+  }
+  template <class K>
+  void fwd(const K& k, Ptrs& x, Ptrs& o, Ints& i) const { k.glinear_fwd(o[0], x[0], x[1], x[2], i[0], N, G, IN, OUT); }
+  template <class K>
+  void bwd(const K& k, Ptrs& x, Ptrs&, Ptr d, Ptrs& g, Ints& i, GradMode acc) const {
+    k.glinear_bwd(g[0], g[1], g[2], d, x[0], x[1], i[0], N, G, IN, OUT, acc);
+  }
+};
+
 struct BiasAct : Row {
   static constexpr bool kBf16 = true;
   static constexpr const char* kName = "bias_act";
@@ -439,6 +478,45 @@ struct Xent : Row {
   }
 };
 
+// Row-weighted cross-entropy (the sum of a meta-batch's per-task means): weights 1 / (rows of
+// the row's task), ignored rows, a single row.
+struct XentW : Row {
+  static constexpr const char* kName = "xent_w";
+  static constexpr std::string_view kOps[] = {"xent_w_fwd", "xent_w_bwd"};
+  static Tol tol() { return {}; }
+  int N, V;
+  static std::vector<XentW> rows() {
+    std::vector<XentW> r;
+    for (auto [N, V, ignore] : {std::tuple{1, 1, 0}, {3, 33, 1}, {33, 5, 1}, {129, 129, 2}, {5, 1025, 1}, {17, 7, 0}}) {
+      XentW e;
+      e.N = N, e.V = V;
+      e.name = "xent_w" + shape({{"N", N}, {"V", V}, {"ignored", ignore}});
+      std::mt19937_64 rng(uint64_t(N * 11 + V));
+      auto t = rand_ints(size_t(N), 0, V - 1, rng);
+      for (int k = 0; k < ignore; ++k) t[size_t(k) * 7 % N] = -100;
+      std::vector<double> w(static_cast<size_t>(N));
+      // tasks of 1..4 rows, over about N / 2.5 tasks: scaled by 4 / N so the loss is of a mean's
+      // size, where the finite differences resolve the gradient (a sum over 129 rows is ~100x more)
+      for (int n = 0; n < N; ++n) w[size_t(n)] = 4.0 / (double(1 + n % 4) * N);
+      e.ints = {t};
+      e.x = {randn(size_t(N) * V, rng, 3.0), w};
+      e.diff = {true, false};
+      e.param = {false, false};
+      e.act = {true, false};
+      e.out = {1, size_t(N)};
+      e.out_act = {true, false};
+      r.push_back(e);
+    }
+    return r;
+  }
+  template <class K>
+  void fwd(const K& k, Ptrs& x, Ptrs& o, Ints& i) const { k.xent_w_fwd(o[0], o[1], x[0], i[0], x[1], N, V); }
+  template <class K>
+  void bwd(const K& k, Ptrs& x, Ptrs& o, Ptr d, Ptrs& g, Ints& i, GradMode acc) const {
+    k.xent_w_bwd(g[0], d, x[0], o[1], i[0], x[1], N, V, acc);
+  }
+};
+
 // BCE with logits (y in [0, 1], and y in {0, 1}) and MSE: one family, the loss a parameter.
 struct PointLoss : Row {
   static constexpr const char* kName = "bce/mse";
@@ -643,7 +721,7 @@ struct Uncertainty : Row {
 
 // Every family, for the runners: X(struct).
 #define MR_OP_FAMILIES(X) \
-  X(Embedding) X(Linear) X(BiasAct) X(LayerNorm) X(Attention) X(Dropout) X(Xent) X(PointLoss) X(Pool) X(GatherRows) \
+  X(Embedding) X(Linear) X(GroupedLinear) X(BiasAct) X(LayerNorm) X(Attention) X(Dropout) X(Xent) X(XentW) X(PointLoss) X(Pool) X(GatherRows) \
       X(L2Rows) X(Uncertainty)
 
 // The ops that are no table row (no gradient): checked by the special cases of the runners,

@@ -47,7 +47,7 @@ TEST_CASE("config: defaults, TOML subset, --set, errors with file and line") {
   d.load_toml_text(c.to_toml(), "resolved");
   CHECK(d.to_json() == c.to_json());
   CHECK(rec::Config::from_json(c.to_json()).to_json() == c.to_json());
-  CHECK(c.to_json().size() == 69);  // every key
+  CHECK(c.to_json().size() == 70);  // every key
   auto msg = [](auto f) {
     try { f(); } catch (const Error& e) { return std::string(e.what()); }
     return std::string("no error");
@@ -68,7 +68,7 @@ TEST_CASE("config errors: an unknown key names the file, line and the section's 
   // an unknown key in a TOML file: file and line, and the keys its section has
   CHECK(msg([&] { c.load_toml_text("[train]\nsteps = 3\n\n# x\nstep = 4\n", "run.toml"); }) ==
         "run.toml:5: unknown config key 'train.step' (keys of [train]: steps, meta_batch, lr, weight_decay, adam_eps, warmup, "
-        "decay, clip, seed, log_every, ckpt_every, threads, step_item_table, device, precision, gpus)");
+        "decay, clip, seed, log_every, ckpt_every, threads, step_item_table, batch_tasks, device, precision, gpus)");
   CHECK(msg([&] { c.load_toml_text("[trian]\nsteps = 3\n", "run.toml"); }).starts_with("run.toml:2: unknown config key 'trian.steps' (sections: data,"));
   CHECK(c.train.steps == 3);  // the lines before the bad one were applied
   // a bad enum value: file, line, key and the allowed values; the field keeps its value

@@ -25,11 +25,7 @@ std::vector<float> meta_grad(const std::string& alg, const std::string& scope, i
   rec::ModelConfig c;
   c.dim = 8; c.heads = 2; c.layers = 1; c.ffn = 16; c.max_history = 3; c.tau = 1.0f; c.dropout = 0.0f; c.seed = 5;
   rec::RecModel m(c, random_emb(9, 6, 2), 9, 6);
-  std::mt19937_64 r(11);
-  std::normal_distribution<float> nd(0.0f, 0.05f);
-  for (Param& p : m.params().all())
-    if (!p.frozen)
-      for (int64_t i = 0; i < p.w.numel(); ++i) p.w.f32()[i] += nd(r);
+  perturb_trainable(m.params(), 11);
   const std::vector<float> theta(m.params().flat_params().f32(), m.params().flat_params().f32() + m.params().numel());
   meta::MetaConfig mc;
   mc.algorithm = rec::parse_enum<meta::Algorithm>(alg, "algorithm");
