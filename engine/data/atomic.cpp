@@ -208,7 +208,18 @@ static void read_kg(const std::string& dir, const std::string& name, const LoadO
     auto t = read_atomic(base + ".link", opt.read, ds.report);
     int i = t.require("item_id"), e = t.require("entity_id");
     size_t unknown = 0;
-    for (auto& row : t.rows) {
+    std::unordered_map<std::string, std::pair<size_t, std::string>> seen;  // item -> (line, entity)
+    for (size_t k = 0; k < t.rows.size(); k++) {
+      auto& row = t.rows[k];
+      auto [first, fresh] = seen.try_emplace(row[i], t.lines[k], row[e]);
+      if (!fresh) {
+        // an item linked to two entities: which one it is would depend on the line order
+        if (first->second.second != row[e])
+          ds.report.bad(opt.read, t.path, t.lines[k], "item linked twice",
+                        fmt::format("item '{}' to '{}', line {} linked it to '{}'", escape_bytes(row[i]),
+                                    escape_bytes(row[e]), first->second.first, escape_bytes(first->second.second)));
+        continue;
+      }
       if (ds.items.find(row[i]) < 0) { unknown++; continue; }
       ds.item_entity[row[i]] = row[e];
     }

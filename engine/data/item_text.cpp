@@ -100,69 +100,6 @@ std::string default_template(const Dataset& ds) {
          "{kg}]";
 }
 
-std::string relation_phrase(const std::string& relation) {
-  static const std::map<std::string, std::string> phrases = {
-      {"film.film.directed_by", "directed by"},       {"film.film.actor", "starring"},
-      {"film.film.written_by", "written by"},         {"film.film.produced_by", "produced by"},
-      {"film.film.genre", "genre"},                   {"film.film.language", "language"},
-      {"film.film.country", "country"},               {"film.film.cinematography", "cinematography by"},
-      {"film.film.production_companies", "produced by"}, {"film.film.rating", "rated"},
-      {"film.film.subjects", "about"},                {"film.film.sequel", "followed by"},
-      {"film.film.prequel", "sequel to"},             {"film.film.award_won", "won"},
-      {"film.film.award_nomination", "nominated for"}};
-  auto it = phrases.find(relation);
-  return it == phrases.end() ? std::string() : it->second;
-}
-
-std::unordered_map<std::string, std::string> read_entity_names(const std::string& path, const ReadOptions& opt,
-                                                              ReadReport& rep) {
-  std::unordered_map<std::string, std::string> m;
-  std::string text = read_file(path);
-  for_each_line(text, [&](size_t no, std::string_view line) {
-    if (trim(line).empty()) return;
-    auto tab = line.find('\t');
-    if (tab == std::string_view::npos || trim(line.substr(0, tab)).empty() || trim(line.substr(tab + 1)).empty()) {
-      rep.bad(opt, path, no, "expected 'entity<TAB>name'", escape_bytes(line));
-      return;
-    }
-    m[std::string(trim(line.substr(0, tab)))] = to_utf8(trim(line.substr(tab + 1)));
-  });
-  return m;
-}
-
-std::vector<std::string> kg_facts(const Dataset& ds, const KgTextOptions& opt, size_t* skipped) {
-  std::vector<std::string> out(ds.n_items());
-  size_t skip = 0;
-  // entity -> (phrase -> names), phrases in order of first appearance
-  std::unordered_map<std::string, std::vector<std::pair<std::string, std::vector<std::string>>>> facts;
-  for (auto& t : ds.kg) {
-    std::string ph = relation_phrase(t.relation);
-    auto nm = opt.names.find(t.tail);
-    if (ph.empty() || nm == opt.names.end()) { skip++; continue; }
-    auto& rels = facts[t.head];
-    auto it = std::find_if(rels.begin(), rels.end(), [&](auto& r) { return r.first == ph; });
-    if (it == rels.end()) { rels.push_back({ph, {}}); it = rels.end() - 1; }
-    if (it->second.size() < opt.max_per_relation &&
-        std::find(it->second.begin(), it->second.end(), nm->second) == it->second.end())
-      it->second.push_back(nm->second);
-  }
-  for (uint32_t i = 0; i < ds.n_items(); i++) {
-    auto e = ds.item_entity.find(ds.items.names[i]);
-    if (e == ds.item_entity.end()) continue;
-    auto f = facts.find(e->second);
-    if (f == facts.end()) continue;
-    std::string s;
-    for (auto& [ph, names] : f->second) {
-      std::string list;
-      for (auto& n : names) list += (list.empty() ? "" : ", ") + n;
-      s += (s.empty() ? "" : "; ") + ph + " " + list;
-    }
-    out[i] = s;
-  }
-  if (skipped) *skipped = skip;
-  return out;
-}
-
 std::vector<std::string> render_items(const Dataset& ds, const TextTemplate& t, const std::vector<std::string>& kg) {
   std::vector<std::string> out(ds.n_items());
   for (uint32_t i = 0; i < ds.n_items(); i++)

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/data/dataset.h"
+#include "engine/data/kg.h"
 
 namespace mr::data {
 
@@ -40,20 +41,7 @@ class TextTemplate {
 // "{title}[ ({year})][. Genres: {genres|list}][. Categories: {categories|list}][. Brand: {brand}][. {description}][. {kg}]".
 std::string default_template(const Dataset& ds);
 
-struct KgTextOptions {
-  size_t max_per_relation = 3;
-  // entity -> readable name; facts whose tail has no name are skipped (Freebase ids mean
-  // nothing to a text encoder)
-  std::unordered_map<std::string, std::string> names;
-};
-// Facts of each item with a .link entity: "directed by A; starring B, C". Returns one string per
-// dense item id; `skipped` counts facts dropped for lack of a tail name or a known relation.
-std::vector<std::string> kg_facts(const Dataset& ds, const KgTextOptions& opt, size_t* skipped = nullptr);
-// The phrase for a relation ("film.film.directed_by" -> "directed by"); "" when unknown.
-std::string relation_phrase(const std::string& relation);
-// Reads "entity<TAB>name" lines.
-std::unordered_map<std::string, std::string> read_entity_names(const std::string& path, const ReadOptions& opt,
-                                                              ReadReport& rep);
+// KG facts (kg_facts, KgTextOptions, relation_phrase, read_entity_names): engine/data/kg.h.
 
 // Every item's text under a template (kg: facts per item, may be empty).
 std::vector<std::string> render_items(const Dataset& ds, const TextTemplate& t, const std::vector<std::string>& kg);

@@ -4,6 +4,8 @@
 #include <cstdio>
 
 #include "base/check.h"
+#include "engine/data/kg.h"
+#include "engine/data/prepared.h"
 #include "engine/data/readers.h"
 #include "engine/rec/item_data.h"
 
@@ -14,6 +16,23 @@ data::Dataset load_data(const Config& c) {
   if (path.empty()) throw Error("no data: give --data DIR or data.path");
   data::LoadOptions o;
   auto ds = data::load_dataset(path, o);
+  // KG text made by metarec prepare --kg ranks titles by one split's training part: refuse a run
+  // on another split (its own validation or test interactions may have chosen titles)
+  if (data::PreparedDataset::is_prepared(path)) {
+    const DataConfig& d = c.data;
+    data::ColdUserOptions cu;
+    cu.seed = uint64_t(d.seed);
+    cu.min_interactions = size_t(d.min_inter);
+    cu.max_interactions = size_t(d.max_inter);
+    cu.test_fraction = d.test_fraction;
+    cu.valid_fraction = d.valid_fraction;
+    const std::string why =
+        data::kg_split_mismatch(data::PreparedDataset::open(path, false).meta(), data::kg_split_desc(name(d.protocol), cu));
+    if (!why.empty())
+      throw Error(fmt::format("data {}: {} (data.protocol, data.seed, ...): prepare it again with this split "
+                              "(metarec prepare --kg --protocol ... --seed ...)",
+                              path, why));
+  }
   std::string s = ds.report.summary();
   if (!s.empty()) std::fprintf(stderr, "%s: %s", path.c_str(), s.c_str());
   return ds;

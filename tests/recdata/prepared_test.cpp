@@ -30,7 +30,7 @@ TEST_CASE("text template: fields, optional segments, list filter, escapes") {
     CHECK_THROWS_AS(TextTemplate{bad}, mr::Error);
 }
 
-TEST_CASE("kg facts as text: named tails only, relation phrases, per-relation cap") {
+TEST_CASE("kg facts as text: names, relation phrases (tiny: no tail connects two items, kg_test.cpp has those)") {
   auto ds = load_dataset(rt::fixture("tiny"), LoadOptions{});
   KgTextOptions o;
   o.names = {{"m.dir", "Jane Doe"}, {"m.act", "John Roe"}};  // m.g has no name

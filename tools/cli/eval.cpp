@@ -6,6 +6,8 @@
 #include "engine/baselines/evaluate.h"
 #include "engine/baselines/mixture.h"
 #include "base/check.h"
+#include "engine/data/kg.h"
+#include "engine/data/prepared.h"
 #include "engine/data/readers.h"
 #include "engine/data/split.h"
 #include "engine/rec/config.h"
@@ -94,6 +96,15 @@ int run(int argc, char** argv) {
     ci.max_history = max_history;
 
     auto ds = da.load();
+    // prepared KG text ranks titles by one split's training part (metarec prepare --kg --protocol)
+    if (mr::data::PreparedDataset::is_prepared(da.path)) {
+      const std::string why = mr::data::kg_split_mismatch(mr::data::PreparedDataset::open(da.path, false).meta(),
+                                                          mr::data::kg_split_desc(protocol, cu));
+      if (!why.empty())
+        throw mr::Error(fmt::format("--data {}: {} (--protocol, --seed, ...): its test interactions may have chosen "
+                                    "titles; prepare it again with this split",
+                                    da.path, why));
+    }
     std::unique_ptr<mr::baselines::Model> m;
     std::vector<std::unique_ptr<mr::rec::LoadedRun>> runs;  // outlive m, which refers to them
     nlohmann::json run_info;
