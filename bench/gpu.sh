@@ -17,7 +17,7 @@
 #      same binary's CPU backend (bench/npy_diff.py);
 #   6. meta-training (issue 20): metarec-cuda train --set train.device=cuda against the same run
 #      on all the host's CPU cores, configs/demo.toml (ml-100k) and configs/amazon.toml (Amazon
-#      Scientific) with encoder.train_layers 0 and 1 (0 also with train.batch_tasks=true): tasks/s (the median of the logged windows
+#      Scientific) with encoder.train_layers 0 and 1 (0 also with train.batch_tasks=true, 1 also with train.precision=bf16): tasks/s (the median of the logged windows
 #      after the first) and the device memory peak. The data travel in the pack; the checkpoint
 #      does not fit the carry, so the encoder is all-MiniLM-L6-v2's shapes with random weights
 #      (bench/random_bert.py): the speed depends on the shapes only. Each run stops at TRAIN_S
@@ -190,6 +190,13 @@ for cfg in $cfgs; do
     pk=${pk:+device memory peak $pk MiB}
     echo "$cfg train_layers=$L: GPU $g tasks/s, CPU ($(nproc) threads) $c tasks/s; $pk"; tail -3 $runs/$cfg$L-gpu.log
     echo "| meta-training tasks/s (higher is better), configs/$cfg.toml, train_layers=$L, GPU fp32 vs $(nproc) CPU threads | meta_batch as the config | $g tasks/s (${pk:-peak ?}) | $c tasks/s | $(ratio "$g" "$c") (GPU/CPU) |" >>"$results"
+    if [ $L = 1 ]; then  # bf16 math, the top layer on bf16 activations (train.precision = bf16)
+      ours timeout $TRAIN_S $P/metarec-cuda train "${common[@]}" --set train.device=cuda --set train.precision=bf16 --out $runs/$cfg$L-gpu16 >$runs/$cfg$L-gpu16.log 2>&1
+      h=$(med_tps $runs/$cfg$L-gpu16/metrics.jsonl)
+      pk16=$(grep -o '"device_peak_mib":[0-9.]*' $runs/$cfg$L-gpu16/metrics.jsonl 2>/dev/null | tail -1 | cut -d: -f2)
+      echo "$cfg train_layers=1, train.precision=bf16: GPU $h tasks/s (fp32 $g), device memory peak ${pk16:-?} MiB"; tail -2 $runs/$cfg$L-gpu16.log
+      echo "| meta-training tasks/s, configs/$cfg.toml, train_layers=1, GPU train.precision=bf16 vs fp32 | meta_batch as the config | $h tasks/s (peak ${pk16:-?} MiB) | $g tasks/s (fp32) | $(ratio "$h" "$g") (bf16/fp32) |" >>"$results"
+    fi
     if [ $L = 0 ]; then  # the meta-batch's tasks adapted together (train.batch_tasks, engine/rec/batched.h)
       ours timeout $TRAIN_S $P/metarec-cuda train "${common[@]}" --set train.device=cuda --set train.batch_tasks=true --out $runs/$cfg$L-gpub >$runs/$cfg$L-gpub.log 2>&1
       b=$(med_tps $runs/$cfg$L-gpub/metrics.jsonl)

@@ -106,7 +106,8 @@ void ItemBert::load(ParamStore& ps) {
   load_hf_bert(st, *top_, ps);
 }
 
-void ItemBert::to(Device dev) {
+void ItemBert::to(Device dev, DType act) {
+  act_ = act;
   if (dev == Device::CPU) {
     hid_ = OwnedTensor();
     return;
@@ -153,7 +154,16 @@ Var* ItemBert::features(Tape& t, const std::vector<int32_t>& rows) {
   const Tensor idx = upload(t, src, Shape{int64_t(B) * T}), mask = upload(t, hm, Shape{B, T});
   t.k().gather_rows_fwd(x.f32(), states, idx.i32(), int64_t(B) * T, H);
   const int n = spec_.bert.num_hidden_layers, L = spec_.train_layers;
-  Var* h = top_->forward_layers(t, t.input(x), mask, B, T, n - L, L);
+  const DType tape_act = t.act_dtype();
+  t.set_act_dtype(act_);  // forward_layers casts to it and back to f32
+  Var* h;
+  try {
+    h = top_->forward_layers(t, t.input(x), mask, B, T, n - L, L);
+  } catch (...) {
+    t.set_act_dtype(tape_act);
+    throw;
+  }
+  t.set_act_dtype(tape_act);
   Var* pooled = spec_.pool == ItemPool::Mean ? ops::mean_pool(t, h, mask, B, T) : ops::cls_pool(t, h, B, T);
   Var* y = l2_rows(t, pooled, float(std::sqrt(double(H))));
   const bool identity = text.size() == rows.size();

@@ -53,11 +53,14 @@ class ItemBert {
   // a row >= n_items (the START row) is zero.
   Var* features(Tape& t, const std::vector<int32_t>& rows);
   // Uploads the hidden states to dev (once; the CPU reads the spec's cache in place).
-  void to(Device dev);
+  // act: the storage of the top layers' activations (BF16 under train.precision = bf16: the
+  // layers run on bf16 activations with fp32 master weights, the rest of the model in fp32).
+  void to(Device dev, DType act = DType::F32);
 
  private:
   ItemBertSpec spec_;
   OwnedTensor hid_;  // (n*T, H): the cache's states on a device (undefined on the CPU)
+  DType act_ = DType::F32;
   std::unique_ptr<BertModel> top_;
 };
 

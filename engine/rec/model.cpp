@@ -132,7 +132,7 @@ void RecModel::to(const Backend& be) {
     copy(*e, *emb_);
     emb_ = std::move(e);
   }
-  if (bert_) bert_->to(be.dev);
+  if (bert_) bert_->to(be.dev, be.act_dtype());
   be_ = be;
 }
 

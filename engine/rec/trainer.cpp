@@ -174,7 +174,6 @@ Trainer::Trainer(const Config& c, const std::string& out, bool resume, const std
                  comm::Communicator& cm, const std::string& dump_tasks)
     : c_(c), cm_(cm), rank_(cm.rank()), nranks_(cm.size()), root_(rank_ == 0), dir_(out), t_start_(now_s()) {
   be_ = parse_backend(name(c.train.device), name(c.train.precision), "train.device/train.precision");
-  MR_CHECK(be_.precision != ::mr::Precision::bf16, "train.precision = bf16 is not supported for training yet: use fp32 or tf32");
   MR_CHECK(be_.dev == Device::CPU || nranks_ == 1 || cm.name() == "nccl",
            "train.device = cuda over {} processes needs the NCCL communicator (--comm nccl; the default under mpirun "
            "when training on the GPU), not {}", nranks_, cm.name());
