@@ -26,7 +26,7 @@
 #include "engine/encoder.h"
 #include "engine/io/hf_bert.h"
 #include "engine/io/model_dir.h"
-#include "tests/core/op_harness.h"
+#include "tests/core/families.h"
 #include "weights/safetensors.h"
 
 using namespace mr;
@@ -35,9 +35,9 @@ using json = nlohmann::json;
 
 namespace {
 
-const std::string kDir = "tests/data/families/";
-const char* kFamilies[] = {"bert", "roberta", "xlm-roberta", "distilbert", "electra"};
-bool have() { return fs::exists(kDir + "electra/golden.safetensors"); }
+const std::string& kDir = test::kFamiliesDir;
+using test::kFamilies;
+bool have() { return test::have_families(); }
 
 struct TmpDir {
   fs::path p;
@@ -61,67 +61,17 @@ std::vector<std::string> texts() {
   return v;
 }
 
-double max_abs(const float* a, const float* b, size_t n) {
-  double m = 0;
-  for (size_t i = 0; i < n; ++i) m = std::max(m, std::isnan(a[i]) ? INFINITY : std::fabs(double(a[i]) - b[i]));
-  return m;
-}
-
 // Forward, mean pool, mse loss and backward on the CPU backend over the fixture's id batch.
 void check_forward_backward(const std::string& family, const std::string& model_dir) {
-  const BertConfig cfg = BertConfig::from_json_file(model_dir + "/config.json");
-  CHECK(cfg.model_type == family);
-  SafeTensors st(hf_weights_file(model_dir));
-  ParamStore ps;
-  BertModel model(cfg, ps, "", hf_has_pooler(st, cfg.family()));
-  ps.finalize();
-  load_hf_bert(st, model, ps);
-  SafeTensors g(kDir + family + "/golden.safetensors");
-  HostTensor ids = g.read_i32("input_ids"), mask = g.read_i32("attention_mask"), types = g.read_i32("token_type_ids");
-  HostTensor target = g.read_f32("target");
-  const int B = int(ids->size(0)), T = int(ids->size(1)), C = cfg.hidden_size;
-  Arena arena;
-  Tape t(arena);
-  auto o = model.forward(t, *ids, *types, *mask);
-  // the real tokens' rows
-  HostTensor ref = g.read_f32("last_hidden_state");
-  std::vector<float> ours, theirs;
-  for (int r = 0; r < B * T; ++r)
-    if (mask->i32()[r]) {
-      ours.insert(ours.end(), o.hidden->v.f32() + size_t(r) * C, o.hidden->v.f32() + size_t(r + 1) * C);
-      theirs.insert(theirs.end(), ref->f32() + size_t(r) * C, ref->f32() + size_t(r + 1) * C);
-    }
-  const double eh = test::rel_l2(ours.data(), theirs.data(), ours.size());
-  const double mh = max_abs(ours.data(), theirs.data(), ours.size());
-  Var* mean = ops::mean_pool(t, o.hidden, *mask, B, T);
-  HostTensor ref_mean = g.read_f32("mean");
-  const double em = test::rel_l2(mean->v.f32(), ref_mean->f32(), size_t(ref_mean->numel()));
-  Var* loss = ops::mse(t, mean, *target);
-  const double el = test::rel_l2(loss->v.f32(), g.read_f32("loss")->f32(), 1);
-  t.backward(loss);
-  double worst = 0;
-  int compared = 0;
-  for (Param& p : ps.all()) {
-    const std::string key = "grad." + cfg.family().hf_name(p.name);
-    if (!g.has(key)) continue;
-    HostTensor r = g.read_f32(key);
-    REQUIRE(r->numel() == p.g.numel());
-    const double e = test::rel_l2(p.g.f32(), r->f32(), size_t(r->numel()));
-    INFO(family, ": gradient of ", p.name, " (", key, ") rel L2 error ", e);
-    CHECK(e <= 1e-4);
-    worst = std::max(worst, e);
-    ++compared;
-  }
-  int keys = 0;
-  for (auto& n : g.names()) keys += n.rfind("grad.", 0) == 0;
-  CHECK(compared == keys);
-  CHECK(compared >= 5);
-  MESSAGE(family, ": hidden rel L2 ", eh, " max abs ", mh, ", mean rel L2 ", em, ", loss ", el, "; worst of ", compared,
-          " gradients rel L2 ", worst);
-  CHECK(eh <= 1e-5);
-  CHECK(mh <= 1e-5);
-  CHECK(em <= 1e-5);
-  CHECK(el <= 1e-5);
+  const test::FamilyErrors e = test::family_forward_backward(family, model_dir, Backend{});
+  MESSAGE(family, ": hidden rel L2 ", e.hidden_rel, " max abs ", e.hidden_max, ", mean rel L2 ", e.mean_rel, ", loss ",
+          e.loss_rel, "; worst of ", e.grads, " gradients rel L2 ", e.worst_grad);
+  CHECK(e.grads == e.grad_keys);
+  CHECK(e.grads >= 5);
+  CHECK(e.hidden_rel <= 1e-5);
+  CHECK(e.hidden_max <= 1e-5);
+  CHECK(e.mean_rel <= 1e-5);
+  CHECK(e.loss_rel <= 1e-5);
 }
 
 // TextEncoder on the converted folder (its tokenizer, mean pooling, no normalisation) against
@@ -142,7 +92,7 @@ void check_texts(const std::string& family, const std::string& model_dir) {
   o.normalize = 0;
   auto v = enc.embed(tx, o);
   REQUIRE(v.size() == size_t(ref->numel()));
-  const double m = max_abs(v.data(), ref->f32(), v.size());
+  const double m = test::max_abs_err(v.data(), ref->f32(), v.size());
   MESSAGE(family, ": embed of ", tx.size(), " texts vs transformers, max abs error ", m);
   CHECK(m <= 1e-5);
 }
