@@ -68,11 +68,14 @@ const Family* find_family(const std::string& model_type) {
 }
 
 const Family* family_of_architecture(const std::string& architecture) {
-  const Family* best = nullptr;  // the longest stem: "XLMRoberta..." is not "Roberta..."
-  for (const Family& f : table())
-    if (architecture.rfind(f.arch_stem, 0) == 0 && (!best || std::string(f.arch_stem).size() > std::string(best->arch_stem).size()))
-      best = &f;
-  return best;
+  // the stem, then "Model" or "For...": RobertaPreLayerNormModel is not a roberta
+  for (const Family& f : table()) {
+    const std::string stem = f.arch_stem;
+    if (architecture.rfind(stem, 0) != 0) continue;
+    const std::string rest = architecture.substr(stem.size());
+    if (rest == "Model" || rest.rfind("For", 0) == 0) return &f;
+  }
+  return nullptr;
 }
 
 const Family& bert_family() { return table()[0]; }

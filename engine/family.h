@@ -49,7 +49,7 @@ struct Family {
 
 // The row for a model_type, null if none (refused rows included: check `refused`).
 const Family* find_family(const std::string& model_type);
-// The row whose arch_stem begins `architecture` (e.g. "RobertaForMaskedLM"), null if none.
+// The row of an architecture "<stem>Model" or "<stem>For..." (e.g. "RobertaForMaskedLM"), null if none.
 const Family* family_of_architecture(const std::string& architecture);
 const Family& bert_family();
 // "bert, roberta, xlm-roberta, distilbert, electra": what convert accepts.

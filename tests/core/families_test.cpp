@@ -241,10 +241,17 @@ TEST_CASE("families: config keys per family, and unsupported model types name th
       CHECK(m.find("model_type") != std::string::npos);
     }
   }
-  try {
-    cfg_of({{"architectures", {"GPT2LMHeadModel"}}});
-    FAIL("accepted");
-  } catch (const Error& e) {
-    CHECK(std::string(e.what()).find("GPT2LMHeadModel") != std::string::npos);
+  for (const char* arch : {"GPT2LMHeadModel", "RobertaPreLayerNormModel", "MPNetForMaskedLM"}) {
+    CAPTURE(arch);
+    try {
+      cfg_of({{"architectures", {arch}}});
+      FAIL("accepted");
+    } catch (const Error& e) {
+      CHECK(std::string(e.what()).find(std::string("\"") + (std::string(arch) == "MPNetForMaskedLM" ? "mpnet" : arch) + "\"") !=
+            std::string::npos);
+      CHECK(std::string(e.what()).find("bert, roberta, xlm-roberta, distilbert, electra") != std::string::npos);
+    }
   }
+  CHECK(cfg_of({{"architectures", {"DistilBertForMaskedLM"}}}).model_type == "distilbert");
+  CHECK(cfg_of({{"architectures", {"ElectraForPreTraining"}}}).model_type == "electra");
 }
