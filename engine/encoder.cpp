@@ -22,6 +22,10 @@ TextEncoder::TextEncoder(const std::string& dir, const Backend& be) : be_(be) {
   // on a device the encoder only infers: no gradient buffer (on the CPU, params() may be trained)
   ps_.finalize(be.dev, be.dev == Device::CPU);
   load_hf_bert(st, *model_, ps_);
+  // roberta/xlm-roberta: tokenizer.json only (a vocab.txt beside it would be another tokenizer)
+  if (cfg_.family().tokenizer_json && !std::filesystem::exists(std::filesystem::path(dir) / "tokenizer.json"))
+    FAIL_INPUT(dir, "directory", "no tokenizer.json: a {} model's tokenizer is read from tokenizer.json only",
+               cfg_.model_type);
   tok_ = tok::Tokenizer::from_dir(dir);
   // tokenizer.json may ask for fixed padding (all-MiniLM-L6-v2 pads to 128): batches are
   // padded here, to the longest text of each batch, with the attention mask marking padding.

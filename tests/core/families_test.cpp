@@ -184,7 +184,7 @@ TEST_CASE("families: roberta ignores a stray vocab.txt (tokenizer.json only), po
   CHECK_THROWS_AS(enc.embed({longtext}, o), Error);
 }
 
-TEST_CASE("families: a roberta folder without tokenizer.json is refused before anything is written" *
+TEST_CASE("families: a roberta folder without tokenizer.json is refused (convert: before anything is written)" *
           doctest::skip(!have())) {
   TmpDir d("notok");
   fs::create_directories(d.p / "src");
@@ -197,6 +197,13 @@ TEST_CASE("families: a roberta folder without tokenizer.json is refused before a
     CHECK(std::string(e.what()).find("tokenizer.json") != std::string::npos);
   }
   CHECK(!fs::exists(d / "m"));
+  // nor does TextEncoder read such a folder directly with the stray vocab.txt
+  try {
+    TextEncoder enc(d / "src");
+    FAIL("loaded without tokenizer.json");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("tokenizer.json") != std::string::npos);
+  }
 }
 
 TEST_CASE("families: config keys per family, and unsupported model types name the supported list") {
