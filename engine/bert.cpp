@@ -18,18 +18,49 @@ BertConfig BertConfig::from_json_file(const std::string& path) {
     FAIL_INPUT(path, "JSON", "invalid JSON: {}", e.what());
   }
   if (!j.is_object()) FAIL_INPUT(path, "byte 0", "the config is not a JSON object");
+  // The family: model_type, else the first architecture, else (old BERT configs) bert.
+  const Family* fam = &bert_family();
+  if (j.contains("model_type")) {
+    if (!j["model_type"].is_string()) FAIL_INPUT(path, "key model_type", "expected a string, got {}", j["model_type"].dump());
+    const std::string mt = j["model_type"].get<std::string>();
+    fam = find_family(mt);
+    if (!fam)
+      FAIL_INPUT(path, "key model_type", "model_type \"{}\" is not supported; metarec reads: {}", mt, supported_families());
+  } else if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
+             j["architectures"][0].is_string()) {
+    const std::string arch = j["architectures"][0].get<std::string>();
+    fam = family_of_architecture(arch);
+    if (!fam)
+      FAIL_INPUT(path, "key architectures", "architecture \"{}\" is not supported; metarec reads: {}", arch,
+                 supported_families());
+  }
+  if (fam->refused)
+    FAIL_INPUT(path, "key model_type", "model_type \"{}\" is not supported yet ({}); metarec reads: {}", fam->model_type,
+               fam->refused, supported_families());
   BertConfig c;
-  auto get_int = [&](const char* key, int& dst) {
-    if (!j.contains(key)) return;
-    if (!j[key].is_number_integer()) FAIL_INPUT(path, std::string("key ") + key, "expected an integer, got {}", j[key].dump());
-    const int64_t v = j[key].is_number_unsigned() && j[key].get<uint64_t>() > uint64_t(INT32_MAX) ? INT64_MAX : j[key].get<int64_t>();
-    if (v < INT32_MIN || v > INT32_MAX) FAIL_INPUT(path, std::string("key ") + key, "{} is out of range", j[key].dump());
+  c.model_type = fam->model_type;
+  c.layer_norm_eps = fam->layer_norm_eps;
+  if (!fam->token_types) c.type_vocab_size = 1;  // unused: no token type table
+  auto key = [&](const char* k, bool* has) {
+    const std::string n = fam->key(k);
+    *has = !n.empty() && j.contains(n);
+    return n;
+  };
+  auto get_int = [&](const char* bert_key, int& dst) {
+    bool has;
+    const std::string k = key(bert_key, &has);
+    if (!has) return;
+    if (!j[k].is_number_integer()) FAIL_INPUT(path, "key " + k, "expected an integer, got {}", j[k].dump());
+    const int64_t v = j[k].is_number_unsigned() && j[k].get<uint64_t>() > uint64_t(INT32_MAX) ? INT64_MAX : j[k].get<int64_t>();
+    if (v < INT32_MIN || v > INT32_MAX) FAIL_INPUT(path, "key " + k, "{} is out of range", j[k].dump());
     dst = int(v);
   };
-  auto get_float = [&](const char* key, float& dst) {
-    if (!j.contains(key)) return;
-    if (!j[key].is_number()) FAIL_INPUT(path, std::string("key ") + key, "expected a number, got {}", j[key].dump());
-    dst = j[key].get<float>();
+  auto get_float = [&](const char* bert_key, float& dst) {
+    bool has;
+    const std::string k = key(bert_key, &has);
+    if (!has) return;
+    if (!j[k].is_number()) FAIL_INPUT(path, "key " + k, "expected a number, got {}", j[k].dump());
+    dst = j[k].get<float>();
   };
   get_int("vocab_size", c.vocab_size);
   get_int("hidden_size", c.hidden_size);
@@ -41,15 +72,30 @@ BertConfig BertConfig::from_json_file(const std::string& path) {
   get_float("layer_norm_eps", c.layer_norm_eps);
   get_float("hidden_dropout_prob", c.hidden_dropout_prob);
   get_float("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
-  if (j.contains("hidden_act")) {
-    if (!j["hidden_act"].is_string()) FAIL_INPUT(path, "key hidden_act", "expected a string");
-    c.hidden_act = j["hidden_act"].get<std::string>();
+  if (fam->positions_after_pad && j.contains("pad_token_id") && !j["pad_token_id"].is_null()) get_int("pad_token_id", c.pad_token_id);
+  if (fam->embedding_size) get_int("embedding_size", c.embedding_size);
+  {
+    bool has;
+    const std::string k = key("hidden_act", &has);
+    if (has) {
+      if (!j[k].is_string()) FAIL_INPUT(path, "key " + k, "expected a string");
+      c.hidden_act = j[k].get<std::string>();
+    }
   }
   if (j.contains("position_embedding_type") && j["position_embedding_type"] != "absolute")
     FAIL_INPUT(path, "key position_embedding_type", "only \"absolute\" is supported, got {}",
                j["position_embedding_type"].dump());
+  if (j.contains("sinusoidal_pos_embds") && j["sinusoidal_pos_embds"] != false)
+    FAIL_INPUT(path, "key sinusoidal_pos_embds", "only learned position embeddings (false) are supported, got {}",
+               j["sinusoidal_pos_embds"].dump());
   c.validate(path);
   return c;
+}
+
+const Family& BertConfig::family() const {
+  const Family* f = find_family(model_type);
+  MR_CHECK(f && !f->refused, "BertConfig: model_type '{}' is not supported", model_type);
+  return *f;
 }
 
 void BertConfig::validate(const std::string& where) const {
@@ -69,6 +115,11 @@ void BertConfig::validate(const std::string& where) const {
   if (hidden_act != "gelu")
     FAIL_INPUT(where, "key hidden_act", "only \"gelu\" (the erf form) is supported, got \"{}\"", hidden_act);
   if (!(layer_norm_eps > 0)) FAIL_INPUT(where, "key layer_norm_eps", "must be positive");
+  if (embedding_size < 0) FAIL_INPUT(where, "key embedding_size", "must be positive, got {}", embedding_size);
+  if (pad_token_id < 0) FAIL_INPUT(where, "key pad_token_id", "must not be negative, got {}", pad_token_id);
+  if (max_positions() < 2)
+    FAIL_INPUT(where, "key max_position_embeddings", "{} positions from {} on leave fewer than 2 tokens",
+               max_position_embeddings, position_offset());
   for (auto [k, p] : {std::pair{"hidden_dropout_prob", hidden_dropout_prob},
                       std::pair{"attention_probs_dropout_prob", attention_probs_dropout_prob}})
     if (!(p >= 0 && p < 1)) FAIL_INPUT(where, std::string("key ") + k, "must be in [0, 1), got {}", p);
@@ -77,13 +128,17 @@ void BertConfig::validate(const std::string& where) const {
 BertModel::BertModel(const BertConfig& cfg, ParamStore& ps, const std::string& prefix, bool pooler)
     : cfg_(cfg), ps_(ps), prefix_(prefix), pooler_(pooler) {
   cfg.validate("BertConfig");
-  const int64_t C = cfg.hidden_size;
+  const int64_t C = cfg.hidden_size, E = cfg.embed_width();
   auto add = [&](const std::string& n, Shape s, bool decay) { return &ps.add(prefix + n, s, decay); };
-  wte_ = add("embeddings.word_embeddings.weight", Shape{cfg.vocab_size, C}, true);
-  wpe_ = add("embeddings.position_embeddings.weight", Shape{cfg.max_position_embeddings, C}, true);
-  wtt_ = add("embeddings.token_type_embeddings.weight", Shape{cfg.type_vocab_size, C}, true);
-  eln_g_ = add("embeddings.LayerNorm.weight", Shape{C}, false);
-  eln_b_ = add("embeddings.LayerNorm.bias", Shape{C}, false);
+  wte_ = add("embeddings.word_embeddings.weight", Shape{cfg.vocab_size, E}, true);
+  wpe_ = add("embeddings.position_embeddings.weight", Shape{cfg.max_position_embeddings, E}, true);
+  if (cfg.token_types()) wtt_ = add("embeddings.token_type_embeddings.weight", Shape{cfg.type_vocab_size, E}, true);
+  eln_g_ = add("embeddings.LayerNorm.weight", Shape{E}, false);
+  eln_b_ = add("embeddings.LayerNorm.bias", Shape{E}, false);
+  if (E != C) {
+    proj_w_ = add("embeddings_project.weight", Shape{C, E}, true);
+    proj_b_ = add("embeddings_project.bias", Shape{C}, false);
+  }
   for (int l = 0; l < cfg.num_hidden_layers; ++l) add_layer(l);
   if (pooler) {
     pool_w_ = add("pooler.dense.weight", Shape{C, C}, true);
@@ -161,9 +216,32 @@ BertModel::Output BertModel::forward(Tape& t, const Tensor& ids, const Tensor& t
 Var* BertModel::embed(Tape& t, const Tensor& ids, const Tensor& types) {
   MR_CHECK(ps_.finalized(), "BertModel::forward before ParamStore::finalize");
   MR_CHECK(wte_, "this BertModel holds encoder layers only (no embeddings)");
-  Var* x = ops::embedding(t, ids, types, t.param(*wte_), t.param(*wpe_), t.param(*wtt_));
+  const int64_t E = cfg_.embed_width();
+  // Positions from position_offset on: the table seen from that row (gradients land there too).
+  Var* wpe = t.param(*wpe_);
+  if (const int off = cfg_.position_offset()) {
+    Tensor w = wpe_->w, g = wpe_->g;
+    w.data = w.f32() + off * E;
+    w.shape = Shape{cfg_.max_position_embeddings - off, E};
+    if (g.defined()) {
+      g.data = g.f32() + off * E;
+      g.shape = w.shape;
+    }
+    wpe = t.param_view(w, g, wpe_->frozen);
+  }
+  // No token types (DistilBERT): a constant zero row adds nothing (x + 0 = x exactly).
+  Var* wtt = nullptr;
+  if (wtt_) {
+    wtt = t.param(*wtt_);
+  } else {
+    wtt = t.alloc(Shape{1, E}, false);
+    fill_zero(wtt->v);
+  }
+  Var* x = ops::embedding(t, ids, wtt_ ? types : Tensor(), t.param(*wte_), wpe, wtt);
   x = ops::layernorm(t, x, nullptr, t.param(*eln_g_), t.param(*eln_b_), cfg_.layer_norm_eps);
-  return ops::dropout(t, x, cfg_.hidden_dropout_prob);
+  x = ops::dropout(t, x, cfg_.hidden_dropout_prob);
+  if (proj_w_) x = ops::linear(t, x, t.param(*proj_w_), t.param(*proj_b_));  // ELECTRA: (B*T, E) -> (B*T, H)
+  return x;
 }
 
 Var* BertModel::forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T, int first, int n) {
@@ -220,6 +298,7 @@ void BertModel::init_random(uint64_t seed, float std) {
 
 void BertModel::freeze_bottom(int n) {
   ps_.set_frozen(prefix_ + "embeddings.", n > 0);
+  if (proj_w_) ps_.set_frozen(prefix_ + "embeddings_project.", n > 0);
   for (int l = 0; l < cfg_.num_hidden_layers; ++l)
     ps_.set_frozen(prefix_ + "encoder.layer." + std::to_string(l) + ".", l < n);
 }

@@ -1,12 +1,16 @@
 // BertModel with HuggingFace semantics: post-LN encoder layers, erf GELU, layer_norm_eps
 // from the config, token_type_ids, attention_mask (1 = token, 0 = padding), optional pooler
-// (tanh(W h_CLS + b)). Parameter names are HuggingFace's without the "bert." prefix, e.g.
+// (tanh(W h_CLS + b)). It computes every family of engine/family.h: the config says where
+// positions start (RoBERTa/XLM-R: pad_token_id + 1), whether there are token types
+// (DistilBERT: none) and the embedding width (ELECTRA: embeddings_project (H, E) when
+// embedding_size E != hidden_size H). Parameter names are HuggingFace's without the "bert." prefix, e.g.
 // encoder.layer.0.attention.self.query.weight; query/key/value are declared adjacently so
 // the three projections run as one (3C, C) GEMM.
 #pragma once
 #include <string>
 #include <vector>
 
+#include "engine/family.h"
 #include "engine/ops.h"
 #include "engine/params.h"
 
@@ -17,10 +21,22 @@ struct BertConfig {
   int intermediate_size = 3072, max_position_embeddings = 512, type_vocab_size = 2;
   float layer_norm_eps = 1e-12f, hidden_dropout_prob = 0.1f, attention_probs_dropout_prob = 0.1f;
   std::string hidden_act = "gelu";
-  // Reads a HuggingFace config.json; unknown keys are ignored, a wrong type or an unsupported
-  // value (hidden_act other than gelu, hidden not divisible by heads) is an error naming the key.
+  std::string model_type = "bert";  // the row of engine/family.h
+  int pad_token_id = 0;
+  int embedding_size = 0;           // ELECTRA: the embeddings' width; 0: hidden_size
+  // Reads a HuggingFace config.json of any supported family (model_type, else architectures,
+  // else bert), through the family's key names; unknown keys are ignored, a wrong type or an
+  // unsupported value (a model_type not in the table or refused, hidden_act other than gelu,
+  // hidden not divisible by heads) is an error naming the key and, for model_type, the list.
   static BertConfig from_json_file(const std::string& path);
   void validate(const std::string& where) const;
+  const Family& family() const;
+  // The first position id (RoBERTa/XLM-R: pad_token_id + 1, else 0): row position_offset() + t
+  // of the position table embeds token t; sequences hold at most max_positions() tokens.
+  int position_offset() const { return family().positions_after_pad ? pad_token_id + 1 : 0; }
+  int max_positions() const { return max_position_embeddings - position_offset(); }
+  bool token_types() const { return family().token_types; }
+  int embed_width() const { return embedding_size > 0 ? embedding_size : hidden_size; }
 };
 
 class BertModel {
@@ -71,6 +87,7 @@ class BertModel {
   bool pooler_;
   int first_layer_ = 0;  // layers_[i] is encoder layer first_layer_ + i
   Param *wte_ = nullptr, *wpe_ = nullptr, *wtt_ = nullptr, *eln_g_ = nullptr, *eln_b_ = nullptr;
+  Param *proj_w_ = nullptr, *proj_b_ = nullptr;  // ELECTRA's embeddings_project (H, E), (H); else null
   Param *pool_w_ = nullptr, *pool_b_ = nullptr;
   std::vector<Layer> layers_;
 };

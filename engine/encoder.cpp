@@ -18,10 +18,14 @@ TextEncoder::TextEncoder(const std::string& dir, const Backend& be) : be_(be) {
   verify_model_dir(dir);
   cfg_ = BertConfig::from_json_file((std::filesystem::path(dir) / "config.json").string());
   SafeTensors st(hf_weights_file(dir));
-  model_ = std::make_unique<BertModel>(cfg_, ps_, "", hf_has_pooler(st));
+  model_ = std::make_unique<BertModel>(cfg_, ps_, "", hf_has_pooler(st, cfg_.family()));
   // on a device the encoder only infers: no gradient buffer (on the CPU, params() may be trained)
   ps_.finalize(be.dev, be.dev == Device::CPU);
   load_hf_bert(st, *model_, ps_);
+  // roberta/xlm-roberta: tokenizer.json only (a vocab.txt beside it would be another tokenizer)
+  if (cfg_.family().tokenizer_json && !std::filesystem::exists(std::filesystem::path(dir) / "tokenizer.json"))
+    FAIL_INPUT(dir, "directory", "no tokenizer.json: a {} model's tokenizer is read from tokenizer.json only",
+               cfg_.model_type);
   tok_ = tok::Tokenizer::from_dir(dir);
   // tokenizer.json may ask for fixed padding (all-MiniLM-L6-v2 pads to 128): batches are
   // padded here, to the longest text of each batch, with the attention mask marking padding.
@@ -60,7 +64,7 @@ Batch make_batch(const tok::Tokenizer& tk, const std::vector<const std::string*>
 }  // namespace
 
 int TextEncoder::max_len_for(int max_len) const {
-  return max_len > 0 ? max_len : std::min(kDefaultMaxLen, cfg_.max_position_embeddings);
+  return max_len > 0 ? max_len : std::min(kDefaultMaxLen, cfg_.max_positions());
 }
 
 void TextEncoder::begin() {
@@ -79,8 +83,13 @@ std::vector<float> TextEncoder::embed(const std::vector<std::string>& texts, con
   const bool norm = opt.normalize < 0 ? normalize_ : opt.normalize == 1;
   MR_CHECK(pool == "mean" || pool == "cls", "pooling must be mean or cls, got '{}'", pool);
   const int max_len = max_len_for(opt.max_len);
-  MR_CHECK(max_len >= 2 && max_len <= cfg_.max_position_embeddings,
-           "max_len {} outside [2, max_position_embeddings = {}]", max_len, cfg_.max_position_embeddings);
+  if (cfg_.position_offset() == 0)
+    MR_CHECK(max_len >= 2 && max_len <= cfg_.max_positions(), "max_len {} outside [2, max_position_embeddings = {}]",
+             max_len, cfg_.max_positions());
+  else  // RoBERTa, XLM-R: positions start at pad_token_id + 1
+    MR_CHECK(max_len >= 2 && max_len <= cfg_.max_positions(),
+             "max_len {} outside [2, {}]: max_position_embeddings = {} and positions start at {}", max_len,
+             cfg_.max_positions(), cfg_.max_position_embeddings, cfg_.position_offset());
   tok_.truncation.max_length = size_t(max_len);
   const int C = cfg_.hidden_size;
   std::vector<float> out(texts.size() * size_t(C));

@@ -18,7 +18,7 @@ struct EmbedOptions {
   std::string pool;      // "mean" or "cls"; empty: the model folder's default
   int normalize = -1;    // 1: L2-normalise rows, 0: no, -1: the model folder's default
   // tokens per text including [CLS]/[SEP]; longer texts are truncated. 0: the default,
-  // min(kDefaultMaxLen, the model's max_position_embeddings) (max_len_for).
+  // min(kDefaultMaxLen, the model's max_positions(): RoBERTa's start at pad_token_id + 1) (max_len_for).
   int max_len = 0;
   int batch = 32;        // texts per forward pass
 };
@@ -37,7 +37,7 @@ class TextEncoder {
   // Last hidden states of one batch: out[i] is (tokens_i, hidden) for text i, unpadded.
   std::vector<std::vector<float>> hidden_states(const std::vector<std::string>& texts, int max_len);
 
-  // The max_len embed() uses for opt.max_len (0: min(kDefaultMaxLen, max_position_embeddings)).
+  // The max_len embed() uses for opt.max_len (0: min(kDefaultMaxLen, max_positions())).
   int max_len_for(int max_len) const;
   const BertConfig& config() const { return cfg_; }
   tok::Tokenizer& tokenizer() { return tok_; }

@@ -7,7 +7,10 @@ same outputs as the model it came from and as metarec itself?
 Loads both folders with AutoModel + AutoTokenizer (fp32, eval), runs the texts, and prints the
 max abs difference of the last hidden states and of the mean-pooled normalised embeddings;
 with an .npy from `metarec embed --model EXPORTED_DIR`, compares that too. Exits 1 if any
-difference exceeds 1e-5."""
+difference exceeds 1e-5. Any family export-hf writes (bert, roberta, xlm-roberta, distilbert,
+electra): the tokenizer's outputs the model does not take (DistilBERT: token_type_ids) are
+dropped, and the weights load as float32."""
+import inspect
 import sys
 
 import numpy as np
@@ -22,8 +25,12 @@ if len(sys.argv) > 4:
 
 def run(d):
     tok = AutoTokenizer.from_pretrained(d)
-    m = AutoModel.from_pretrained(d).eval()
-    enc = tok(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+    m = AutoModel.from_pretrained(d, dtype=torch.float32).eval()
+    n = min(256, getattr(m.config, "max_position_embeddings", 512) - (m.config.pad_token_id + 1 if m.config.model_type
+                                                                          in ("roberta", "xlm-roberta") else 0))
+    enc = tok(texts, padding=True, truncation=True, max_length=n, return_tensors="pt")
+    takes = inspect.signature(m.forward).parameters
+    enc = {k: v for k, v in enc.items() if k in takes}
     with torch.no_grad():
         h = m(**enc).last_hidden_state
     mask = enc["attention_mask"].unsqueeze(-1).float()

@@ -28,21 +28,23 @@ std::string hf_weights_file(const std::string& dir) {
   FAIL_INPUT(dir, "directory", "no model.safetensors here");
 }
 
-std::string hf_prefix(const SafeTensors& st) {
+std::string hf_prefix(const SafeTensors& st, const Family& f) {
+  const std::string p = f.prefix;
   for (const std::string& n : st.names())
-    if (n.rfind("bert.embeddings.", 0) == 0) return "bert.";
+    if (n.rfind(p + "embeddings.", 0) == 0) return p;
   return "";
 }
 
-bool hf_has_pooler(const SafeTensors& st) {
-  const std::string p = hf_prefix(st);
+bool hf_has_pooler(const SafeTensors& st, const Family& f) {
+  if (!f.pooler) return false;
+  const std::string p = hf_prefix(st, f);
   return st.has(p + "pooler.dense.weight") && st.has(p + "pooler.dense.bias");
 }
 
 // The file's name for a parameter: prefix swapped, and LayerNorm.gamma/beta for old files.
-static std::string file_name_for(const SafeTensors& st, const std::string& param, const std::string& model_prefix,
-                                 const std::string& file_prefix) {
-  std::string base = param.substr(model_prefix.size());
+static std::string file_name_for(const SafeTensors& st, const Family& f, const std::string& param,
+                                 const std::string& model_prefix, const std::string& file_prefix) {
+  std::string base = f.hf_name(param.substr(model_prefix.size()));
   std::string n = file_prefix + base;
   if (st.has(n)) return n;
   for (auto [from, to] : {std::pair{"LayerNorm.weight", "LayerNorm.gamma"}, {"LayerNorm.bias", "LayerNorm.beta"}}) {
@@ -57,11 +59,12 @@ static std::string file_name_for(const SafeTensors& st, const std::string& param
 
 HfLoadReport load_hf_bert(const SafeTensors& st, const BertModel& model, ParamStore& ps, bool allow_missing) {
   HfLoadReport rep;
-  rep.prefix = hf_prefix(st);
+  const Family& fam = model.config().family();
+  rep.prefix = hf_prefix(st, fam);
   std::set<std::string> used;
   for (Param& p : ps.all()) {
     if (p.name.rfind(model.prefix(), 0) != 0) continue;
-    const std::string fname = file_name_for(st, p.name, model.prefix(), rep.prefix);
+    const std::string fname = file_name_for(st, fam, p.name, model.prefix(), rep.prefix);
     if (!st.has(fname)) {
       rep.missing.push_back(fname);
       continue;

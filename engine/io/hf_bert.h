@@ -1,6 +1,9 @@
-// HuggingFace BERT checkpoints: which file holds the weights, and the mapping from HF tensor
-// names onto a BertModel's parameters.
-//   * names with or without the "bert." prefix (BertModel vs BertFor* checkpoints);
+// HuggingFace BERT-family checkpoints: which file holds the weights, and the mapping from HF
+// tensor names onto a BertModel's parameters, through the family's row (engine/family.h,
+// model.config().family()): distilbert's transformer.layer.N.attention.q_lin is our
+// encoder.layer.N.attention.self.query, and so on.
+//   * names with or without the family's prefix ("bert.", "roberta.", "distilbert.", ...;
+//     *Model vs *For* checkpoints);
 //   * legacy LayerNorm names gamma/beta;
 //   * the pooler is optional (hf_has_pooler tells whether to build the model with one);
 //   * buffers (embeddings.position_ids, embeddings.token_type_ids) are skipped;
@@ -23,12 +26,13 @@ std::string hf_weights_file(const std::string& dir);
 struct HfLoadReport {
   std::vector<std::string> missing;     // parameters the file did not have
   std::vector<std::string> unexpected;  // tensors the model does not use (heads, ...), ignored
-  std::string prefix;                   // "bert." or ""
+  std::string prefix;                   // the family's prefix ("bert.", ...) or ""
 };
 
-// The HF name prefix used by the file ("bert." or "").
-std::string hf_prefix(const SafeTensors& st);
-bool hf_has_pooler(const SafeTensors& st);
+// The HF name prefix used by the file (the family's, e.g. "bert.", or "").
+std::string hf_prefix(const SafeTensors& st, const Family& f = bert_family());
+// Whether the file holds a pooler the family may have (never for distilbert, electra).
+bool hf_has_pooler(const SafeTensors& st, const Family& f = bert_family());
 
 // Copies every parameter of `model` (declared in ps under model.prefix()) from st. Missing
 // parameters are an error naming them all (unless allow_missing, then they keep their values

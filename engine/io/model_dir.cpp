@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "engine/bert.h"
@@ -39,8 +40,27 @@ static void write_text_atomic(const fs::path& p, const std::string& text) {
   fs::rename(tmp, p);
 }
 
-static void write_meta(const fs::path& d, const std::string& source, const std::string& pooling, bool normalize,
-                       bool pooler);
+static void write_meta(const fs::path& d, const std::string& source, const std::string& family,
+                       const std::string& pooling, bool normalize, bool pooler);
+
+// The tokenizer files a folder of this family keeps: roberta/xlm-roberta read tokenizer.json
+// only, so a stray vocab.txt beside it is not copied (it would describe another tokenizer).
+static void copy_tokenizer_files(const fs::path& s, const fs::path& d, const Family& fam) {
+  if (fs::absolute(s) == fs::absolute(d)) return;
+  for (const char* f : kTokenizerFiles)
+    if (fs::exists(s / f) && !(fam.tokenizer_json && std::string(f) == "vocab.txt"))
+      fs::copy_file(s / f, d / f, fs::copy_options::overwrite_existing);
+}
+
+// The parameters of `model` (names without model.prefix()) under the family's HF names.
+static void write_weights(const fs::path& file, const BertModel& model, ParamStore& ps,
+                          const std::map<std::string, std::string>& meta) {
+  const Family& fam = model.config().family();
+  std::vector<StEntry> entries;
+  for (Param& p : ps.all())
+    if (p.name.rfind(model.prefix(), 0) == 0) entries.push_back({fam.hf_name(p.name.substr(model.prefix().size())), p.w});
+  write_safetensors(file.string(), entries, meta);
+}
 
 // sentence-transformers' modules.json / 1_Pooling/config.json, when present.
 static void read_sentence_transformers(const fs::path& dir, ConvertReport* r) {
@@ -63,35 +83,43 @@ static void read_sentence_transformers(const fs::path& dir, ConvertReport* r) {
 
 ConvertReport convert_from_hf(const std::string& src, const std::string& dst) {
   const fs::path s(src), d(dst);
+  // Everything is checked before anything is written: the family (an unsupported model_type
+  // is refused here), the weights, the tokenizer.
   const BertConfig cfg = BertConfig::from_json_file((s / "config.json").string());
+  const Family& fam = cfg.family();
   const std::string wfile = hf_weights_file(src);
   SafeTensors st(wfile);
   ConvertReport rep;
-  rep.pooler = hf_has_pooler(st);
+  rep.family = cfg.model_type;
+  rep.pooler = hf_has_pooler(st, fam);
   ParamStore ps;
   BertModel model(cfg, ps, "", rep.pooler);
   ps.finalize();
   HfLoadReport lr = load_hf_bert(st, model, ps);
   rep.unexpected = lr.unexpected;
+  if (fam.tokenizer_json && !fs::exists(s / "tokenizer.json"))
+    FAIL_INPUT(src, "directory",
+               "no tokenizer.json: a {} tokenizer is read from tokenizer.json only. Write one with:\n"
+               "  python -c \"from transformers import AutoTokenizer; "
+               "AutoTokenizer.from_pretrained('{}').save_pretrained('{}')\"",
+               fam.model_type, src, src);
   if (!fs::exists(s / "vocab.txt") && !fs::exists(s / "tokenizer.json"))
     FAIL_INPUT(src, "directory", "no vocab.txt or tokenizer.json: the tokenizer is part of a model");
   read_sentence_transformers(s, &rep);
 
   fs::create_directories(d);
-  std::vector<StEntry> entries;
-  for (Param& p : ps.all()) entries.push_back({p.name, p.w});
-  write_safetensors((d / "model.safetensors").string(), entries, {{"format", "pt"}, {"producer", "metarec"}});
+  write_weights(d / "model.safetensors", model, ps, {{"format", "pt"}, {"producer", "metarec"}});
   json cj = read_json(s / "config.json");
+  cj["model_type"] = cfg.model_type;  // a config that named its family by architectures only
   write_text_atomic(d / "config.json", cj.dump(2) + "\n");
-  for (const char* f : kTokenizerFiles)
-    if (fs::exists(s / f)) fs::copy_file(s / f, d / f, fs::copy_options::overwrite_existing);
-  write_meta(d, fs::absolute(s).string(), rep.pooling, rep.normalize, rep.pooler);
+  copy_tokenizer_files(s, d, fam);
+  write_meta(d, fs::absolute(s).string(), cfg.model_type, rep.pooling, rep.normalize, rep.pooler);
   return rep;
 }
 
-static void write_meta(const fs::path& d, const std::string& source, const std::string& pooling, bool normalize,
-                       bool pooler) {
-  json meta = {{"format", "metarec-model"}, {"version", 1}, {"source", source},
+static void write_meta(const fs::path& d, const std::string& source, const std::string& family,
+                       const std::string& pooling, bool normalize, bool pooler) {
+  json meta = {{"format", "metarec-model"}, {"version", 1}, {"source", source}, {"family", family},
                {"pooling", pooling}, {"normalize", normalize}, {"pooler", pooler}};
   json sums = json::object();
   for (const char* f : {"model.safetensors", "config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
@@ -108,17 +136,16 @@ void save_model_dir(const std::string& dst, const BertModel& model, ParamStore& 
   if (file_cfg.hidden_size != c.hidden_size || file_cfg.num_hidden_layers != c.num_hidden_layers ||
       file_cfg.vocab_size != c.vocab_size || file_cfg.intermediate_size != c.intermediate_size)
     FAIL_INPUT(config_json, "config", "does not describe the model being saved");
+  if (file_cfg.model_type != c.model_type)
+    FAIL_INPUT(config_json, "key model_type", "is {}, the model being saved is {}", file_cfg.model_type, c.model_type);
   const fs::path d(dst);
   fs::create_directories(d);
-  std::vector<StEntry> entries;
-  for (Param& p : ps.all())
-    if (p.name.rfind(model.prefix(), 0) == 0) entries.push_back({p.name.substr(model.prefix().size()), p.w});
-  write_safetensors((d / "model.safetensors").string(), entries, {{"format", "pt"}, {"producer", "metarec"}});
-  write_text_atomic(d / "config.json", read_json(config_json).dump(2) + "\n");
-  for (const char* f : kTokenizerFiles)
-    if (fs::exists(fs::path(tokenizer_dir) / f) && fs::absolute(tokenizer_dir) != fs::absolute(d))
-      fs::copy_file(fs::path(tokenizer_dir) / f, d / f, fs::copy_options::overwrite_existing);
-  write_meta(d, source, info.pooling, info.normalize, model.has_pooler());
+  write_weights(d / "model.safetensors", model, ps, {{"format", "pt"}, {"producer", "metarec"}});
+  json cj = read_json(config_json);
+  cj["model_type"] = c.model_type;
+  write_text_atomic(d / "config.json", cj.dump(2) + "\n");
+  copy_tokenizer_files(tokenizer_dir, d, c.family());
+  write_meta(d, source, c.model_type, info.pooling, info.normalize, model.has_pooler());
 }
 
 void verify_model_dir(const std::string& dir) {
@@ -157,23 +184,23 @@ void export_hf(const std::string& src, const std::string& dst) {
   verify_model_dir(src);
   const fs::path s(src), d(dst);
   const BertConfig cfg = BertConfig::from_json_file((s / "config.json").string());
+  const Family& fam = cfg.family();
   SafeTensors st(hf_weights_file(src));
   ParamStore ps;
-  BertModel model(cfg, ps, "", hf_has_pooler(st));
+  BertModel model(cfg, ps, "", hf_has_pooler(st, fam));
   ps.finalize();
   load_hf_bert(st, model, ps);
   fs::create_directories(d);
-  std::vector<StEntry> entries;
-  for (Param& p : ps.all()) entries.push_back({p.name, p.w});
-  write_safetensors((d / "model.safetensors").string(), entries, {{"format", "pt"}});
+  // the family's own layout: its tensor names (no prefix: its *Model), its config keys as read
+  write_weights(d / "model.safetensors", model, ps, {{"format", "pt"}});
   json cj = read_json(s / "config.json");
-  cj["architectures"] = {"BertModel"};
-  cj["model_type"] = "bert";
+  cj["architectures"] = {fam.architecture};
+  cj["model_type"] = fam.model_type;
   write_text_atomic(d / "config.json", cj.dump(2) + "\n");
-  for (const char* f : kTokenizerFiles)
-    if (fs::exists(s / f)) fs::copy_file(s / f, d / f, fs::copy_options::overwrite_existing);
+  copy_tokenizer_files(s, d, fam);
   if (!fs::exists(d / "tokenizer_config.json")) {
-    json tc = {{"tokenizer_class", "BertTokenizer"}, {"do_lower_case", true}, {"model_max_length", cfg.max_position_embeddings}};
+    json tc = {{"tokenizer_class", fam.tokenizer_class}, {"model_max_length", cfg.max_positions()}};
+    if (!fam.tokenizer_json) tc["do_lower_case"] = true;
     write_text_atomic(d / "tokenizer_config.json", tc.dump(2) + "\n");
   }
 }

@@ -1,10 +1,12 @@
 // metarec model folders and HuggingFace export.
 //
 // A metarec model folder (written by `metarec convert`, later by training):
-//   config.json          HuggingFace BertConfig
-//   model.safetensors    BERT weights, F32, HF names without the "bert." prefix
+//   config.json          the HuggingFace config of its family (bert, roberta, xlm-roberta,
+//                        distilbert, electra: engine/family.h), model_type always present
+//   model.safetensors    weights, F32, the family's HF names without prefix (a valid *Model file)
 //   vocab.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json (as present)
-//   metarec.json         {"format": "metarec-model", "version": 1, "source": ..., "pooling":
+//   metarec.json         {"format": "metarec-model", "version": 1, "source": ..., "family":
+//                        model_type, "pooling":
 //                        "mean"|"cls", "normalize": bool, "sha256": {file: hex, ...}}
 // Loading verifies every checksum and names the file that does not match.
 #pragma once
@@ -14,6 +16,7 @@
 namespace mr {
 
 struct ConvertReport {
+  std::string family;                   // the model_type converted
   std::vector<std::string> unexpected;  // tensors of the source that were dropped (heads, ...)
   std::string pooling;                  // from sentence-transformers' 1_Pooling if present
   bool normalize = false;
@@ -21,6 +24,8 @@ struct ConvertReport {
 };
 
 // HF folder (config.json + model.safetensors + vocab.txt/tokenizer.json) -> metarec folder.
+// A model_type outside the supported families is refused (naming it and the list) before
+// anything is written.
 ConvertReport convert_from_hf(const std::string& src, const std::string& dst);
 // metarec folder -> a folder `transformers` AutoModel/AutoTokenizer load.
 void export_hf(const std::string& src, const std::string& dst);

@@ -98,8 +98,8 @@ ItemBertSpec item_bert_spec(const Config& c, const data::Dataset& ds, bool with_
   const int n = s.bert.num_hidden_layers, max_len = int(c.encoder.max_len);
   if (s.train_layers < 1 || s.train_layers > n)
     throw Error(fmt::format("encoder.train_layers = {}: {} has {} layers", s.train_layers, model, n));
-  MR_CHECK(max_len >= 2 && max_len <= s.bert.max_position_embeddings, "encoder.max_len {} outside [2, {}]", max_len,
-           s.bert.max_position_embeddings);
+  MR_CHECK(max_len >= 2 && max_len <= s.bert.max_positions(), "encoder.max_len {} outside [2, {}]", max_len,
+           s.bert.max_positions());
   const int bottom = n - s.train_layers;
   if (!with_cache) return s;
   const std::string& cache = c.encoder.cache;

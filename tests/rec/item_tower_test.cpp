@@ -117,24 +117,19 @@ TEST_CASE("item tower: cached bottom + top layers = the whole encoder (tiny chec
     }
 }
 
-TEST_CASE("item tower: all-MiniLM-L6-v2 with the top layer trainable = TextEncoder's pooled output") {
-  const std::string dir = "models/all-MiniLM-L6-v2";
-  if (!std::filesystem::exists(dir + "/model.safetensors")) {
-    MESSAGE("models/all-MiniLM-L6-v2 absent: skipped");
-    return;
-  }
+// ItemBert over a model folder with its top layer trainable (the bottom's hidden states cached)
+// gives TextEncoder's pooled output (mean, normalised, scaled by sqrt(H) as the tower does).
+void check_top_layer_tower(const std::string& dir, const std::vector<std::string>& texts, int max_len) {
   TextEncoder enc(dir);
-  std::vector<std::string> texts = {"Toy Story (1995) | Animation, Children's, Comedy", "Fargo (1996) | Crime, Drama, Thriller",
-                                    "Star Wars (1977)", "a", "Twelve Monkeys (1995) | Drama, Sci-Fi with a longer title that gets truncated at thirty-two tokens for sure"};
   EmbedOptions eo;
   eo.pool = "mean";
   eo.normalize = 1;
-  eo.max_len = 32;
+  eo.max_len = max_len;
   eo.batch = 2;
   auto ref = enc.embed(texts, eo);
   const int H = enc.config().hidden_size;
   for (auto& x : ref) x *= float(std::sqrt(double(H)));
-  enc.tokenizer().truncation.max_length = 32;
+  enc.tokenizer().truncation.max_length = size_t(max_len);
   std::vector<tok::Encoding> items;
   for (auto& s : texts) items.push_back(enc.tokenizer().encode(s));
   rec::ItemBertSpec s;
@@ -142,8 +137,34 @@ TEST_CASE("item tower: all-MiniLM-L6-v2 with the top layer trainable = TextEncod
   s.train_layers = 1;
   s.pool = rec::ItemPool::Mean;
   s.weights = hf_weights_file(dir);
-  s.cache = std::make_shared<rec::HiddenCache>(rec::bottom_hidden(enc.model(), items, 32, s.bert.num_hidden_layers - 1, 3));
-  CHECK(max_abs(rec_test::item_features(s, {0, 1, 2, 3, 4}).data(), ref) < 1e-4);  // elements are O(1): |row| = sqrt(384)
+  s.cache = std::make_shared<rec::HiddenCache>(rec::bottom_hidden(enc.model(), items, max_len, s.bert.num_hidden_layers - 1, 3));
+  std::vector<int32_t> rows(texts.size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = int32_t(i);
+  CHECK(max_abs(rec_test::item_features(s, rows).data(), ref) < 1e-4);  // elements are O(1): |row| = sqrt(H)
+}
+
+TEST_CASE("item tower: all-MiniLM-L6-v2 with the top layer trainable = TextEncoder's pooled output") {
+  const std::string dir = "models/all-MiniLM-L6-v2";
+  if (!std::filesystem::exists(dir + "/model.safetensors")) {
+    MESSAGE("models/all-MiniLM-L6-v2 absent: skipped");
+    return;
+  }
+  check_top_layer_tower(dir, {"Toy Story (1995) | Animation, Children's, Comedy", "Fargo (1996) | Crime, Drama, Thriller",
+                              "Star Wars (1977)", "a", "Twelve Monkeys (1995) | Drama, Sci-Fi with a longer title that gets truncated at thirty-two tokens for sure"},
+                        32);
+}
+
+TEST_CASE("item tower: every BERT family (tests/data/families) with the top layer trainable = TextEncoder's output" *
+          doctest::skip(!std::filesystem::exists("tests/data/families/electra/model.safetensors"))) {
+  // the top layer loads under the family's names (distilbert: distilbert.transformer.layer.1.*),
+  // the cached bottom ran the family's embeddings (positions, token types, ELECTRA's projection)
+  for (const std::string fam : {"bert", "roberta", "xlm-roberta", "distilbert", "electra"}) {
+    CAPTURE(fam);
+    check_top_layer_tower("tests/data/families/" + fam,
+                          {"Lab gloves, nitrile, size M", "a microscope slide box", "x",
+                           "stainless steel beaker set with handles and a longer title truncated at sixteen tokens"},
+                          16);
+  }
 }
 
 TEST_CASE("item tower: top-layer gradients through the recommender's sampled loss against finite differences") {

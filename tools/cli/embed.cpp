@@ -28,7 +28,8 @@ int run(int argc, char** argv) {
   app.add_flag("--normalize", normalize, "L2-normalise every embedding");
   app.add_flag("--no-normalize", no_normalize, "do not normalise even if the model folder says so");
   app.add_option("--max-len", opt.max_len,
-                 "tokens per text, [CLS]/[SEP] included (default: the model's max_position_embeddings, at most " +
+                 "tokens per text, [CLS]/[SEP] included (default: the model's max_position_embeddings, less "
+                 "pad_token_id + 1 for roberta/xlm-roberta, at most " +
                      std::to_string(mr::kDefaultMaxLen) + ")")
       ->check(CLI::PositiveNumber);
   app.add_option("--batch", opt.batch, "texts per forward pass")->capture_default_str()->check(CLI::PositiveNumber);

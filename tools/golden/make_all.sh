@@ -8,3 +8,4 @@ python3 -m pip install -q "tokenizers==0.23.3" >&2 && python3 tools/golden/token
 .venv/bin/python tools/golden/tiny_bert.py
 bash tools/setup.sh models && .venv/bin/python tools/golden/minilm.py
 .venv/bin/python tools/golden/meta_golden.py
+/tmp/st-venv/bin/python tools/golden/families_golden.py
