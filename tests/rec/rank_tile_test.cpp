@@ -5,7 +5,8 @@
 // same code under the emulator: tests/cuda/train_cuda_test.cpp). Items share text embeddings in
 // groups, so many scores tie exactly and the tie order matters; with masking, a candidate set,
 // several targets per case, item tiles of 1, 7 and all items, dot and cosine scores, with and
-// without adaptation.
+// without adaptation. And RecModel::rank_users in item tiles: the same ranking, and the arena never
+// holds the (users, items) scores.
 #include <doctest/doctest.h>
 
 #include <random>
@@ -121,4 +122,42 @@ TEST_CASE("evaluation ranked on the backend: a NaN score is the host's error") {
   try { baselines::evaluate(sp, scorer, eo); } catch (const std::exception& e) { be_err = e.what(); }
   CHECK(host_err.find("score of item 5 is NaN") != std::string::npos);
   CHECK(be_err.find("score of item 5 is NaN") != std::string::npos);
+}
+
+TEST_CASE("rank_users in item tiles holds tile x W scores, not users x items, and ranks the same") {
+  rec::ModelConfig c;
+  c.dim = 16; c.heads = 2; c.layers = 1; c.ffn = 32; c.max_history = 4; c.seed = 2;
+  const int64_t N = 3000, D = 8, R = 40, W = 64;
+  rec::RecModel m(c, random_emb(N, D, 4), N, D);
+  m.init(3);
+  std::mt19937_64 g(5);
+  std::vector<float> u(size_t(R * c.dim));
+  for (auto& x : u) x = std::normal_distribution<float>(0.0f, 1.0f)(g);
+  std::vector<metrics::RankQuery> q;
+  for (int64_t r = 0; r < R; ++r) {
+    std::vector<uint32_t> tg{uint32_t(g() % N)}, ex{uint32_t(g() % N), uint32_t(g() % N)};
+    q.push_back(metrics::rank_query(size_t(N), tg, ex, {}, size_t(N)));
+  }
+  auto run = [&](size_t item_tile, size_t* high) {
+    Arena a;
+    Tape t(a, m.backend());
+    t.set_training(false);
+    HostTensor U(Shape{R, c.dim});
+    std::copy(u.begin(), u.end(), U->f32());
+    std::vector<metrics::Ranking> out(static_cast<size_t>(R));
+    m.rank_users(t, t.input(*U), q, {}, 20, item_tile, out);
+    *high = a.high_water();
+    return out;
+  };
+  size_t hw_full = 0, hw_tiled = 0;
+  const auto full = run(0, &hw_full), tiled = run(size_t(W), &hw_tiled);
+  for (int64_t r = 0; r < R; ++r) {
+    CAPTURE(r);
+    CHECK(full[size_t(r)].ranks == tiled[size_t(r)].ranks);
+    CHECK(full[size_t(r)].top == tiled[size_t(r)].top);
+    CHECK(full[size_t(r)].top.size() == 20);
+  }
+  const size_t scores = size_t(R) * size_t(N + 1) * sizeof(float);
+  MESSAGE("arena high water: one product ", hw_full, " B, item tiles of ", W, ": ", hw_tiled, " B (R x N scores: ", scores, " B)");
+  CHECK(hw_full >= hw_tiled + scores);  // the (R, N+1) product (and its scaled copy) is never held with tiles
 }
