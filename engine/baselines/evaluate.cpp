@@ -20,6 +20,11 @@ size_t eval_tile(const EvalOptions& opt, size_t n_items) {
   return std::clamp<size_t>(fit, 16, 1024);
 }
 
+void Model::rank_tile(std::span<const data::EvalCase* const>, std::span<const metrics::RankQuery>,
+                      std::span<const uint8_t>, size_t, size_t, std::span<metrics::Ranking>) const {
+  throw Error(fmt::format("model {} does not rank on its own (Model::can_rank_tile)", name()));
+}
+
 void Model::score_tile(std::span<const data::EvalCase* const> cases, std::span<float> out) const {
   const size_t n = cases.empty() ? 0 : out.size() / cases.size();
   std::string err;
@@ -86,7 +91,13 @@ nlohmann::json evaluate(const data::Split& sp, const Model& model, const EvalOpt
   const size_t n_tiles = (cases.size() + tile - 1) / tile;
   const size_t nk = opt.ks.size(), kmax = opt.ks.empty() ? 0 : size_t(*std::max_element(opt.ks.begin(), opt.ks.end()));
   const size_t F = packed_size(nk, kmax), per_case = opt.sampled ? 2 * F : F;
-  std::vector<float> tile_scores(tile * sp.n_items);
+  // ranking where the model scores: only each case's top max(K) and target counts come back
+  using R = EvalOptions::Ranking;
+  const bool on_backend = opt.ranking != R::Host && !opt.sampled && kmax <= 2048 && model.can_rank_tile() &&
+                          (opt.ranking == R::Backend || model.scores_on_device());
+  std::vector<float> tile_scores(on_backend ? 0 : tile * sp.n_items);
+  std::vector<metrics::RankQuery> queries(on_backend ? tile : 0);
+  std::vector<metrics::Ranking> rankings(on_backend ? tile : 0);
   std::vector<const data::EvalCase*> tile_cases;
   std::vector<metrics::CaseResult> full(tile), sampled(opt.sampled ? tile : 0);
   std::vector<double> gathered(P > 1 ? size_t(P) * (1 + tile * per_case) : 0);
@@ -99,12 +110,25 @@ nlohmann::json evaluate(const data::Split& sp, const Model& model, const EvalOpt
       tile_cases.clear();
       for (size_t c = t0; c < t0 + nt; c++) tile_cases.push_back(&cases[c]);
       try {
-        model.score_tile(tile_cases, std::span<float>(tile_scores.data(), nt * sp.n_items));
+        if (on_backend) {
+          static const std::vector<uint32_t> none;
+          for (size_t c = t0; c < t0 + nt; c++)
+            queries[c - t0] = metrics::rank_query(sp.n_items, cases[c].targets, opt.mask_known ? cases[c].known : none,
+                                                  cand, n_cand);
+          model.rank_tile(tile_cases, std::span(queries.data(), nt), cand, std::max<size_t>(kmax, 1), opt.item_tile,
+                          std::span(rankings.data(), nt));
+          for (size_t k = 0; k < nt; k++) {
+            if (rankings[k].top.size() > kmax) rankings[k].top.resize(kmax);
+            full[k] = metrics::case_result(rankings[k], opt.ks);
+          }
+        } else {
+          model.score_tile(tile_cases, std::span<float>(tile_scores.data(), nt * sp.n_items));
+        }
       } catch (const std::exception& e) {
         mine = e.what();
       }
     }
-    if (nt && mine.empty()) {
+    if (nt && mine.empty() && !on_backend) {
 #pragma omp parallel
       {
         std::vector<uint8_t> mask;
@@ -190,6 +214,7 @@ nlohmann::json evaluate(const data::Split& sp, const Model& model, const EvalOpt
   j["part"] = opt.part;
   j["masked_known_items"] = opt.mask_known;
   j["ranking"] = "full";
+  j["ranked_on"] = on_backend ? "backend" : "host";
   j["candidates"] = n_cand;
   return j;
 }

@@ -1,6 +1,7 @@
 // The one evaluator every model goes through: score the cases of a split a tile at a time, rank
 // all candidate items (full ranking), average the metrics (engine/metrics/metrics.h). Peak memory
-// is O(tile x items + cases x K), whatever the number of cases.
+// is O(tile x items + cases x K), whatever the number of cases; ranked on the model's device
+// (Ranking below), the host holds no scores, only each case's top K and its targets' counts.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -22,6 +23,17 @@ struct EvalOptions {
   size_t sampled = 0;        // > 0: also rank targets among N sampled negatives; keys "sampled<N>_..."
   uint64_t seed = 0;         // for the sampled negatives
   size_t tile = 0;           // cases scored at once (Model::score_tile); 0: eval_tile's default
+  // Where a tile is ranked. host: the whole (tile x items) score tile comes to the host and
+  // metrics::score_case ranks each row. backend: a model that can (Model::can_rank_tile: a
+  // trained run) ranks where it scores, with its backend's topk_merge/topk_count (kernels/ops.def;
+  // the CPU backend too), and only each case's top max(K) and its targets' counts come back.
+  // auto: backend when the model scores on a device, else host. The metrics are the same to the
+  // last digit (the same scores ranked by the same order); sampled > 0 and max(K) > 2048 rank on
+  // the host.
+  enum class Ranking { Auto, Host, Backend };
+  Ranking ranking = Ranking::Auto;
+  size_t item_tile = 0;      // backend ranking: items scored at once (0: as many as keep tile x items
+                             // scores within 64 MiB); a running top K is merged tile by tile
   // Sharded evaluation: this process is `rank` of `ranks`, each scoring every ranks-th tile;
   // allreduce_sum (an in-place sum over the ranks, e.g. the communicator's) gathers the per-case
   // results, and every rank returns the metrics of one process, to the last digit.

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/data/split.h"
+#include "engine/metrics/metrics.h"
 
 namespace mr::baselines {
 
@@ -24,6 +25,17 @@ class Model {
   // default calls score() on the cases in parallel; a model may batch them (one GEMM per tile).
   virtual void score_tile(std::span<const data::EvalCase* const> cases, std::span<float> out) const;
   virtual nlohmann::json config() const { return nlohmann::json::object(); }
+  // Ranking where the scores are (engine/baselines/evaluate.cpp, EvalOptions::ranking): a model
+  // that can rank a tile itself (can_rank_tile) ranks row r, the scores of cases[r], as queries[r]
+  // says (metrics::rank_query; candidate: the part's candidate mask, empty for every item), keeps
+  // the top k (1 <= k <= 2048) and the targets' counts, and fills out[r]
+  // (metrics::ranking_from_counts). item_tile > 0: at most that many items scored at once (0:
+  // the model's choice). scores_on_device: its scores live on a device (auto ranks there).
+  virtual bool can_rank_tile() const { return false; }
+  virtual bool scores_on_device() const { return false; }
+  virtual void rank_tile(std::span<const data::EvalCase* const> cases, std::span<const metrics::RankQuery> queries,
+                         std::span<const uint8_t> candidate, size_t k, size_t item_tile,
+                         std::span<metrics::Ranking> out) const;
 };
 
 struct Options {

@@ -85,15 +85,70 @@ std::vector<uint32_t> top_k(std::span<const float> scores, size_t k, std::span<c
   return top_k_of(scores, k, removed_mask(scores.size(), exclude, targets), candidate);
 }
 
+RankQuery rank_query(size_t n, std::span<const uint32_t> targets, std::span<const uint32_t> exclude,
+                     std::span<const uint8_t> candidate, size_t n_cand_all) {
+  MR_CHECK(!targets.empty(), "an evaluation case needs at least one target");
+  MR_CHECK(candidate.empty() || candidate.size() == n, "candidate mask has {} entries for {} items", candidate.size(), n);
+  for (auto t : targets) {
+    MR_CHECK(t < n, "target item {} out of range ({} items)", t, n);
+    MR_CHECK(candidate.empty() || candidate[t], "target item {} is not a candidate", t);
+  }
+  RankQuery q;
+  q.targets.assign(targets.begin(), targets.end());
+  std::sort(q.targets.begin(), q.targets.end());
+  q.targets.erase(std::unique(q.targets.begin(), q.targets.end()), q.targets.end());
+  for (auto i : exclude) MR_CHECK(i < n, "excluded item {} out of range ({} items)", i, n);
+  q.removed.assign(exclude.begin(), exclude.end());
+  std::sort(q.removed.begin(), q.removed.end());
+  q.removed.erase(std::unique(q.removed.begin(), q.removed.end()), q.removed.end());
+  q.removed.erase(std::remove_if(q.removed.begin(), q.removed.end(),
+                                 [&](uint32_t i) { return std::binary_search(q.targets.begin(), q.targets.end(), i); }),
+                  q.removed.end());
+  size_t removed_cand = 0;
+  for (auto i : q.removed) removed_cand += candidate.empty() || candidate[i];
+  q.n_candidates = n_cand_all - removed_cand;
+  return q;
+}
+
+Ranking ranking_from_counts(const RankQuery& q, size_t n, std::span<const int32_t> above, std::span<const int32_t> ties,
+                            int64_t nan_item, std::vector<uint32_t> top) {
+  MR_CHECK(nan_item < 0 || size_t(nan_item) >= n, "score of item {} is NaN", nan_item);
+  MR_CHECK(above.size() == q.targets.size() && ties.size() == q.targets.size(), "{} target counts for {} targets",
+           above.size(), q.targets.size());
+  Ranking rk;
+  rk.n_candidates = q.n_candidates;
+  for (size_t j = 0; j < above.size(); j++) {
+    MR_CHECK(above[j] >= 0 && ties[j] >= 0 && size_t(above[j]) < q.n_candidates, "target {}: bad counts {} / {}",
+             q.targets[j], above[j], ties[j]);
+    rk.ranks.push_back(uint32_t(above[j]) + 1);
+    rk.tied_targets += ties[j] > 0;
+    rk.tied_items += uint32_t(ties[j]);
+  }
+  std::sort(rk.ranks.begin(), rk.ranks.end());
+  rk.top = std::move(top);
+  return rk;
+}
+
 CaseResult score_case(std::span<const float> scores, std::span<const uint32_t> targets, std::span<const uint32_t> exclude,
                       std::span<const uint8_t> candidate, const std::vector<int>& ks) {
   MR_CHECK(!targets.empty(), "an evaluation case needs at least one target");
-  CaseResult r;
-  size_t n = 0;
+  Ranking rk;
   uint32_t tied[2];
-  auto ranks = target_ranks(scores, targets, exclude, candidate, &n, tied);
-  r.tied_targets = tied[0];
-  r.tied_items = tied[1];
+  rk.ranks = target_ranks(scores, targets, exclude, candidate, &rk.n_candidates, tied);
+  rk.tied_targets = tied[0];
+  rk.tied_items = tied[1];
+  const int kmax = ks.empty() ? 0 : *std::max_element(ks.begin(), ks.end());
+  rk.top = top_k(scores, kmax, exclude, targets, candidate);
+  return case_result(rk, ks);
+}
+
+CaseResult case_result(const Ranking& rk, const std::vector<int>& ks) {
+  MR_CHECK(!rk.ranks.empty(), "an evaluation case needs at least one target");
+  CaseResult r;
+  const auto& ranks = rk.ranks;
+  const size_t n = rk.n_candidates;
+  r.tied_targets = rk.tied_targets;
+  r.tied_items = rk.tied_items;
   size_t m = ranks.size();
   r.n_targets = static_cast<uint32_t>(m);
   for (int k : ks) {
@@ -115,8 +170,7 @@ CaseResult score_case(std::span<const float> scores, std::span<const uint32_t> t
     r.auc = s / m;
     r.has_auc = true;
   }
-  int kmax = ks.empty() ? 0 : *std::max_element(ks.begin(), ks.end());
-  r.top = top_k(scores, kmax, exclude, targets, candidate);
+  r.top = rk.top;
   return r;
 }
 

@@ -47,6 +47,35 @@ std::vector<uint32_t> target_ranks(std::span<const float> scores, std::span<cons
 std::vector<uint32_t> top_k(std::span<const float> scores, size_t k, std::span<const uint32_t> exclude,
                             std::span<const uint32_t> targets, std::span<const uint8_t> candidate);
 
+// One case's ranking, as the metrics need it, however it was computed: the targets' ranks
+// (1-based, ascending), the number of ranked candidates, the tie counts and the top items.
+struct Ranking {
+  std::vector<uint32_t> ranks;
+  size_t n_candidates = 0;
+  uint32_t tied_targets = 0, tied_items = 0;
+  std::vector<uint32_t> top;  // the top max(K) items
+};
+// The metrics of one case from its ranking. score_case is target_ranks and top_k on the host,
+// then this; the device ranking (engine/baselines/evaluate.cpp) ends here too.
+CaseResult case_result(const Ranking& rk, const std::vector<int>& ks);
+
+// Ranking where the scores are (a device: kernels/ops.def topk_merge/topk_count), the host's
+// part, which needs no score. rank_query checks the targets and the exclusions as target_ranks
+// does (the same errors) and gives the targets (sorted, duplicates once), the removed items
+// (sorted: excluded, not targets) and the number of ranked candidates; n_cand_all is the number
+// of candidate items (n when candidate is empty).
+struct RankQuery {
+  std::vector<uint32_t> targets, removed;
+  size_t n_candidates = 0;
+};
+RankQuery rank_query(size_t n, std::span<const uint32_t> targets, std::span<const uint32_t> exclude,
+                     std::span<const uint8_t> candidate, size_t n_cand_all);
+// The ranking from the device's counts: per target j of q.targets, the ranked items above it
+// (above[j]) and those with its score (ties[j]); nan_item, the lowest item with a NaN score
+// (>= n: none), throws as target_ranks does; top, best first.
+Ranking ranking_from_counts(const RankQuery& q, size_t n, std::span<const int32_t> above, std::span<const int32_t> ties,
+                            int64_t nan_item, std::vector<uint32_t> top);
+
 CaseResult score_case(std::span<const float> scores, std::span<const uint32_t> targets, std::span<const uint32_t> exclude,
                       std::span<const uint8_t> candidate, const std::vector<int>& ks);
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -406,6 +407,92 @@ void RecModel::score_users(Tape& t, Var* U, std::span<float> out) {
   Var* lg = ops::weighted_sum(t, {{ops::linear(t, out_rows(t, U), out_rows(t, V), bias_ ? t.param(*bias_) : nullptr), 1.0f / cfg_.tau}});
   const HostTensor h = host_copy(lg->v);
   for (int64_t r = 0; r < R; ++r) std::copy_n(h->f32() + r * (n_items_ + 1), n_items_, out.data() + r * n_items_);
+}
+
+void RecModel::rank_users(Tape& t, Var* U, std::span<const metrics::RankQuery> queries, std::span<const uint8_t> candidate,
+                          size_t k, size_t item_tile, std::span<metrics::Ranking> out) {
+  check_tape(t);
+  NoGrad ng(t);
+  const int64_t R = U->v.shape[0], N = n_items_;
+  MR_CHECK(int64_t(queries.size()) == R && int64_t(out.size()) == R, "rank_users: {} queries, {} results for {} users",
+           queries.size(), out.size(), R);
+  MR_CHECK(k >= 1 && k <= 2048, "rank_users: top {} outside 1..2048", k);
+  MR_CHECK(candidate.empty() || int64_t(candidate.size()) == N, "rank_users: {} candidate flags for {} items",
+           candidate.size(), N);
+  MR_CHECK(N < (int64_t(1) << 31) - 1, "rank_users: {} items do not fit the ranking ops' int32 ids", N);
+  if (R == 0) return;
+  const int K = int(k);
+  // the index tensors: removed items and targets per row (CSR, sorted), the candidate flags
+  std::vector<int32_t> rm_off{0}, rm, t_off{0}, tg;
+  for (const auto& q : queries) {
+    for (auto i : q.removed) rm.push_back(int32_t(i));
+    rm_off.push_back(int32_t(rm.size()));
+    for (auto i : q.targets) tg.push_back(int32_t(i));
+    t_off.push_back(int32_t(tg.size()));
+  }
+  const int64_t T = int64_t(tg.size());
+  if (rm.empty()) rm.push_back(0);  // never read: every row's range is empty
+  if (tg.empty()) tg.push_back(0);
+  std::vector<int32_t> cand_i(candidate.begin(), candidate.end());
+  const Tensor d_rm_off = upload(t, rm_off, Shape{R + 1}), d_rm = upload(t, rm, Shape{int64_t(rm.size())});
+  const Tensor d_t_off = upload(t, t_off, Shape{R + 1}), d_tg = upload(t, tg, Shape{int64_t(tg.size())});
+  const Tensor d_cand = cand_i.empty() ? Tensor{} : upload(t, cand_i, Shape{N});
+  const Tensor top_id = t.arena().alloc(Shape{R, int64_t(K)}, DType::I32);
+  const Tensor top_score = t.arena().alloc(Shape{R, int64_t(K)}, DType::F32);
+  const Tensor top_n = upload(t, std::vector<int32_t>(size_t(R), 0), Shape{R});
+  const Tensor nan_item = upload(t, std::vector<int32_t>(size_t(R), std::numeric_limits<int32_t>::max()), Shape{R});
+  const Tensor tscore = t.arena().alloc(Shape{std::max<int64_t>(T, 1)}, DType::F32);
+  const Tensor counts = upload(t, std::vector<int32_t>(size_t(2 * std::max<int64_t>(T, 1)), 0), Shape{2 * std::max<int64_t>(T, 1)});
+  int32_t* above = counts.i32();
+  int32_t* ties = above + std::max<int64_t>(T, 1);
+  const int32_t* cand = d_cand.defined() ? d_cand.i32() : nullptr;
+  const KernelTable& kt = t.k();
+  Var* V = item_table(t, nullptr);
+  Var* Uo = out_rows(t, U);
+  Var* Vo = out_rows(t, V);
+  Var* b = bias_ ? t.param(*bias_) : nullptr;
+  auto merge = [&](const Tensor& s, int64_t ld, int64_t c0, int64_t w) {
+    kt.topk_merge(top_id.i32(), top_score.f32(), top_n.i32(), nan_item.i32(), tscore.f32(), s.f32(), ld, int(R), int(w),
+                  int(c0), d_rm_off.i32(), d_rm.i32(), cand, d_t_off.i32(), d_tg.i32(), K);
+  };
+  auto count = [&](const Tensor& s, int64_t ld, int64_t c0, int64_t w) {
+    kt.topk_count(above, ties, s.f32(), ld, int(R), int(w), int(c0), d_rm_off.i32(), d_rm.i32(), cand, d_t_off.i32(),
+                  d_tg.i32(), tscore.f32());
+  };
+  if (item_tile == 0 || int64_t(item_tile) >= N) {
+    // (R, N+1) = (u V^T + bias) / tau, exactly score_users' product; the START column is not ranked
+    Var* lg = ops::weighted_sum(t, {{ops::linear(t, Uo, Vo, b), 1.0f / cfg_.tau}});
+    merge(lg->v, N + 1, 0, N);
+    count(lg->v, N + 1, 0, N);
+  } else {
+    // the same product by item tiles: the running top in the first pass, which also collects
+    // the targets' scores; their counts in a second pass (each tile's product computed again)
+    const int64_t W = int64_t(item_tile);
+    for (int pass = 0; pass < 2; ++pass)
+      for (int64_t c0 = 0; c0 < N; c0 += W) {
+        const int64_t w = std::min(W, N - c0);
+        const Arena::Mark mk = t.arena().mark();
+        Var* Vt = t.input(Vo->v.rows(c0, c0 + w));
+        Var* bt = b ? t.input(b->v.rows(c0, c0 + w)) : nullptr;
+        Var* lg = ops::weighted_sum(t, {{ops::linear(t, Uo, Vt, bt), 1.0f / cfg_.tau}});
+        if (pass == 0) merge(lg->v, w, c0, w);
+        else count(lg->v, w, c0, w);
+        t.arena().rewind(mk);
+      }
+  }
+  // back to the host: K ids, the counts, the NaN items
+  const HostTensor h_id = host_copy(top_id), h_n = host_copy(top_n), h_nan = host_copy(nan_item), h_cnt = host_copy(counts);
+  const int32_t* hc = h_cnt->i32();
+  const int64_t Tm = std::max<int64_t>(T, 1);
+  for (int64_t r = 0; r < R; ++r) {
+    const int32_t n = h_n->i32()[r];
+    MR_CHECK(n >= 0 && n <= K, "rank_users: row {} has {} top items (K = {})", r, n, K);
+    std::vector<uint32_t> best(static_cast<size_t>(n));
+    for (int32_t j = 0; j < n; ++j) best[size_t(j)] = uint32_t(h_id->i32()[r * K + j]);
+    const int32_t a = t_off[size_t(r)], e = t_off[size_t(r) + 1];
+    out[size_t(r)] = metrics::ranking_from_counts(queries[size_t(r)], size_t(N), std::span(hc + a, size_t(e - a)),
+                                                  std::span(hc + Tm + a, size_t(e - a)), h_nan->i32()[r], std::move(best));
+  }
 }
 
 std::vector<float> RecModel::score(Tape& t, const std::vector<uint32_t>& history) {

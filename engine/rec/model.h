@@ -35,6 +35,7 @@
 #include "engine/rec/item_tower.h"
 #include "engine/rec/sampled.h"
 #include "engine/params.h"
+#include "engine/metrics/metrics.h"
 #include "engine/tape.h"
 #include "base/tensor.h"
 
@@ -131,6 +132,14 @@ class RecModel {
   // Scores (R, n_items) of user vectors U (R, C) against every item, one product for all R
   // (the evaluator's tiles); written to the host rows `out` (R x n_items, row-major).
   void score_users(Tape& t, Var* U, std::span<float> out);
+  // Ranking on the model's backend (the evaluator's tiles, baselines::Model::rank_tile): the same
+  // scores as score_users, ranked where they are computed (kernels/ops.def topk_merge and
+  // topk_count): row r as queries[r] says; only the top k (<= 2048) ids and the targets' counts
+  // come back (out[r]). item_tile > 0 and < n_items: the items are scored item_tile at a time (a
+  // running top merged tile by tile, the targets' counts in a second pass over the tiles), so the
+  // scores held are R x item_tile; otherwise one product, as score_users.
+  void rank_users(Tape& t, Var* U, std::span<const metrics::RankQuery> queries, std::span<const uint8_t> candidate,
+                  size_t k, size_t item_tile, std::span<metrics::Ranking> out);
 
   // Evaluation-time cache of the item table V (N+1, C): while set, logits() reads it instead of
   // recomputing V, and the item tower gets no gradient. Valid only while the "item." parameters

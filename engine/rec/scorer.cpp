@@ -62,6 +62,43 @@ std::vector<float> AdaptedScorer::scores(const std::vector<uint32_t>& history) c
   return s;
 }
 
+Tensor AdaptedScorer::user_rows(std::span<const data::EvalCase* const> cases) const {
+  const size_t R = cases.size();
+  const bool adapt = steps_ > 0;
+  const int64_t C = m_.config().dim;
+  if (!users_->defined() || users_->shape[0] < int64_t(R)) users_ = OwnedTensor(Shape{int64_t(R), C}, DType::F32, m_.backend().dev);
+  const Tensor U = users_->rows(0, int64_t(R));
+  if (!adapt) {  // one user-tower pass for the tile
+    Batch b;
+    for (auto* c : cases) b.add(c->history, -100);
+    tape_->reset();
+    copy(U, m_.users(*tape_, b)->v);
+  } else {  // each case adapts its own copy of theta; its user vector goes into row r
+    for (size_t r = 0; r < R; ++r) {
+      const auto& h = cases[r]->history;
+      Batch one;
+      one.add(h, -100);
+      tape_->reset();
+      if (h.empty()) {
+        copy(U.rows(int64_t(r), int64_t(r) + 1), m_.users(*tape_, one)->v);
+        continue;
+      }
+      ml_.snapshot();
+      Batch sb = support_batch(h, size_t(m_.config().max_history));
+      try {
+        ml_.adapt(*tape_, [&](Tape& t) { return m_.loss(t, sb); }, steps_, lr_);
+        tape_->reset();
+        copy(U.rows(int64_t(r), int64_t(r) + 1), m_.users(*tape_, one)->v);
+      } catch (...) {
+        ml_.restore();
+        throw;
+      }
+      ml_.restore();
+    }
+  }
+  return U;
+}
+
 void AdaptedScorer::score_tile(std::span<const data::EvalCase* const> cases, std::span<float> out) const {
   const size_t R = cases.size(), N = size_t(m_.n_items());
   MR_CHECK(out.size() == R * N, "score_tile: {} outputs for {} cases x {} items", out.size(), R, N);
@@ -72,41 +109,34 @@ void AdaptedScorer::score_tile(std::span<const data::EvalCase* const> cases, std
     return;
   }
   std::lock_guard<std::mutex> lk(mu_);
-  const int64_t C = m_.config().dim;
-  if (!users_->defined() || users_->shape[0] < int64_t(R)) users_ = OwnedTensor(Shape{int64_t(R), C}, DType::F32, m_.backend().dev);
-  const Tensor U = users_->rows(0, int64_t(R));
   try {
-    if (!adapt) {  // one user-tower pass for the tile
-      Batch b;
-      for (auto* c : cases) b.add(c->history, -100);
-      tape_->reset();
-      copy(U, m_.users(*tape_, b)->v);
-    } else {  // each case adapts its own copy of theta; its user vector goes into row r
-      for (size_t r = 0; r < R; ++r) {
-        const auto& h = cases[r]->history;
-        Batch one;
-        one.add(h, -100);
-        tape_->reset();
-        if (h.empty()) {
-          copy(U.rows(int64_t(r), int64_t(r) + 1), m_.users(*tape_, one)->v);
-          continue;
-        }
-        ml_.snapshot();
-        Batch sb = support_batch(h, size_t(m_.config().max_history));
-        try {
-          ml_.adapt(*tape_, [&](Tape& t) { return m_.loss(t, sb); }, steps_, lr_);
-          tape_->reset();
-          copy(U.rows(int64_t(r), int64_t(r) + 1), m_.users(*tape_, one)->v);
-        } catch (...) {
-          ml_.restore();
-          throw;
-        }
-        ml_.restore();
-      }
-    }
+    const Tensor U = user_rows(cases);
     // theta is restored: the item table and biases are the model's own; one product for the tile
     tape_->reset();
     m_.score_users(*tape_, tape_->input(U), out);
+  } catch (...) {
+    tape_->reset();
+    throw;
+  }
+  tape_->reset();
+}
+
+void AdaptedScorer::rank_tile(std::span<const data::EvalCase* const> cases, std::span<const metrics::RankQuery> queries,
+                              std::span<const uint8_t> candidate, size_t k, size_t item_tile,
+                              std::span<metrics::Ranking> out) const {
+  MR_CHECK(can_rank_tile(), "{}: the item tower adapts per case (scope all); rank on the host", name_);
+  MR_CHECK(queries.size() == cases.size() && out.size() == cases.size(), "rank_tile: {} queries, {} results for {} cases",
+           queries.size(), out.size(), cases.size());
+  if (cases.empty()) return;
+  std::lock_guard<std::mutex> lk(mu_);
+  try {
+    const Tensor U = user_rows(cases);
+    tape_->reset();
+    if (item_tile == 0) {  // as many items as keep the tile's scores within 64 MiB (baselines::eval_tile's budget)
+      const size_t budget = (size_t(64) << 20) / (sizeof(float) * cases.size());
+      item_tile = budget >= size_t(m_.n_items()) + 1 ? 0 : std::max<size_t>(budget, 1);
+    }
+    m_.rank_users(*tape_, tape_->input(U), queries, candidate, k, item_tile, out);
   } catch (...) {
     tape_->reset();
     throw;

@@ -44,8 +44,18 @@ class AdaptedScorer : public baselines::Model {
   // then one product of the tile's user vectors with the item table (on the model's device).
   // With the item tower adapting too (scope all), the cases are scored one at a time.
   void score_tile(std::span<const data::EvalCase* const> cases, std::span<float> out) const override;
+  // The same tile ranked on the model's backend (RecModel::rank_users): the user vectors as in
+  // score_tile, then only each case's top k and its targets' counts come back. Not with the item
+  // tower adapting (scope all): those cases are scored one at a time on the host's ranking.
+  bool can_rank_tile() const override { return !(steps_ > 0 && !m_.item_table_cached()); }
+  bool scores_on_device() const override { return m_.backend().dev != Device::CPU; }
+  void rank_tile(std::span<const data::EvalCase* const> cases, std::span<const metrics::RankQuery> queries,
+                 std::span<const uint8_t> candidate, size_t k, size_t item_tile,
+                 std::span<metrics::Ranking> out) const override;
 
  private:
+  // Rows 0..R-1 of users_: the tile's user vectors (adapted when steps_ > 0); mu_ held.
+  Tensor user_rows(std::span<const data::EvalCase* const> cases) const;
   std::string name_;
   RecModel& m_;
   meta::MetaLearner& ml_;

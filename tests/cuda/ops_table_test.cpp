@@ -13,6 +13,7 @@
 #include "kernels/cuda/gemm.cuh"
 #include "tests/cuda/cuda_harness.h"
 #include "tests/ops/meta_cases.h"
+#include "tests/ops/topk_cases.h"
 #include "tests/ops/runner.h"
 
 using namespace mr;
@@ -151,6 +152,12 @@ TEST_CASE("cuda op: meta ops over flat buffers against the reference (bit for bi
   REQUIRE(device_usable());
   DevMem mem;
   check_meta_ops(kCudaKernels, mem);
+}
+
+TEST_CASE("cuda op: ranking ops (topk_merge, topk_count) against a naive full sort in double") {
+  REQUIRE(device_usable());
+  DevMem mem;
+  check_topk_ops(kCudaKernels, mem);
 }
 
 TEST_CASE("cuda bf16: every math mode's table carries the one bf16-storage table") {

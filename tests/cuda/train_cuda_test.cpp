@@ -350,6 +350,34 @@ TEST_CASE("metarec eval and recommend --device cuda (emulated) give the CPU's re
     }
   MESSAGE("eval --device cuda vs cpu: ", compared, " metrics compared");
   CHECK(compared >= 8);
+  // the device ranked its own scores (topk_merge/topk_count): only K ids and the targets' counts
+  // came back; ranking the same device scores on the host (--ranking host) gives the same JSON to
+  // the last printed digit, with one product or item tiles of 7 (a running top merged over 4
+  // tiles), with the known items masked or not
+  CHECK(b["ranked_on"] == "backend");
+  auto text = [](nlohmann::json j) {
+    j.erase("ranked_on");
+    j.erase("seconds");
+    return j.dump();
+  };
+  for (const std::string mask : {"no", "yes"}) {
+    CAPTURE(mask);
+    const std::string evm = std::string(MR_METAREC_EMU) + ev + " --device cuda --mask " + mask;
+    REQUIRE_MESSAGE(run(evm + " --ranking host", out) == 0, out);
+    const nlohmann::json h = json_in(out);
+    CHECK(h["ranked_on"] == "host");
+    for (const std::string tiles : {"", " --item-tile 7"}) {
+      if (mask == "no" && tiles.empty()) {  // b above
+        CHECK(text(b) == text(h));
+        continue;
+      }
+      CAPTURE(tiles);
+      REQUIRE_MESSAGE(run(evm + tiles, out) == 0, out);
+      const nlohmann::json d = json_in(out);
+      CHECK(d["ranked_on"] == "backend");
+      CHECK(text(d) == text(h));
+    }
+  }
   // recommend: the same ranking
   const std::string rc = " recommend --run " + r.string() + " --history i1,i2,i3 -k 8";
   REQUIRE_MESSAGE(run(std::string(MR_METAREC) + rc, out) == 0, out);

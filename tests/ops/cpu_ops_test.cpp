@@ -6,6 +6,7 @@
 #include "kernels/cpu/cpu.h"
 #include "kernels/philox.h"
 #include "tests/ops/meta_cases.h"
+#include "tests/ops/topk_cases.h"
 #include "tests/ops/runner.h"
 
 using namespace mr;
@@ -151,6 +152,57 @@ TEST_CASE("optimizers: cpu against the reference formulas") {
 TEST_CASE("meta ops over flat buffers: cpu against the reference (bit for bit but metasgd_step's w)") {
   HostMem mem;
   check_meta_ops(kCpuKernels, mem);
+}
+
+TEST_CASE("ranking ops (topk_merge, topk_count): reference and cpu against a naive full sort in double") {
+  HostMem mem;
+  check_topk_ops(kRefKernels, mem);
+  check_topk_ops(kCpuKernels, mem);
+}
+
+namespace {
+// Planted bugs the ranking check must catch: equal scores ordered by the higher id first (the
+// cpu op, then each run of equal scores in the top reversed), and ties counted as ranking above.
+void topk_merge_wrong_ties(int32_t* top_id, float* top_score, int32_t* top_n, int32_t* nan_item, float* tscore,
+                           const float* scores, int64_t ld, int R, int NW, int c0, const int32_t* rm_off, const int32_t* rm,
+                           const int32_t* cand, const int32_t* t_off, const int32_t* tg, int K) {
+  kCpuKernels.topk_merge(top_id, top_score, top_n, nan_item, tscore, scores, ld, R, NW, c0, rm_off, rm, cand, t_off, tg, K);
+  for (int r = 0; r < R; ++r)
+    for (int a = 0; a < top_n[r];) {
+      int b = a + 1;
+      while (b < top_n[r] && top_score[r * K + b] == top_score[r * K + a]) ++b;
+      std::reverse(top_id + r * K + a, top_id + r * K + b);
+      a = b;
+    }
+}
+void topk_count_ties_above(int32_t* above, int32_t* ties, const float* scores, int64_t ld, int R, int NW, int c0,
+                           const int32_t* rm_off, const int32_t* rm, const int32_t* cand, const int32_t* t_off,
+                           const int32_t* tg, const float* tscore) {
+  kCpuKernels.topk_count(above, ties, scores, ld, R, NW, c0, rm_off, rm, cand, t_off, tg, tscore);
+  for (int r = 0; r < R; ++r)
+    for (int32_t t = t_off[r]; t < t_off[r + 1]; ++t)
+      for (int j = 0; j < NW; ++j)  // a tie with a higher id counted above too (removed items ignored: still wrong)
+        above[t] += scores[r * ld + j] == tscore[t] && c0 + j > tg[t] && (!cand || cand[c0 + j]);
+}
+}  // namespace
+
+TEST_CASE("ranking ops: the check catches a wrong tie order and ties counted above") {
+  HostMem mem;
+  for (int bug = 0; bug < 2; ++bug) {
+    CAPTURE(bug);
+    KernelTable k = kCpuKernels;
+    if (bug == 0) k.topk_merge = topk_merge_wrong_ties;
+    else k.topk_count = topk_count_ties_above;
+    size_t caught = 0, cases = 0;  // cases that can show the bug: rows of more than one item (and K > 1 for the order)
+    for (const TopkCase& c : topk_cases()) {
+      if (c.N == 1 || (bug == 0 && c.K == 1)) continue;
+      ++cases;
+      caught += !topk_diff(topk_run(k, mem, c, 7), topk_naive(c)).empty();
+    }
+    MESSAGE("planted bug ", bug, ": caught in ", caught, " of ", cases, " cases");
+    CHECK(cases >= 6);
+    CHECK(caught == cases);
+  }
 }
 
 TEST_CASE("op table harness: a wrong result, a NaN and an out-of-bounds write fail") {

@@ -726,11 +726,11 @@ struct Uncertainty : Row {
 
 // The ops that are no table row (no gradient): checked by the special cases of the runners,
 // the optimizers, reductions and meta-learning ops over flat buffers (tests/ops/cpu_ops_test.cpp,
-// tests/cuda/ops_table_test.cpp) and the bf16 conversions (tests/cuda/ops_table_test.cpp).
+// tests/cuda/ops_table_test.cpp), the ranking ops (tests/ops/topk_cases.h) and the bf16 conversions (tests/cuda/ops_table_test.cpp).
 inline constexpr std::string_view kSpecialOps[] = {"adamw",        "sgd",          "sumsq",        "axpy",
                                                    "scale",        "to_bf16",      "to_f32",       "acc_f64",
                                                    "acc_diff_f64", "acc_prod_f64", "f64_to_f32",   "metasgd_step",
-                                                   "clamp_min"};
+                                                   "clamp_min",    "topk_merge",   "topk_count"};
 
 // ---------------------------------------------------------------- completeness
 // Every op of kernels/ops.def is in exactly one family's kOps (or kSpecialOps), and a family's

@@ -37,7 +37,8 @@ int run(int argc, char** argv) {
   da.add(app);
   std::string protocol = "loo", model = "pop", ks = "10,20,50", mask = "auto", part = "test", blend;
   int adapt_steps = -2;
-  size_t sampled = 0, tile = 0;
+  size_t sampled = 0, tile = 0, item_tile = 0;
+  std::string ranking = "auto";
   mr::data::ColdUserOptions cu;
   mr::data::ColdItemOptions ci;
   size_t max_history = 50;
@@ -61,6 +62,13 @@ int run(int argc, char** argv) {
   app.add_option("--sampled", sampled, "also report metrics over N sampled negatives (keys sampled<N>_...)");
   app.add_option("--tile", tile, "cases scored at once (memory: tile x items scores; 0: as many as 64 MiB hold, "
                                  "16..1024); under mpirun the ranks share the tiles out");
+  app.add_option("--ranking", ranking,
+                 "where a tile of scores is ranked: auto (on the GPU when the run is scored there, else the host) | "
+                 "host (every score copied to the host) | backend (the run's backend ranks, the CPU too); the "
+                 "metrics are the same")
+      ->check(CLI::IsMember({"auto", "host", "backend"}));
+  app.add_option("--item-tile", item_tile,
+                 "ranking on the backend: items scored at once (0: as many as keep tile x items scores within 64 MiB)");
   app.add_option("--seed", seed, "seed of the cold-user/cold-item splits, BPR and sampled negatives");
   app.add_option("--max-history", max_history, "loo/cold-item: model input truncated to the last N items");
   app.add_option("--k-shot", cu.k_shot, "cold-user: support set size K");
@@ -165,6 +173,10 @@ int run(int argc, char** argv) {
     eo.sampled = sampled;
     eo.seed = seed;
     eo.tile = tile;
+    eo.item_tile = item_tile;
+    eo.ranking = ranking == "host"      ? mr::baselines::EvalOptions::Ranking::Host
+                 : ranking == "backend" ? mr::baselines::EvalOptions::Ranking::Backend
+                                        : mr::baselines::EvalOptions::Ranking::Auto;
     if (comm->size() > 1) {
       eo.rank = comm->rank();
       eo.ranks = comm->size();
