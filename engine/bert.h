@@ -3,6 +3,11 @@
 // (tanh(W h_CLS + b)). Parameter names are HuggingFace's without the "bert." prefix, e.g.
 // encoder.layer.0.attention.self.query.weight; query/key/value are declared adjacently so
 // the three projections run as one (3C, C) GEMM.
+// MPNet (all-mpnet-base-v2) is the same encoder plus three config fields: a relative position
+// bias (relative_attention_num_buckets > 0: encoder.relative_attention_bias.weight (buckets, H),
+// one (H, T, T) additive attention bias shared by every layer), positions that start at
+// position_offset (pad_token_id + 1, as RoBERTa) and no token type table (type_vocab_size 0).
+// Its HF tensor names are mapped by engine/io/hf_mpnet.h.
 #pragma once
 #include <string>
 #include <vector>
@@ -17,11 +22,22 @@ struct BertConfig {
   int intermediate_size = 3072, max_position_embeddings = 512, type_vocab_size = 2;
   float layer_norm_eps = 1e-12f, hidden_dropout_prob = 0.1f, attention_probs_dropout_prob = 0.1f;
   std::string hidden_act = "gelu";
+  // MPNet: the buckets of the relative position bias (0: none; HF buckets relative positions
+  // into 32 whatever the table size, so a table needs at least 32 rows); the row of the
+  // position table a token at position 0 reads (MPNet, RoBERTa: pad_token_id + 1). A
+  // type_vocab_size of 0 means no token type table (MPNet): token types are ignored.
+  int relative_attention_num_buckets = 0;
+  int position_offset = 0;
   // Reads a HuggingFace config.json; unknown keys are ignored, a wrong type or an unsupported
   // value (hidden_act other than gelu, hidden not divisible by heads) is an error naming the key.
   static BertConfig from_json_file(const std::string& path);
   void validate(const std::string& where) const;
 };
+
+// MPNetEncoder.relative_position_bucket (transformers, modeling_mpnet.py) of relative position
+// key - query: 0..15 for keys at or before the query (exact below 8, log-spaced up to
+// max_distance), 16..31 for keys after it. float32 arithmetic, as torch computes it.
+int mpnet_relative_position_bucket(int relative_position, int num_buckets = 32, int max_distance = 128);
 
 class BertModel {
  public:
@@ -48,6 +64,9 @@ class BertModel {
   // are bit for bit those of the recording forward.
   Var* embed(Tape& t, const Tensor& ids, const Tensor& types);
   Var* forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T, int first, int n);
+  // MPNet: the attention bias (H, T, T) [h, i, j] = relative_attention_bias[bucket(j - i), h],
+  // a gather from the table that records its gradient (null without relative buckets).
+  Var* position_bias(Tape& t, int T);
   int first_layer() const { return first_layer_; }
   int declared_layers() const { return int(layers_.size()); }
 
@@ -72,6 +91,9 @@ class BertModel {
   int first_layer_ = 0;  // layers_[i] is encoder layer first_layer_ + i
   Param *wte_ = nullptr, *wpe_ = nullptr, *wtt_ = nullptr, *eln_g_ = nullptr, *eln_b_ = nullptr;
   Param *pool_w_ = nullptr, *pool_b_ = nullptr;
+  Param* rel_ = nullptr;             // (buckets, H) MPNet relative attention bias, or null
+  std::vector<int32_t> bucket_idx_;  // (H, T, T) rows of rel_ viewed as (buckets * H, 1), for bucket_T_
+  int bucket_T_ = -1;
   std::vector<Layer> layers_;
 };
 
