@@ -185,12 +185,12 @@ int attention(const Common& o, int heads, int head_dim, const std::string& dump_
   for (int s = 0; s < o.warmup + o.steps; ++s) {
     sync();
     const double t0 = now_ms();
-    if (b16) mr::cuda::bf16::attention_fwd(out.h(), pl, q.h(), nullptr, B, T, C, H, 0.0f, 1, 0);
-    else mr::cuda::attention_fwd(out.f(), pl, dq.t.f32(), nullptr, B, T, C, H, 0.0f, 1, 0, g_math);
+    if (b16) mr::cuda::bf16::attention_fwd(out.h(), pl, q.h(), nullptr, nullptr, B, T, C, H, 0.0f, 1, 0);
+    else mr::cuda::attention_fwd(out.f(), pl, dq.t.f32(), nullptr, nullptr, B, T, C, H, 0.0f, 1, 0, g_math);
     sync();
     const double t1 = now_ms();
-    if (b16) mr::cuda::bf16::attention_bwd(dqkv.h(), g.h(), q.h(), out.h(), pl, nullptr, B, T, C, H, 0.0f, 1, 0, mr::kOverwrite);
-    else mr::cuda::attention_bwd(dqkv.f(), dg.t.f32(), dq.t.f32(), out.f(), pl, nullptr, B, T, C, H, 0.0f, 1, 0, mr::kOverwrite, g_math);
+    if (b16) mr::cuda::bf16::attention_bwd(dqkv.h(), nullptr, g.h(), q.h(), out.h(), pl, nullptr, nullptr, B, T, C, H, 0.0f, 1, 0, mr::kOverwrite);
+    else mr::cuda::attention_bwd(dqkv.f(), nullptr, dg.t.f32(), dq.t.f32(), out.f(), pl, nullptr, nullptr, B, T, C, H, 0.0f, 1, 0, mr::kOverwrite, g_math);
     sync();
     const double t2 = now_ms();
     if (s >= o.warmup) tf.push_back(t1 - t0), tb.push_back(t2 - t1);

@@ -1,5 +1,7 @@
 #include "engine/bert.h"
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -69,6 +71,10 @@ BertConfig BertConfig::from_json_file(const std::string& path) {
   get_int("intermediate_size", c.intermediate_size);
   get_int("max_position_embeddings", c.max_position_embeddings);
   get_int("type_vocab_size", c.type_vocab_size);
+  if (std::string(fam->model_type) == "mpnet") {  // MPNetConfig's default when the key is absent
+    c.relative_attention_num_buckets = 32;
+    get_int("relative_attention_num_buckets", c.relative_attention_num_buckets);
+  }
   get_float("layer_norm_eps", c.layer_norm_eps);
   get_float("hidden_dropout_prob", c.hidden_dropout_prob);
   get_float("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
@@ -109,6 +115,10 @@ void BertConfig::validate(const std::string& where) const {
   pos("intermediate_size", intermediate_size);
   pos("max_position_embeddings", max_position_embeddings);
   pos("type_vocab_size", type_vocab_size);
+  if (relative_attention_num_buckets != 0 && relative_attention_num_buckets < 32)
+    FAIL_INPUT(where, "key relative_attention_num_buckets",
+               "must be 0 (none) or at least 32 (MPNet buckets relative positions into 32), got {}",
+               relative_attention_num_buckets);
   if (hidden_size % num_attention_heads)
     FAIL_INPUT(where, "key num_attention_heads", "hidden_size {} is not divisible by {} heads", hidden_size,
                num_attention_heads);
@@ -140,6 +150,9 @@ BertModel::BertModel(const BertConfig& cfg, ParamStore& ps, const std::string& p
     proj_b_ = add("embeddings_project.bias", Shape{C}, false);
   }
   for (int l = 0; l < cfg.num_hidden_layers; ++l) add_layer(l);
+  if (cfg.relative_attention_num_buckets > 0)
+    rel_ = add("encoder.relative_attention_bias.weight", Shape{cfg.relative_attention_num_buckets, cfg.num_attention_heads},
+               true);
   if (pooler) {
     pool_w_ = add("pooler.dense.weight", Shape{C, C}, true);
     pool_b_ = add("pooler.dense.bias", Shape{C}, false);
@@ -152,6 +165,9 @@ BertModel::BertModel(const BertConfig& cfg, ParamStore& ps, const std::string& p
   MR_CHECK(first_layer >= 0 && n_layers >= 1 && first_layer + n_layers <= cfg.num_hidden_layers,
            "layers [{}, {}) outside the model's {} layers", first_layer, first_layer + n_layers, cfg.num_hidden_layers);
   for (int l = first_layer; l < first_layer + n_layers; ++l) add_layer(l);
+  if (cfg.relative_attention_num_buckets > 0)  // the layers share it
+    rel_ = &ps.add(prefix + "encoder.relative_attention_bias.weight",
+                   Shape{cfg.relative_attention_num_buckets, cfg.num_attention_heads}, true);
 }
 
 BertModel BertModel::top_layers(const BertConfig& cfg, ParamStore& ps, const std::string& prefix, int first_layer,
@@ -259,6 +275,7 @@ Var* BertModel::forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T
   // layer's temporaries, whatever the depth. The kernels and their inputs are the same as with
   // the tape, so the result is bit for bit the same; only where the temporaries live changes.
   const bool infer = !t.grad_enabled();
+  Var* pb = n > 0 ? position_bias(t, T) : nullptr;  // before the layers' marks: every layer reads it
   Tensor hid;  // inference: (B*T, C) the hidden state between layers
   if (infer && n > 0) hid = t.arena().alloc(x->v.shape, x->v.dtype);
   for (int l = first; l < first + n; ++l) {
@@ -267,7 +284,7 @@ Var* BertModel::forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T
     Var* wqkv = fused(t, {L.q_w, L.k_w, L.v_w}, Shape{3 * C, C});
     Var* bqkv = fused(t, {L.q_b, L.k_b, L.v_b}, Shape{3 * C});
     Var* qkv = ops::linear(t, x, wqkv, bqkv);
-    Var* a = ops::attention(t, qkv, mask, B, T, H, p_attn);
+    Var* a = ops::attention(t, qkv, mask, B, T, H, p_attn, pb);
     Var* ao = ops::dropout(t, ops::linear(t, a, t.param(*L.ao_w), t.param(*L.ao_b)), p_hidden);
     Var* x1 = ops::layernorm(t, ao, x, t.param(*L.ln1_g), t.param(*L.ln1_b), eps);
     Var* h = ops::linear(t, x1, t.param(*L.i_w), t.param(*L.i_b), Act::Gelu);
@@ -280,6 +297,56 @@ Var* BertModel::forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T
     }
   }
   return ops::cast(t, x, DType::F32);  // heads, pools and losses take f32
+}
+
+int mpnet_relative_position_bucket(int relative_position, int num_buckets, int max_distance) {
+  int ret = 0, n = -relative_position;
+  num_buckets /= 2;
+  if (n < 0) ret += num_buckets;
+  n = std::abs(n);
+  const int max_exact = num_buckets / 2;
+  if (n < max_exact) return ret + n;
+  // torch: max_exact + (log(n.float() / max_exact) / math.log(max_distance / max_exact)
+  //                     * (num_buckets - max_exact)).to(long), in float32, truncated
+  const float v = std::log(float(n) / float(max_exact)) / float(std::log(double(max_distance) / max_exact)) *
+                  float(num_buckets - max_exact);
+  return ret + std::min(max_exact + int(v), num_buckets - 1);
+}
+
+namespace {
+// The bias gather: out(H*T*T) = table viewed as (buckets*H, 1), rows idx; backward scatters
+// into the table's gradient (+=, in the order of the elements: deterministic on every backend).
+struct BiasGatherSaved {
+  Var* table;
+  Tensor idx;  // (H*T*T) i32 on the tape's device
+  int64_t M;
+};
+void bias_gather_bwd(Tape& t, Var* out, const BiasGatherSaved& s) {
+  float* d = t.grad_zeroed_for(s.table);
+  if (d) t.k().gather_rows_bwd(d, out->g.f32(), s.idx.i32(), s.M, 1);
+}
+}  // namespace
+
+Var* BertModel::position_bias(Tape& t, int T) {
+  if (!rel_) return nullptr;
+  const int H = cfg_.num_attention_heads;
+  const int64_t M = int64_t(H) * T * T;
+  if (bucket_T_ != T) {  // host, once per sequence length
+    bucket_idx_.assign(size_t(M), 0);
+    for (int i = 0; i < T; ++i)
+      for (int j = 0; j < T; ++j) {
+        const int b = mpnet_relative_position_bucket(j - i);
+        for (int h = 0; h < H; ++h) bucket_idx_[(size_t(h) * T + i) * T + j] = b * H + h;
+      }
+    bucket_T_ = T;
+  }
+  const Tensor idx = t.arena().alloc(Shape{M}, DType::I32);  // the tape's own copy (the cache may change)
+  copy(idx, Tensor{bucket_idx_.data(), Shape{M}, DType::I32, Device::CPU});
+  Var* table = t.param(*rel_);
+  Var* out = t.alloc(Shape{H, T, T}, t.any_requires_grad({table}));
+  t.k().gather_rows_fwd(out->v.f32(), table->v.f32(), idx.i32(), M, 1);
+  t.record<bias_gather_bwd>("relative_position_bias", out, BiasGatherSaved{table, idx, M});
+  return out;
 }
 
 void BertModel::init_random(uint64_t seed, float std) {
@@ -299,6 +366,9 @@ void BertModel::init_random(uint64_t seed, float std) {
 void BertModel::freeze_bottom(int n) {
   ps_.set_frozen(prefix_ + "embeddings.", n > 0);
   if (proj_w_) ps_.set_frozen(prefix_ + "embeddings_project.", n > 0);
+  // MPNet's relative attention bias feeds every layer, the frozen bottom too (whose outputs may
+  // be cached): frozen with it, as the embeddings are.
+  if (rel_) ps_.set_frozen(prefix_ + "encoder.relative_attention_bias.", n > 0);
   for (int l = 0; l < cfg_.num_hidden_layers; ++l)
     ps_.set_frozen(prefix_ + "encoder.layer." + std::to_string(l) + ".", l < n);
 }

@@ -6,6 +6,10 @@
 // embedding_size E != hidden_size H). Parameter names are HuggingFace's without the "bert." prefix, e.g.
 // encoder.layer.0.attention.self.query.weight; query/key/value are declared adjacently so
 // the three projections run as one (3C, C) GEMM.
+// MPNet (all-mpnet-base-v2) is the same encoder plus a relative position bias
+// (relative_attention_num_buckets > 0: encoder.relative_attention_bias.weight (buckets, H), one
+// (H, T, T) additive attention bias shared by every layer); its positions and names are its
+// family row's (engine/family.h).
 #pragma once
 #include <string>
 #include <vector>
@@ -24,6 +28,10 @@ struct BertConfig {
   std::string model_type = "bert";  // the row of engine/family.h
   int pad_token_id = 0;
   int embedding_size = 0;           // ELECTRA: the embeddings' width; 0: hidden_size
+  // MPNet: the buckets of the relative position bias (0: none; HF buckets relative positions
+  // into 32 whatever the table size, so a table needs at least 32 rows; an mpnet config without
+  // the key has 32, MPNetConfig's default).
+  int relative_attention_num_buckets = 0;
   // Reads a HuggingFace config.json of any supported family (model_type, else architectures,
   // else bert), through the family's key names; unknown keys are ignored, a wrong type or an
   // unsupported value (a model_type not in the table or refused, hidden_act other than gelu,
@@ -38,6 +46,11 @@ struct BertConfig {
   bool token_types() const { return family().token_types; }
   int embed_width() const { return embedding_size > 0 ? embedding_size : hidden_size; }
 };
+
+// MPNetEncoder.relative_position_bucket (transformers, modeling_mpnet.py) of relative position
+// key - query: 0..15 for keys at or before the query (exact below 8, log-spaced up to
+// max_distance), 16..31 for keys after it. float32 arithmetic, as torch computes it.
+int mpnet_relative_position_bucket(int relative_position, int num_buckets = 32, int max_distance = 128);
 
 class BertModel {
  public:
@@ -64,6 +77,9 @@ class BertModel {
   // are bit for bit those of the recording forward.
   Var* embed(Tape& t, const Tensor& ids, const Tensor& types);
   Var* forward_layers(Tape& t, Var* x, const Tensor& mask, int B, int T, int first, int n);
+  // MPNet: the attention bias (H, T, T) [h, i, j] = relative_attention_bias[bucket(j - i), h],
+  // a gather from the table that records its gradient (null without relative buckets).
+  Var* position_bias(Tape& t, int T);
   int first_layer() const { return first_layer_; }
   int declared_layers() const { return int(layers_.size()); }
 
@@ -89,6 +105,9 @@ class BertModel {
   Param *wte_ = nullptr, *wpe_ = nullptr, *wtt_ = nullptr, *eln_g_ = nullptr, *eln_b_ = nullptr;
   Param *proj_w_ = nullptr, *proj_b_ = nullptr;  // ELECTRA's embeddings_project (H, E), (H); else null
   Param *pool_w_ = nullptr, *pool_b_ = nullptr;
+  Param* rel_ = nullptr;             // (buckets, H) MPNet relative attention bias, or null
+  std::vector<int32_t> bucket_idx_;  // (H, T, T) rows of rel_ viewed as (buckets * H, 1), for bucket_T_
+  int bucket_T_ = -1;
   std::vector<Layer> layers_;
 };
 

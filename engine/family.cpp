@@ -34,9 +34,18 @@ const std::vector<Family>& table() {
         {"output.dense.", "ffn.lin2."},
         {"output.LayerNorm.", "output_layer_norm."}}},
       {"electra", nullptr, "ElectraModel", "Electra", "electra.", false, true, false, true, false, "ElectraTokenizer", {}, 1e-12f, "encoder.layer.", {}},
-      // MPNet: relative attention bias (encoder.relative_attention_bias) is not computed yet.
-      {"mpnet", "its relative attention bias is not implemented yet", "MPNetModel", "MPNet", "mpnet.", true, false, true,
-       false, false, "MPNetTokenizer", {}, 1e-12f, "encoder.layer.", {}},
+      // MPNet: BertModel with relative_attention_num_buckets (the shared relative position bias,
+      // encoder.relative_attention_bias.weight, the same name in both), positions after the pad,
+      // no token types; its tokenizer.json (WordPiece with <s> ... </s>) is required.
+      {"mpnet", nullptr, "MPNetModel", "MPNet", "mpnet.", true, false, true, false, true, "MPNetTokenizer",
+       {{"type_vocab_size", ""}},
+       1e-12f,
+       "encoder.layer.",
+       {{"attention.self.query.", "attention.attn.q."},
+        {"attention.self.key.", "attention.attn.k."},
+        {"attention.self.value.", "attention.attn.v."},
+        {"attention.output.dense.", "attention.attn.o."},
+        {"attention.output.LayerNorm.", "attention.LayerNorm."}}},
   };
   return rows;
 }

@@ -10,8 +10,10 @@
 //                and tensor names (transformer.layer.N.attention.q_lin, sa_layer_norm, ffn.lin1, ...)
 //   electra      ElectraModel: embedding_size may differ from hidden_size (then embeddings_project
 //                maps the embeddings up), no pooler
-//   mpnet        recognised and refused for now: it needs the relative attention bias (another
-//                change adds the kernel; then its row gets names and `refused` goes)
+//   mpnet        MPNetModel: the relative position bias shared by every layer
+//                (relative_attention_num_buckets, 32 when absent), positions start at
+//                pad_token_id + 1, no token types, optional pooler, its own attention names
+//                (attention.attn.q/k/v/o, attention.LayerNorm), tokenizer.json only
 // Parameters inside metarec keep BERT's names (engine/bert.h) whatever the family; hf_name()
 // turns one into the family's checkpoint name.
 #pragma once
@@ -52,7 +54,7 @@ const Family* find_family(const std::string& model_type);
 // The row of an architecture "<stem>Model" or "<stem>For..." (e.g. "RobertaForMaskedLM"), null if none.
 const Family* family_of_architecture(const std::string& architecture);
 const Family& bert_family();
-// "bert, roberta, xlm-roberta, distilbert, electra": what convert accepts.
+// "bert, roberta, xlm-roberta, distilbert, electra, mpnet": what convert accepts.
 std::string supported_families();
 
 }  // namespace mr

@@ -226,44 +226,54 @@ Var* layernorm(Tape& t, Var* a, Var* res, Var* gamma, Var* beta, float eps) {
 }
 
 // ---------------------------------------------------------------- attention
-// Saved: lse (B, heads, T) and the mask; backward recomputes the probabilities from Q, K and
-// lse, and also reads the op's own output (out->v, which no op writes after the forward).
+// Saved: lse (B, heads, T) and the mask; backward recomputes the probabilities from Q, K, the
+// bias and lse, and also reads the op's own output (out->v, which no op writes after the
+// forward). The bias (an f32 Var, null: none) gets its gradient accumulated (the kernel adds
+// the batch's sum; a bias shared by several layers gets the sum over them).
 struct AttentionSaved {
   Var* qkv;
+  Var* bias;
   Tensor lse, mask;  // mask may be undefined
   int B, T, C, heads;
   float p_drop;
   uint64_t seed, offset;  // the dropout stream's counters
 };
 static void attention_bwd(Tape& t, Var* out, const AttentionSaved& s) {
-  GradMode mode;
+  GradMode mode = kOverwrite;
+  float* dbias = s.bias && s.bias->requires_grad ? t.grad_zeroed_for(s.bias) : nullptr;
   if (is_bf16(s.qkv)) {
     bf16_t* dqkv = t.grad_for_bf16(s.qkv, &mode);
-    t.k16().attention_bwd(dqkv, out->g.u16(), s.qkv->v.u16(), out->v.u16(), s.lse.f32(), I(s.mask), s.B, s.T, s.C,
-                          s.heads, s.p_drop, s.seed, s.offset, mode);
+    t.k16().attention_bwd(dqkv, dbias, out->g.u16(), s.qkv->v.u16(), out->v.u16(), s.lse.f32(), I(s.mask), P(s.bias),
+                          s.B, s.T, s.C, s.heads, s.p_drop, s.seed, s.offset, mode);
     return;
   }
   float* dqkv = t.grad_for(s.qkv, &mode);
-  t.k().attention_bwd(dqkv, out->g.f32(), s.qkv->v.f32(), out->v.f32(), s.lse.f32(), I(s.mask), s.B, s.T, s.C,
-                      s.heads, s.p_drop, s.seed, s.offset, mode);
+  t.k().attention_bwd(dqkv, dbias, out->g.f32(), s.qkv->v.f32(), out->v.f32(), s.lse.f32(), I(s.mask), P(s.bias), s.B,
+                      s.T, s.C, s.heads, s.p_drop, s.seed, s.offset, mode);
 }
 
-Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, float p_drop) {
+Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, float p_drop, Var* bias) {
   MR_PROFILE("attention", prof::kForward);
   t.check_device(mask, "attention: mask");
   const int C3 = int(qkv->v.size(-1)), C = C3 / 3;
   MR_CHECK(C3 % 3 == 0 && C % heads == 0, "attention: {} columns for {} heads", C3, heads);
   MR_CHECK(rows_of(qkv->v) == B * T, "attention: {} rows for B={} T={}", rows_of(qkv->v), B, T);
   MR_CHECK(!mask.defined() || mask.numel() == int64_t(B) * T, "attention mask {} for B={} T={}", mask.str(), B, T);
+  if (bias) {
+    MR_CHECK(bias->v.dtype == DType::F32 && bias->v.numel() == int64_t(heads) * T * T,
+             "attention bias {} for heads={} T={} (f32 (heads, T, T))", bias->v.str(), heads, T);
+    t.check_device(bias->v, "attention: bias");
+  }
   if (!t.training()) p_drop = 0.0f;
   const uint64_t seed = t.seed(), off = p_drop > 0 ? t.take_counters(uint64_t(B) * heads * T * T) : 0;
-  Var* out = t.alloc(Shape{int64_t(B) * T, C}, t.any_requires_grad({qkv}), qkv->v.dtype);
+  Var* out = t.alloc(Shape{int64_t(B) * T, C}, t.any_requires_grad({qkv, bias}), qkv->v.dtype);
   Tensor lse = t.arena().alloc(Shape{B, heads, T});
   if (is_bf16(qkv))
-    t.k16().attention_fwd(out->v.u16(), lse.f32(), qkv->v.u16(), I(mask), B, T, C, heads, p_drop, seed, off);
+    t.k16().attention_fwd(out->v.u16(), lse.f32(), qkv->v.u16(), I(mask), P(bias), B, T, C, heads, p_drop, seed, off);
   else
-    t.k().attention_fwd(out->v.f32(), lse.f32(), qkv->v.f32(), I(mask), B, T, C, heads, p_drop, seed, off);
-  t.record<attention_bwd>("attention", out, AttentionSaved{qkv, lse, mask, B, T, C, heads, p_drop, seed, off});
+    t.k().attention_fwd(out->v.f32(), lse.f32(), qkv->v.f32(), I(mask), P(bias), B, T, C, heads, p_drop, seed, off);
+  t.record<attention_bwd>("attention", out,
+                          AttentionSaved{qkv, bias, lse, mask, B, T, C, heads, p_drop, seed, off});
   return out;
 }
 

@@ -18,8 +18,10 @@ Var* embedding(Tape& t, const Tensor& ids, const Tensor& types, Var* wte, Var* w
 Var* linear(Tape& t, Var* x, Var* w, Var* b, Act act = Act::None);
 // layernorm(a + r) * gamma + beta; r may be null (no residual).
 Var* layernorm(Tape& t, Var* a, Var* r, Var* gamma, Var* beta, float eps);
-// Self-attention over a fused projection qkv (B*T, 3C) -> (B*T, C); mask (B, T) i32 or undefined.
-Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, float p_drop);
+// Self-attention over a fused projection qkv (B*T, 3C) -> (B*T, C); mask (B, T) i32 or undefined;
+// bias (heads, T, T) f32, added to the scaled scores of every sequence (null: none; MPNet's
+// relative position bias), its gradient accumulated over the batch.
+Var* attention(Tape& t, Var* qkv, const Tensor& mask, int B, int T, int heads, float p_drop, Var* bias = nullptr);
 // Identity when p == 0 or the tape is not in training mode.
 Var* dropout(Tape& t, Var* x, float p);
 // x converted to dt (F32 <-> BF16, round to nearest even); x itself when it already is dt.

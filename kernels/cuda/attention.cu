@@ -25,6 +25,12 @@
 //   runs are bit-identical. dqkv is written or added by acc_dqkv (each element by one thread).
 // In Math::bf16 the head dims 16, 32, 64 and 128 go to the tensor-core kernels of
 // attention_tc.cu instead (same semantics, bf16 operands); the rowdot pass is shared.
+// The optional bias (H, T, T) is added to every unmasked scaled score, in every kernel that
+// computes scores (the branch without it is the code it always was, bit for bit). Its
+// gradient dbias (+=) has a kernel of its own, attention_dbias_k, grid (T, H): one block per
+// (query row, head) recomputes P_ij and dP_ij in fp32 for every key, sums P dP over the keys
+// itself (block_sum: the saved out may be rounded, under bf16 storage), and adds the batch
+// in order: deterministic, no atomics, no (B, H, T, T) scratch.
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/cuda_ops.h"
@@ -141,6 +147,7 @@ __global__ void attention_fwd_k(float* out, float* lse, Attn a) {
     for (int t = 0; t < kPer; ++t) {
       const int jj = sub + kLanes * t;
       s[t] = hd.keys.ok(j0 + jj) ? dot(q + r * ld, k + jj * ld, D) * a.scale : -INFINITY;
+      if (a.bias && i < a.T && s[t] != -INFINITY) s[t] += a.bias_at(hd.h, i, j0 + jj);
       mt = fmaxf(mt, s[t]);
     }
     const float mn = fmaxf(m, row_max(mt));
@@ -199,9 +206,11 @@ float* rowdot(const S* dout, const S* out, int B, int T, int C, int H) {
 struct PairGrad {
   float pk, ds;
 };
+// bias: the pair's score bias, or null.
 __device__ __forceinline__ PairGrad pair_grad(const float* qi, const float* goi, const float* kj, const float* vj,
-                                              float lse_i, float dsum_i, int D, float scale, float kp) {
-  const float p = expf(dot(qi, kj, D) * scale - lse_i);
+                                              float lse_i, float dsum_i, int D, float scale, float kp,
+                                              const float* bias) {
+  const float p = bias ? expf(dot(qi, kj, D) * scale + *bias - lse_i) : expf(dot(qi, kj, D) * scale - lse_i);
   const float dp = dot(goi, vj, D) * kp;
   return PairGrad{p * kp, p * (dp - dsum_i) * scale};
 }
@@ -251,7 +260,8 @@ __global__ void attention_bwd_kv_k(float* dqkv, const float* dout, const float* 
       const int ii = sub + kLanes * t, i = i0 + ii;
       PairGrad g{0.0f, 0.0f};
       if (kok && i < a.T)
-        g = pair_grad(q + ii * ld, go + ii * ld, k + r * ld, v + r * ld, tl[ii], td[ii], D, a.scale, hd.keep(i, j, a));
+        g = pair_grad(q + ii * ld, go + ii * ld, k + r * ld, v + r * ld, tl[ii], td[ii], D, a.scale, hd.keep(i, j, a),
+                      a.bias ? &a.bias[(int64_t(hd.h) * a.T + i) * a.T + j] : nullptr);
       pk[r * kLdS + ii] = g.pk;
       ds[r * kLdS + ii] = g.ds;
     }
@@ -292,7 +302,9 @@ __global__ void attention_bwd_q_k(float* dqkv, const float* dout, const float* l
       const int jj = sub + kLanes * t, j = j0 + jj;
       float g = 0.0f;
       if (i < a.T && hd.keys.ok(j))
-        g = pair_grad(q + r * ld, go + r * ld, k + jj * ld, v + jj * ld, li, di, D, a.scale, hd.keep(i, j, a)).ds;
+        g = pair_grad(q + r * ld, go + r * ld, k + jj * ld, v + jj * ld, li, di, D, a.scale, hd.keep(i, j, a),
+                      a.bias ? &a.bias[(int64_t(hd.h) * a.T + i) * a.T + j] : nullptr)
+                .ds;
       ds[r * kLdS + jj] = g;
     }
     __syncwarp();
@@ -301,17 +313,67 @@ __global__ void attention_bwd_q_k(float* dqkv, const float* dout, const float* l
   if (i < a.T) store_row(dqkv + (int64_t(hd.b) * a.T + i) * hd.C3 + hd.h * D, aq, sub, D, acc);
 }
 
+// grid (T, H), block kThreads; dynamic smem: P, dP and the accumulated dbias of the row's
+// keys (3T floats). Every thread owns the keys j = threadIdx.x + k blockDim.x in all three.
+template <class S>
+__global__ void attention_dbias_k(float* dbias, const S* qkv, const S* dout, const float* lse, Attn a, int B) {
+  DYNAMIC_SMEM(float, sm);
+  __shared__ float red[32];
+  float *p = sm, *dp = p + a.T, *acc = dp + a.T;
+  const int i = int(blockIdx.x), h = int(blockIdx.y), D = a.C / a.H;
+  const int64_t C3 = 3 * int64_t(a.C);
+  for (int j = threadIdx.x; j < a.T; j += blockDim.x) acc[j] = 0.0f;
+  for (int b = 0; b < B; ++b) {
+    const Keys keys{a.mask, b, a.T, count_valid(a.mask, b, a.T, red)};
+    const int64_t bh = int64_t(b) * a.H + h;
+    const S* qi = qkv + (int64_t(b) * a.T + i) * C3 + h * D;
+    const S* goi = dout + (int64_t(b) * a.T + i) * a.C + h * D;
+    const float li = lse[bh * a.T + i];
+    float part = 0.0f;
+    for (int j = threadIdx.x; j < a.T; j += blockDim.x) {
+      float pj = 0.0f, dpj = 0.0f;
+      if (keys.ok(j)) {
+        const S* kj = qkv + (int64_t(b) * a.T + j) * C3 + a.C + h * D;
+        const S* vj = kj + a.C;
+        float sc = 0.0f, g = 0.0f;
+        for (int d = 0; d < D; ++d) {
+          sc += ld(qi, d) * ld(kj, d);
+          g += ld(goi, d) * ld(vj, d);
+        }
+        pj = expf(sc * a.scale + (a.bias ? a.bias_at(h, i, j) : 0.0f) - li);
+        dpj = g * attn_keep(a, bh, i, j);  // the gradient of P before dropout
+      }
+      p[j] = pj;
+      dp[j] = dpj;
+      part += pj * dpj;
+    }
+    const float rs = block_sum(part, red);  // sum_k P_ik dP_ik
+    for (int j = threadIdx.x; j < a.T; j += blockDim.x) acc[j] += p[j] * (dp[j] - rs);
+  }
+  for (int j = threadIdx.x; j < a.T; j += blockDim.x) dbias[(int64_t(h) * a.T + i) * a.T + j] += acc[j];
+}
+
+template <class S>
+void dbias_any(float* dbias, const S* qkv, const S* dout, const float* lse, const Attn& a, int B) {
+  auto* k = attention_dbias_k<S>;
+  const size_t smem = smem_or_raise(reinterpret_cast<const void*>(k), size_t(3) * a.T * sizeof(float));
+  LAUNCH(k, dim3(a.T, a.H), kThreads, smem, 0)(dbias, qkv, dout, lse, a, B);
+  check_launch("attention_dbias_k");
+}
+
 // The shared kernel arguments for one call.
-Attn attn_args(const float* qkv, const int32_t* mask, int T, int C, int H, float p_drop, uint64_t seed,
-               uint64_t offset) {
+Attn attn_args(const float* qkv, const int32_t* mask, const float* bias, int T, int C, int H, float p_drop,
+               uint64_t seed, uint64_t offset) {
   if (H < 1 || C % H != 0)
     ::mr::throw_error(__FILE__, __LINE__, "attention",
                       std::to_string(C) + " channels do not split into " + std::to_string(H) + " heads");
   const int D = C / H;
   if (D < 1 || D > kMaxD)
     ::mr::throw_error(__FILE__, __LINE__, "attention", "head dim " + std::to_string(D) + " outside [1, 128]");
-  return Attn{qkv, mask, T, C, H, float(1.0 / sqrt(double(D))), p_drop,
-              p_drop > 0 ? float(1.0 / (1.0 - double(p_drop))) : 1.0f, seed, offset};
+  Attn a{qkv, mask, T, C, H, float(1.0 / sqrt(double(D))), p_drop,
+         p_drop > 0 ? float(1.0 / (1.0 - double(p_drop))) : 1.0f, seed, offset};
+  a.bias = bias;
+  return a;
 }
 
 
@@ -328,8 +390,10 @@ void fwd_f32(float* out, float* lse, const Attn& a, int B, bool tc) {
   check_launch("attention_fwd_k");
 }
 
-void bwd_f32(float* dqkv, const float* dout, const float* out, const float* lse, const Attn& a, int B, bool tc,
-             bool acc_dqkv) {
+void bwd_f32(float* dqkv, float* dbias, const float* dout, const float* out, const float* lse, const Attn& a, int B,
+             bool tc, bool acc_dqkv) {
+  if (dbias) dbias_any(dbias, a.qkv, dout, lse, a, B);
+  if (!dqkv) return;
   const int D = a.C / a.H;
   float* dsum = rowdot(dout, out, B, a.T, a.C, a.H);
   if (tc) return attention_bwd_tc(dqkv, dout, lse, dsum, a, B, D, acc_dqkv);
@@ -347,40 +411,47 @@ void bwd_f32(float* dqkv, const float* dout, const float* out, const float* lse,
 
 }  // namespace
 
-void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C, int H,
-                   float p_drop, uint64_t seed, uint64_t offset, Math m) {
+void attention_dbias(float* dbias, const float* dout, const float* lse, const Attn& a, int B) {
+  dbias_any(dbias, a.qkv, dout, lse, a, B);
+}
+void attention_dbias(float* dbias, const bf16_t* dout, const float* lse, const Attn& a, int B) {
+  dbias_any(dbias, a.qkv16, dout, lse, a, B);
+}
+
+void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, const float* bias, int B, int T,
+                   int C, int H, float p_drop, uint64_t seed, uint64_t offset, Math m) {
   if (B == 0 || T == 0 || C == 0) return;
-  const Attn a = attn_args(qkv, mask, T, C, H, p_drop, seed, offset);
+  const Attn a = attn_args(qkv, mask, bias, T, C, H, p_drop, seed, offset);
   fwd_f32(out, lse, a, B, m == Math::bf16 && attention_tc_supports(C / H));
 }
 
-void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
-                   const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset,
-                   GradMode acc_dqkv, Math m) {
-  if (B == 0 || T == 0 || C == 0 || !dqkv) return;
-  const Attn a = attn_args(qkv, mask, T, C, H, p_drop, seed, offset);
-  bwd_f32(dqkv, dout, out, lse, a, B, m == Math::bf16 && attention_tc_supports(C / H), acc_dqkv);
+void attention_bwd(float* dqkv, float* dbias, const float* dout, const float* qkv, const float* out, const float* lse,
+                   const int32_t* mask, const float* bias, int B, int T, int C, int H, float p_drop, uint64_t seed,
+                   uint64_t offset, GradMode acc_dqkv, Math m) {
+  if (B == 0 || T == 0 || C == 0 || (!dqkv && !dbias)) return;
+  const Attn a = attn_args(qkv, mask, bias, T, C, H, p_drop, seed, offset);
+  bwd_f32(dqkv, dbias, dout, out, lse, a, B, m == Math::bf16 && attention_tc_supports(C / H), acc_dqkv);
 }
 
-void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C, int H,
-                   float p_drop, uint64_t seed, uint64_t offset) {
-  attention_fwd(out, lse, qkv, mask, B, T, C, H, p_drop, seed, offset, Math::fp32);
+void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, const float* bias, int B, int T,
+                   int C, int H, float p_drop, uint64_t seed, uint64_t offset) {
+  attention_fwd(out, lse, qkv, mask, bias, B, T, C, H, p_drop, seed, offset, Math::fp32);
 }
-void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
-                   const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset,
-                   GradMode acc_dqkv) {
-  attention_bwd(dqkv, dout, qkv, out, lse, mask, B, T, C, H, p_drop, seed, offset, acc_dqkv, Math::fp32);
+void attention_bwd(float* dqkv, float* dbias, const float* dout, const float* qkv, const float* out, const float* lse,
+                   const int32_t* mask, const float* bias, int B, int T, int C, int H, float p_drop, uint64_t seed,
+                   uint64_t offset, GradMode acc_dqkv) {
+  attention_bwd(dqkv, dbias, dout, qkv, out, lse, mask, bias, B, T, C, H, p_drop, seed, offset, acc_dqkv, Math::fp32);
 }
 
 // bf16 storage. Head dims 16, 32, 64 and 128 run the tensor-core kernels straight on the bf16
 // tensors (in every math mode): they copy bf16 tiles into shared memory as they are, and store
 // out and dqkv rounded once. Other head dims widen the bf16 operands into fp32 scratch (slot 2,
 // 4C floats per token forward, 8C backward; exact), run the CUDA-core kernels above, and
-// round the results back.
-void bf16::attention_fwd(bf16_t* out, float* lse, const bf16_t* qkv, const int32_t* mask, int B, int T, int C, int H,
-                        float p_drop, uint64_t seed, uint64_t offset) {
+// round the results back. The bias and dbias are fp32 in both.
+void bf16::attention_fwd(bf16_t* out, float* lse, const bf16_t* qkv, const int32_t* mask, const float* bias, int B,
+                        int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset) {
   if (B == 0 || T == 0 || C == 0) return;
-  Attn a = attn_args(nullptr, mask, T, C, H, p_drop, seed, offset);
+  Attn a = attn_args(nullptr, mask, bias, T, C, H, p_drop, seed, offset);
   if (attention_tc_supports(C / H)) {
     a.qkv16 = qkv;
     return attention_fwd_tc(out, lse, a, B, C / H);
@@ -394,13 +465,15 @@ void bf16::attention_fwd(bf16_t* out, float* lse, const bf16_t* qkv, const int32
   to_bf16(out, o32, rows * C, kOverwrite);
 }
 
-void bf16::attention_bwd(bf16_t* dqkv, const bf16_t* dout, const bf16_t* qkv, const bf16_t* out, const float* lse,
-                        const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed,
-                        uint64_t offset, GradMode acc_dqkv) {
-  if (B == 0 || T == 0 || C == 0 || !dqkv) return;
-  Attn a = attn_args(nullptr, mask, T, C, H, p_drop, seed, offset);
+void bf16::attention_bwd(bf16_t* dqkv, float* dbias, const bf16_t* dout, const bf16_t* qkv, const bf16_t* out,
+                        const float* lse, const int32_t* mask, const float* bias, int B, int T, int C, int H,
+                        float p_drop, uint64_t seed, uint64_t offset, GradMode acc_dqkv) {
+  if (B == 0 || T == 0 || C == 0 || (!dqkv && !dbias)) return;
+  Attn a = attn_args(nullptr, mask, bias, T, C, H, p_drop, seed, offset);
   if (attention_tc_supports(C / H)) {
     a.qkv16 = qkv;
+    if (dbias) attention_dbias(dbias, dout, lse, a, B);
+    if (!dqkv) return;
     const float* dsum = rowdot(dout, out, B, T, C, H);
     return attention_bwd_tc(dqkv, dout, lse, dsum, a, B, C / H, acc_dqkv);
   }
@@ -411,8 +484,8 @@ void bf16::attention_bwd(bf16_t* dqkv, const bf16_t* dout, const bf16_t* qkv, co
   to_f32(do32, dout, rows * C, kOverwrite);
   to_f32(o32, out, rows * C, kOverwrite);
   a.qkv = q32;
-  bwd_f32(dq32, do32, o32, lse, a, B, false, false);
-  to_bf16(dqkv, dq32, rows * 3 * C, acc_dqkv);
+  bwd_f32(dqkv ? dq32 : nullptr, dbias, do32, o32, lse, a, B, false, false);
+  if (dqkv) to_bf16(dqkv, dq32, rows * 3 * C, acc_dqkv);
 }
 
 }  // namespace mr::cuda

@@ -19,6 +19,11 @@ struct Attn {
   float scale, p_drop, ks;  // 1/sqrt(D); dropout probability and 1/(1-p)
   uint64_t seed, offset;
   const bf16_t* qkv16 = nullptr;  // the same in bf16 storage (tensor-core kernels only)
+  const float* bias = nullptr;    // (H, T, T) additive score bias, after the scale; null: none
+  // the bias of (query i, key j) of head h (both in range)
+  __device__ __forceinline__ float bias_at(int h, int i, int j) const {
+    return bias[(int64_t(h) * T + i) * T + j];
+  }
 };
 
 // Whether key j of sequence b takes part: in range, and real unless the sequence has no real
@@ -61,5 +66,10 @@ void attention_bwd_tc(float* dqkv, const float* dout, const float* lse, const fl
                       int D, bool acc_dqkv);
 void attention_bwd_tc(bf16_t* dqkv, const bf16_t* dout, const float* lse, const float* dsum, const Attn& a, int B,
                       int D, bool acc_dqkv);
+// dbias(H, T, T) += sum_b P_ij (dP_ij - sum_k P_ik dP_ik), recomputed in fp32 from qkv (a.qkv
+// or a.qkv16), dout and lse (attention.cu); deterministic: one block per (query, head) sums
+// the batch in order.
+void attention_dbias(float* dbias, const float* dout, const float* lse, const Attn& a, int B);
+void attention_dbias(float* dbias, const bf16_t* dout, const float* lse, const Attn& a, int B);
 
 }  // namespace mr::cuda

@@ -18,6 +18,8 @@
 //     dP^T = V dO^T, dS^T = P (keep dP - Dsum) / sqrt(D); dV += (P keep)^T dO, dK += dS^T Q.
 //   dQ, grid (T/64, H, B), a block per 64 queries: S, P, dP = dO V^T, dS; dQ += dS K.
 // No atomics, fixed order: two runs are bit-identical. Head dims 16, 32, 64 and 128.
+// The optional score bias (Attn::bias, fp32) is added to each unmasked scaled score in fp32;
+// its gradient is attention.cu's attention_dbias (fp32, not here).
 #include <cuda_bf16.h>
 
 #include <type_traits>
@@ -183,8 +185,10 @@ struct HeadTc {
 struct PairGradTc {
   float pk, ds;
 };
-__device__ __forceinline__ PairGradTc pair_grad(float s, float dp, float lse_i, float dsum_i, float kp, float scale) {
-  const float p = expf(s * scale - lse_i);
+// bias: the pair's score bias, or null.
+__device__ __forceinline__ PairGradTc pair_grad(float s, float dp, float lse_i, float dsum_i, float kp, float scale,
+                                                const float* bias) {
+  const float p = bias ? expf(s * scale + *bias - lse_i) : expf(s * scale - lse_i);
   return PairGradTc{p * kp, p * (dp * kp - dsum_i) * scale};
 }
 static_assert(kBr == kBc, "a block owns 64 rows of either side");
@@ -236,6 +240,7 @@ __global__ void attention_fwd_tc_k(S* out, float* lse, Attn a) {
       for (int e = 0; e < 4; ++e) {
         const int j = j0 + 8 * nt + 2 * t + (e & 1);
         s[nt][e] = hd.keys.ok(j) ? s[nt][e] * a.scale : -INFINITY;
+        if (a.bias && row[e >> 1] < a.T && s[nt][e] != -INFINITY) s[nt][e] += a.bias_at(hd.h, row[e >> 1], j);
         mt[e >> 1] = fmaxf(mt[e >> 1], s[nt][e]);
       }
     float alpha[2], ls[2] = {0.0f, 0.0f};
@@ -309,7 +314,8 @@ __global__ void attention_bwd_kv_tc_k(S* dqkv, const S* dout, const float* lse, 
         const int r = e >> 1, ii = 8 * nt + 2 * t + (e & 1), i = i0 + ii;
         PairGradTc g{0.0f, 0.0f};
         if (kok[r] && i < a.T)
-          g = pair_grad(s[nt][e], dp[nt][e], tl[ii], td[ii], attn_keep(a, hd.bh, i, key[r]), a.scale);
+          g = pair_grad(s[nt][e], dp[nt][e], tl[ii], td[ii], attn_keep(a, hd.bh, i, key[r]), a.scale,
+                        a.bias ? &a.bias[(int64_t(hd.h) * a.T + i) * a.T + key[r]] : nullptr);
         s[nt][e] = g.pk;
         dp[nt][e] = g.ds;
       }
@@ -359,7 +365,9 @@ __global__ void attention_bwd_q_tc_k(S* dqkv, const S* dout, const float* lse, c
         const int r = e >> 1, j = j0 + 8 * nt + 2 * t + (e & 1);
         float ds = 0.0f;
         if (row[r] < a.T && hd.keys.ok(j))
-          ds = pair_grad(s[nt][e], dp[nt][e], li[r], di[r], attn_keep(a, hd.bh, row[r], j), a.scale).ds;
+          ds = pair_grad(s[nt][e], dp[nt][e], li[r], di[r], attn_keep(a, hd.bh, row[r], j), a.scale,
+                         a.bias ? &a.bias[(int64_t(hd.h) * a.T + row[r]) * a.T + j] : nullptr)
+                   .ds;
         s[nt][e] = ds;
       }
     mm_wx<D>(dq, s, k);

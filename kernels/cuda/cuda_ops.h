@@ -33,11 +33,11 @@ const KernelTable& kernels(Math m);
 void linear_fwd(float* out, const float* inp, const float* w, const float* b, int N, int IN, int OUT, Math m);
 void linear_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w, int N, int IN,
                 int OUT, GradMode acc_dinp, Math m);
-void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C, int H,
-                   float p_drop, uint64_t seed, uint64_t offset, Math m);
-void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
-                   const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset,
-                   GradMode acc_dqkv, Math m);
+void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, const float* bias, int B, int T,
+                   int C, int H, float p_drop, uint64_t seed, uint64_t offset, Math m);
+void attention_bwd(float* dqkv, float* dbias, const float* dout, const float* qkv, const float* out, const float* lse,
+                   const int32_t* mask, const float* bias, int B, int T, int C, int H, float p_drop, uint64_t seed,
+                   uint64_t offset, GradMode acc_dqkv, Math m);
 
 // bf16 storage (KernelTableBf16 in kernels/kernel_table.h): the ops of the list marked bf16,
 // over bf16 activations, and the casts.

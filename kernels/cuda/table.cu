@@ -61,14 +61,14 @@ struct AtMath {
                          int IN, int OUT, GradMode acc_dinp) {
     cuda::linear_bwd(dinp, dw, db, dout, inp, w, N, IN, OUT, acc_dinp, M);
   }
-  static void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, int B, int T, int C, int H,
-                            float p_drop, uint64_t seed, uint64_t offset) {
-    cuda::attention_fwd(out, lse, qkv, mask, B, T, C, H, p_drop, seed, offset, M);
+  static void attention_fwd(float* out, float* lse, const float* qkv, const int32_t* mask, const float* bias, int B,
+                            int T, int C, int H, float p_drop, uint64_t seed, uint64_t offset) {
+    cuda::attention_fwd(out, lse, qkv, mask, bias, B, T, C, H, p_drop, seed, offset, M);
   }
-  static void attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
-                            const int32_t* mask, int B, int T, int C, int H, float p_drop, uint64_t seed,
-                            uint64_t offset, GradMode acc_dqkv) {
-    cuda::attention_bwd(dqkv, dout, qkv, out, lse, mask, B, T, C, H, p_drop, seed, offset, acc_dqkv, M);
+  static void attention_bwd(float* dqkv, float* dbias, const float* dout, const float* qkv, const float* out,
+                            const float* lse, const int32_t* mask, const float* bias, int B, int T, int C, int H,
+                            float p_drop, uint64_t seed, uint64_t offset, GradMode acc_dqkv) {
+    cuda::attention_bwd(dqkv, dbias, dout, qkv, out, lse, mask, bias, B, T, C, H, p_drop, seed, offset, acc_dqkv, M);
   }
   static KernelTable table(const char* name) {
     KernelTable t = kCudaKernels;

@@ -3,8 +3,11 @@
 // the same 0 after exp). A row whose keys are all masked attends uniformly over all keys,
 // which is what HF's finfo.min addition produces in fp32.
 // Forward saves lse(B, H, T), the log-sum-exp of each row's scaled, unmasked scores; backward
-// recomputes every score and P_ij = exp(S_ij - lse_i) from Q, K and lse. The reference sums
-// dP_ij P_ij over the keys itself and does not read the saved out.
+// recomputes every score and P_ij = exp(S_ij - lse_i) from Q, K, the bias and lse. The
+// reference sums dP_ij P_ij over the keys itself and does not read the saved out.
+// The additive bias (H, T, T) enters each unmasked score after the 1/sqrt(D) scale; its
+// gradient dbias[h, i, j] += sum_b P_ij (dP_ij - sum_k dP_ik P_ik) (the score gradient before
+// the scale), accumulated in double over the batch and added once.
 #include <cmath>
 #include <vector>
 
@@ -15,10 +18,10 @@ namespace mr::ref {
 
 namespace {
 
-// Scaled scores of query row i of head h in sequence b, -inf for masked keys.
+// Scaled (and biased) scores of query row i of head h in sequence b, -inf for masked keys.
 template <class T>
-void scores(std::vector<double>& sc, const T* qkv, const int32_t* mask, int b, int h, int i, int T_, int C, int D,
-            int valid) {
+void scores(std::vector<double>& sc, const T* qkv, const int32_t* mask, const T* bias, int b, int h, int i, int T_,
+            int C, int D, int valid) {
   const double scale = 1.0 / std::sqrt(double(D));
   const T* q = qkv + (size_t(b) * T_ + i) * 3 * C + h * D;
   for (int j = 0; j < T_; ++j) {
@@ -27,7 +30,7 @@ void scores(std::vector<double>& sc, const T* qkv, const int32_t* mask, int b, i
     const T* k = qkv + (size_t(b) * T_ + j) * 3 * C + C + h * D;
     double dot = 0;
     for (int d = 0; d < D; ++d) dot += double(q[d]) * double(k[d]);
-    sc[j] = dot * scale;
+    sc[j] = dot * scale + (bias ? double(bias[(size_t(h) * T_ + i) * T_ + j]) : 0.0);
   }
 }
 
@@ -47,15 +50,15 @@ double keep_factor(uint64_t seed, uint64_t offset, float p_drop, int b, int h, i
 }  // namespace
 
 template <class T>
-void attention_fwd(T* out, T* lse, const T* qkv, const int32_t* mask, int B, int T_, int C, int H, float p_drop,
-                   uint64_t seed, uint64_t offset) {
+void attention_fwd(T* out, T* lse, const T* qkv, const int32_t* mask, const T* bias, int B, int T_, int C, int H,
+                   float p_drop, uint64_t seed, uint64_t offset) {
   const int D = C / H;
   std::vector<double> sc(T_), pr(T_);
   for (int b = 0; b < B; ++b) {
     const int valid = valid_keys(mask, b, T_);
     for (int h = 0; h < H; ++h)
       for (int i = 0; i < T_; ++i) {
-        scores(sc, qkv, mask, b, h, i, T_, C, D, valid);
+        scores(sc, qkv, mask, bias, b, h, i, T_, C, D, valid);
         double mx = -INFINITY;
         for (int j = 0; j < T_; ++j) mx = std::max(mx, sc[j]);
         double z = 0;
@@ -75,19 +78,20 @@ void attention_fwd(T* out, T* lse, const T* qkv, const int32_t* mask, int B, int
 }
 
 template <class T>
-void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* out, const T* lse, const int32_t* mask, int B,
-                   int T_, int C, int H, float p_drop, uint64_t seed, uint64_t offset, GradMode acc) {
+void attention_bwd(T* dqkv, T* dbias, const T* dout, const T* qkv, const T* out, const T* lse, const int32_t* mask,
+                   const T* bias, int B, int T_, int C, int H, float p_drop, uint64_t seed, uint64_t offset,
+                   GradMode acc) {
   (void)out;  // the reference sums dP_ij P_ij over the keys instead
   const int D = C / H;
   const double scale = 1.0 / std::sqrt(double(D));
-  std::vector<double> g(size_t(B) * T_ * 3 * C, 0.0);
+  std::vector<double> g(size_t(B) * T_ * 3 * C, 0.0), gb(dbias ? size_t(H) * T_ * T_ : 0, 0.0);
   std::vector<double> sc(T_), pr(T_), dp(T_), keep(T_);
   auto at = [&](int b, int t, int part, int h, int d) { return (size_t(b) * T_ + t) * 3 * C + part * C + h * D + d; };
   for (int b = 0; b < B; ++b) {
     const int valid = valid_keys(mask, b, T_);
     for (int h = 0; h < H; ++h)
       for (int i = 0; i < T_; ++i) {
-        scores(sc, qkv, mask, b, h, i, T_, C, D, valid);
+        scores(sc, qkv, mask, bias, b, h, i, T_, C, D, valid);
         const double l = double(lse[(size_t(b) * H + h) * T_ + i]);
         const T* go = dout + (size_t(b) * T_ + i) * C + h * D;
         for (int j = 0; j < T_; ++j) {
@@ -104,7 +108,9 @@ void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* out, const T* 
         double dot = 0;
         for (int j = 0; j < T_; ++j) dot += dp[j] * pr[j];
         for (int j = 0; j < T_; ++j) {
-          const double ds = pr[j] * (dp[j] - dot) * scale;  // softmax backward, then the scale
+          const double dsb = pr[j] * (dp[j] - dot);  // softmax backward: the gradient of the biased score
+          if (dbias) gb[(size_t(h) * T_ + i) * T_ + j] += dsb;
+          const double ds = dsb * scale;  // then the scale
           if (ds == 0.0) continue;
           for (int d = 0; d < D; ++d) {
             g[at(b, i, 0, h, d)] += ds * double(qkv[at(b, j, 1, h, d)]);
@@ -113,7 +119,9 @@ void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* out, const T* 
         }
       }
   }
-  for (size_t k = 0; k < g.size(); ++k) put(&dqkv[k], g[k], acc);
+  if (dqkv)
+    for (size_t k = 0; k < g.size(); ++k) put(&dqkv[k], g[k], acc);
+  for (size_t k = 0; k < gb.size(); ++k) put(&dbias[k], gb[k], true);  // a parameter gradient: +=
 }
 
 MR_REF_INSTANTIATE(attention_fwd)

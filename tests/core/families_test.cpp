@@ -236,7 +236,7 @@ TEST_CASE("families: config keys per family, and unsupported model types name th
   c = cfg_of({{"model_type", "electra"}, {"embedding_size", 128}, {"hidden_size", 256}, {"num_attention_heads", 4}});
   CHECK(c.embed_width() == 128);
   CHECK(cfg_of(json::object()).model_type == "bert");  // old BERT configs name no type
-  for (const char* bad : {"gpt2", "mpnet", "t5"}) {
+  for (const char* bad : {"gpt2", "deberta-v2", "t5"}) {
     CAPTURE(bad);
     try {
       cfg_of({{"model_type", bad}});
@@ -244,21 +244,22 @@ TEST_CASE("families: config keys per family, and unsupported model types name th
     } catch (const Error& e) {
       const std::string m = e.what();
       CHECK(m.find(std::string("\"") + bad + "\"") != std::string::npos);
-      CHECK(m.find("bert, roberta, xlm-roberta, distilbert, electra") != std::string::npos);
+      CHECK(m.find("bert, roberta, xlm-roberta, distilbert, electra, mpnet") != std::string::npos);
       CHECK(m.find("model_type") != std::string::npos);
     }
   }
-  for (const char* arch : {"GPT2LMHeadModel", "RobertaPreLayerNormModel", "MPNetForMaskedLM"}) {
+  for (const char* arch : {"GPT2LMHeadModel", "RobertaPreLayerNormModel", "DebertaV2ForMaskedLM"}) {
     CAPTURE(arch);
     try {
       cfg_of({{"architectures", {arch}}});
       FAIL("accepted");
     } catch (const Error& e) {
-      CHECK(std::string(e.what()).find(std::string("\"") + (std::string(arch) == "MPNetForMaskedLM" ? "mpnet" : arch) + "\"") !=
+      CHECK(std::string(e.what()).find(std::string("\"") + arch + "\"") !=
             std::string::npos);
-      CHECK(std::string(e.what()).find("bert, roberta, xlm-roberta, distilbert, electra") != std::string::npos);
+      CHECK(std::string(e.what()).find("bert, roberta, xlm-roberta, distilbert, electra, mpnet") != std::string::npos);
     }
   }
   CHECK(cfg_of({{"architectures", {"DistilBertForMaskedLM"}}}).model_type == "distilbert");
   CHECK(cfg_of({{"architectures", {"ElectraForPreTraining"}}}).model_type == "electra");
+  CHECK(cfg_of({{"architectures", {"MPNetForMaskedLM"}}}).model_type == "mpnet");
 }

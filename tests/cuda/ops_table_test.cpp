@@ -77,7 +77,8 @@ std::vector<float> zeros(size_t n) { return std::vector<float>(n, 0.0f); }
 
 // On every (small) attention row, in fp32 and bf16 math: padded keys (of a sequence with a real
 // token) get probability exactly 0, so moving their K and V changes no bit of out or lse, and
-// they get exactly zero dK and dV; a second backward gives the same bits.
+// they get exactly zero dK and dV; a second backward gives the same bits (dbias too, on the
+// rows with a score bias, whose padded-key entries are exactly 0).
 void attention_properties(cuda::Math math) {
   DevMem mem;
   const KernelTable& k = cuda::kernels(math);
@@ -89,10 +90,12 @@ void attention_properties(cuda::Math math) {
     std::vector<float> qkv(r.x[0].begin(), r.x[0].end());
     if (math != cuda::Math::fp32)
       for (auto& v : qkv) v = round_bits(v, 16);
+    const std::vector<float> bias(r.x[1].begin(), r.x[1].end());  // empty: none
     auto fwd = [&](const std::vector<float>& x) {
       Bufs b(mem);
       Ptr o = b.add(zeros(size_t(B) * T * C), false), l = b.add(zeros(size_t(B) * H * T), false), q = b.add(x, false);
-      k.attention_fwd(o, l, q, b.add_ints(mask), B, T, C, H, r.p, Attention::kSeed, Attention::kOff);
+      k.attention_fwd(o, l, q, b.add_ints(mask), b.add(bias, false), B, T, C, H, r.p, Attention::kSeed,
+                      Attention::kOff);
       mem.sync();
       bool g0, g1;
       std::vector<std::vector<float>> res{b.read(0, g0), b.read(1, g1)};
@@ -122,12 +125,26 @@ void attention_properties(cuda::Math math) {
     auto bwd = [&] {
       Bufs b(mem);
       Ptr g = b.add(zeros(qkv.size()), false), d = b.add(dout, false), q = b.add(qkv, false), o = b.add(fo[0], false),
-          l = b.add(fo[1], false);
-      k.attention_bwd(g, d, q, o, l, b.add_ints(mask), B, T, C, H, r.p, Attention::kSeed, Attention::kOff, kOverwrite);
+          l = b.add(fo[1], false), db = b.add(zeros(bias.size()), false);
+      k.attention_bwd(g, db, d, q, o, l, b.add_ints(mask), b.add(bias, false), B, T, C, H, r.p, Attention::kSeed,
+                      Attention::kOff, kOverwrite);
       mem.sync();
-      bool ok;
+      bool ok, okb;
       auto res = b.read(0, ok);
-      CHECK(ok);
+      const auto gb = b.read(5, okb);
+      CHECK((ok && okb));
+      if (!bias.empty()) {
+        size_t nz = 0;  // dbias[h, i, j] of a padded key j is 0 in every sequence, so its sum is 0
+        for (int j = 0; j < T; ++j) {
+          bool padded_everywhere = true;
+          for (int bb = 0; bb < B; ++bb) padded_everywhere = padded_everywhere && padded_key[size_t(bb) * T + j];
+          if (!padded_everywhere) continue;
+          for (int h = 0; h < H; ++h)
+            for (int i = 0; i < T; ++i) nz += gb[(size_t(h) * T + i) * T + j] != 0.0f;
+        }
+        CHECK(nz == 0);
+        res.insert(res.end(), gb.begin(), gb.end());
+      }
       return res;
     };
     const auto g = bwd();
@@ -245,7 +262,7 @@ TEST_CASE("cuda bf16: attention refuses channels that do not split into the head
   void* p = nullptr;
   REQUIRE(cudaMalloc(&p, 4096) == cudaSuccess);
   auto* h = static_cast<bf16_t*>(p);
-  CHECK_THROWS_WITH(kCudaKernels.bf16->attention_fwd(h, static_cast<float*>(p), h, nullptr, 1, 2, 33, 2, 0.f, 1, 0),
+  CHECK_THROWS_WITH(kCudaKernels.bf16->attention_fwd(h, static_cast<float*>(p), h, nullptr, nullptr, 1, 2, 33, 2, 0.f, 1, 0),
                     doctest::Contains("do not split"));
   cudaFree(p);
 }

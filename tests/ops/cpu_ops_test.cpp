@@ -66,13 +66,14 @@ TEST_CASE("op: attention ignores padded keys") {
   std::vector<float> a(qkv.begin(), qkv.end()), b = a, oa(B * T * C), ob(B * T * C), la(B * H * T), lb(B * H * T);
   for (int t = 3; t < 5; ++t)
     for (int c = C; c < 3 * C; ++c) b[size_t(t) * 3 * C + c] += 100.0f;
-  kCpuKernels.attention_fwd(oa.data(), la.data(), a.data(), mask.data(), B, T, C, H, 0.f, 0, 0);
-  kCpuKernels.attention_fwd(ob.data(), lb.data(), b.data(), mask.data(), B, T, C, H, 0.f, 0, 0);
+  kCpuKernels.attention_fwd(oa.data(), la.data(), a.data(), mask.data(), nullptr, B, T, C, H, 0.f, 0, 0);
+  kCpuKernels.attention_fwd(ob.data(), lb.data(), b.data(), mask.data(), nullptr, B, T, C, H, 0.f, 0, 0);
   CHECK(oa == ob);
   CHECK(la == lb);
   // and their gradients are exactly 0
   std::vector<float> dout(B * T * C, 1.0f), g(a.size(), 7.0f);
-  kCpuKernels.attention_bwd(g.data(), dout.data(), a.data(), oa.data(), la.data(), mask.data(), B, T, C, H, 0.f, 0, 0,
+  kCpuKernels.attention_bwd(g.data(), nullptr, dout.data(), a.data(), oa.data(), la.data(), mask.data(), nullptr, B, T,
+                            C, H, 0.f, 0, 0,
                             kOverwrite);
   for (int t = 3; t < 5; ++t)
     for (int c = C; c < 3 * C; ++c) CHECK(g[size_t(t) * 3 * C + c] == 0.0f);

@@ -358,9 +358,12 @@ struct Attention : Row {
   static constexpr uint64_t kSeed = 1234, kOff = 77;
   static std::vector<Attention> rows() {
     std::vector<Attention> r;
-    struct S { int B, T, C, H; float p; bool masked, fd, big = false; };
+    struct S { int B, T, C, H; float p; bool masked, fd, big = false, bias = false; };
     // CUDA fp32 tiles are 32 x 32, bf16 tiles 64 x 64: T = 1, 7, 31 fit in one; 33, 40, 64, 70, 97,
-    // 129, 1025 span several with a partial last one. Head dims 4 to 128.
+    // 129, 1025 span several with a partial last one. Head dims 4 to 128. The rows with an
+    // additive score bias (H, T, T) (MPNet's relative position bias; input #1, its gradient a
+    // parameter-like += summed over the batch) cover T = 1 (dbias not compared), 7, 33, 70, 129, a sequence with no
+    // real token, dropout, the CUDA-core head dims (4, 24) and the tensor-core ones (16, 32, 64).
     for (S s : {S{1, 1, 4, 1, 0.f, false, true}, S{2, 7, 8, 2, 0.f, true, true}, S{3, 17, 64, 4, 0.f, true, true},
                 S{2, 33, 16, 2, 0.1f, true, true}, S{1, 129, 64, 2, 0.f, true, false}, S{2, 64, 64, 2, 0.25f, false, false},
                 S{2, 97, 32, 2, 0.2f, true, false}, S{1, 1, 32, 1, 0.f, false, false}, S{2, 7, 128, 2, 0.1f, true, false},
@@ -369,13 +372,20 @@ struct Attention : Row {
                 S{1, 1025, 32, 1, 0.1f, true, false}, S{3, 70, 32, 2, 0.1f, true, false},
                 S{1, 129, 128, 1, 0.2f, true, false}, S{2, 40, 32, 2, 0.1f, true, false}, S{2, 33, 48, 2, 0.1f, true, false},
                 S{1, 70, 16, 2, 0.f, false, false},
-                S{2, 512, 768, 12, 0.1f, true, false, true}}) {
+                S{2, 512, 768, 12, 0.1f, true, false, true},
+                S{1, 1, 4, 1, 0.f, false, true, false, true}, S{2, 7, 8, 2, 0.f, true, true, false, true},
+                S{3, 17, 64, 4, 0.1f, true, true, false, true}, S{2, 33, 16, 2, 0.1f, true, true, false, true},
+                S{2, 33, 48, 2, 0.f, true, false, false, true}, S{3, 70, 32, 2, 0.1f, true, false, false, true},
+                S{1, 129, 64, 1, 0.f, true, false, false, true},
+                S{2, 512, 768, 12, 0.1f, true, false, true, true}}) {
       Attention a;
       a.B = s.B, a.T = s.T, a.C = s.C, a.H = s.H, a.p = s.p;
-      a.name = "attention" + shape({{"B", s.B}, {"T", s.T}, {"C", s.C}, {"H", s.H}, {"masked", s.masked}}) +
+      a.name = "attention" +
+               shape({{"B", s.B}, {"T", s.T}, {"C", s.C}, {"H", s.H}, {"masked", s.masked}, {"bias", s.bias}}) +
                " p=" + std::to_string(s.p);
       std::mt19937_64 rng(s.B * 13 + s.T);
       a.x = {randn(size_t(s.B) * s.T * 3 * s.C, rng)};
+      a.x.push_back(s.bias ? randn(size_t(s.H) * s.T * s.T, rng) : std::vector<double>{});
       std::vector<int32_t> m;
       if (s.masked) {
         m = pad_mask(s.B, s.T);
@@ -388,9 +398,12 @@ struct Attention : Row {
             for (int t = 300; t < s.T; ++t) m[size_t(b) * s.T + t] = 0;  // padded after 300
       }
       a.ints = {m};
-      a.diff = {true};
-      a.param = {false};
-      a.act = {true};
+      // T = 1: a single key, whose probability is 1 whatever the bias, so dL/dbias is exactly 0
+      // and every side holds rounding noise (P = exp(S - lse) with a rounded lse): that row
+      // checks the forward and a null dbias; every other bias row checks dbias.
+      a.diff = {true, s.bias && s.T > 1};
+      a.param = {false, true};  // dbias always adds
+      a.act = {true, false};    // the bias stays fp32 under bf16 storage
       a.out = {size_t(s.B) * s.T * s.C, size_t(s.B) * s.H * s.T};  // out, lse
       a.out_act = {true, false};
       a.fd = s.fd;
@@ -400,10 +413,12 @@ struct Attention : Row {
     return r;
   }
   template <class K>
-  void fwd(const K& k, Ptrs& x, Ptrs& o, Ints& i) const { k.attention_fwd(o[0], o[1], x[0], i[0], B, T, C, H, p, kSeed, kOff); }
+  void fwd(const K& k, Ptrs& x, Ptrs& o, Ints& i) const {
+    k.attention_fwd(o[0], o[1], x[0], i[0], x[1], B, T, C, H, p, kSeed, kOff);
+  }
   template <class K>
   void bwd(const K& k, Ptrs& x, Ptrs& o, Ptr d, Ptrs& g, Ints& i, GradMode acc) const {
-    k.attention_bwd(g[0], d, x[0], o[0], o[1], i[0], B, T, C, H, p, kSeed, kOff, acc);
+    k.attention_bwd(g[0], g[1], d, x[0], o[0], o[1], i[0], x[1], B, T, C, H, p, kSeed, kOff, acc);
   }
 };
 
