@@ -304,7 +304,13 @@ Var* RecModel::sampled_loss(Tape& t, const Batch& b) {
   const uint64_t off = t.take_counters(1), seed = t.seed();
   std::seed_seq sq{uint32_t(seed), uint32_t(seed >> 32), uint32_t(off), uint32_t(off >> 32), 0x5a3du};
   std::mt19937_64 rng(sq);
-  return loss(t, b, make_candidates(b.target, *sampler_, cfg_.negatives, rng));
+  const Candidates cd = make_candidates(b.target, *sampler_, cfg_.negatives, rng);
+  if (record_) {
+    Drawn d{cd.items, {}};
+    for (int32_t i : cd.items) d.log_q.push_back(sampler_->log_expected_count(i, cfg_.negatives));
+    record_->push_back(std::move(d));
+  }
+  return loss(t, b, cd);
 }
 
 Var* RecModel::loss(Tape& t, const Batch& b, const Candidates& cd) {

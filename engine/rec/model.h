@@ -124,6 +124,15 @@ class RecModel {
   Var* loss(Tape& t, const Batch& b, const Candidates& c);
   // Item counts for loss.sampler = popularity (one per item, e.g. training interactions).
   void set_item_counts(const std::vector<double>& counts);
+  // The candidates a sampled-softmax loss(t, b) drew: its column items and each column's log
+  // expected count (the logQ correction is its negation; labels and masking follow from the
+  // batch's targets, engine/rec/sampled.h). While record_candidates(out) is set (non-null), every
+  // such loss appends its draw to *out, in call order (train --dump-tasks, for bench/torch_twin).
+  struct Drawn {
+    std::vector<int32_t> items;
+    std::vector<double> log_q;
+  };
+  void record_candidates(std::vector<Drawn>* out) { record_ = out; }
   // Scores of every item (n_items) for one history, no gradient: users() then score_users().
   std::vector<float> score(Tape& t, const std::vector<uint32_t>& history);
   // (B, C) user vectors of the batch's histories at the current parameters: dropout off, no
@@ -210,6 +219,7 @@ class RecModel {
   std::unique_ptr<ItemBert> bert_;
   Param *rating_w_ = nullptr, *rating_b_ = nullptr, *log_var_ = nullptr;
   std::unique_ptr<NegativeSampler> sampler_;
+  std::vector<Drawn>* record_ = nullptr;  // record_candidates
 
 };
 

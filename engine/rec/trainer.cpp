@@ -170,6 +170,14 @@ nlohmann::json batch_json(const Batch& b) {
   return a;
 }
 
+// the sampled softmax's draws of a task's support or query losses, in call order:
+// [{"items": [...], "log_q": [...]}, ...]
+nlohmann::json drawn_json(const std::vector<RecModel::Drawn>& d) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const RecModel::Drawn& x : d) a.push_back({{"items", x.items}, {"log_q", x.log_q}});
+  return a;
+}
+
 Trainer::Trainer(const Config& c, const std::string& out, bool resume, const std::string& resume_from,
                  comm::Communicator& cm, const std::string& dump_tasks)
     : c_(c), cm_(cm), rank_(cm.rank()), nranks_(cm.size()), root_(rank_ == 0), dir_(out), t_start_(now_s()) {
@@ -237,6 +245,19 @@ Trainer::Trainer(const Config& c, const std::string& out, bool resume, const std
     MR_CHECK(nranks_ == 1, "--dump-tasks needs one process (got {} ranks)", nranks_);
     dump_.reset(std::fopen(dump_tasks.c_str(), "w"));
     if (!dump_) throw Error(fmt::format("--dump-tasks: cannot write {}", dump_tasks));
+    if (c.encoder.train_layers > 0) {  // FILE.items.json: what a replay needs of the item tower's input
+      MR_CHECK(!c.encoder.cache.empty(), "--dump-tasks with encoder.train_layers > 0 needs encoder.cache (the dump "
+                                         "names the hidden-state file there)");
+      const std::vector<std::string> texts = item_texts(r_.ds);
+      const int bottom = BertConfig::from_json_file(c.encoder.model + "/config.json").num_hidden_layers -
+                         int(c.encoder.train_layers);
+      const nlohmann::json j = {
+          {"hidden", fmt::format("{}/hid-{:016x}-b{}.npy", c.encoder.cache, item_text_key(c, texts), bottom)},
+          {"bottom_layers", bottom}, {"max_len", c.encoder.max_len}, {"texts", texts}};
+      std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen((dump_tasks + ".items.json").c_str(), "w"), std::fclose);
+      if (!f || std::fprintf(f.get(), "%s\n", j.dump().c_str()) < 0)
+        throw Error(fmt::format("--dump-tasks: cannot write {}.items.json", dump_tasks));
+    }
   }
 }
 
@@ -265,8 +286,18 @@ double Trainer::step(int64_t step) {
       continue;
     }
     tape_->set_rng(st_.rng_seed, task_rng_offset(step, b));
-    const float lq =
-        ml.task(*tape_, [&](Tape& t) { return m.loss(t, task.support); }, [&](Tape& t) { return m.loss(t, task.query); });
+    // --dump-tasks with the sampled softmax: the candidates each loss draws, in call order
+    std::vector<RecModel::Drawn> drawn_s, drawn_q;
+    const bool rec = dump_ && c_.loss.negatives > 0;
+    auto recorded = [&](std::vector<RecModel::Drawn>* into, const Batch& b, Tape& t) {
+      m.record_candidates(rec ? into : nullptr);
+      Var* l = m.loss(t, b);
+      m.record_candidates(nullptr);
+      return l;
+    };
+    const float lq = ml.task(*tape_, [&](Tape& t) { return recorded(&drawn_s, task.support, t); },
+                             [&](Tape& t) { return recorded(&drawn_q, task.query, t); });
+    if (rec) dumped.back()["candidates"] = {{"support", drawn_json(drawn_s)}, {"query", drawn_json(drawn_q)}};
     // the first task of the step whose query loss is not finite (the host knows it on the CPU; a
     // device run reads no per-task loss back)
     if (be_.dev == Device::CPU && !std::isfinite(lq) && bad_task_.empty())

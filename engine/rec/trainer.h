@@ -25,7 +25,11 @@ namespace mr::rec {
 // With train.device = cuda, several processes need comm's NCCL flavour (one process per GPU).
 // dump_tasks (one process only): appends every step's meta-batch to that file as one JSON line,
 // {"step": s, "tasks": [{"support": [[history, target, signal], ...], "query": [...]}, ...]}
-// (signal null when absent), for replaying the run elsewhere (bench/torch_twin).
+// (signal null when absent), for replaying the run elsewhere (bench/torch_twin). With the sampled
+// softmax (loss.negatives > 0) each task also has "candidates": {"support": [draw, ...], "query":
+// [draw]}, one draw per loss call in call order, draw = {"items": [...], "log_q": [...]}
+// (RecModel::Drawn). With encoder.train_layers > 0, FILE.items.json holds the items' texts, the
+// hidden-state cache file of the frozen bottom (in encoder.cache), its layer count and max_len.
 nlohmann::json train(const Config& c, const std::string& out, bool resume, comm::Communicator* comm = nullptr,
                      const std::string& resume_from = "", const std::string& dump_tasks = "");
 

@@ -31,7 +31,9 @@ int run(int argc, char** argv) {
                                       "else mpi), single, mpi or nccl (docs/comm.md)")
       ->check(CLI::IsMember({"auto", "single", "mpi", "nccl"}));
   app.add_option("--dump-tasks", dump_tasks, "write every step's meta-batch (support and query batches) to this "
-                                             "file as JSON lines, to replay the run elsewhere (bench/torch_twin; one process)");
+                                             "file as JSON lines, to replay the run elsewhere (bench/torch_twin; one process); "
+                                             "with loss.negatives > 0 also each loss's candidates, with "
+                                             "encoder.train_layers > 0 also FILE.items.json (engine/rec/trainer.h)");
   app.add_option("--gpus", gpus, "train on N GPUs of this machine without mpirun: starts one worker per GPU "
                                  "(NCCL; needs train.device=cuda and metarec-cuda; docs/comm.md)")
       ->check(CLI::Range(1, 1024));
