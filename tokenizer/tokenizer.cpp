@@ -326,24 +326,34 @@ struct Encoder {
     size_t i = 0;
     uint32_t ci = 0;
     const bool have_added = !m.added.empty();
+    // lstrip: the char index where the whitespace just before i starts (== ci when there is
+    // none), not before the end of the previous added token (HF's AddedVocabulary). The
+    // whitespace an lstrip / rstrip token takes would be dropped by BertPreTokenizer anyway:
+    // only the token's offsets change.
+    uint32_t ws_from = 0;
     // ASCII fast path when nothing needs the slow per-character machinery.
     while (i < n) {
       unsigned b = p[i];
       if (have_added && m.first_byte[b]) {
         if (const AddedToken* a = m.match_added(text, i)) {
           end_segment();
+          const uint32_t start = a->lstrip ? ws_from : ci;
+          i += a->content.size();
+          ci += a->n_chars;
+          if (a->rstrip)
+            for (size_t next = i; next < n && (char_class(decode_utf8(p, n, next)) & kSpace); i = next) ++ci;
           if (norm_out)
             norm_out->append(a->content);
           else
-            out.push_back({a->id, ci, ci + a->n_chars});
-          i += a->content.size();
-          ci += a->n_chars;
+            out.push_back({a->id, start, ci});
+          ws_from = ci;
           continue;
         }
       }
       if (b < 0x80) {
         ++i;
         uint8_t f = ascii_class(b);
+        if (!(f & kSpace)) ws_from = ci + 1;
         if (!(f & (kRemove | kCleanSpace | kPunct | kSpace)) && b != 0 && !norm_out) {
           // letters and digits: straight into the word
           if (strips) flush_run();
@@ -355,7 +365,9 @@ struct Encoder {
           normalize_char(b, ci);
         }
       } else {
-        normalize_char(decode_utf8(p, n, i), ci);
+        const char32_t cp = decode_utf8(p, n, i);
+        if (!(char_class(cp) & kSpace)) ws_from = ci + 1;
+        normalize_char(cp, ci);
       }
       ++ci;
     }
@@ -862,9 +874,10 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
       bool normalized = r.get_or<bool>(a, "normalized", false, where);
       if (r.get_or<bool>(a, "single_word", false, where))
         r.fail(where + ".single_word", fmt::format("added token \"{}\": single_word is not supported", escape_bytes(content)));
-      if (!m.pipeline && (lstrip || rstrip || normalized))
-        r.fail(where, fmt::format("added token \"{}\": lstrip, rstrip and normalized are not supported with WordPiece",
-                                 escape_bytes(content)));
+      if (!m.pipeline && normalized)  // (lstrip / rstrip: the offsets take the whitespace, as HF)
+        r.fail(where + ".normalized",
+               fmt::format("added token \"{}\": normalized added tokens are not supported with WordPiece",
+                           escape_bytes(content)));
       if (normalized && m.pipeline->has_normalizer())
         r.fail(where + ".normalized",
                fmt::format("added token \"{}\": normalized added tokens are supported only without a normalizer",

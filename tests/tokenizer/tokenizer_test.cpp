@@ -217,10 +217,48 @@ TEST_CASE("tokenizer: bad files give errors that name the file") {
   CHECK(err.find("not a valid id") != std::string::npos);
   d.write("tokenizer.json",
           "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, "
-          "\"added_tokens\": [{\"id\": 1, \"content\": \"<x>\", \"lstrip\": true}]}");
+          "\"added_tokens\": [{\"id\": 1, \"content\": \"<x>\", \"normalized\": true}]}");
   err = error_of([&] { Tokenizer::from_dir(d.path.string()); });
   CHECK(err.find("added_tokens[0]") != std::string::npos);
-  CHECK(err.find("lstrip") != std::string::npos);
+  CHECK(err.find("normalized") != std::string::npos);
+}
+
+// MPNet's tokenizer.json (all-mpnet-base-v2) is WordPiece with a <mask> added token that has
+// lstrip: the whitespace before it joins the token's offsets (BertPreTokenizer would drop it
+// anyway). Reference: the tokenizers library (0.22) on this file:
+//   t = Tokenizer.from_str(json); [(t.encode(s).ids, t.encode(s).offsets) for s in texts]
+TEST_CASE("tokenizer: WordPiece added tokens with lstrip / rstrip take the whitespace into their offsets, as HF") {
+  TempDir d;
+  d.write("tokenizer.json", R"({"added_tokens": [)"
+          R"({"id": 3, "content": "<m>", "single_word": false, "lstrip": true, "rstrip": false, "normalized": false, "special": true},)"
+          R"({"id": 4, "content": "<r>", "single_word": false, "lstrip": false, "rstrip": true, "normalized": false, "special": true}],)"
+          R"("normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},)"
+          R"("pre_tokenizer": {"type": "BertPreTokenizer"}, "post_processor": null, "decoder": null,)"
+          R"("model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,)"
+          R"("vocab": {"[UNK]": 0, "a": 1, "b": 2, "<m>": 3, "<r>": 4, "é": 5}}})");
+  Tokenizer tk = Tokenizer::from_dir(d.path.string());
+  struct Case {
+    std::string text;
+    std::vector<int32_t> ids;
+    std::vector<Offset> offsets;
+  };
+  const Case cases[] = {
+      {"a <m>b", {1, 3, 2}, {{0, 1}, {1, 5}, {5, 6}}},
+      {"\u00e9 \u3000 <m> <r>  a", {0, 3, 4, 1}, {{0, 1}, {1, 7}, {8, 13}, {13, 14}}},
+      {"<m><r>\t<m>", {3, 4, 3}, {{0, 3}, {3, 7}, {7, 10}}},
+      {"  <m>  ", {3}, {{0, 5}}},
+      {"b<r> <r>\u00e9", {2, 4, 4, 0}, {{0, 1}, {1, 5}, {5, 8}, {8, 9}}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.text);
+    const Encoding e = tk.encode(c.text);
+    CHECK(e.ids == c.ids);
+    REQUIRE(e.offsets.size() == c.offsets.size());
+    for (size_t k = 0; k < c.offsets.size(); ++k) {
+      CAPTURE(k);
+      CHECK(e.offsets[k] == c.offsets[k]);
+    }
+  }
 }
 
 TEST_CASE("tokenizer: words over max_input_chars_per_word are one [UNK]" * doctest::skip(!test::have_model())) {
