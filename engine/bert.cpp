@@ -78,6 +78,8 @@ BertConfig BertConfig::from_json_file(const std::string& path) {
   get_float("layer_norm_eps", c.layer_norm_eps);
   get_float("hidden_dropout_prob", c.hidden_dropout_prob);
   get_float("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
+  // RobertaConfig, XLMRobertaConfig and MPNetConfig default pad_token_id to 1
+  if (fam->positions_after_pad) c.pad_token_id = 1;
   if (fam->positions_after_pad && j.contains("pad_token_id") && !j["pad_token_id"].is_null()) get_int("pad_token_id", c.pad_token_id);
   if (fam->embedding_size) get_int("embedding_size", c.embedding_size);
   {

@@ -8,8 +8,9 @@ Loads both folders with AutoModel + AutoTokenizer (fp32, eval), runs the texts, 
 max abs difference of the last hidden states and of the mean-pooled normalised embeddings;
 with an .npy from `metarec embed --model EXPORTED_DIR`, compares that too. Exits 1 if any
 difference exceeds 1e-5. Any family export-hf writes (bert, roberta, xlm-roberta, distilbert,
-electra): the tokenizer's outputs the model does not take (DistilBERT: token_type_ids) are
-dropped, and the weights load as float32."""
+electra, mpnet): the tokenizer's outputs the model does not take (DistilBERT, MPNet:
+token_type_ids) are dropped, the positions before the first (pad_token_id + 1 for roberta,
+xlm-roberta, mpnet) are left out of the max length, and the weights load as float32."""
 import inspect
 import sys
 
@@ -27,7 +28,7 @@ def run(d):
     tok = AutoTokenizer.from_pretrained(d)
     m = AutoModel.from_pretrained(d, dtype=torch.float32).eval()
     n = min(256, getattr(m.config, "max_position_embeddings", 512) - (m.config.pad_token_id + 1 if m.config.model_type
-                                                                          in ("roberta", "xlm-roberta") else 0))
+                                                                          in ("roberta", "xlm-roberta", "mpnet") else 0))
     enc = tok(texts, padding=True, truncation=True, max_length=n, return_tensors="pt")
     takes = inspect.signature(m.forward).parameters
     enc = {k: v for k, v in enc.items() if k in takes}

@@ -43,7 +43,7 @@ static void write_text_atomic(const fs::path& p, const std::string& text) {
 static void write_meta(const fs::path& d, const std::string& source, const std::string& family,
                        const std::string& pooling, bool normalize, bool pooler);
 
-// The tokenizer files a folder of this family keeps: roberta/xlm-roberta read tokenizer.json
+// The tokenizer files a folder of this family keeps: roberta/xlm-roberta/mpnet read tokenizer.json
 // only, so a stray vocab.txt beside it is not copied (it would describe another tokenizer).
 static void copy_tokenizer_files(const fs::path& s, const fs::path& d, const Family& fam) {
   if (fs::absolute(s) == fs::absolute(d)) return;
@@ -196,11 +196,25 @@ void export_hf(const std::string& src, const std::string& dst) {
   json cj = read_json(s / "config.json");
   cj["architectures"] = {fam.architecture};
   cj["model_type"] = fam.model_type;
+  // what transformers' config class of the family reads, whatever the source wrote: no key the
+  // family lacks (MPNet: type_vocab_size), the pad that places its positions, MPNet's buckets
+  for (auto& [bert_key, theirs] : fam.keys)
+    if (theirs.empty()) cj.erase(bert_key);
+  if (fam.positions_after_pad) cj["pad_token_id"] = cfg.pad_token_id;
+  if (cfg.relative_attention_num_buckets > 0) cj["relative_attention_num_buckets"] = cfg.relative_attention_num_buckets;
   write_text_atomic(d / "config.json", cj.dump(2) + "\n");
   copy_tokenizer_files(s, d, fam);
   if (!fs::exists(d / "tokenizer_config.json")) {
     json tc = {{"tokenizer_class", fam.tokenizer_class}, {"model_max_length", cfg.max_positions()}};
     if (!fam.tokenizer_json) tc["do_lower_case"] = true;
+    // the class's default unk token may not be the file's (MPNetTokenizer says "[UNK]", and
+    // rebuilds its WordPiece with it): name the one tokenizer.json's model uses
+    if (fs::exists(d / "tokenizer.json")) {
+      const json tj = read_json(d / "tokenizer.json");
+      if (tj.contains("model") && tj["model"].is_object() && tj["model"].contains("unk_token") &&
+          tj["model"]["unk_token"].is_string())
+        tc["unk_token"] = tj["model"]["unk_token"];
+    }
     write_text_atomic(d / "tokenizer_config.json", tc.dump(2) + "\n");
   }
 }

@@ -22,8 +22,8 @@
 namespace mr::test {
 
 inline const std::string kFamiliesDir = "tests/data/families/";
-inline const char* const kFamilies[] = {"bert", "roberta", "xlm-roberta", "distilbert", "electra"};
-inline bool have_families() { return std::filesystem::exists(kFamiliesDir + "electra/golden.safetensors"); }
+inline const char* const kFamilies[] = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "mpnet"};
+inline bool have_families() { return std::filesystem::exists(kFamiliesDir + "mpnet/golden.safetensors"); }
 
 inline double max_abs_err(const float* a, const float* b, size_t n) {
   double m = 0;

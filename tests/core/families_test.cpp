@@ -1,16 +1,19 @@
-// The BERT family in and out (issue 27): for bert, roberta, xlm-roberta, distilbert and electra,
-// the tiny random checkpoints of tools/golden/families_golden.py (tests/data/families/<type>:
+// The BERT family in and out (issue 27): for bert, roberta, xlm-roberta, distilbert, electra and
+// mpnet, the tiny random checkpoints of tools/golden/families_golden.py (tests/data/families/<type>:
 // hidden 64, 2 layers, 4 heads, F16 weights; electra with embedding_size 32; distilbert stored
-// with its "distilbert." prefix and a head tensor) are converted, and metarec must reproduce
+// with its "distilbert." prefix and a head tensor; mpnet with its relative position bias) are converted, and metarec must reproduce
 // transformers' outputs (fp32, eager attention):
 //   * last hidden state of a 3 x 12 batch with padding, on the real tokens (padded rows are
 //     masked out of everything; RoBERTa gives them position pad_token_id, we a later row):
 //     relative L2 error <= 1e-5 and max abs error <= 1e-5, as the tiny BERT test;
 //   * the masked mean and loss = mse(mean, target): relative L2 <= 1e-5;
 //   * the gradients the fixture keeps (position table, embedding LayerNorm, ELECTRA's
-//     projection, a query weight, an FFN output weight and LayerNorm bias): relative L2 <= 1e-4;
+//     projection, a query weight, an FFN output weight and LayerNorm bias; MPNet's relative
+//     bias table and attention names): relative L2 <= 1e-4;
 //   * texts through the converted folder's own tokenizer (tokenizer.json; WordPiece, byte-level
-//     BPE, Unigram) and `embed`'s mean pooling: max abs error <= 1e-5;
+//     BPE, Unigram, MPNet's WordPiece with <s> </s>) and `embed`'s mean pooling: max abs error
+//     <= 1e-5, the ids equal to the tokenizers library's (MPNet also with <mask> in the text:
+//     ids and offsets);
 //   * export-hf writes the family's layout back: model_type, architectures, the source's config
 //     keys, the source's tensor names (prefix and dropped heads aside) and values, bit for bit.
 #include <doctest/doctest.h>
@@ -108,7 +111,7 @@ TEST_CASE("families: convert, forward, gradients and embed match transformers fo
     CHECK(r.family == fam);
     CHECK(read_json(d / "m/metarec.json")["family"] == fam);
     CHECK(read_json(d / "m/config.json")["model_type"] == fam);
-    CHECK(r.pooler == (fam == "bert" || fam == "roberta"));
+    CHECK(r.pooler == (fam == "bert" || fam == "roberta" || fam == "mpnet"));
     if (fam == "distilbert") {  // a DistilBertForMaskedLM layout: prefix, a head to drop
       REQUIRE(r.unexpected.size() == 1);
       CHECK(r.unexpected[0] == "vocab_layer_norm.weight");
@@ -136,6 +139,12 @@ TEST_CASE("families: export-hf writes each family in its own layout, tensors bit
     const json src = read_json(kDir + fam + "/config.json"), out = read_json(d / "hf/config.json");
     CHECK(out["model_type"] == fam);
     CHECK(out["architectures"] == src["architectures"]);  // the fixtures are *Model checkpoints
+    if (fam == "mpnet") {  // what MPNetConfig reads
+      CHECK(out["architectures"] == json::array({"MPNetModel"}));
+      CHECK(out["relative_attention_num_buckets"] == 32);
+      CHECK(out["pad_token_id"] == 1);
+      CHECK(!out.contains("type_vocab_size"));
+    }
     for (auto& [k, v] : src.items()) {
       INFO("config key ", k);
       CHECK(out.contains(k));
@@ -182,6 +191,65 @@ TEST_CASE("families: roberta ignores a stray vocab.txt (tokenizer.json only), po
   CHECK_NOTHROW(enc.embed({longtext}, o));
   o.max_len = 41;
   CHECK_THROWS_AS(enc.embed({longtext}, o), Error);
+}
+
+TEST_CASE("families: mpnet reads its tokenizer.json as transformers (<mask> with lstrip), positions from pad + 1, "
+          "no token types" * doctest::skip(!have())) {
+  TmpDir d("mpnet");
+  convert_from_hf(kDir + "mpnet", d / "m");
+  for (const std::string dir : {kDir + "mpnet", d / "m"}) {
+    CAPTURE(dir);
+    TextEncoder enc(dir);
+    CHECK(enc.config().position_offset() == 2);
+    CHECK(enc.max_len_for(0) == 40);  // 42 positions from 2 on
+    CHECK(!enc.config().token_types());
+    CHECK(enc.config().relative_attention_num_buckets == 32);
+    const std::vector<std::string> tx = {"a box of <mask> gloves", "<s>lab  <mask>   tubes</s>", "<mask>x \t <mask>",
+                                         "  <mask> "};  // families_golden.py's SPECIAL_TEXTS
+    SafeTensors g(kDir + "mpnet/golden.safetensors");
+    HostTensor ids = g.read_i32("special_text_ids"), offs = g.read_i32("special_text_offsets");
+    REQUIRE(ids->size(0) == int64_t(tx.size()));
+    const int64_t T = ids->size(1);
+    for (size_t i = 0; i < tx.size(); ++i) {
+      CAPTURE(tx[i]);
+      const auto e = enc.tokenizer().encode(tx[i]);
+      std::vector<int32_t> want;
+      for (int64_t k = 0; k < T && ids->i32()[i * T + k] >= 0; ++k) want.push_back(ids->i32()[i * T + k]);
+      CHECK(e.ids == want);
+      REQUIRE(e.offsets.size() == want.size());
+      for (size_t k = 0; k < want.size(); ++k) {
+        CAPTURE(k);
+        CHECK(int64_t(e.offsets[k].start) == offs->i32()[(i * T + k) * 2]);
+        CHECK(int64_t(e.offsets[k].end) == offs->i32()[(i * T + k) * 2 + 1]);
+      }
+    }
+  }
+  // a config that leaves MPNetConfig's defaults out (and carries a stray type_vocab_size):
+  // export-hf writes the buckets and the pad it ran with, and drops the key MPNet lacks
+  fs::create_directories(d.p / "src");
+  for (auto& e : fs::directory_iterator(kDir + "mpnet")) fs::copy_file(e.path(), d.p / "src" / e.path().filename());
+  json cj = read_json(kDir + "mpnet/config.json");
+  cj.erase("relative_attention_num_buckets");
+  cj.erase("pad_token_id");
+  cj["type_vocab_size"] = 2;
+  std::ofstream(d / "src/config.json") << cj.dump(2);
+  convert_from_hf(d / "src", d / "m2");
+  export_hf(d / "m2", d / "hf2");
+  const json out = read_json(d / "hf2/config.json");
+  CHECK(out["relative_attention_num_buckets"] == 32);
+  CHECK(out["pad_token_id"] == 1);
+  CHECK(!out.contains("type_vocab_size"));
+  CHECK(out["model_type"] == "mpnet");
+  // a source without tokenizer_config.json: export-hf writes one with MPNetTokenizer and the
+  // unk token of the tokenizer.json (MPNetTokenizer's default "[UNK]" is not in this vocabulary;
+  // transformers then fails on any unknown character)
+  fs::remove(d / "src/tokenizer_config.json");
+  convert_from_hf(d / "src", d / "m3");
+  export_hf(d / "m3", d / "hf3");
+  const json tc = read_json(d / "hf3/tokenizer_config.json");
+  CHECK(tc["tokenizer_class"] == "MPNetTokenizer");
+  CHECK(tc["unk_token"] == "<unk>");
+  CHECK(tc["model_max_length"] == 40);
 }
 
 TEST_CASE("families: a roberta folder without tokenizer.json is refused (convert: before anything is written)" *
@@ -262,4 +330,14 @@ TEST_CASE("families: config keys per family, and unsupported model types name th
   CHECK(cfg_of({{"architectures", {"DistilBertForMaskedLM"}}}).model_type == "distilbert");
   CHECK(cfg_of({{"architectures", {"ElectraForPreTraining"}}}).model_type == "electra");
   CHECK(cfg_of({{"architectures", {"MPNetForMaskedLM"}}}).model_type == "mpnet");
+  // without pad_token_id: transformers' RobertaConfig, XLMRobertaConfig and MPNetConfig all say 1
+  for (const char* type : {"roberta", "xlm-roberta", "mpnet"}) {
+    CAPTURE(type);
+    c = cfg_of({{"model_type", type}});
+    CHECK(c.pad_token_id == 1);
+    CHECK(c.position_offset() == 2);
+  }
+  c = cfg_of({{"model_type", "mpnet"}, {"type_vocab_size", 2}});
+  CHECK(c.relative_attention_num_buckets == 32);
+  CHECK(!c.token_types());
 }

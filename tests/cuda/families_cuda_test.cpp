@@ -1,9 +1,10 @@
 // The BERT family on the CUDA backend (the SIMT emulator here, a GPU natively): each fixture of
 // tools/golden/families_golden.py (tests/data/families: bert, roberta, xlm-roberta, distilbert,
-// electra) embedded by TextEncoder on the device in fp32, against transformers' masked means
+// electra, mpnet) embedded by TextEncoder on the device in fp32, against transformers' masked means
 // of the same texts, within 1e-5 max abs as on the CPU (tests/core/families_test.cpp). It runs
 // what the families add on the device: the position table seen from pad_token_id + 1
-// (RoBERTa, XLM-R), the zero token-type row (DistilBERT), ELECTRA's embeddings_project.
+// (RoBERTa, XLM-R, MPNet), the zero token-type row (DistilBERT, MPNet), ELECTRA's
+// embeddings_project, MPNet's relative position bias.
 // A second case runs forward and backward on the device over the fixture's padded id batch
 // (tests/core/families.h): hidden states on the real tokens, the masked mean and the MSE loss
 // within 1e-5 relative L2 (hidden states also 1e-5 max abs), the kept gradients within 1e-4.
@@ -27,7 +28,7 @@ TEST_CASE("cuda families: embed on the device matches transformers for every fam
     std::ifstream f("tests/data/families/texts.txt");
     for (std::string l; std::getline(f, l);) texts.push_back(l);
   }
-  for (const std::string fam : {"bert", "roberta", "xlm-roberta", "distilbert", "electra"}) {
+  for (const std::string fam : test::kFamilies) {
     CAPTURE(fam);
     const std::string dir = "tests/data/families/" + fam;
     SafeTensors g(dir + "/golden.safetensors");

@@ -155,10 +155,10 @@ TEST_CASE("item tower: all-MiniLM-L6-v2 with the top layer trainable = TextEncod
 }
 
 TEST_CASE("item tower: every BERT family (tests/data/families) with the top layer trainable = TextEncoder's output" *
-          doctest::skip(!std::filesystem::exists("tests/data/families/electra/model.safetensors"))) {
+          doctest::skip(!std::filesystem::exists("tests/data/families/mpnet/model.safetensors"))) {
   // the top layer loads under the family's names (distilbert: distilbert.transformer.layer.1.*),
   // the cached bottom ran the family's embeddings (positions, token types, ELECTRA's projection)
-  for (const std::string fam : {"bert", "roberta", "xlm-roberta", "distilbert", "electra"}) {
+  for (const std::string fam : {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "mpnet"}) {
     CAPTURE(fam);
     check_top_layer_tower("tests/data/families/" + fam,
                           {"Lab gloves, nitrile, size M", "a microscope slide box", "x",

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Reference fixtures for the BERT-family conversion tests (tests/core/families_test.cpp).
 
-For each family metarec converts (bert, roberta, xlm-roberta, distilbert, electra) this builds
+For each family metarec converts (bert, roberta, xlm-roberta, distilbert, electra, mpnet) this builds
 a tiny random HuggingFace model (hidden 64, 2 layers, 4 heads, intermediate 128, 40 positions;
-ELECTRA with embedding_size 32, so it has `embeddings_project`) and a small tokenizer trained
-here with the `tokenizers` library (WordPiece for bert/distilbert/electra, byte-level BPE for
-roberta, Unigram + Metaspace for xlm-roberta; the WordPiece and Unigram vocabularies are built
-from the corpus's characters and words, as their trainers are not deterministic), and writes tests/data/families/<model_type>/:
+ELECTRA with embedding_size 32, so it has `embeddings_project`; MPNet with its 32-bucket
+relative position bias) and a small tokenizer trained here with the `tokenizers` library
+(WordPiece for bert/distilbert/electra, byte-level BPE for roberta, Unigram + Metaspace for
+xlm-roberta, WordPiece with <s> <pad> </s> <unk> <mask> and MPNet's template for mpnet; the
+WordPiece and Unigram vocabularies are built from the corpus's characters and words, as their
+trainers are not deterministic), and writes tests/data/families/<model_type>/:
   config.json, model.safetensors   the checkpoint as transformers names it. The weights are
                                    rounded to float16 values and stored as F16 (half the
                                    bytes); the reference runs in fp32 on the same values.
@@ -19,11 +21,17 @@ from the corpus's characters and words, as their trainers are not deterministic)
                                    parameters, and text_mean: the masked mean of the model's
                                    output on texts.txt tokenized by the tokenizer.json
                                    (padded to the longest).
+                                   mpnet also: special_text_ids / special_text_offsets, the
+                                   tokenizers library's ids and offsets of SPECIAL_TEXTS (its
+                                   <mask> added token strips the space before it).
 All references come from transformers (fp32, eval mode, eager attention). With --check BIN
 (a built metarec binary) it also converts each fixture, exports it with `metarec export-hf`
 and checks that transformers' AutoModel loads the export and gives the same outputs.
 
-  /tmp/st-venv/bin/python tools/golden/families_golden.py [OUT_DIR] [--check build/metarec]
+  /tmp/st-venv/bin/python tools/golden/families_golden.py [OUT_DIR] [--check build/metarec] [--only mpnet,...]
+
+--only regenerates the named families only (each family's seed depends on its place in the
+list, not on what ran before, so the others' fixtures keep their bytes).
 """
 import json
 import os
@@ -39,6 +47,11 @@ import transformers as tf
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")
 args = [a for a in sys.argv[1:]]
 check_bin = None
+only = None
+if "--only" in args:
+    i = args.index("--only")
+    only = args[i + 1].split(",")
+    del args[i:i + 2]
 if "--check" in args:
     i = args.index("--check")
     check_bin = args[i + 1]
@@ -56,6 +69,8 @@ CORPUS = TEXTS + [
 ] * 4
 WP_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 RB_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+# texts with MPNet's special tokens in them: <mask> takes the spaces before it (lstrip)
+SPECIAL_TEXTS = ["a box of <mask> gloves", "<s>lab  <mask>   tubes</s>", "<mask>x \t <mask>", "  <mask> "]
 
 
 def pieces(lowercase):
@@ -109,12 +124,34 @@ def unigram():
     return tok
 
 
+def mpnet_wordpiece():
+    """As transformers' MPNetConverter (convert_slow_tokenizer.py) writes an MPNet tokenizer.json:
+    WordPiece, BertNormalizer (lowercase), BertPreTokenizer, TemplateProcessing "<s>:0 $A:0 </s>:0"
+    (pair "<s>:0 $A:0 </s>:0 </s>:0 $B:1 </s>:1"); the specials are added tokens as in
+    all-mpnet-base-v2's tokenizer.json, <mask> (the last id) with lstrip."""
+    from tokenizers import AddedToken
+    chars, top, _ = pieces(True)
+    vocab = RB_SPECIALS[:4] + chars + ["##" + c for c in chars if c.isalnum()] + top + ["<mask>"]
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="<unk>"))
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None,
+                                                lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    s, e = tok.token_to_id("<s>"), tok.token_to_id("</s>")
+    tok.post_processor = processors.TemplateProcessing(single="<s>:0 $A:0 </s>:0",
+                                                       pair="<s>:0 $A:0 </s>:0 </s>:0 $B:1 </s>:1",
+                                                       special_tokens=[("<s>", s), ("</s>", e)])
+    tok.add_special_tokens([AddedToken(t, lstrip=False, rstrip=False, normalized=False) for t in RB_SPECIALS[:4]] +
+                           [AddedToken("<mask>", lstrip=True, rstrip=False, normalized=False)])
+    return tok
+
+
 COMMON = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, max_position_embeddings=40,
               num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, hidden_size=64, hidden_act="gelu")
 
 
 def families():
-    wp, bp, un = wordpiece(), bpe(), unigram()
+    wp, bp, un, mp = wordpiece(), bpe(), unigram(), mpnet_wordpiece()
     rb = dict(COMMON, max_position_embeddings=42, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
               layer_norm_eps=1e-5)
     return [
@@ -131,6 +168,9 @@ def families():
         ("electra", wp, tf.ElectraConfig(vocab_size=wp.get_vocab_size(), embedding_size=32, type_vocab_size=2,
                                          layer_norm_eps=1e-12, **COMMON),
          lambda c: tf.ElectraModel(c), ""),
+        ("mpnet", mp, tf.MPNetConfig(vocab_size=mp.get_vocab_size(), relative_attention_num_buckets=32,
+                                     **{k: v for k, v in rb.items() if k != "type_vocab_size"}),
+         lambda c: tf.MPNetModel(c, add_pooling_layer=True), ""),
     ]
 
 
@@ -139,7 +179,9 @@ GRADS = ["embeddings.position_embeddings.weight", "embeddings.LayerNorm.weight",
          "encoder.layer.0.attention.self.query.weight", "encoder.layer.1.output.dense.weight",
          "encoder.layer.1.output.LayerNorm.bias",
          "transformer.layer.0.attention.q_lin.weight", "transformer.layer.1.ffn.lin2.weight",
-         "transformer.layer.1.output_layer_norm.bias"]
+         "transformer.layer.1.output_layer_norm.bias",
+         "encoder.layer.0.attention.attn.q.weight", "encoder.layer.1.attention.LayerNorm.weight",
+         "encoder.relative_attention_bias.weight"]
 
 
 def pad_id(tok):
@@ -148,7 +190,7 @@ def pad_id(tok):
 
 def run(model, mt, ids, mask, types):
     kw = dict(input_ids=ids, attention_mask=mask)
-    if mt != "distilbert":
+    if mt not in ("distilbert", "mpnet"):  # no token types
         kw["token_type_ids"] = types
     h = model(**kw).last_hidden_state
     m = mask.unsqueeze(-1).float()
@@ -181,6 +223,7 @@ def make(mt, tok, cfg, build, prefix, gen):
     tok.save(os.path.join(d, "tokenizer.json"))
     pad = pad_id(tok)
     special = {"pad_token": tok.id_to_token(pad), "unk_token": tok.id_to_token(3 if pad == 1 else 1)}
+    lower = pad == 0 or mt == "mpnet"
     if pad == 0:
         special.update(cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
         vocab = sorted(tok.get_vocab().items(), key=lambda kv: kv[1])
@@ -189,7 +232,7 @@ def make(mt, tok, cfg, build, prefix, gen):
     else:
         special.update(bos_token="<s>", eos_token="</s>", cls_token="<s>", sep_token="</s>", mask_token="<mask>")
     with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
-        json.dump(dict(tokenizer_class="PreTrainedTokenizerFast", model_max_length=32, do_lower_case=pad == 0,
+        json.dump(dict(tokenizer_class="PreTrainedTokenizerFast", model_max_length=32, do_lower_case=lower,
                        **special), f, indent=2, sort_keys=True)
         f.write("\n")
 
@@ -226,6 +269,17 @@ def make(mt, tok, cfg, build, prefix, gen):
         _, tmean = run(model, mt, tids, tmask, ttypes)
     golden["text_ids"] = tids
     golden["text_mean"] = tmean
+    if mt == "mpnet":  # the added tokens in text (ids and char offsets, no padding; -1 pads the rows)
+        tk.no_padding()
+        enc = [tk.encode(t) for t in SPECIAL_TEXTS]
+        n = max(len(e.ids) for e in enc)
+        golden["special_text_ids"] = torch.tensor([e.ids + [-1] * (n - len(e.ids)) for e in enc], dtype=torch.int32)
+        golden["special_text_offsets"] = torch.tensor([[list(o) for o in e.offsets] + [[-1, -1]] * (n - len(e.ids))
+                                                       for e in enc], dtype=torch.int32)
+        # transformers reads the folder's tokenizer the same way
+        hf = tf.AutoTokenizer.from_pretrained(d)
+        assert hf(TEXTS, padding=True)["input_ids"] == tids.tolist(), "transformers' ids differ"
+        assert [hf(t)["input_ids"] for t in SPECIAL_TEXTS] == [e.ids for e in enc], "transformers' ids differ"
     save_file({k: v.contiguous() for k, v in golden.items()}, os.path.join(d, "golden.safetensors"))
     print(f"{mt}: {type(model).__name__}, vocab {V}, loss {float(loss.detach()):.6f}, "
           f"{sum(1 for g in GRADS if g in params)} gradients -> {d}")
@@ -263,6 +317,8 @@ def main():
     with open(os.path.join(OUT, "texts.txt"), "w", encoding="utf-8") as f:
         f.writelines(t + "\n" for t in TEXTS)
     for i, (mt, tok, cfg, build, prefix) in enumerate(families()):
+        if only and mt not in only:
+            continue
         gen = torch.Generator().manual_seed(100 + i)
         d = make(mt, tok, cfg, build, prefix, gen)
         if check_bin:
