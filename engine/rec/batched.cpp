@@ -7,6 +7,10 @@
 
 namespace mr::rec {
 
+namespace {
+int rows_of(const Tensor& x) { return int(x.numel() / x.size(-1)); }
+}  // namespace
+
 std::string TaskBatcher::unsupported(const Config& c) {
   if (c.meta.scope != Scope::Head) return "meta.scope is not \"head\"";
   if (c.encoder.train_layers != 0) return "encoder.train_layers is not 0";
@@ -33,6 +37,8 @@ TaskBatcher::TaskBatcher(const Config& c, RecModel& m, meta::MetaLearner& ml, in
   if (alg_ == meta::Algorithm::MetaSGD) {
     gsW_ = OwnedTensor(Shape{max_, C_, C_}, DType::F32, d);
     gsb_ = OwnedTensor(Shape{max_, C_}, DType::F32, d);
+    fill_zero(*gsW_);
+    fill_zero(*gsb_);
   }
 }
 
@@ -53,6 +59,10 @@ TaskBatcher::Rows TaskBatcher::concat(const std::vector<const TaskBatches*>& tas
 
 Var* TaskBatcher::loss(Tape& t, const Rows& r, Var* P, Var* V) {
   const int T = int(r.offsets.size()) - 1, N = int(r.b.size());
+  // the grouped linear's contract (its offsets live on the device, where the op cannot check them)
+  MR_CHECK(T >= 1 && r.offsets[0] == 0 && r.offsets[size_t(T)] == N && rows_of(P->v) == N,
+           "TaskBatcher: offsets for {} rows of {}", N, rows_of(P->v));
+  for (int g = 0; g < T; ++g) MR_CHECK(r.offsets[size_t(g)] <= r.offsets[size_t(g) + 1], "TaskBatcher: decreasing offsets");
   Var* W = t.param_view(W_->rows(0, T), dW_->rows(0, T), false);
   Var* b = t.param_view(b_->rows(0, T), db_->rows(0, T), false);
   Var* u = ops::grouped_linear(t, P, W, b, upload(t, r.offsets, Shape{T + 1}));
@@ -92,6 +102,9 @@ void TaskBatcher::run(Tape& t, const std::vector<const TaskBatches*>& tasks) {
   const KernelTable& k = ml_.k();
   Param &hw = m_.head_weight(), &hb = m_.head_bias();
   const Rows S = concat(tasks, false), Q = concat(tasks, true);
+  for (const Rows* r : {&S, &Q})  // as RecModel::loss checks them: the kernels index the logits by target
+    for (int32_t tg : r->b.target)
+      MR_CHECK(tg == -100 || (tg >= 0 && tg < m_.n_items()), "target {} out of range", tg);
   float *W = W_->f32(), *b = b_->f32(), *dW = dW_->f32(), *db = db_->f32();
   const int64_t nW = T * CC_, nb = T * C_;
 
@@ -102,14 +115,14 @@ void TaskBatcher::run(Tape& t, const std::vector<const TaskBatches*>& tasks) {
     k.gather_rows_fwd(W, hw.w.f32(), zeros.i32(), T, CC_);
     k.gather_rows_fwd(b, hb.w.f32(), zeros.i32(), T, C_);
   }
+  if (alg_ == meta::Algorithm::MetaSGD) {  // the inner steps' gradient sums (none with 0 steps)
+    fill_zero(gsW_->rows(0, T));
+    fill_zero(gsb_->rows(0, T));
+  }
   const bool inner = alg_ != meta::Algorithm::None && steps_ > 0;
   if (inner) {
     ml_.freeze_outside_scope(true);  // the item table and the user tower get no gradient
     try {
-      if (alg_ == meta::Algorithm::MetaSGD) {
-        fill_zero(gsW_->rows(0, T));
-        fill_zero(gsb_->rows(0, T));
-      }
       Var *V, *P;
       {
         NoGrad ng(t);

@@ -1,8 +1,10 @@
 // The tasks of a meta-batch adapted together (train.batch_tasks, issue 20 item 2). With
 // meta.scope = "head", the per-step item table (encoder.train_layers = 0) and the full softmax,
 // the inner loop moves only the head, so every task's fast weights are one slice of a (T, C, C)
-// weight and a (T, C) bias, and each pass over the meta-batch is one set of launches whatever
-// the number of tasks T (the per-task loop, MetaLearner::task, launches every op once per task):
+// weight and a (T, C) bias, and each pass over the meta-batch (the user tower, the head, the
+// logits, the loss, their backward) is one set of launches whatever the number of tasks T (the
+// per-task loop, MetaLearner::task, launches every op once per task). Still per task: the flat
+// fp64 accumulation of each task's head term (2-4 small launches) and Meta-SGD's inner step (2):
 //   support features  P = user tower (every support row of every task, at theta; no gradient)
 //   inner step        u = grouped_linear(P, W, b) (row r uses its task's W_t, b_t)
 //                     logits = (u V^T + bias) / tau: one GEMM for all tasks (V is shared)
@@ -19,7 +21,10 @@
 // (tests/rec/batched_test.cpp). With dropout the draws differ: one mask per pass over the whole
 // meta-batch, and the support features (so their masks) are computed once for all inner steps,
 // where the per-task loop draws new ones at every inner step. Across ranks the sum over a rank's
-// tasks is inside fp32 GEMMs, so N processes equal one to fp32 rounding, not bit for bit.
+// tasks is inside fp32 GEMMs, so N processes equal one to fp32 rounding, not bit for bit. The
+// per-task loop names the first task with a non-finite query loss on the CPU; this names the step.
+// The tape's arena holds a whole meta-batch's activations: it grows (on a device, a new chunk) when
+// a step has more rows than every step before it, as the per-task loop's does for a larger task.
 #pragma once
 #include <string>
 #include <vector>

@@ -103,7 +103,7 @@ struct TrainSettings {
   // item table and the full softmax; off: one task after another (MetaLearner::task)
   bool batch_tasks = false;
   // where the meta-training steps and the run's evaluation run (cuda: build/metarec-cuda;
-  // fp32 or tf32)
+  // fp32, tf32 or bf16)
   EncoderDevice device = EncoderDevice::Cpu;
   Precision precision = Precision::Fp32;
   // the GPU of each process on a node, indexed by its local rank (empty: GPU = local rank)
