@@ -18,7 +18,7 @@ class Typed {
  public:
   Typed(Mem& m, const std::vector<T>& v) : mem_(m), n_(v.size()) {
     std::vector<unsigned char> h(bytes(), 0x7f);
-    std::memcpy(h.data() + kGuard * sizeof(T), v.data(), n_ * sizeof(T));
+    if (n_) std::memcpy(h.data() + kGuard * sizeof(T), v.data(), n_ * sizeof(T));  // an empty v's data() may be null
     base_ = mem_.alloc(h.size());
     mem_.put(base_, h.data(), h.size());
   }
@@ -34,7 +34,7 @@ class Typed {
     for (size_t i = 0; i < g; ++i) guards = guards && h[i] == 0x7f && h[tail + i] == 0x7f;
     CHECK_MESSAGE(guards, "sentinels overwritten");
     std::vector<T> v(n_);
-    std::memcpy(v.data(), h.data() + g, n_ * sizeof(T));
+    if (n_) std::memcpy(v.data(), h.data() + g, n_ * sizeof(T));
     return v;
   }
 
